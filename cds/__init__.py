@@ -1,0 +1,1 @@
+"""CDS: the Copernicus Sentinel business on top of the MaaS framework."""

@@ -1,0 +1,1 @@
+"""Buses: one protocol, in-process memory and RabbitMQ side by side."""

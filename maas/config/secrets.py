@@ -1,0 +1,120 @@
+"""Secrets by reference (``env:NAME`` / ``file:/path``), resolved late and masked everywhere.
+
+A resolved value is registered with the redactor so that log records and error messages that
+happen to contain it are masked before they are printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic_core import core_schema
+
+from maas.errors import ConfigError
+
+MASK = "***"
+_REF = re.compile(r"^(env):([A-Za-z_][A-Za-z0-9_]*)$|^(file):(.+)$")
+
+
+class _Redactor:
+    """Remembers every resolved secret value and masks it in any text."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, value: str) -> None:
+        if len(value) >= 3:  # masking 1-2 characters would shred unrelated text
+            with self._lock:
+                self._values.add(value)
+
+    def mask(self, text: str) -> str:
+        for value in sorted(self._values, key=len, reverse=True):
+            text = text.replace(value, MASK)
+        return mask_url_passwords(text)
+
+
+redactor = _Redactor()
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@\s/]+)@")
+
+
+def mask_url_passwords(text: str) -> str:
+    """Mask ``scheme://user:password@`` wherever it appears in free text."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+
+
+def mask_url(url: str) -> str:
+    """Mask the password of one URL (for display)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class SecretRef:
+    """A reference to a secret; ``str()`` and ``repr()`` never show the value."""
+
+    __slots__ = ("kind", "target")
+
+    def __init__(self, reference: str) -> None:
+        match = _REF.match(reference.strip())
+        if not match:
+            raise ValueError(
+                "secrets must be references: 'env:NAME' or 'file:/path' (literal values are refused)"
+            )
+        self.kind = match[1] or match[3]
+        self.target = match[2] or match[4]
+
+    @property
+    def reference(self) -> str:
+        return f"{self.kind}:{self.target}"
+
+    def resolve(self) -> str:
+        """Read the secret now (late, so a rotated file is picked up at next use)."""
+        value = self._read()
+        redactor.add(value)
+        return value
+
+    def _read(self) -> str:
+        if self.kind == "env":
+            if self.target not in os.environ:
+                raise ConfigError(f"secret {self.reference}: environment variable is not set")
+            return os.environ[self.target]
+        path = Path(self.target)
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"secret {self.reference}: cannot read file ({exc.strerror})") from None
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __repr__(self) -> str:
+        return f"SecretRef({MASK})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretRef) and other.reference == self.reference
+
+    def __hash__(self) -> int:
+        return hash(self.reference)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, _source: Any, _handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls._validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda _v: MASK),
+        )
+
+    @classmethod
+    def _validate(cls, value: Any) -> SecretRef:
+        if isinstance(value, SecretRef):
+            return value
+        if not isinstance(value, str):
+            raise ValueError("a secret reference must be a string like 'env:NAME'")
+        return cls(value)

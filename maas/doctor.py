@@ -1,0 +1,90 @@
+"""``maas doctor``: is each configured backend reachable, and which version is it?
+
+Probes are chosen by URL scheme from one table; heavy clients are imported only when probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from maas.config import Settings, mask_url, redactor
+
+
+@dataclass(frozen=True)
+class Check:
+    component: str
+    url: str
+    ok: bool
+    detail: str
+
+
+Probe = Callable[[Settings], str]
+
+
+def _duckdb(settings: Settings) -> str:
+    import duckdb
+
+    from maas.store.factory import duckdb_path
+
+    path = duckdb_path(settings.store.url)
+    where = "will be created" if not path.exists() else "exists"
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if not parent.is_dir() or not _writable(parent):
+        raise OSError(f"{parent} is not a writable directory")
+    return f"duckdb {duckdb.__version__}, file {path} ({where})"
+
+
+def _writable(path: Path) -> bool:
+    import os
+
+    return os.access(path, os.W_OK)
+
+
+def _opensearch(settings: Settings) -> str:
+    from maas.store.factory import opensearch_client
+
+    info = opensearch_client(settings, timeout=5).info()
+    return f"{info['version'].get('distribution', 'opensearch')} {info['version']['number']}"
+
+
+def _memory(_settings: Settings) -> str:
+    return "in-process bus (embedded mode)"
+
+
+def _amqp(settings: Settings) -> str:
+    import pika
+
+    from maas.bus.factory import pika_parameters
+
+    params = pika_parameters(settings)
+    params.connection_attempts, params.socket_timeout = 1, 5
+    connection = pika.BlockingConnection(params)
+    try:
+        props = connection._impl.server_properties  # the broker announces itself here
+        return f"{props.get('product', b'?').decode()} {props.get('version', b'?').decode()}"
+    finally:
+        connection.close()
+
+
+STORE_PROBES: dict[str, Probe] = {"duckdb": _duckdb, "http": _opensearch, "https": _opensearch}
+BUS_PROBES: dict[str, Probe] = {"memory": _memory, "amqp": _amqp, "amqps": _amqp}
+
+
+def _run(component: str, url: str, probe: Probe, settings: Settings) -> Check:
+    try:
+        return Check(component, mask_url(url), True, probe(settings))
+    except Exception as exc:  # a probe reports any failure; it never crashes doctor
+        reason = redactor.mask(f"{type(exc).__name__}: {exc}".strip())
+        return Check(component, mask_url(url), False, reason)
+
+
+def diagnose(settings: Settings) -> list[Check]:
+    """One check per configured backend."""
+    store, bus = settings.store.url, settings.bus.url
+    return [
+        _run("store", store, STORE_PROBES[urlsplit(store).scheme], settings),
+        _run("bus", bus, BUS_PROBES[urlsplit(bus).scheme], settings),
+    ]

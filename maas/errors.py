@@ -1,0 +1,85 @@
+"""The MaaS exception tree.
+
+Library errors (duckdb, opensearch-py, pika, paramiko, ...) are mapped to these where they
+enter our code, so callers decide on *our* types. Whether an error is transient or permanent
+decides retry versus dead letter, so every error says which it is.
+"""
+
+from __future__ import annotations
+
+
+class MaasError(Exception):
+    """Base of every error MaaS raises on purpose."""
+
+    transient: bool = False
+    exit_code: int = 1
+
+
+class ConfigError(MaasError):
+    """A configuration file or value is wrong; the user must fix it (exit 2)."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[ConfigProblem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [ConfigProblem(file=None, line=None, key="", reason=problems)]
+        self.problems = problems
+        super().__init__("\n".join(p.render() for p in problems))
+
+
+class ConfigProblem:
+    """One problem in one file: rendered as ``file:line: key: reason``."""
+
+    def __init__(self, file: str | None, line: int | None, key: str, reason: str) -> None:
+        self.file, self.line, self.key, self.reason = file, line, key, reason
+
+    def render(self) -> str:
+        where = self.file or "<settings>"
+        if self.line:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.key}: {self.reason}" if self.key else f"{where}: {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"ConfigProblem({self.render()!r})"
+
+
+class NotBuiltError(MaasError):
+    """The command exists in the final command tree but its capability is not built yet."""
+
+    exit_code = 2
+
+
+class LockHeldError(MaasError):
+    """Another process holds the lock (embedded store writer, collector run): exit 3 for cron."""
+
+    exit_code = 3
+
+
+class TransientError(MaasError):
+    """Worth retrying later: a server down, overloaded (429), a timeout, a lost connection."""
+
+    transient = True
+
+
+class PermanentError(MaasError):
+    """Retrying will not help: bad data, a mapping violation, a bug. Dead-letter it."""
+
+
+class StoreError(MaasError):
+    """A store operation failed (see the transient flag)."""
+
+
+class StoreUnavailable(StoreError, TransientError):
+    """The store cannot be reached right now."""
+
+
+class BusError(MaasError):
+    """A bus operation failed."""
+
+
+class BusUnavailable(BusError, TransientError):
+    """The broker cannot be reached right now."""
+
+
+class ValidationError(PermanentError):
+    """A document or message does not match its schema."""

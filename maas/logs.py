@@ -1,0 +1,49 @@
+"""Logging set-up: text for terminals, JSON lines for journald/Kubernetes; secrets masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from maas.config.secrets import redactor
+
+
+class _MaskingFormatter(logging.Formatter):
+    """Every formatter masks resolved secrets and URL passwords as its last step."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redactor.mask(self.render(record))
+
+    def render(self, record: logging.LogRecord) -> str:
+        return super().format(record)
+
+
+class TextFormatter(_MaskingFormatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+class JSONFormatter(_MaskingFormatter):
+    def render(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Configure the root logger once per process (idempotent)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("pika", "opensearch", "urllib3", "paramiko"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

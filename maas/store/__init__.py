@@ -1,0 +1,1 @@
+"""Stores: one protocol, DuckDB (embedded) and OpenSearch (distributed) side by side."""

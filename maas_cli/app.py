@@ -1,0 +1,83 @@
+"""The ``maas`` command tree.
+
+Exit codes: 0 ok, 1 failure, 2 usage or configuration error (or a capability not built yet),
+3 another run holds the lock (so overlapping cron runs are told apart from failures).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from maas import __version__
+from maas.config import redactor
+from maas.errors import MaasError
+from maas.logs import setup_logging
+from maas_cli.commands import cds, collect, config, dlq, doctor, engine, inspect, replay, routing
+from maas_cli.options import ConfigOpt, LogFormatOpt, QuietOpt, State, VerboseOpt
+
+app = typer.Typer(
+    name="maas",
+    help=(
+        "MaaS, Monitoring as a Service: collect ground-segment data, transform it through engine "
+        "chains, and inspect what was produced, published, archived and disseminated.\n\n"
+        "Exit codes: 0 ok, 1 failure, 2 usage/config error or capability not built yet, "
+        "3 another run holds the lock."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config_path: ConfigOpt = None,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    log_format: LogFormatOpt = None,
+) -> None:
+    if log_format not in (None, "text", "json"):
+        raise typer.BadParameter("must be 'text' or 'json'", param_hint="--log-format")
+    level = "WARNING" if quiet else ("DEBUG" if verbose > 1 else "INFO")
+    ctx.obj = State(config_path=config_path, log_level=level, log_format=log_format)
+    setup_logging(level, log_format or "text")
+
+
+@app.command()
+def version() -> None:
+    """Print the MaaS version."""
+    print(f"maas {__version__}")
+
+
+app.command(name="collect")(collect.collect)
+app.command(name="replay")(replay.replay)
+app.command(name="doctor")(doctor.doctor)
+app.add_typer(config.app, name="config")
+app.add_typer(engine.app, name="engine")
+app.add_typer(routing.app, name="routing")
+app.add_typer(inspect.app, name="inspect")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(cds.app, name="cds")
+
+
+def main() -> None:
+    """Console entry point: map our errors to messages and exit codes."""
+    try:
+        result = app(standalone_mode=False)
+    except MaasError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {redactor.mask(str(exc))}", highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        code = getattr(exc, "exit_code", None)
+        if code is None:
+            raise
+        if hasattr(exc, "show"):
+            exc.show()
+        sys.exit(code)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,22 @@
+"""``maas doctor``."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from maas.doctor import diagnose
+from maas_cli.options import state
+
+
+def doctor(ctx: typer.Context) -> None:
+    """Check that each configured backend is reachable and report its version (exit 1 if not)."""
+    checks = diagnose(state(ctx).settings)
+    table = Table("component", "url", "status", "detail")
+    for check in checks:
+        status = "[green]ok[/green]" if check.ok else "[red]DOWN[/red]"
+        table.add_row(check.component, check.url, status, check.detail)
+    Console().print(table)
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)

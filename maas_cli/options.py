@@ -1,0 +1,57 @@
+"""Shared CLI options (defined once) and the per-invocation state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from maas.config import Settings, load_settings
+from maas.errors import NotBuiltError
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="MAAS_CONFIG",
+        help="Settings file (maas.yaml). Without it: defaults plus MAAS_* environment variables.",
+        show_default=False,
+    ),
+]
+VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logs (-vv: debug).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
+LogFormatOpt = Annotated[
+    str | None,
+    typer.Option("--log-format", help="Log format: text (terminal) or json (journald, Kubernetes)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+@dataclass
+class State:
+    """What the global options decided; settings are loaded on first use only."""
+
+    config_path: Path | None = None
+    log_level: str = "INFO"
+    log_format: str | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, State), "the root callback sets the state"
+    return obj
+
+
+def not_built(capability: str, issue: int) -> NotBuiltError:
+    """The honest answer of a command whose capability does not exist yet."""
+    return NotBuiltError(f"{capability} is not built yet (tracked in issue #{issue}); nothing was done")
