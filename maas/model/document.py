@@ -1,0 +1,111 @@
+"""Document classes (declarative models) and documents (validated instances with their id)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from maas.errors import ValidationError
+from maas.model.fields import Field, FieldError, convert_fields
+from maas.model.ids import content_hash, document_id
+from maas.model.partition import NoPartition, Partition
+
+_FAMILY = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+RESERVED_PREFIX = "maas_"
+
+
+@dataclass(frozen=True)
+class DocumentClass:
+    """One kind of document: its fields, key, index family and partitioning rule.
+
+    Everything the backends need (OpenSearch template, DuckDB table, validation, ids) is
+    derived from this one definition.
+    """
+
+    name: str
+    family: str
+    fields: Mapping[str, Field]
+    key: tuple[str, ...]
+    partition: Partition = field(default_factory=NoPartition)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        problems = list(self._definition_problems())
+        if problems:
+            raise ValueError(f"document class {self.name!r}: " + "; ".join(problems))
+
+    def _definition_problems(self) -> Iterator[str]:
+        if not _FAMILY.match(self.family):
+            yield f"family {self.family!r} must be lower-case letters, digits and '-'"
+        if not self.key:
+            yield "needs at least one key field"
+        for name in (*self.key, *([self.partition.field] if self.partition.field else [])):
+            if name not in self.fields:
+                yield f"key or partition field {name!r} is not a declared field"
+        yield from (f"field {n!r} uses the reserved prefix" for n in self.fields if n.startswith(RESERVED_PREFIX))
+
+    def make(self, raw: Mapping[str, Any]) -> Document:
+        """Validate a raw mapping and build the document with its id and concrete index."""
+        try:
+            data = convert_fields(self.fields, raw)
+            missing = [k for k in self.key if data.get(k) is None]
+            if missing:
+                raise FieldError(f"key field(s) missing: {', '.join(missing)}")
+            index = f"{self.family}-{self.partition.suffix(data)}"
+        except FieldError as exc:
+            raise ValidationError(f"{self.name}: {exc}") from None
+        doc_id = document_id(self.family, [data[k] for k in self.key])
+        return Document(self, doc_id, index, data)
+
+    def id_for(self, *key_values: Any) -> str:
+        """The id a document with these key values has (for lookups before it exists)."""
+        return document_id(self.family, list(key_values))
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A validated document. ``data`` holds converted values (datetimes are aware, UTC)."""
+
+    doc_class: DocumentClass = field(repr=False)
+    id: str
+    index: str
+    data: dict[str, Any]
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.data)
+
+    def replace(self, **changes: Any) -> Document:
+        """A new document with some fields changed (re-validated; the key must not change)."""
+        updated = self.doc_class.make({**self.data, **changes})
+        if updated.id != self.id:
+            raise ValidationError(f"{self.doc_class.name}: key fields cannot change ({self.id})")
+        return updated
+
+
+class ModelRegistry:
+    """The explicit table of document classes a deployment knows, by family."""
+
+    def __init__(self, classes: Iterable[DocumentClass] = ()) -> None:
+        self._by_family: dict[str, DocumentClass] = {}
+        for doc_class in classes:
+            self.add(doc_class)
+
+    def add(self, doc_class: DocumentClass) -> None:
+        if doc_class.family in self._by_family:
+            raise ValueError(f"family {doc_class.family!r} is defined twice")
+        self._by_family[doc_class.family] = doc_class
+
+    def __getitem__(self, family: str) -> DocumentClass:
+        try:
+            return self._by_family[family]
+        except KeyError:
+            raise ValidationError(f"unknown document family {family!r}") from None
+
+    def __contains__(self, family: object) -> bool:
+        return family in self._by_family
+
+    def __iter__(self) -> Iterator[DocumentClass]:
+        return iter(self._by_family.values())

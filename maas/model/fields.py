@@ -1,0 +1,209 @@
+"""Field types of document models and the strict conversion of incoming values.
+
+Conversion is table-driven (one converter per field type) and compiled once per field, because
+it runs for every field of every document on the hot write path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+Converter = Callable[[Any], Any]
+
+
+class FieldType(StrEnum):
+    KEYWORD = "keyword"
+    TEXT = "text"
+    INTEGER = "integer"
+    LONG = "long"
+    FLOAT = "float"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    GEO_SHAPE = "geo_shape"
+    OBJECT = "object"
+    NESTED = "nested"
+
+
+class FieldError(ValueError):
+    """One value does not fit its field; the model prefixes the field path."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """A typed field. ``many`` makes it a list; ``properties`` types an object's sub-fields.
+
+    An OBJECT without ``properties`` is free-form JSON: stored, not indexed.
+    ``default_tz`` is the only way a naive datetime string is accepted.
+    """
+
+    type: FieldType
+    required: bool = False
+    many: bool = False
+    default_tz: str | None = None
+    properties: Mapping[str, Field] | None = None
+    converter: Converter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "converter", _compile(self))
+
+
+def _compile(f: Field) -> Converter:
+    one = _SCALAR.get(f.type) or _compound(f)
+    if f.type is FieldType.DATETIME:
+        one = _datetime_converter(ZoneInfo(f.default_tz) if f.default_tz else None)
+    return _many(one) if f.many else one
+
+
+def _many(one: Converter) -> Converter:
+    def convert(value: Any) -> list[Any]:
+        if not isinstance(value, list | tuple):
+            raise FieldError(f"expected a list, got {type(value).__name__}")
+        return [one(item) for item in value]
+
+    return convert
+
+
+def _keyword(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FieldError(f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _integer(bits: int) -> Converter:
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+    def convert(value: Any) -> int:
+        if isinstance(value, bool):
+            raise FieldError("expected an integer, got a boolean")
+        if isinstance(value, str):
+            value = _parse_int(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            raise FieldError(f"expected an integer, got {type(value).__name__}")
+        if not low <= value <= high:
+            raise FieldError(f"integer {value} out of range for {bits}-bit field")
+        return value
+
+    return convert
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise FieldError(f"expected an integer, got {text!r}") from None
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise FieldError("expected a number, got a boolean")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise FieldError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise FieldError(f"non-finite number {value!r} cannot be stored")
+    return number
+
+
+_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise FieldError(f"expected a boolean, got {value!r}")
+
+
+def _datetime_converter(default_tz: tzinfo | None) -> Converter:
+    def convert(value: Any) -> datetime:
+        if isinstance(value, str):
+            value = _parse_datetime(value)
+        elif isinstance(value, date) and not isinstance(value, datetime):
+            raise FieldError(f"expected a date-time, got a date {value.isoformat()}")
+        if not isinstance(value, datetime):
+            raise FieldError(f"expected an ISO 8601 date-time, got {type(value).__name__}")
+        if value.tzinfo is None:
+            if default_tz is None:
+                raise FieldError(f"date-time {value.isoformat()} has no UTC offset")
+            value = value.replace(tzinfo=default_tz)
+        return value.astimezone(UTC)
+
+    return convert
+
+
+def _parse_datetime(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise FieldError(f"expected an ISO 8601 date-time, got {text!r}") from None
+
+
+def _geo_shape(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or "type" not in value:
+        raise FieldError("expected a GeoJSON object with a 'type'")
+    return dict(value)
+
+
+def _compound(f: Field) -> Converter:
+    if f.properties is None:
+        return _free_object
+    props = dict(f.properties)
+
+    def convert(value: Any) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise FieldError(f"expected an object, got {type(value).__name__}")
+        return convert_fields(props, value)
+
+    return convert
+
+
+def _free_object(value: Any) -> Any:
+    if not isinstance(value, Mapping | list):
+        raise FieldError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+_SCALAR: dict[FieldType, Converter] = {
+    FieldType.KEYWORD: _keyword,
+    FieldType.TEXT: _keyword,
+    FieldType.INTEGER: _integer(32),
+    FieldType.LONG: _integer(64),
+    FieldType.FLOAT: _float,
+    FieldType.BOOLEAN: _boolean,
+    FieldType.DATETIME: _datetime_converter(None),
+    FieldType.GEO_SHAPE: _geo_shape,
+}
+
+
+def convert_fields(fields: Mapping[str, Field], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert a mapping field by field; errors name the (dotted) field path."""
+    out: dict[str, Any] = {}
+    errors: list[str] = []
+    unknown = raw.keys() - fields.keys()
+    if unknown:
+        errors.append(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+    for name, f in fields.items():
+        value = raw.get(name)
+        if value is None:
+            if f.required:
+                errors.append(f"{name}: required field is missing")
+            continue
+        try:
+            out[name] = f.converter(value)
+        except FieldError as exc:
+            errors.append(f"{name}: {exc}")
+    if errors:
+        raise FieldError("; ".join(errors))
+    return out

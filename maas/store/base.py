@@ -1,0 +1,154 @@
+"""The Store protocol, its write report and the small filter language both backends implement."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from maas.model import Document, DocumentClass
+
+
+class Outcome(StrEnum):
+    """What happened to one document of a write."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"  # same content: not rewritten, no report emitted
+    RETRYABLE = "retryable"  # 429, 5xx, rejected execution... still failing after bounded retries
+    PERMANENT = "permanent"  # mapping or validation error: retrying will not help
+
+    @property
+    def changed(self) -> bool:
+        return self in (Outcome.CREATED, Outcome.UPDATED)
+
+    @property
+    def failed(self) -> bool:
+        return self in (Outcome.RETRYABLE, Outcome.PERMANENT)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    id: str
+    index: str
+    outcome: Outcome
+    reason: str | None = None
+
+
+@dataclass
+class WriteReport:
+    """Per-document outcome of a write; engines emit reports for ``changed`` ones only."""
+
+    items: list[ItemResult] = field(default_factory=list)
+
+    def add(self, doc: Document, outcome: Outcome, reason: str | None = None) -> None:
+        self.items.append(ItemResult(doc.id, doc.index, outcome, reason))
+
+    def extend(self, other: WriteReport) -> None:
+        self.items.extend(other.items)
+
+    def counts(self) -> Counter[Outcome]:
+        return Counter(item.outcome for item in self.items)
+
+    def with_outcome(self, *outcomes: Outcome) -> list[ItemResult]:
+        return [item for item in self.items if item.outcome in outcomes]
+
+    @property
+    def changed(self) -> list[ItemResult]:
+        return [item for item in self.items if item.outcome.changed]
+
+    @property
+    def failed(self) -> list[ItemResult]:
+        return [item for item in self.items if item.outcome.failed]
+
+
+# --- filter language: a list of filters means AND --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Terms:
+    field: str
+    values: Sequence[Any]
+
+
+@dataclass(frozen=True)
+class Range:
+    field: str
+    gte: Any = None
+    gt: Any = None
+    lte: Any = None
+    lt: Any = None
+
+
+@dataclass(frozen=True)
+class Exists:
+    field: str
+
+
+Filter = Term | Terms | Range | Exists
+SortKey = tuple[str, Literal["asc", "desc"]]
+# A read-modify-write function: the current document (None if absent) -> the new one (None: no change).
+Modify = Callable[[Document | None], Document | None]
+
+
+@dataclass(frozen=True)
+class StoreCapabilities:
+    """Backend differences as data, so callers never test which backend they have."""
+
+    name: str
+    distributed: bool  # several processes on several machines may write at once
+    needs_refresh: bool  # writes become searchable only after a refresh
+    max_bulk_docs: int
+    sql: bool  # DuckDB: ad-hoc SQL for ``maas inspect``
+
+
+class Store(Protocol):
+    """Where every collector, engine, replay and inspection reads and writes."""
+
+    capabilities: StoreCapabilities
+
+    def setup(self, classes: Iterable[DocumentClass]) -> None:
+        """Create tables / install index templates, idempotently."""
+
+    def write(self, docs: Iterable[Document]) -> WriteReport:
+        """Bulk upsert by id; unchanged content is not rewritten; every item classified."""
+
+    def update(self, doc_class: DocumentClass, ids: Sequence[str], modify: Modify) -> WriteReport:
+        """Read-modify-write with optimistic concurrency: no lost update between writers."""
+
+    def get(
+        self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+    ) -> dict[str, Document]:
+        """Documents by id (missing ids are absent from the result)."""
+
+    def find(
+        self,
+        doc_class: DocumentClass,
+        filters: Sequence[Filter] = (),
+        sort: Sequence[SortKey] = (),
+        limit: int | None = None,
+    ) -> list[Document]:
+        """Matching documents; ``limit=None`` means all of them (never a silent cap)."""
+
+    def scan(
+        self, doc_class: DocumentClass, filters: Sequence[Filter] = (), batch_size: int = 1000
+    ) -> Iterator[Document]:
+        """Stream every matching document, in id order, with bounded memory."""
+
+    def count(self, doc_class: DocumentClass, filters: Sequence[Filter] = ()) -> int: ...
+
+    def delete(self, doc_class: DocumentClass, ids: Sequence[str]) -> int:
+        """Delete by id; returns how many existed."""
+
+    def refresh(self, doc_class: DocumentClass | None = None) -> None:
+        """Make writes searchable now (tests and replay only; never per write)."""
+
+    def close(self) -> None: ...
