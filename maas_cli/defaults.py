@@ -6,10 +6,12 @@ from pathlib import Path
 
 import cds
 
-_CDS_ROOT = Path(cds.__file__).parent
-DEFAULT_COLLECTORS_DIR: Path | None = _CDS_ROOT / "config" / "collectors"
-DEFAULT_ROUTING_FILE: Path | None = _CDS_ROOT / "config" / "routing.yaml"
-if not DEFAULT_COLLECTORS_DIR.is_dir():
-    DEFAULT_COLLECTORS_DIR = None
-if not DEFAULT_ROUTING_FILE.is_file():
-    DEFAULT_ROUTING_FILE = None
+_CDS_CONFIG = Path(cds.__file__).parent / "config"
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.exists() else None
+
+
+DEFAULT_COLLECTORS_DIR = _existing(_CDS_CONFIG / "collectors")
+DEFAULT_ROUTING_FILE = _existing(_CDS_CONFIG / "routing.yaml")

@@ -39,7 +39,9 @@ def read_yaml(path: Path) -> tuple[Any, Lines]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read ({exc.strerror})")]) from None
+        raise ConfigError(
+            [ConfigProblem(str(path), None, "", f"cannot read ({exc.strerror})")]
+        ) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -52,7 +54,10 @@ def read_yaml(path: Path) -> tuple[Any, Lines]:
 
 
 def problems_from(
-    exc: pydantic.ValidationError, file: str | None, lines: Lines, prefix: tuple[str | int, ...] = ()
+    exc: pydantic.ValidationError,
+    file: str | None,
+    lines: Lines,
+    prefix: tuple[str | int, ...] = (),
 ) -> list[ConfigProblem]:
     """Turn pydantic errors into problems that name file, line and dotted key."""
     problems = []

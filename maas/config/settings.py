@@ -111,7 +111,7 @@ def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
     for name, value in sorted(environ.items()):
         if not name.startswith(_ENV_PREFIX) or name in _NOT_SETTINGS:
             continue
-        path = _ENV_ALIASES.get(name) or tuple(name[len(_ENV_PREFIX):].lower().split("__"))
+        path = _ENV_ALIASES.get(name) or tuple(name[len(_ENV_PREFIX) :].lower().split("__"))
         _set_path(out, path, value)
     return out
 
@@ -139,7 +139,9 @@ def load_settings(path: Path | None, environ: dict[str, str] | None = None) -> S
     if path is not None:
         raw, lines = read_yaml(path)
         if not isinstance(raw, dict):
-            raise ConfigError([ConfigProblem(str(path), 1, "", "expected a mapping at the top level")])
+            raise ConfigError(
+                [ConfigProblem(str(path), 1, "", "expected a mapping at the top level")]
+            )
         data = raw
     data = deep_merge(data, env_overrides(environ))
     settings = validate(data, Settings, str(path) if path else "<environment>", lines)

@@ -44,7 +44,11 @@ class DocumentClass:
         for name in (*self.key, *([self.partition.field] if self.partition.field else [])):
             if name not in self.fields:
                 yield f"key or partition field {name!r} is not a declared field"
-        yield from (f"field {n!r} uses the reserved prefix" for n in self.fields if n.startswith(RESERVED_PREFIX))
+        yield from (
+            f"field {n!r} uses the reserved prefix"
+            for n in self.fields
+            if n.startswith(RESERVED_PREFIX)
+        )
 
     def make(self, raw: Mapping[str, Any]) -> Document:
         """Validate a raw mapping and build the document with its id and concrete index."""

@@ -138,7 +138,8 @@ def _datetime_converter(default_tz: tzinfo | None) -> Converter:
             if default_tz is None:
                 raise FieldError(f"date-time {value.isoformat()} has no UTC offset")
             value = value.replace(tzinfo=default_tz)
-        return value.astimezone(UTC)
+        converted: datetime = value.astimezone(UTC)
+        return converted
 
     return convert
 

@@ -16,7 +16,8 @@ _UNSAFE = re.compile(r"[^a-z0-9_.]+")
 
 
 class Partition(Protocol):
-    field: str | None
+    @property
+    def field(self) -> str | None: ...
 
     def suffix(self, data: dict[str, Any]) -> str: ...
 

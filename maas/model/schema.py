@@ -74,5 +74,9 @@ def duckdb_type(f: Field) -> str:
 
 
 def duckdb_columns(doc_class: DocumentClass) -> list[tuple[str, str]]:
-    fixed = [(ID_COLUMN, "VARCHAR PRIMARY KEY"), (PARTITION_COLUMN, "VARCHAR"), (HASH_FIELD, "VARCHAR")]
+    fixed = [
+        (ID_COLUMN, "VARCHAR PRIMARY KEY"),
+        (PARTITION_COLUMN, "VARCHAR"),
+        (HASH_FIELD, "VARCHAR"),
+    ]
     return fixed + [(name, duckdb_type(f)) for name, f in doc_class.fields.items()]

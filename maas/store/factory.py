@@ -20,7 +20,7 @@ _DUCKDB_PREFIX = "duckdb:///"
 def duckdb_path(url: str) -> Path:
     if not url.startswith(_DUCKDB_PREFIX):
         raise ValueError(f"not a duckdb URL: {url!r} (expected duckdb:///path/file.duckdb)")
-    return Path(url[len(_DUCKDB_PREFIX):] or "maas.duckdb")
+    return Path(url[len(_DUCKDB_PREFIX) :] or "maas.duckdb")
 
 
 def opensearch_client(settings: Settings, timeout: float | None = None) -> OpenSearch:

@@ -9,7 +9,9 @@ import typer
 
 from maas_cli.options import not_built
 
-app = typer.Typer(help="Sentinel business tools: product-name parsing, sample data.", no_args_is_help=True)
+app = typer.Typer(
+    help="Sentinel business tools: product-name parsing, sample data.", no_args_is_help=True
+)
 
 
 @app.command()

@@ -28,7 +28,10 @@ def validate(ctx: typer.Context) -> None:
     if problems:
         err.print(f"{len(problems)} problem(s) in {len(checked)} file(s)", markup=False)
         raise typer.Exit(2)
-    print(f"OK: {len(checked)} file(s) valid" + ("" if path else " (settings from defaults and MAAS_*)"))
+    print(
+        f"OK: {len(checked)} file(s) valid"
+        + ("" if path else " (settings from defaults and MAAS_*)")
+    )
 
 
 @app.command()

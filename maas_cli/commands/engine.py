@@ -8,7 +8,9 @@ import typer
 
 from maas_cli.options import not_built
 
-app = typer.Typer(help="Run engine pools that consume routing keys and chain reports.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run engine pools that consume routing keys and chain reports.", no_args_is_help=True
+)
 
 
 @app.command()

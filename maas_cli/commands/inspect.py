@@ -24,7 +24,9 @@ def product(name: Annotated[str, typer.Argument(help="Product name.")]) -> None:
 
 
 @app.command()
-def datatake(datatake_id: Annotated[str, typer.Argument(help="Datatake key, e.g. S1A-233959.")]) -> None:
+def datatake(
+    datatake_id: Annotated[str, typer.Argument(help="Datatake key, e.g. S1A-233959.")],
+) -> None:
     """Completeness per type, missing periods and products of one datatake."""
     raise not_built("maas inspect datatake", 7)
 

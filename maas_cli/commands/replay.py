@@ -11,7 +11,9 @@ from maas_cli.options import not_built
 
 
 def replay(
-    paths: Annotated[list[Path], typer.Argument(help="Archive file, day, interface or whole archive.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Archive file, day, interface or whole archive.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Fresh DuckDB file to replay into.")] = Path(
         "replay.duckdb"
     ),

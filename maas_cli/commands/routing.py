@@ -8,12 +8,16 @@ import typer
 
 from maas_cli.options import not_built
 
-app = typer.Typer(help="Declare and compare the bus topology of the routing file.", no_args_is_help=True)
+app = typer.Typer(
+    help="Declare and compare the bus topology of the routing file.", no_args_is_help=True
+)
 
 
 @app.command()
 def setup(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, declare nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan, declare nothing.")
+    ] = False,
 ) -> None:
     """Declare exchanges, queues (with delay and dead-letter queues), bindings and index templates."""
     raise not_built("maas routing setup", 4)
