@@ -64,9 +64,13 @@ def _amqp(settings: Settings) -> str:
     connection = pika.BlockingConnection(params)
     try:
         props = connection._impl.server_properties  # the broker announces itself here
-        return f"{props.get('product', b'?').decode()} {props.get('version', b'?').decode()}"
+        return f"{_text(props.get('product'))} {_text(props.get('version'))}"
     finally:
         connection.close()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "?")
 
 
 STORE_PROBES: dict[str, Probe] = {"duckdb": _duckdb, "http": _opensearch, "https": _opensearch}

@@ -45,5 +45,8 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # These libraries log at ERROR what we map to our own errors and report once; their
+    # records are only useful when debugging.
+    quiet = logging.DEBUG if root.level <= logging.DEBUG else logging.CRITICAL
     for noisy in ("pika", "opensearch", "urllib3", "paramiko"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(noisy).setLevel(quiet)

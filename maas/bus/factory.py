@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from maas.config import Settings
 
@@ -16,11 +17,13 @@ def pika_parameters(settings: Settings) -> pika.URLParameters:
     import pika
 
     bus, tls = settings.bus, settings.tls
-    params = pika.URLParameters(bus.url)
+    url = urlsplit(bus.url)  # settings refuse passwords in URLs, and pika needs one there
+    params = pika.URLParameters(urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2])))
     params.heartbeat = bus.heartbeat_s
-    if bus.username:
+    username = bus.username or url.username
+    if username:
         password = bus.password.resolve() if bus.password else ""
-        params.credentials = pika.PlainCredentials(bus.username, password)
+        params.credentials = pika.PlainCredentials(username, password)
     if bus.url.startswith("amqps://"):
         context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
         if not tls.verify:

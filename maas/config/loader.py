@@ -39,9 +39,7 @@ def read_yaml(path: Path) -> tuple[Any, Lines]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(
-            [ConfigProblem(str(path), None, "", f"cannot read ({exc.strerror})")]
-        ) from None
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read ({exc.strerror})")]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -65,9 +63,14 @@ def problems_from(
         loc = (*prefix, *(part for part in err["loc"] if not _is_union_tag(part)))
         line = _nearest_line(loc, lines)
         key = ".".join(str(p) for p in loc)
-        reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        reason = "unknown key" if err["type"] == "extra_forbidden" else _clean(err["msg"])
         problems.append(ConfigProblem(file, line, key, reason))
     return problems
+
+
+def _clean(message: str) -> str:
+    """Pydantic prefixes our own validators' messages with 'Value error, '."""
+    return message.removeprefix("Value error, ")
 
 
 def _is_union_tag(part: str | int) -> bool:
@@ -76,7 +79,8 @@ def _is_union_tag(part: str | int) -> bool:
 
 
 def _nearest_line(loc: tuple[str | int, ...], lines: Lines) -> int | None:
-    for end in range(len(loc), -1, -1):
+    """The line of the key, or of its nearest parent; None when it came from elsewhere (env)."""
+    for end in range(len(loc), 0, -1):
         if loc[:end] in lines:
             return lines[loc[:end]]
     return None

@@ -90,9 +90,7 @@ class SecretRef:
         try:
             return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(
-                f"secret {self.reference}: cannot read file ({exc.strerror})"
-            ) from None
+            raise ConfigError(f"secret {self.reference}: cannot read file ({exc.strerror})") from None
 
     def __str__(self) -> str:
         return MASK

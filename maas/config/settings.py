@@ -101,19 +101,31 @@ class Settings(_Strict):
 # plus the two everybody types: MAAS_STORE_URL and MAAS_BUS_URL.
 _ENV_PREFIX = "MAAS_"
 _ENV_ALIASES = {"MAAS_STORE_URL": ("store", "url"), "MAAS_BUS_URL": ("bus", "url")}
-_NOT_SETTINGS = {"MAAS_CONFIG", "MAAS_REQUIRE_SERVICES"}
 
 
 def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """Nested dict of settings given as environment variables."""
+    """Nested dict of settings given as environment variables.
+
+    Only variables whose first segment names a settings field are overrides: MAAS_CONFIG,
+    MAAS_REQUIRE_SERVICES and the like belong to others, while a typo below a known section
+    (MAAS_STORE__URLL) is still reported as an unknown key.
+    """
     environ = dict(os.environ if environ is None else environ)
     out: dict[str, Any] = {}
     for name, value in sorted(environ.items()):
-        if not name.startswith(_ENV_PREFIX) or name in _NOT_SETTINGS:
-            continue
-        path = _ENV_ALIASES.get(name) or tuple(name[len(_ENV_PREFIX) :].lower().split("__"))
-        _set_path(out, path, value)
+        path = _env_path(name)
+        if path:
+            _set_path(out, path, value)
     return out
+
+
+def _env_path(name: str) -> tuple[str, ...] | None:
+    if name in _ENV_ALIASES:
+        return _ENV_ALIASES[name]
+    if not name.startswith(_ENV_PREFIX):
+        return None
+    path = tuple(name[len(_ENV_PREFIX) :].lower().split("__"))
+    return path if path[0] in Settings.model_fields and path[0] != "source_file" else None
 
 
 def _set_path(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
@@ -139,10 +151,8 @@ def load_settings(path: Path | None, environ: dict[str, str] | None = None) -> S
     if path is not None:
         raw, lines = read_yaml(path)
         if not isinstance(raw, dict):
-            raise ConfigError(
-                [ConfigProblem(str(path), 1, "", "expected a mapping at the top level")]
-            )
+            raise ConfigError([ConfigProblem(str(path), 1, "", "expected a mapping at the top level")])
         data = raw
     data = deep_merge(data, env_overrides(environ))
-    settings = validate(data, Settings, str(path) if path else "<environment>", lines)
+    settings = validate(data, Settings, str(path) if path else "<environment MAAS_*>", lines)
     return settings.model_copy(update={"source_file": path})

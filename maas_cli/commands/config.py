@@ -24,14 +24,11 @@ def validate(ctx: typer.Context) -> None:
     _, problems, checked = check_all(path, DEFAULT_COLLECTORS_DIR, DEFAULT_ROUTING_FILE)
     err = Console(stderr=True, highlight=False)
     for problem in problems:
-        err.print(problem.render(), markup=False)
+        err.print(problem.render(), markup=False, soft_wrap=True)
     if problems:
         err.print(f"{len(problems)} problem(s) in {len(checked)} file(s)", markup=False)
         raise typer.Exit(2)
-    print(
-        f"OK: {len(checked)} file(s) valid"
-        + ("" if path else " (settings from defaults and MAAS_*)")
-    )
+    print(f"OK: {len(checked)} file(s) valid" + ("" if path else " (settings from defaults and MAAS_*)"))
 
 
 @app.command()

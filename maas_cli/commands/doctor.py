@@ -13,10 +13,11 @@ from maas_cli.options import state
 def doctor(ctx: typer.Context) -> None:
     """Check that each configured backend is reachable and report its version (exit 1 if not)."""
     checks = diagnose(state(ctx).settings)
-    table = Table("component", "url", "status", "detail")
+    table = Table("component", "status", "url", "detail")
+    table.columns[2].overflow = "fold"
     for check in checks:
         status = "[green]ok[/green]" if check.ok else "[red]DOWN[/red]"
-        table.add_row(check.component, check.url, status, check.detail)
+        table.add_row(check.component, status, check.url, check.detail)
     Console().print(table)
     if not all(check.ok for check in checks):
         raise typer.Exit(1)

@@ -1,0 +1,91 @@
+"""The installed ``maas`` console command: its command tree, exit codes and masking."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+COMMANDS = ["collect", "engine", "routing", "replay", "inspect", "dlq", "cds", "config", "doctor", "version"]
+
+
+def maas(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")} | (env or {})
+    return subprocess.run(
+        ["maas", *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=60, check=False
+    )
+
+
+def test_help_lists_every_command() -> None:
+    result = maas("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert f" {command} " in result.stdout, command
+
+
+@pytest.mark.parametrize(
+    ("group", "subcommands"),
+    [
+        ("routing", ["setup", "show"]),
+        ("dlq", ["list", "show", "replay", "purge"]),
+        ("cds", ["parse", "sample"]),
+        ("config", ["validate", "show"]),
+        ("engine", ["pool"]),
+    ],
+)
+def test_groups_list_their_subcommands(group: str, subcommands: list[str]) -> None:
+    result = maas(group, "--help")
+    assert result.returncode == 0
+    for sub in subcommands:
+        assert f" {sub} " in result.stdout
+
+
+def test_unbuilt_command_exits_2_and_says_so(tmp_path: Path) -> None:
+    result = maas("inspect", "report", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "not built yet" in result.stderr
+
+
+def test_config_validate_names_file_key_and_reason(tmp_path: Path) -> None:
+    cfg = tmp_path / "maas.yaml"
+    cfg.write_text("store:\n  url: nosuch://x\nunknown_key: 1\n")
+    result = maas("--config", str(cfg), "config", "validate", cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"{cfg}:2: store.url: unsupported URL scheme" in result.stderr
+    assert f"{cfg}:3: unknown_key: unknown key" in result.stderr
+
+
+def test_config_validate_ok_on_defaults(tmp_path: Path) -> None:
+    result = maas("config", "validate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK")
+
+
+def test_config_show_masks_secret_from_env(tmp_path: Path) -> None:
+    cfg = tmp_path / "maas.yaml"
+    cfg.write_text("store:\n  url: http://127.0.0.1:1\n  username: u\n  password: env:MAAS_T_SECRET\n")
+    env = {"MAAS_T_SECRET": "very-secret-42", "MAAS_CONFIG": str(cfg)}
+    shown = maas("config", "show", env=env, cwd=tmp_path)
+    doctor = maas("-v", "--log-format", "json", "doctor", env=env, cwd=tmp_path)
+    assert shown.returncode == 0
+    assert '"password": "***"' in shown.stdout
+    assert doctor.returncode == 1  # nothing listens on port 1: the store is down
+    for output in (shown.stdout, shown.stderr, doctor.stdout, doctor.stderr):
+        assert "very-secret-42" not in output
+
+
+def test_doctor_embedded_default_is_ok(tmp_path: Path) -> None:
+    result = maas("doctor", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "duckdb" in result.stdout
+
+
+def test_bad_log_format_is_a_usage_error(tmp_path: Path) -> None:
+    result = maas("--log-format", "xml", "version", cwd=tmp_path)
+    assert result.returncode == 2
