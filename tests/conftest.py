@@ -1,0 +1,32 @@
+"""Session fixtures for the real services.
+
+A test that asks for `rabbitmq_url` or `opensearch_url` gets a URL that answered a probe. When the
+service is down the test is skipped on a developer's machine and fails in CI
+(MAAS_REQUIRE_SERVICES=1), so integration tests can never pass by not running.
+"""
+
+from __future__ import annotations
+
+import pytest
+from services import OPENSEARCH, RABBITMQ, Service, services_required
+
+
+def _require(service: Service) -> str:
+    reason = service.unreachable_reason()
+    if reason is None:
+        return service.url
+    if services_required():
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    """AMQP URL of a live broker (MAAS_TEST_AMQP_URL, default guest on 127.0.0.1:5672)."""
+    return _require(RABBITMQ)
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> str:
+    """HTTP URL of a live OpenSearch (MAAS_TEST_OPENSEARCH_URL, default 127.0.0.1:9200)."""
+    return _require(OPENSEARCH)
