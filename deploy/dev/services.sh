@@ -42,7 +42,8 @@ Usage: bash deploy/dev/services.sh start|stop|status|--help
   stop    stop both (RabbitMQ with rabbitmqctl shutdown, OpenSearch by its pid file)
   status  one line per service (up/down and version); exit status 1 if any is down
 
-start and stop need root (apt-get, useradd, runuser); status does not.
+Starting or stopping a service needs root (apt-get, useradd, runuser, rabbitmqctl); status and a
+start that finds both services up do not.
 
 Services (loopback only):
   RabbitMQ    amqp://guest:guest@127.0.0.1:$RABBIT_PORT/   management http://127.0.0.1:$RABBIT_MGMT_PORT/
@@ -70,11 +71,12 @@ log() { printf 'services: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 need_root() {
-    [[ $EUID -eq 0 ]] || die "'$1' needs root (it installs packages and runs OpenSearch as $OS_USER)"
+    [[ $EUID -eq 0 ]] || die "$1 needs root (run: sudo bash deploy/dev/services.sh ...)"
 }
 
 APT_UPDATED=
 apt_install() {
+    need_root "installing $*"
     log "installing $* with apt-get"
     if [[ -z $APT_UPDATED ]]; then
         DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
@@ -130,6 +132,7 @@ EOF
 }
 
 rabbit_launch() {
+    need_root "starting rabbitmq"
     rabbit_write_config
     rabbitmq-plugins -q enable --offline rabbitmq_management >/dev/null
     log "rabbitmq: starting"
@@ -143,6 +146,7 @@ rabbit_started() { rabbitmqctl -q --timeout 10 await_startup >/dev/null 2>&1 && 
 rabbit_ensure_management() {
     port_open "$RABBIT_MGMT_PORT" && return
     rabbit_ctl_ok || { log "rabbitmq: not ours (rabbitmqctl cannot reach it); management not checked"; return; }
+    need_root "enabling rabbitmq_management"
     rabbitmq-plugins -q enable rabbitmq_management >/dev/null
     wait_until "rabbitmq management" port_open "$RABBIT_MGMT_PORT"
 }
@@ -246,6 +250,7 @@ os_prepare_node() {
 
 os_launch() {
     local java_home
+    need_root "starting opensearch"
     os_fetch
     os_unpack
     os_prepare_node
@@ -314,7 +319,6 @@ os_status() {
 main() {
     case ${1:-} in
     start)
-        need_root start
         rabbit_start
         os_start
         ;;
