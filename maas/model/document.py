@@ -50,6 +50,9 @@ class DocumentClass:
             if n.startswith(RESERVED_PREFIX)
         )
 
+    def __hash__(self) -> int:  # families are unique in a registry; fields hold a dict
+        return hash((self.name, self.family))
+
     def make(self, raw: Mapping[str, Any]) -> Document:
         """Validate a raw mapping and build the document with its id and concrete index."""
         try:

@@ -1,0 +1,85 @@
+"""Engines: plain classes with one ``process(batch, ctx)``.
+
+An engine is a stateless function over a batch: the framework has already loaded the input
+documents in bulk; the engine computes and returns documents to write. It may read more from
+the store through ``ctx`` in bulk (one query per batch, never one per document). The framework
+writes, classifies, emits reports and acknowledges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from maas.model import Document, DocumentClass, ModelRegistry
+from maas.store.base import Store
+
+
+class NoArgs(BaseModel):
+    """The arguments of an engine that takes none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+A = TypeVar("A", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The input of one ``process`` call: documents of one family, loaded in bulk.
+
+    ``missing_ids`` are ids a message named that the store no longer has (deleted since), kept
+    so an engine can react to deletions instead of the framework dropping them silently.
+    """
+
+    doc_class: DocumentClass
+    action: str
+    documents: Sequence[Document]
+    missing_ids: Sequence[str] = ()
+    force: bool = False
+
+
+@dataclass
+class Context:
+    """What an engine may use besides its batch: bulk reads, the models, the clock."""
+
+    store: Store
+    models: ModelRegistry
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class Writes:
+    """What an engine asks the framework to write (upserts) and delete."""
+
+    upserts: list[Document] = field(default_factory=list)
+    deletes: list[Document] = field(default_factory=list)
+
+    def extend(self, other: Writes) -> None:
+        self.upserts.extend(other.upserts)
+        self.deletes.extend(other.deletes)
+
+    def __len__(self) -> int:
+        return len(self.upserts) + len(self.deletes)
+
+
+class Engine(Generic[A]):
+    """Base of every engine: an id, typed arguments, and ``process``."""
+
+    ENGINE_ID: ClassVar[str]
+    Args: ClassVar[type[BaseModel]] = NoArgs
+
+    def __init__(self, args: A) -> None:
+        self.args = args
+
+    @classmethod
+    def from_config(cls, raw_args: dict[str, Any] | None) -> Engine[Any]:
+        """Validate the routing file's arguments (at config time, not when a message arrives)."""
+        return cls(cls.Args.model_validate(raw_args or {}))  # type: ignore[arg-type]
+
+    def process(self, batch: Batch, ctx: Context) -> Writes:
+        raise NotImplementedError

@@ -1,0 +1,185 @@
+"""Process one batch of messages through a queue's engines: load, compute, write, report.
+
+Transport-agnostic on purpose: RabbitMQ pools and the in-process chain call the same code, so
+embedded mode and replay behave exactly like production.
+
+Failure rules:
+- a transient error (store down, 429 after bounded retries) fails the whole batch with a
+  TransientError: the caller retries every message through its delay queue. Writes are
+  idempotent (deterministic ids, unchanged documents skipped), so a retry is harmless;
+- a permanent error (engine bug, mapping violation) in a batch of several messages is isolated
+  by processing each message alone: only the guilty messages are dead-lettered, with the
+  reason; the others are acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from maas.bus.message import DEFAULT_IDS_PER_MESSAGE, Action, Message, parse_routing_key
+from maas.engine.base import Batch, Context, Writes
+from maas.engine.routing import BoundEngine
+from maas.errors import MaasError, PermanentError, TransientError
+from maas.model import Document, DocumentClass, ModelRegistry
+from maas.store.base import Outcome, Store, WriteReport
+
+log = logging.getLogger(__name__)
+_ACTION_OF = {Outcome.CREATED: Action.NEW, Outcome.UPDATED: Action.UPDATE}
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A decoded message with the routing key it arrived on."""
+
+    routing_key: str
+    message: Message
+
+
+@dataclass
+class BatchResult:
+    """What the caller must do: publish ``reports`` (confirmed), then ack all but ``dead``."""
+
+    reports: list[tuple[str, Message]] = field(default_factory=list)
+    dead: dict[str, str] = field(default_factory=dict)  # message_id -> reason
+    written: WriteReport = field(default_factory=WriteReport)
+    deleted: int = 0
+    documents_in: int = 0
+
+
+@dataclass
+class _Outputs:
+    writes: Writes = field(default_factory=Writes)
+    reported: set[int] = field(default_factory=set)  # id() of documents whose writes are reported
+
+
+class Processor:
+    """Runs a queue's engines, in order, over batches of messages."""
+
+    def __init__(
+        self,
+        engines: Sequence[BoundEngine],
+        store: Store,
+        models: ModelRegistry,
+        ids_per_message: int = DEFAULT_IDS_PER_MESSAGE,
+    ) -> None:
+        self.engines, self.store, self.models = list(engines), store, models
+        self.ids_per_message = ids_per_message
+
+    def process(self, incoming: Sequence[Incoming]) -> BatchResult:
+        """Process the batch; on a permanent failure isolate the guilty messages."""
+        try:
+            return self._process(incoming)
+        except TransientError:
+            raise
+        except Exception as exc:
+            if len(incoming) == 1:
+                return BatchResult(dead={incoming[0].message.message_id: _reason(exc)})
+            log.warning("batch of %d messages failed (%s); isolating", len(incoming), _reason(exc))
+            return self._one_by_one(incoming)
+
+    def _one_by_one(self, incoming: Sequence[Incoming]) -> BatchResult:
+        total = BatchResult()
+        for item in incoming:
+            result = self.process([item])
+            total.reports += result.reports
+            total.dead |= result.dead
+            total.written.extend(result.written)
+            total.deleted += result.deleted
+            total.documents_in += result.documents_in
+        return total
+
+    def _process(self, incoming: Sequence[Incoming]) -> BatchResult:
+        result = BatchResult()
+        outputs = _Outputs()
+        for batch in self._load(incoming):
+            result.documents_in += len(batch.documents)
+            self._run_engines(batch, outputs)
+        result.written = self._write(outputs.writes.upserts)
+        result.deleted = self._delete(outputs.writes.deletes)
+        parent = incoming[0].message
+        result.reports = self._reports(parent, outputs, result.written)
+        result.reports += self._delete_reports(parent, outputs)
+        return result
+
+    def _load(self, incoming: Sequence[Incoming]) -> list[Batch]:
+        """One bulk read per (action, family): the documents every engine of the queue shares."""
+        groups: dict[tuple[Action, str], dict[str, str]] = defaultdict(dict)
+        force: dict[tuple[Action, str], bool] = defaultdict(bool)
+        for item in incoming:
+            action, family = parse_routing_key(item.routing_key)
+            ids = groups[(action, family)]
+            ids.update(zip(item.message.document_ids, item.message.document_indices, strict=True))
+            force[(action, family)] |= item.message.force
+        return [
+            self._batch(action, family, ids, force[(action, family)])
+            for (action, family), ids in groups.items()
+        ]
+
+    def _batch(self, action: Action, family: str, ids: dict[str, str], force: bool) -> Batch:
+        doc_class = self.models[family]
+        if action is Action.DELETE:
+            return Batch(doc_class, action, [], list(ids), force)
+        found = self.store.get(doc_class, list(ids), list(ids.values()))
+        missing = [doc_id for doc_id in ids if doc_id not in found]
+        return Batch(doc_class, action, [found[i] for i in ids if i in found], missing, force)
+
+    def _run_engines(self, batch: Batch, outputs: _Outputs) -> None:
+        ctx = Context(self.store, self.models, datetime.now(UTC))
+        for bound in self.engines:
+            writes = bound.engine.process(batch, ctx)
+            if bound.send_reports:
+                outputs.reported.update(id(doc) for doc in (*writes.upserts, *writes.deletes))
+            outputs.writes.extend(writes)
+
+    def _write(self, upserts: list[Document]) -> WriteReport:
+        report = self.store.write(upserts) if upserts else WriteReport()
+        retryable = report.with_outcome(Outcome.RETRYABLE)
+        if retryable:
+            raise TransientError(
+                f"{len(retryable)} document(s) could not be written yet: {retryable[0].reason}"
+            )
+        permanent = report.with_outcome(Outcome.PERMANENT)
+        if permanent:
+            raise PermanentError(f"{len(permanent)} document(s) refused by the store: {permanent[0].reason}")
+        return report
+
+    def _delete(self, docs: list[Document]) -> int:
+        by_class: dict[DocumentClass, list[str]] = defaultdict(list)
+        for doc in docs:
+            by_class[doc.doc_class].append(doc.id)
+        return sum(self.store.delete(doc_class, ids) for doc_class, ids in by_class.items())
+
+    def _reports(self, parent: Message, outputs: _Outputs, report: WriteReport) -> list[tuple[str, Message]]:
+        """One report per (action, family) with the changed ids, chunked; unchanged ones stay quiet."""
+        reported = {doc.id: doc.doc_class for doc in outputs.writes.upserts if id(doc) in outputs.reported}
+        grouped: dict[tuple[Action, DocumentClass], list[tuple[str, str]]] = defaultdict(list)
+        for item in report.changed:
+            if item.id in reported:
+                grouped[(_ACTION_OF[item.outcome], reported[item.id])].append((item.id, item.index))
+        return self._messages(parent, grouped.items())
+
+    def _delete_reports(self, parent: Message, outputs: _Outputs) -> list[tuple[str, Message]]:
+        grouped: dict[tuple[Action, DocumentClass], list[tuple[str, str]]] = defaultdict(list)
+        for doc in outputs.writes.deletes:
+            if id(doc) in outputs.reported:
+                grouped[(Action.DELETE, doc.doc_class)].append((doc.id, doc.index))
+        return self._messages(parent, grouped.items())
+
+    def _messages(
+        self, parent: Message, grouped: Iterable[tuple[tuple[Action, DocumentClass], list[tuple[str, str]]]]
+    ) -> list[tuple[str, Message]]:
+        out = []
+        for (action, doc_class), pairs in grouped:
+            ids, indices = [p[0] for p in pairs], [p[1] for p in pairs]
+            key = f"{action.value}.{doc_class.family}"
+            out += [(key, m) for m in parent.children(doc_class.name, ids, indices, self.ids_per_message)]
+        return out
+
+
+def _reason(exc: BaseException) -> str:
+    kind = "" if isinstance(exc, MaasError) else f"{type(exc).__name__}: "
+    return f"{kind}{exc}"
