@@ -83,3 +83,27 @@ class BusUnavailable(BusError, TransientError):
 
 class ValidationError(PermanentError):
     """A document or message does not match its schema."""
+
+
+class SourceError(MaasError):
+    """A collector source (SFTP, FTP, OData, HTTP, directory) failed (see the transient flag)."""
+
+
+class SourceUnavailable(SourceError, TransientError):
+    """The remote interface cannot be reached right now (refused, timeout, 5xx, 429): poll again later."""
+
+
+class SourceRefused(SourceError, PermanentError):
+    """The interface refused us for a reason a retry will not fix (credentials, host key, TLS, 4xx)."""
+
+
+class ArchiveError(MaasError):
+    """The raw-bytes archive could not be written or read (see the transient flag)."""
+
+
+class ArchiveUnsafePath(ArchiveError, PermanentError):
+    """Writing would leave the archive root (symlink planted in the tree, unusable name)."""
+
+
+class ArchiveWriteFailed(ArchiveError, TransientError):
+    """The disk refused the write (full, read-only, permissions): nothing was half-written."""
