@@ -1,17 +1,12 @@
-"""Where the packaged CDS defaults live (the CLI wires business defaults; maas stays generic)."""
+"""The business the CLI runs when the settings name no catalog: CDS."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from maas.catalog import Catalog, load_catalogs
+from maas.config import Settings
 
-import cds
-
-_CDS_CONFIG = Path(cds.__file__).parent / "config"
-
-
-def _existing(path: Path) -> Path | None:
-    return path if path.exists() else None
+DEFAULT_CATALOGS = ["cds.catalog:CATALOG"]
 
 
-DEFAULT_COLLECTORS_DIR = _existing(_CDS_CONFIG / "collectors")
-DEFAULT_ROUTING_FILE = _existing(_CDS_CONFIG / "routing.yaml")
+def catalog_for(settings: Settings) -> Catalog:
+    return load_catalogs(settings.catalogs if settings.catalogs is not None else DEFAULT_CATALOGS)

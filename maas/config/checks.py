@@ -16,7 +16,7 @@ from maas.errors import ConfigError, ConfigProblem
 FileCheck = Callable[[Path], list[ConfigProblem]]
 
 
-def _yaml_only(path: Path) -> list[ConfigProblem]:
+def yaml_only(path: Path) -> list[ConfigProblem]:
     """Until a file kind has a schema, at least its YAML must parse."""
     try:
         read_yaml(path)
@@ -25,28 +25,29 @@ def _yaml_only(path: Path) -> list[ConfigProblem]:
     return []
 
 
-def check_all(
-    config_path: Path | None,
-    default_collectors: Path | None = None,
-    default_routing: Path | None = None,
-    collector_check: FileCheck = _yaml_only,
-    routing_check: FileCheck = _yaml_only,
-) -> tuple[Settings | None, list[ConfigProblem], list[Path]]:
-    """Returns the settings (if valid), the problems, and the files that were checked."""
-    checked = [config_path] if config_path else []
+def check_settings(config_path: Path | None) -> tuple[Settings | None, list[ConfigProblem]]:
     try:
-        settings = load_settings(config_path)
+        return load_settings(config_path), []
     except ConfigError as exc:
-        return None, exc.problems, checked
+        return None, exc.problems
+
+
+def check_files(
+    collectors_dir: Path | None,
+    routing_file: Path | None,
+    collector_check: FileCheck = yaml_only,
+    routing_check: FileCheck = yaml_only,
+) -> tuple[list[ConfigProblem], list[Path]]:
+    """Problems of every collector file and of the routing file, and the files checked."""
     problems: list[ConfigProblem] = []
-    collectors_dir = settings.collectors_dir or default_collectors
-    for path in sorted(collectors_dir.glob("*.y*ml")) if collectors_dir else []:
-        checked.append(path)
-        problems += collector_check(path)
-    if collectors_dir and not collectors_dir.is_dir():
-        problems.append(ConfigProblem(str(config_path), None, "collectors_dir", "not a directory"))
-    routing = settings.routing_file or default_routing
-    if routing:
-        checked.append(routing)
-        problems += routing_check(routing)
-    return settings, problems, checked
+    checked: list[Path] = []
+    if collectors_dir is not None and not collectors_dir.is_dir():
+        problems.append(ConfigProblem(str(collectors_dir), None, "", "collectors directory does not exist"))
+    elif collectors_dir is not None:
+        for path in sorted(collectors_dir.glob("*.y*ml")):
+            checked.append(path)
+            problems += collector_check(path)
+    if routing_file is not None:
+        checked.append(routing_file)
+        problems += routing_check(routing_file)
+    return problems, checked

@@ -84,9 +84,18 @@ class Settings(_Strict):
     archive_dir: Path = Path("backups")
     collectors_dir: Path | None = None
     routing_file: Path | None = None
+    catalogs: list[str] | None = None  # module:ATTRIBUTE references; None: the CLI's default (CDS)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     source_file: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("catalogs", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        """``MAAS_CATALOGS=a:B,c:D`` from the environment."""
+        return (
+            [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        )
 
     def shown(self) -> dict[str, Any]:
         """A display copy: secrets masked, URL passwords masked."""

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from maas.config.checks import check_all
-from maas_cli.defaults import DEFAULT_COLLECTORS_DIR, DEFAULT_ROUTING_FILE
+from maas.config import Settings
+from maas.config.checks import check_files, check_settings
+from maas.engine.routing import check_routing
+from maas.errors import ConfigError, ConfigProblem
+from maas_cli.defaults import catalog_for
 from maas_cli.options import state
 
 app = typer.Typer(help="Validate and show the configuration.", no_args_is_help=True)
@@ -21,7 +25,11 @@ def validate(ctx: typer.Context) -> None:
     Problems are printed as ``file:line: key: reason``; exit code 2 if there is any.
     """
     path = state(ctx).config_path
-    _, problems, checked = check_all(path, DEFAULT_COLLECTORS_DIR, DEFAULT_ROUTING_FILE)
+    settings, problems = check_settings(path)
+    checked = [path] if path else []
+    if settings is not None:
+        more, files = _business_checks(settings)
+        problems, checked = problems + more, checked + files
     err = Console(stderr=True, highlight=False)
     for problem in problems:
         err.print(problem.render(), markup=False, soft_wrap=True)
@@ -29,6 +37,19 @@ def validate(ctx: typer.Context) -> None:
         err.print(f"{len(problems)} problem(s) in {len(checked)} file(s)", markup=False)
         raise typer.Exit(2)
     print(f"OK: {len(checked)} file(s) valid" + ("" if path else " (settings from defaults and MAAS_*)"))
+
+
+def _business_checks(settings: Settings) -> tuple[list[ConfigProblem], list[Path]]:
+    """The collector and routing files, the routing file checked against the catalog's engines."""
+    try:
+        catalog = catalog_for(settings)
+    except ConfigError as exc:
+        return exc.problems, []
+    return check_files(
+        settings.collectors_dir or catalog.collectors_dir,
+        settings.routing_file or catalog.routing_file,
+        routing_check=lambda p: check_routing(p, catalog.engines),
+    )
 
 
 @app.command()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from maas.config import SecretRef, load_settings
-from maas.config.checks import check_all
+from maas.config.checks import check_files
 from maas.errors import ConfigError
 from maas.logs import JSONFormatter, TextFormatter
 
@@ -102,13 +102,21 @@ def test_logs_mask_resolved_secrets_and_url_passwords(
     assert "amqp://bob:***@h/" in line
 
 
-def test_check_all_reports_every_file(tmp_path: Path) -> None:
+def test_check_files_reports_every_file(tmp_path: Path) -> None:
     collectors = tmp_path / "collectors"
     collectors.mkdir()
     (collectors / "a.yaml").write_text("ok: 1\n")
     (collectors / "b.yaml").write_text("bad: [\n")
-    path = write(tmp_path, f"collectors_dir: {collectors}\n")
-    settings, problems, checked = check_all(path)
-    assert settings is not None
+    problems, checked = check_files(collectors, None)
     assert [p.file for p in problems] == [str(collectors / "b.yaml")]
-    assert len(checked) == 3
+    assert len(checked) == 2
+
+
+def test_missing_collectors_dir_is_a_problem(tmp_path: Path) -> None:
+    problems, _ = check_files(tmp_path / "nope", None)
+    assert "does not exist" in problems[0].render()
+
+
+def test_catalogs_from_environment_are_split() -> None:
+    settings = load_settings(None, environ={"MAAS_CATALOGS": "a.b:C, d:E"})
+    assert settings.catalogs == ["a.b:C", "d:E"]

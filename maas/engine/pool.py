@@ -1,0 +1,228 @@
+"""Engine pools: consume a pool's queues in batches, process, publish reports, settle.
+
+The same :class:`Pool` runs forever under ``maas engine pool NAME`` (RabbitMQ) and until idle
+inside :class:`Chain` (embedded mode, replay): one code path, not a copy.
+
+Settling order is what makes it at-least-once and lossless: reports are published and
+confirmed first, then inputs are acked (or dead-lettered). A crash in between re-delivers
+the inputs; deterministic ids make the second pass a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from maas.bus.base import Bus, Delivery, Envelope
+from maas.config.settings import BusSettings
+from maas.engine.processor import BatchResult, Incoming, Processor
+from maas.engine.registry import EngineRegistry
+from maas.engine.routing import QueueConfig, RoutingFile, build_engines
+from maas.errors import ConfigError, MaasError, TransientError
+from maas.model import ModelRegistry
+from maas.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+class Hooks:
+    """Observation points (metrics, tests); each does nothing unless overridden."""
+
+    def batch_done(self, queue: str, result: BatchResult, messages: int, seconds: float) -> None:
+        """A batch was processed and settled."""
+
+    def retried(self, queue: str, count: int, reason: str) -> None:
+        """Messages went back through a delay queue (or to the DLQ when exhausted)."""
+
+    def dead_lettered(self, queue: str, count: int, reason: str) -> None:
+        """Messages went to the dead-letter queue."""
+
+
+@dataclass
+class StepStats:
+    deliveries: int = 0
+    acked: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    reports: int = 0
+
+    def add(self, other: StepStats) -> None:
+        for name in ("deliveries", "acked", "retried", "dead_lettered", "reports"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class _Queue:
+    config: QueueConfig
+    processor: Processor
+
+
+class Pool:
+    """The queues of one pool, each with its ordered engines."""
+
+    def __init__(
+        self, name: str, bus: Bus, queues: Sequence[_Queue], report_exchange: str, hooks: Hooks | None = None
+    ) -> None:
+        self.name, self.bus, self.report_exchange = name, bus, report_exchange
+        self.queues = {q.config.name: q for q in queues}
+        self.hooks = hooks or Hooks()
+        self.batch_size = max(q.config.batch_size for q in queues)
+        self.batch_timeout_s = min(q.config.batch_timeout_s for q in queues)
+
+    @classmethod
+    def from_routing(
+        cls,
+        routing: RoutingFile,
+        name: str,
+        *,
+        bus: Bus,
+        store: Store,
+        models: ModelRegistry,
+        engines: EngineRegistry,
+        bus_settings: BusSettings,
+        hooks: Hooks | None = None,
+    ) -> Pool:
+        if name not in routing.pools:
+            raise ConfigError(f"pool {name!r} is not in the routing file (pools: {', '.join(routing.pools)})")
+        queues = [
+            _Queue(q, Processor(build_engines(q, engines), store, models)) for q in routing.pools[name].queues
+        ]
+        return cls(name, bus, queues, bus_settings.etl_exchange, hooks)
+
+    def step(self, timeout_s: float | None = None) -> StepStats:
+        """Fetch one batch across the pool's queues (round-robin), process and settle it."""
+        timeout = self.batch_timeout_s if timeout_s is None else timeout_s
+        deliveries = self.bus.fetch(list(self.queues), self.batch_size, timeout)
+        stats = StepStats(deliveries=len(deliveries))
+        by_queue: dict[str, list[Delivery]] = defaultdict(list)
+        for delivery in deliveries:
+            by_queue[delivery.queue].append(delivery)
+        for queue, group in by_queue.items():
+            stats.add(self._handle(self.queues[queue], group))
+        return stats
+
+    def run(self, should_stop: Callable[[], bool]) -> StepStats:
+        """Consume until asked to stop; the batch in hand is always finished and settled."""
+        total = StepStats()
+        while not should_stop():
+            total.add(self._step_guarded())
+        return total
+
+    def _step_guarded(self) -> StepStats:
+        try:
+            return self.step()
+        except TransientError as exc:  # the bus itself is down: it reconnects; do not spin
+            log.warning("pool %s: %s; retrying in 1 s", self.name, exc)
+            time.sleep(1.0)
+            return StepStats()
+
+    def _handle(self, queue: _Queue, deliveries: list[Delivery]) -> StepStats:
+        started = time.perf_counter()
+        stats = StepStats()
+        incoming, pending = self._decode(queue.config.name, deliveries, stats)
+        if not incoming:
+            return stats
+        try:
+            result = queue.processor.process(incoming)
+        except TransientError as exc:
+            return self._retry(queue.config.name, pending, str(exc), stats)
+        self._settle(queue.config.name, result, pending, stats)
+        self.hooks.batch_done(queue.config.name, result, len(incoming), time.perf_counter() - started)
+        return stats
+
+    def _decode(
+        self, queue: str, deliveries: list[Delivery], stats: StepStats
+    ) -> tuple[list[Incoming], dict[str, list[Delivery]]]:
+        """Decode every delivery; undecodable or invalid ones go to the DLQ with the reason."""
+        incoming, pending = [], defaultdict(list)
+        for delivery in deliveries:
+            try:
+                message = delivery.message()
+            except MaasError as exc:
+                self._dead(queue, [delivery], f"poison message: {exc}", stats)
+                continue
+            incoming.append(Incoming(delivery.routing_key, message))
+            pending[message.message_id].append(delivery)
+        return incoming, pending
+
+    def _settle(
+        self, queue: str, result: BatchResult, pending: dict[str, list[Delivery]], stats: StepStats
+    ) -> None:
+        envelopes = [Envelope.of(self.report_exchange, key, message) for key, message in result.reports]
+        if envelopes:
+            self.bus.publish(envelopes)  # confirmed before any input is acked
+        stats.reports += len(envelopes)
+        for message_id, reason in result.dead.items():
+            self._dead(queue, pending.pop(message_id, []), reason, stats)
+        done = [d for group in pending.values() for d in group]
+        self.bus.ack(done)
+        stats.acked += len(done)
+
+    def _retry(
+        self, queue: str, pending: dict[str, list[Delivery]], reason: str, stats: StepStats
+    ) -> StepStats:
+        deliveries = [d for group in pending.values() for d in group]
+        settled = self.bus.retry(deliveries, reason, consumer=f"pool:{self.name}")
+        stats.retried += settled.retried
+        stats.dead_lettered += settled.dead_lettered
+        self.hooks.retried(queue, len(deliveries), reason)
+        log.warning("queue %s: %d message(s) to retry: %s", queue, len(deliveries), reason)
+        return stats
+
+    def _dead(self, queue: str, deliveries: list[Delivery], reason: str, stats: StepStats) -> None:
+        if not deliveries:
+            return
+        self.bus.dead_letter(deliveries, reason, consumer=f"pool:{self.name}")
+        stats.dead_lettered += len(deliveries)
+        self.hooks.dead_lettered(queue, len(deliveries), reason)
+        log.error("queue %s: %d message(s) dead-lettered: %s", queue, len(deliveries), reason)
+
+
+class Chain:
+    """Every pool of a routing file on one bus, run until no message is left (embedded mode)."""
+
+    def __init__(self, pools: Sequence[Pool]) -> None:
+        self.pools = list(pools)
+
+    @classmethod
+    def from_routing(
+        cls,
+        routing: RoutingFile,
+        *,
+        bus: Bus,
+        store: Store,
+        models: ModelRegistry,
+        engines: EngineRegistry,
+        bus_settings: BusSettings,
+        hooks: Hooks | None = None,
+    ) -> Chain:
+        return cls(
+            [
+                Pool.from_routing(
+                    routing,
+                    name,
+                    bus=bus,
+                    store=store,
+                    models=models,
+                    engines=engines,
+                    bus_settings=bus_settings,
+                    hooks=hooks,
+                )
+                for name in routing.pools
+            ]
+        )
+
+    def run_until_idle(self, max_steps: int = 1_000_000) -> StepStats:
+        """Step every pool in turn until a whole round handles nothing."""
+        total = StepStats()
+        for _ in range(max_steps):
+            round_stats = StepStats()
+            for pool in self.pools:
+                round_stats.add(pool.step(timeout_s=0))
+            total.add(round_stats)
+            if round_stats.deliveries == 0:
+                return total
+        raise MaasError(f"the engine chain did not settle after {max_steps} steps (a message loop?)")
