@@ -1,6 +1,7 @@
 """Sentinel product-name parsing: grammars per mission, rules as data, never an exception.
 
->>> parse("S1A_EW_RAW__0NDH_20211206T121955_20211206T122150_029904_0391E7_D00D.SAFE.zip").datatake_key
+>>> name = "S1A_EW_RAW__0NDH_20211206T121955_20211206T122150_029904_0391E7_D00D.SAFE.zip"
+>>> parse(name).datatake_key
 'S1A-233959'
 """
 

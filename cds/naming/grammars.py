@@ -138,7 +138,8 @@ def build_long(m: re.Match[str], name: str, key: str, rules: Rules) -> LongName:
         file_class=m["file_class"], site=m["site"], creation=when(m, "creation"),
         applicability_start=start, validity_start=maybe_when(m, "validity_start"),
         validity_stop=maybe_when(m, "validity_stop"), detector=maybe_int(m, "detector"),
-        absolute_orbit=maybe_int(m, "absolute_orbit"), relative_orbit=maybe_int(m, "relative_orbit"),
+        absolute_orbit=maybe_int(m, "absolute_orbit"),
+        relative_orbit=maybe_int(m, "relative_orbit"),
         tile=m["tile"], baseline=m["baseline"], band=m["band"],
         completeness=m["completeness"], degradation=m["degradation"],
     )  # fmt: skip
@@ -184,7 +185,8 @@ S3_PRODUCT = re.compile(
     rf"""(?P<unit>S3[A-D_])_(?P<product_type>[A-Z]{{2}}_[0-2_]_[A-Z0-9_]{{6}})
     _{_date("sensing_start")}_{_date("sensing_stop")}_{_date("creation")}
     _(?P<instance>
-        (?P<duration>\d{{4}})_(?P<cycle>\d{{3}})_(?P<relative_orbit>\d{{3}})_(?:(?P<frame>\d{{4}})|____)
+        (?P<duration>\d{{4}})_(?P<cycle>\d{{3}})_(?P<relative_orbit>\d{{3}})
+        _(?:(?P<frame>\d{{4}})|____)
         |[A-Z0-9_]{{17}})
     _(?P<centre>[A-Z0-9_]{{3}})_(?P<platform>[OFDR])_(?P<timeliness>[A-Z_]{{2}})
     _(?P<baseline_collection>[A-Z0-9_]{{3}})""",
@@ -207,7 +209,8 @@ def build_s3(m: re.Match[str], name: str, key: str, rules: Rules) -> S3Product:
 
 
 S5P_PRODUCT = re.compile(
-    rf"""(?P<unit>S5P)_(?P<product_type>(?P<timeliness>[A-Z]{{4}})_(?P<data_type>[A-Z][A-Z0-9_]{{9}}))
+    rf"""(?P<unit>S5P)_
+    (?P<product_type>(?P<timeliness>[A-Z]{{4}})_(?P<data_type>[A-Z][A-Z0-9_]{{2}}_[A-Z0-9_]{{6}}))
     _{_date("sensing_start")}_{_date("sensing_stop")}
     _(?P<absolute_orbit>\d{{5}})_(?P<collection>\d{{2}})_(?P<processor>\d{{6}})
     _{_date("production_time")}""",

@@ -55,7 +55,7 @@ class ProductName:
 
     @property
     def datatake_key(self) -> str | None:
-        """``<unit>-<id>`` of the (pseudo-)datatake the name designates, when the name carries one."""
+        """``<unit>-<id>`` of the (pseudo-)datatake this name designates, if the name has one."""
         return None
 
     def as_record(self) -> dict[str, JsonScalar]:

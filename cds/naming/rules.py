@@ -55,14 +55,16 @@ class Rules:
         self.container = frozenset(ext.lower() for ext in data.extensions.container)
         self.orbits = data.relative_orbits
         self._levels = [(r.mission, re.compile(translate(r.types)), r.level) for r in data.levels]
-        self._level_cache: dict[tuple[Mission, str], str | None] = {}
+        self._level_cache: dict[Mission, dict[str, str | None]] = {m: {} for m in Mission}
 
     def level_of(self, mission: Mission, product_type: str) -> str | None:
         """First matching row wins; memoised because product types are few and names many."""
-        key = (mission, product_type)
-        if key not in self._level_cache:
-            self._level_cache[key] = self._first_level(mission, product_type)
-        return self._level_cache[key]
+        known = self._level_cache[mission]
+        try:
+            return known[product_type]
+        except KeyError:
+            level = known[product_type] = self._first_level(mission, product_type)
+            return level
 
     def _first_level(self, mission: Mission, product_type: str) -> str | None:
         for rule_mission, pattern, level in self._levels:
