@@ -258,11 +258,12 @@ def test_results_are_typed_per_family() -> None:
 
 def test_results_are_frozen() -> None:
     parsed = parse(S1_DOMAIN)
+    assert isinstance(parsed, S1Product)
     with pytest.raises(AttributeError):
         parsed.unit = "S1B"  # type: ignore[misc]
 
 
-S1_KEY = DOMAIN_RECORDS[S1_DOMAIN]["key"]
+S1_KEY = S1_DOMAIN.removesuffix(".SAFE.zip")
 
 
 @pytest.mark.parametrize(

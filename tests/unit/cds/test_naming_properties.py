@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,7 +81,7 @@ def s2_long(draw: st.DrawFn) -> Case:
     expected: dict[str, Any] = {"unit": unit, "product_type": ptype, "level": level,
                                 "site": site, "creation": created}  # fmt: skip
     name = f"{unit}_OPER_{ptype}_{site}_{stamp(created)}"
-    optional = [
+    optional: list[tuple[str, st.SearchStrategy[Any], Callable[[Any], str]]] = [
         ("applicability_start", instants, lambda v: f"_S{stamp(v)}"),
         ("detector", st.integers(1, 12), lambda v: f"_D{v:02d}"),
         ("absolute_orbit", st.integers(1, 999_999), lambda v: f"_A{v:06d}"),
@@ -174,7 +175,7 @@ def test_parsing_arbitrary_text_never_raises(text: str) -> None:
 @st.composite
 def damaged_names(draw: st.DrawFn) -> str:
     """Valid names with one edit: near misses are where a parser crashes or half-reads."""
-    name, _ = draw(valid_names)
+    name: str = draw(valid_names)[0]
     at = draw(st.integers(0, len(name)))
     noise = draw(st.text(alphabet="0123456789ABCDEFTXZ_.-s \n", max_size=4))
     cut = draw(st.integers(0, 4))
