@@ -1,0 +1,406 @@
+"""The raw-bytes archive: every fetched payload, kept before parsing, replayable offline.
+
+Layout::
+
+    <root>/
+      <interface>/                      one directory per interface (name made safe, see below)
+        <YYYY>/<MM>/<DD>/               UTC day of the fetch
+          <name>.gz                     the bytes exactly as fetched, gzip-compressed
+          <name>.gz.json                the sidecar (below); its presence marks a complete entry
+        .index/<ab>/<sha256>            content index: path of the entry holding these bytes
+
+Sidecar (JSON object, UTF-8)::
+
+    schema        1
+    collector_id  the collector that fetched it
+    config_hash   hash of that collector's configuration at the time
+    interface     interface name as configured
+    name          the payload name as the source gave it (remote path, page name)
+    source_url    where it came from (file://, sftp://, ftp(s)://, http(s)://), never with a password
+    fetched_at    UTC ISO-8601 time of the fetch
+    size          length of the raw (uncompressed) bytes
+    sha256        hex sha256 of the raw bytes
+    extractor     the extract format it is meant for (xml, json, csv, ...)
+    compression   "gzip"
+
+``<name>`` is the payload name made safe: ``/`` and ``\\`` separate components, components
+``.``, ``..`` and empty ones are dropped, characters other than letters, digits and ``._+=@,-``
+become ``_``, leading dots are removed, components are joined with ``~`` (so a remote
+``../../etc/x`` is archived as ``etc~x`` inside the day directory), and overlong names are
+shortened with a hash. When another payload already holds that name on that day, the name gets
+``.<first 16 hex of sha256>`` appended.
+
+Guarantees: writes are atomic (temporary file, fsync, rename, fsync of the directory; data
+first, sidecar last); identical bytes already archived for the interface are not stored twice
+(the existing entry is returned, ``reused=True``); and writing never leaves the root: every
+directory below the root is opened with ``O_NOFOLLOW``, so a symlink planted inside the tree
+is refused (``ArchiveUnsafePath``) instead of followed.
+
+Reading (``read_archive``/``Archive.entries``) walks a file, a day, an interface or the whole
+root in day order, and yields every entry with its bytes — or with the reason it cannot be
+used (missing sidecar, corrupt gzip, sha256 or size mismatch, unreadable sidecar), so one bad
+file is reported and the replay goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import gzip
+import hashlib
+import json
+import os
+import re
+import secrets
+import zlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from maas.errors import ArchiveUnsafePath, ArchiveWriteFailed
+
+SCHEMA = 1
+DATA_SUFFIX = ".gz"
+SIDECAR_SUFFIX = ".gz.json"
+INDEX_DIR = ".index"
+_UNSAFE = re.compile(r"[^\w.+=@,-]")
+_SEPARATORS = re.compile(r"[/\\]+")
+_MAX_NAME = 200  # bytes; leaves room for the suffixes within the usual 255-byte limit
+
+
+class Fetched(Protocol):
+    """What the archive needs from a payload (``sources.Payload`` fits)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def source_url(self) -> str: ...
+    @property
+    def fetched_at(self) -> datetime: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ArchiveContext:
+    """What the collector knows about a payload that the payload does not carry."""
+
+    collector_id: str
+    config_hash: str
+    interface: str
+    extractor: str
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    collector_id: str
+    config_hash: str
+    interface: str
+    name: str
+    source_url: str
+    fetched_at: str
+    size: int
+    sha256: str
+    extractor: str
+    compression: str = "gzip"
+    schema: int = SCHEMA
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False).encode() + b"\n"
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Sidecar:
+        """Raises ValueError naming what is wrong (bad JSON, missing or unknown keys)."""
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("sidecar is not a JSON object")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ValueError(f"sidecar keys: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where a payload is archived; ``reused`` when identical bytes were already there."""
+
+    path: Path
+    sidecar: Sidecar
+    reused: bool
+
+
+@dataclass(frozen=True)
+class ArchivedEntry:
+    """One entry read back: ``data`` and ``sidecar`` when usable, else ``problem`` says why."""
+
+    path: Path
+    sidecar: Sidecar | None = None
+    data: bytes | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def safe_name(name: str) -> str:
+    """A single file name that keeps the original readable and cannot climb out (see module doc)."""
+    parts = [_UNSAFE.sub("_", p).lstrip(".") for p in _SEPARATORS.split(name) if p not in ("", ".", "..")]
+    joined = "~".join(p for p in parts if p) or "payload"
+    if len(joined.encode()) <= _MAX_NAME:
+        return joined
+    digest = hashlib.sha256(joined.encode()).hexdigest()[:16]
+    return joined.encode()[: _MAX_NAME - 17].decode(errors="ignore") + "." + digest
+
+
+def strip_credentials(url: str) -> str:
+    """Drop a password from a URL (sources never put one there; this is the last line)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Archive:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def put(self, payload: Fetched, context: ArchiveContext) -> Stored:
+        """Archive ``payload`` durably, or return the entry that already holds its bytes."""
+        interface = safe_name(context.interface)
+        sidecar = _sidecar(payload, context)
+        with self._root_fd() as root_fd:
+            existing = self._indexed(root_fd, interface, payload.sha256)
+            if existing is not None:
+                return existing
+            stored = self._write(root_fd, interface, payload, sidecar)
+            self._index(root_fd, interface, stored)
+        return stored
+
+    def entries(self, *under: str) -> Iterator[ArchivedEntry]:
+        """Entries below the root, or below ``root/<under...>`` (an interface, a day, a file)."""
+        return read_archive(self.root.joinpath(*under))
+
+    # writing --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _root_fd(self) -> Iterator[int]:
+        with _os_errors(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
+    def _write(self, root_fd: int, interface: str, payload: Fetched, sidecar: Sidecar) -> Stored:
+        day = datetime.fromisoformat(sidecar.fetched_at)
+        parts = [interface, f"{day:%Y}", f"{day:%m}", f"{day:%d}"]
+        with _os_errors(self.root.joinpath(*parts)), _dirs(root_fd, parts, self.root) as dir_fd:
+            name, same = _free_name(dir_fd, safe_name(payload.name), payload.sha256)
+            path = self.root.joinpath(*parts, name + DATA_SUFFIX)
+            if same is not None:
+                return Stored(path, same, reused=True)
+            _write_atomic(dir_fd, name + DATA_SUFFIX, gzip.compress(payload.data, mtime=0))
+            _write_atomic(dir_fd, name + SIDECAR_SUFFIX, sidecar.to_bytes())
+            os.fsync(dir_fd)
+        return Stored(path, sidecar, reused=False)
+
+    def _index(self, root_fd: int, interface: str, stored: Stored) -> None:
+        sha = stored.sidecar.sha256
+        parts = [interface, INDEX_DIR, sha[:2]]
+        target = stored.path.relative_to(self.root / interface).as_posix()
+        with _os_errors(self.root.joinpath(*parts)), _dirs(root_fd, parts, self.root) as dir_fd:
+            _write_atomic(dir_fd, sha, target.encode())
+
+    def _indexed(self, root_fd: int, interface: str, sha: str) -> Stored | None:
+        """The entry the index points to for ``sha``, if it is still there and matches."""
+        pointer = _read_at(root_fd, f"{interface}/{INDEX_DIR}/{sha[:2]}/{sha}")
+        if pointer is None:
+            return None
+        relative = pointer.decode(errors="replace")
+        if relative.startswith("/") or ".." in relative.split("/"):
+            return None
+        sidecar = _sidecar_at(root_fd, f"{interface}/{relative}".removesuffix(DATA_SUFFIX) + SIDECAR_SUFFIX)
+        if sidecar is None or sidecar.sha256 != sha:
+            return None
+        return Stored(self.root / interface / relative, sidecar, reused=True)
+
+
+def _sidecar(payload: Fetched, context: ArchiveContext) -> Sidecar:
+    return Sidecar(
+        collector_id=context.collector_id,
+        config_hash=context.config_hash,
+        interface=context.interface,
+        name=payload.name,
+        source_url=strip_credentials(payload.source_url),
+        fetched_at=payload.fetched_at.astimezone(UTC).isoformat(),
+        size=len(payload.data),
+        sha256=payload.sha256,
+        extractor=context.extractor,
+    )
+
+
+@contextlib.contextmanager
+def _os_errors(where: Path) -> Iterator[None]:
+    try:
+        yield
+    except ArchiveUnsafePath:
+        raise
+    except OSError as exc:
+        raise ArchiveWriteFailed(f"archive {where}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def _dirs(root_fd: int, parts: list[str], root: Path) -> Iterator[int]:
+    """Open (creating) ``parts`` below ``root_fd`` one level at a time, never following a link."""
+    fd = os.dup(root_fd)
+    try:
+        for depth, part in enumerate(parts):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=fd)
+            child = _descend(fd, part, root.joinpath(*parts[: depth + 1]))
+            os.close(fd)
+            fd = child
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _descend(fd: int, part: str, shown: Path) -> int:
+    try:
+        return os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            reason = "is a symlink or not a directory; refusing to write through it"
+            raise ArchiveUnsafePath(f"archive path {shown} {reason}") from None
+        raise
+
+
+def _free_name(dir_fd: int, name: str, sha: str) -> tuple[str, Sidecar | None]:
+    """``name`` if free (or holding these very bytes: then its sidecar), else a sha-suffixed one."""
+    for candidate in (name, f"{name}.{sha[:16]}"):
+        sidecar = _sidecar_at(dir_fd, candidate + SIDECAR_SUFFIX)
+        if sidecar is None or sidecar.sha256 == sha:
+            return candidate, sidecar
+    return f"{name}.{sha}", None
+
+
+def _write_atomic(dir_fd: int, name: str, data: bytes) -> None:
+    temp = f".{name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=dir_fd)
+        raise
+
+
+def _read_at(dir_fd: int, relative: str) -> bytes | None:
+    """A small file below ``dir_fd`` (no link followed at the last step), or None."""
+    try:
+        fd = os.open(relative, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+def _sidecar_at(dir_fd: int, relative: str) -> Sidecar | None:
+    raw = _read_at(dir_fd, relative)
+    if raw is None:
+        return None
+    try:
+        return Sidecar.from_bytes(raw)
+    except ValueError:
+        return None
+
+
+# reading --------------------------------------------------------------------------------
+def read_archive(path: Path) -> Iterator[ArchivedEntry]:
+    """Every entry at or below ``path`` (a ``.gz``, its sidecar, or a directory), in day order."""
+    if path.is_file():
+        data = path if path.name.endswith(DATA_SUFFIX) else Path(str(path).removesuffix(".json"))
+        yield _entry(data)
+        return
+    if not path.is_dir():
+        yield ArchivedEntry(path, problem="no such file or directory")
+        return
+    for directory, subdirs, names in os.walk(path):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        yield from _directory(Path(directory), names)
+
+
+def _directory(directory: Path, names: list[str]) -> Iterator[ArchivedEntry]:
+    visible = {n for n in names if not n.startswith(".")}
+    data = sorted(n for n in visible if n.endswith(DATA_SUFFIX))
+    sidecars = (n for n in visible if n.endswith(SIDECAR_SUFFIX))
+    orphans = sorted(n for n in sidecars if n.removesuffix(".json") not in visible)
+    entries = [_entry(directory / n) for n in data]
+    entries += [ArchivedEntry(directory / n, problem="sidecar without its data file") for n in orphans]
+    yield from sorted(entries, key=_order)
+
+
+def _order(entry: ArchivedEntry) -> tuple[str, str]:
+    return (entry.sidecar.fetched_at if entry.sidecar else "", entry.path.name)
+
+
+def _entry(data_path: Path) -> ArchivedEntry:
+    sidecar, problem = _load_sidecar(Path(str(data_path) + ".json"))
+    if sidecar is None:
+        return ArchivedEntry(data_path, problem=problem)
+    data, problem = _load_data(data_path)
+    if data is not None:
+        problem = _verify(data, sidecar)
+    return ArchivedEntry(data_path, sidecar, data if problem is None else None, problem)
+
+
+def _load_sidecar(path: Path) -> tuple[Sidecar | None, str | None]:
+    try:
+        return Sidecar.from_bytes(path.read_bytes()), None
+    except FileNotFoundError:
+        return None, "missing sidecar (incomplete write or copied without it)"
+    except (OSError, ValueError) as exc:
+        return None, f"unreadable sidecar {path.name}: {exc}"
+
+
+def _load_data(path: Path) -> tuple[bytes | None, str | None]:
+    try:
+        return gzip.decompress(path.read_bytes()), None
+    except FileNotFoundError:
+        return None, "missing data file"
+    except (OSError, EOFError, zlib.error) as exc:
+        return None, f"corrupt gzip: {exc}"
+
+
+def _verify(data: bytes, sidecar: Sidecar) -> str | None:
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sidecar.sha256:
+        return f"sha256 mismatch: sidecar says {sidecar.sha256}, data is {digest}"
+    if len(data) != sidecar.size:
+        return f"size mismatch: sidecar says {sidecar.size}, data is {len(data)} bytes"
+    return None
+
+
+__all__ = [
+    "Archive",
+    "ArchiveContext",
+    "ArchivedEntry",
+    "Fetched",
+    "Sidecar",
+    "Stored",
+    "read_archive",
+    "safe_name",
+    "strip_credentials",
+]

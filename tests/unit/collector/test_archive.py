@@ -1,0 +1,242 @@
+"""The raw-bytes archive: layout, sidecar, idempotency, containment, and a reader that reports."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maas.collector.archive import (
+    Archive,
+    ArchiveContext,
+    read_archive,
+    safe_name,
+    strip_credentials,
+)
+from maas.collector.sources import Checkpoint, Payload
+from maas.errors import ArchiveUnsafePath
+
+pytestmark = pytest.mark.unit
+
+CONTEXT = ArchiveContext(collector_id="prip-s1", config_hash="c0ffee", interface="S1A-Serco", extractor="json")
+WHEN = datetime(2024, 3, 9, 23, 59, 58, tzinfo=UTC)
+
+
+def payload(name: str, data: bytes, when: datetime = WHEN, url: str = "https://prip.example/odata") -> Payload:
+    return Payload(name=name, data=data, source_url=url, checkpoint=Checkpoint(), fetched_at=when)
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def test_layout_gzip_and_sidecar(tmp_path: Path) -> None:
+    stored = Archive(tmp_path).put(payload("Products-p0001.json", b'{"value": []}'), CONTEXT)
+
+    assert stored.path == tmp_path / "S1A-Serco/2024/03/09/Products-p0001.json.gz"
+    assert gzip.decompress(stored.path.read_bytes()) == b'{"value": []}'
+    sidecar = json.loads(Path(str(stored.path) + ".json").read_text())
+    assert sidecar == {
+        "schema": 1,
+        "collector_id": "prip-s1",
+        "config_hash": "c0ffee",
+        "interface": "S1A-Serco",
+        "name": "Products-p0001.json",
+        "source_url": "https://prip.example/odata",
+        "fetched_at": "2024-03-09T23:59:58+00:00",
+        "size": 13,
+        "sha256": hashlib.sha256(b'{"value": []}').hexdigest(),
+        "extractor": "json",
+        "compression": "gzip",
+    }
+    assert not stored.reused
+
+
+def test_day_is_the_utc_day_of_the_fetch(tmp_path: Path) -> None:
+    from datetime import timedelta, timezone
+
+    late_evening_in_new_york = datetime(2024, 3, 9, 22, 0, tzinfo=timezone(timedelta(hours=-5)))
+    stored = Archive(tmp_path).put(payload("a.xml", b"<a/>", late_evening_in_new_york), CONTEXT)
+    assert stored.path.parent == tmp_path / "S1A-Serco/2024/03/10"
+
+
+def test_same_bytes_are_stored_once_even_on_another_day_and_name(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    first = archive.put(payload("a.xml", b"<same/>"), CONTEXT)
+    again = archive.put(payload("b.xml", b"<same/>", datetime(2024, 5, 1, tzinfo=UTC)), CONTEXT)
+
+    assert again.reused and again.path == first.path
+    assert [p for p in files_under(tmp_path) if ".index" not in p.parts] == [
+        first.path,
+        Path(str(first.path) + ".json"),
+    ]
+
+
+def test_same_name_different_bytes_keeps_both(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    one = archive.put(payload("MPL_2024.csv", b"v1"), CONTEXT)
+    two = archive.put(payload("MPL_2024.csv", b"v2"), CONTEXT)
+
+    assert one.path != two.path and one.path.parent == two.path.parent
+    assert two.path.name == f"MPL_2024.csv.{hashlib.sha256(b'v2').hexdigest()[:16]}.gz"
+    assert {e.data for e in archive.entries()} == {b"v1", b"v2"}
+
+
+@pytest.mark.parametrize(
+    ("hostile", "expected"),
+    [
+        ("../../etc/x", "etc~x"),
+        ("/etc/passwd", "etc~passwd"),
+        ("..\\..\\windows\\win.ini", "windows~win.ini"),
+        ("a/./b/../c", "a~b~c"),
+        ("nul\x00byte", "nul_byte"),
+        ("..", "payload"),
+        (".hidden", "hidden"),
+        ("S1A_EW_RAW__0NDH_20211206T121955.SAFE.zip", "S1A_EW_RAW__0NDH_20211206T121955.SAFE.zip"),
+    ],
+)
+def test_safe_name(hostile: str, expected: str) -> None:
+    assert safe_name(hostile) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=0, max_size=400))
+def test_safe_name_is_always_one_plain_component(name: str) -> None:
+    safe = safe_name(name)
+    assert safe and "/" not in safe and "\\" not in safe and "\x00" not in safe
+    assert not safe.startswith(".") and len(safe.encode()) <= 200
+
+
+def test_traversal_in_names_and_interface_stays_inside_root(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    context = ArchiveContext("c", "h", "../../outside", "xml")
+    Archive(root).put(payload("../../etc/x", b"pwned?"), context)
+    Archive(root).put(payload("/abs/olute", b"abs"), CONTEXT)
+
+    assert [p.name for p in tmp_path.iterdir()] == ["archive"]
+    written = files_under(root)
+    assert all(root in p.parents for p in written)
+    assert root / "outside/2024/03/09/etc~x.gz" in written
+
+
+def test_symlink_planted_in_the_tree_is_refused(tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "archive", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "S1A-Serco/2024").mkdir(parents=True)
+    (root / "S1A-Serco/2024/03").symlink_to(elsewhere)
+
+    with pytest.raises(ArchiveUnsafePath, match="symlink"):
+        Archive(root).put(payload("a.xml", b"<a/>"), CONTEXT)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_symlink_as_interface_directory_is_refused(tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "archive", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root.mkdir()
+    (root / "S1A-Serco").symlink_to(elsewhere)
+    with pytest.raises(ArchiveUnsafePath):
+        Archive(root).put(payload("a.xml", b"<a/>"), CONTEXT)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_symlink_at_the_entry_name_is_replaced_not_followed(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    day = root / "S1A-Serco/2024/03/09"
+    day.mkdir(parents=True)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    (day / "a.xml.gz").symlink_to(victim)
+
+    stored = Archive(root).put(payload("a.xml", b"<a/>"), CONTEXT)
+    assert victim.read_bytes() == b"keep me"
+    assert not stored.path.is_symlink() and gzip.decompress(stored.path.read_bytes()) == b"<a/>"
+
+
+def test_no_temporary_files_left_behind(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    for i in range(5):
+        archive.put(payload(f"f{i}.csv", f"row {i}".encode()), CONTEXT)
+    assert not [p for p in files_under(tmp_path) if p.name.endswith(".tmp")]
+
+
+def test_leftover_data_without_sidecar_is_overwritten_on_retry(tmp_path: Path) -> None:
+    """A crash between the data rename and the sidecar rename leaves data alone; the retry fixes it."""
+    day = tmp_path / "S1A-Serco/2024/03/09"
+    day.mkdir(parents=True)
+    (day / "a.xml.gz").write_bytes(gzip.compress(b"<partial"))
+
+    stored = Archive(tmp_path).put(payload("a.xml", b"<a/>"), CONTEXT)
+    assert stored.path == day / "a.xml.gz" and not stored.reused
+    assert [e.data for e in read_archive(day)] == [b"<a/>"]
+
+
+def test_credentials_never_reach_the_sidecar(tmp_path: Path) -> None:
+    url = "ftp://ops:hunter2@ftp.example:21/in/a.csv"
+    stored = Archive(tmp_path).put(payload("a.csv", b"x", url=url), CONTEXT)
+    text = Path(str(stored.path) + ".json").read_text()
+    assert "hunter2" not in text and "ftp://ops@ftp.example:21/in/a.csv" in text
+    assert strip_credentials("https://example/x") == "https://example/x"
+
+
+def test_reader_walks_root_interface_day_and_file_in_time_order(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    later = archive.put(payload("z-first-name.json", b"2", datetime(2024, 3, 9, 12, tzinfo=UTC)), CONTEXT)
+    earlier = archive.put(payload("a-second-name.json", b"1", datetime(2024, 3, 9, 6, tzinfo=UTC)), CONTEXT)
+    archive.put(payload("b.json", b"3", datetime(2024, 3, 10, tzinfo=UTC)), CONTEXT)
+    other = ArchiveContext("c2", "h", "S2A-ATOS", "xml")
+    archive.put(payload("c.xml", b"4"), other)
+
+    assert [e.data for e in archive.entries()] == [b"1", b"2", b"3", b"4"]
+    assert [e.data for e in archive.entries("S1A-Serco")] == [b"1", b"2", b"3"]
+    assert [e.data for e in archive.entries("S1A-Serco", "2024", "03", "09")] == [b"1", b"2"]
+    assert [e.path for e in read_archive(later.path)] == [later.path]
+    assert [e.path for e in read_archive(Path(str(earlier.path) + ".json"))] == [earlier.path]
+    assert all(e.ok and e.sidecar and e.sidecar.sha256 for e in archive.entries())
+
+
+def test_reader_reports_bad_entries_and_keeps_going(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    good = archive.put(payload("good.json", b"good", datetime(2024, 3, 9, 1, tzinfo=UTC)), CONTEXT)
+    tampered = archive.put(payload("tampered.json", b"orig", datetime(2024, 3, 9, 2, tzinfo=UTC)), CONTEXT)
+    corrupt = archive.put(payload("corrupt.json", b"data", datetime(2024, 3, 9, 3, tzinfo=UTC)), CONTEXT)
+    lonely = archive.put(payload("lonely.json", b"lone", datetime(2024, 3, 9, 4, tzinfo=UTC)), CONTEXT)
+    orphan = archive.put(payload("orphan.json", b"orph", datetime(2024, 3, 9, 5, tzinfo=UTC)), CONTEXT)
+    broken = archive.put(payload("broken.json", b"brok", datetime(2024, 3, 9, 6, tzinfo=UTC)), CONTEXT)
+
+    tampered.path.write_bytes(gzip.compress(b"evil"))
+    corrupt.path.write_bytes(b"\x1f\x8b not really gzip")
+    os.unlink(str(lonely.path) + ".json")
+    os.unlink(orphan.path)
+    Path(str(broken.path) + ".json").write_text("{not json")
+
+    problems = {e.path.name: e.problem for e in archive.entries() if not e.ok}
+    assert [e.path for e in archive.entries() if e.ok] == [good.path]
+    assert problems["tampered.json.gz"].startswith("sha256 mismatch")
+    assert problems["corrupt.json.gz"].startswith("corrupt gzip")
+    assert problems["lonely.json.gz"].startswith("missing sidecar")
+    assert problems["orphan.json.gz.json"] == "sidecar without its data file"
+    assert problems["broken.json.gz"].startswith("unreadable sidecar")
+    assert all(e.data is None for e in archive.entries() if not e.ok)
+
+
+def test_reader_reports_a_missing_path(tmp_path: Path) -> None:
+    [entry] = list(read_archive(tmp_path / "nope"))
+    assert not entry.ok and entry.problem == "no such file or directory"
+
+
+def test_stale_index_pointer_does_not_fake_a_reuse(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    first = archive.put(payload("a.xml", b"<a/>"), CONTEXT)
+    os.unlink(first.path)
+    os.unlink(str(first.path) + ".json")
+
+    again = archive.put(payload("a.xml", b"<a/>", datetime(2024, 4, 1, tzinfo=UTC)), CONTEXT)
+    assert not again.reused and again.path.exists()
