@@ -8,12 +8,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from maas.errors import ValidationError
-from maas.model.fields import Field, FieldError, convert_fields
+from maas.model.fields import Field, FieldError, FieldType, convert_fields
 from maas.model.ids import content_hash, document_id
 from maas.model.partition import NoPartition, Partition
 
 _FAMILY = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+# Field names become DuckDB columns and JSON paths, and OpenSearch reads dots as objects.
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RESERVED_PREFIX = "maas_"
+RESERVED_NAMES = frozenset({"id"})  # the stores' own id column / _id
+_KEY_TYPES = frozenset(
+    {FieldType.KEYWORD, FieldType.TEXT, FieldType.INTEGER, FieldType.LONG, FieldType.FLOAT,
+     FieldType.BOOLEAN, FieldType.DATETIME}
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,16 @@ class DocumentClass:
             f"field {n!r} uses the reserved prefix"
             for n in self.fields
             if n.startswith(RESERVED_PREFIX)
+        )
+        yield from (
+            f"field name {n!r} must be letters, digits and '_' (starting with a letter), not 'id'"
+            for n in self.fields
+            if not _FIELD_NAME.match(n) or n in RESERVED_NAMES
+        )
+        yield from (
+            f"key field {k!r} must be a scalar ({self.fields[k].type} cannot be hashed into an id)"
+            for k in self.key
+            if k in self.fields and self.fields[k].type not in _KEY_TYPES
         )
 
     def __hash__(self) -> int:  # families are unique in a registry; fields hold a dict

@@ -42,13 +42,32 @@ def document_id(family: str, key_values: Sequence[Any]) -> str:
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:ID_HEX_LENGTH]
 
 
+def content_encoding(data: Any) -> str:
+    """Canonical JSON of a document's content (sorted keys, UTC datetimes with microseconds).
+
+    One encoding serves both the content hash and the stores' bulk bodies, so each written
+    document is serialised once.
+    """
+    return _CONTENT_ENCODER.encode(data)
+
+
+def hash_encoded(encoded: bytes) -> str:
+    """The content hash of an already encoded document (see ``content_encoding``)."""
+    return hashlib.sha256(encoded).hexdigest()[:ID_HEX_LENGTH]
+
+
 def content_hash(data: Any) -> str:
     """Hash of a document's content, to detect 'unchanged' without comparing field by field."""
-    encoded = json.dumps(data, sort_keys=True, ensure_ascii=False, default=_json_default)
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:ID_HEX_LENGTH]
+    return hash_encoded(content_encoding(data).encode("utf-8"))
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+        return utc.isoformat(timespec="microseconds")
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+_CONTENT_ENCODER = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default
+)

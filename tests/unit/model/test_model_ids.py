@@ -1,0 +1,76 @@
+"""Deterministic ids: typed, canonical, collision-free by construction; content hashes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from maas.model import content_hash, document_id
+from maas.model.ids import ID_HEX_LENGTH, content_encoding, hash_encoded
+
+pytestmark = pytest.mark.unit
+
+scalars = st.one_of(
+    st.text(max_size=8), st.integers(), st.booleans(), st.floats(allow_nan=False), st.none()
+)
+
+
+def test_same_key_gives_the_same_id_every_time() -> None:
+    first = document_id("raw-prip-product", ["S1A_IW_GRDH", 3])
+    assert first == document_id("raw-prip-product", ["S1A_IW_GRDH", 3])
+    assert len(first) == ID_HEX_LENGTH
+    assert int(first, 16) >= 0  # plain lower-case hex, safe in URLs and index APIs
+
+
+def test_concatenation_cannot_collide() -> None:
+    assert document_id("f", ["ab", "c"]) != document_id("f", ["a", "bc"])
+    assert document_id("f", ["a,b"]) != document_id("f", ["a", "b"])
+    assert document_id("f", ['a"', "b"]) != document_id("f", ["a", '"b'])
+
+
+def test_values_are_typed() -> None:
+    assert document_id("f", ["1"]) != document_id("f", [1])
+    assert document_id("f", [1]) != document_id("f", [1.0])
+    assert document_id("f", [True]) != document_id("f", [1])
+    assert document_id("f", [None]) != document_id("f", ["None"])
+    assert document_id("f", [["a", "b"]]) != document_id("f", ["a", "b"])
+
+
+def test_family_is_part_of_the_id() -> None:
+    assert document_id("raw-prip-product", ["x"]) != document_id("raw-lta-product", ["x"])
+
+
+def test_datetime_keys_are_the_same_instant_in_any_zone() -> None:
+    utc = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    paris = utc.astimezone(timezone(timedelta(hours=2)))
+    assert document_id("f", [utc]) == document_id("f", [paris])
+    assert document_id("f", [utc]) != document_id("f", [utc + timedelta(microseconds=1)])
+
+
+def test_unsupported_key_type_is_refused() -> None:
+    with pytest.raises(TypeError, match="dict"):
+        document_id("f", [{"a": 1}])
+
+
+@given(st.lists(scalars, min_size=1, max_size=4), st.lists(scalars, min_size=1, max_size=4))
+def test_different_keys_never_share_an_id(a: list[object], b: list[object]) -> None:
+    same = [(type(x), x) for x in a] == [(type(y), y) for y in b]
+    assert (document_id("f", a) == document_id("f", b)) == same
+
+
+def test_content_hash_ignores_key_order_but_not_values() -> None:
+    a = {"x": 1, "y": [1, 2], "t": datetime(2024, 1, 1, tzinfo=UTC)}
+    b = {"t": datetime(2024, 1, 1, tzinfo=UTC), "y": [1, 2], "x": 1}
+    assert content_hash(a) == content_hash(b)
+    assert content_hash(a) != content_hash({**a, "y": [2, 1]})
+    assert content_hash(a) != content_hash({**a, "t": datetime(2024, 1, 1, 0, 0, 0, 1, tzinfo=UTC)})
+
+
+def test_content_encoding_is_the_hashed_text() -> None:
+    data = {"b": "é", "a": datetime(2024, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))}
+    text = content_encoding(data)
+    assert text == '{"a":"2024-01-01T10:00:00.000000+00:00","b":"é"}'
+    assert hash_encoded(text.encode()) == content_hash(data)
