@@ -85,10 +85,19 @@ def _run(component: str, url: str, probe: Probe, settings: Settings) -> Check:
         return Check(component, mask_url(url), False, reason)
 
 
+def probe_store(settings: Settings) -> str:
+    """The store's version; raises when it cannot be reached (also a readiness check)."""
+    return STORE_PROBES[urlsplit(settings.store.url).scheme](settings)
+
+
+def probe_bus(settings: Settings) -> str:
+    """The bus's version; raises when it cannot be reached (also a readiness check)."""
+    return BUS_PROBES[urlsplit(settings.bus.url).scheme](settings)
+
+
 def diagnose(settings: Settings) -> list[Check]:
     """One check per configured backend."""
-    store, bus = settings.store.url, settings.bus.url
     return [
-        _run("store", store, STORE_PROBES[urlsplit(store).scheme], settings),
-        _run("bus", bus, BUS_PROBES[urlsplit(bus).scheme], settings),
+        _run("store", settings.store.url, probe_store, settings),
+        _run("bus", settings.bus.url, probe_bus, settings),
     ]

@@ -21,15 +21,11 @@ ConfigOpt = Annotated[
         show_default=False,
     ),
 ]
-VerboseOpt = Annotated[
-    int, typer.Option("--verbose", "-v", count=True, help="More logs (-vv: debug).")
-]
+VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logs (-vv: debug).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
 LogFormatOpt = Annotated[
     str | None,
-    typer.Option(
-        "--log-format", help="Log format: text (terminal) or json (journald, Kubernetes)."
-    ),
+    typer.Option("--log-format", help="Log format: text (terminal) or json (journald, Kubernetes)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
@@ -58,6 +54,4 @@ def state(ctx: typer.Context) -> State:
 
 def not_built(capability: str, issue: int) -> NotBuiltError:
     """The honest answer of a command whose capability does not exist yet."""
-    return NotBuiltError(
-        f"{capability} is not built yet (tracked in issue #{issue}); nothing was done"
-    )
+    return NotBuiltError(f"{capability} is not built yet (tracked in issue #{issue}); nothing was done")

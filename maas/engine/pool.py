@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from maas.bus.base import Bus, Delivery, Envelope
+from maas.bus.memory import topic_matches
 from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
 from maas.engine.registry import EngineRegistry
@@ -64,9 +65,16 @@ class Pool:
     """The queues of one pool, each with its ordered engines."""
 
     def __init__(
-        self, name: str, bus: Bus, queues: Sequence[_Queue], report_exchange: str, hooks: Hooks | None = None
+        self,
+        name: str,
+        bus: Bus,
+        queues: Sequence[_Queue],
+        report_exchange: str,
+        report_patterns: Sequence[str],
+        hooks: Hooks | None = None,
     ) -> None:
         self.name, self.bus, self.report_exchange = name, bus, report_exchange
+        self.report_patterns = tuple(report_patterns)
         self.queues = {q.config.name: q for q in queues}
         self.hooks = hooks or Hooks()
         self.batch_size = max(q.config.batch_size for q in queues)
@@ -90,7 +98,11 @@ class Pool:
         queues = [
             _Queue(q, Processor(build_engines(q, engines), store, models)) for q in routing.pools[name].queues
         ]
-        return cls(name, bus, queues, bus_settings.etl_exchange, hooks)
+        etl = bus_settings.etl_exchange
+        patterns = [
+            b.pattern for q in routing.topology(bus_settings).queues for b in q.bindings if b.exchange == etl
+        ]
+        return cls(name, bus, queues, etl, patterns, hooks)
 
     def step(self, timeout_s: float | None = None) -> StepStats:
         """Fetch one batch across the pool's queues (round-robin), process and settle it."""
@@ -151,7 +163,11 @@ class Pool:
     def _settle(
         self, queue: str, result: BatchResult, pending: dict[str, list[Delivery]], stats: StepStats
     ) -> None:
-        envelopes = [Envelope.of(self.report_exchange, key, message) for key, message in result.reports]
+        envelopes = [
+            Envelope.of(self.report_exchange, key, message)
+            for key, message in result.reports
+            if self._wanted(key)
+        ]
         if envelopes:
             self.bus.publish(envelopes)  # confirmed before any input is acked
         stats.reports += len(envelopes)
@@ -160,6 +176,10 @@ class Pool:
         done = [d for group in pending.values() for d in group]
         self.bus.ack(done)
         stats.acked += len(done)
+
+    def _wanted(self, routing_key: str) -> bool:
+        """Reports nobody in the routing file consumes end the chain here (the store has the data)."""
+        return any(topic_matches(pattern, routing_key) for pattern in self.report_patterns)
 
     def _retry(
         self, queue: str, pending: dict[str, list[Delivery]], reason: str, stats: StepStats

@@ -13,9 +13,7 @@ def collect(
     collector: Annotated[
         list[str] | None, typer.Option("--collector", help="Only this collector id (repeatable).")
     ] = None,
-    once: Annotated[
-        bool, typer.Option("--once/--loop", help="One pass, or loop on each period.")
-    ] = True,
+    once: Annotated[bool, typer.Option("--once/--loop", help="One pass, or loop on each period.")] = True,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Fetch and extract, write nothing, print documents.")
     ] = False,

@@ -2,23 +2,88 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from typing import Annotated
 
 import typer
+from prometheus_client import CollectorRegistry
 
-from maas_cli.options import not_built
+from maas.bus.factory import create_bus
+from maas.config import Settings
+from maas.doctor import probe_bus, probe_store
+from maas.engine.pool import Pool
+from maas.observe import PoolMetrics, ReadinessCheck, serve
+from maas.store.factory import create_store
+from maas_cli.options import state
+from maas_cli.runtime import routing_for
 
-app = typer.Typer(
-    help="Run engine pools that consume routing keys and chain reports.", no_args_is_help=True
-)
+app = typer.Typer(help="Run engine pools that consume routing keys and chain reports.", no_args_is_help=True)
+log = logging.getLogger("maas.engine")
 
 
 @app.command()
 def pool(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Pool name from the routing file.")],
     metrics_port: Annotated[
-        int | None, typer.Option("--metrics-port", help="Serve /health, /ready and /metrics.")
+        int | None, typer.Option("--metrics-port", help="Serve /health, /ready and /metrics on this port.")
     ] = None,
 ) -> None:
-    """Consume the queues of one pool, process batches, write and emit reports."""
-    raise not_built("maas engine pool", 4)
+    """Consume the queues of one pool, process batches, write, emit reports; until SIGTERM.
+
+    On SIGTERM or Ctrl-C the batch in hand is finished, written and acknowledged, then the
+    process exits 0. Transient failures retry through delay queues; permanent ones and
+    exhausted retries go to the dead-letter queue (see ``maas dlq``).
+    """
+    settings = state(ctx).settings
+    routing, catalog = routing_for(settings)
+    stop = _stop_on_signals()
+    registry = CollectorRegistry()
+    metrics = PoolMetrics(registry, name)
+    store, bus = create_store(settings), create_bus(settings, client_name=f"maas-pool-{name}")
+    try:
+        topology = routing.topology(settings.bus)
+        bus.declare(topology)
+        store.setup(list(catalog.models))
+        runner = Pool.from_routing(
+            routing,
+            name,
+            bus=bus,
+            store=store,
+            models=catalog.models,
+            engines=catalog.engines,
+            bus_settings=settings.bus,
+            hooks=metrics,
+        )
+        if metrics_port is not None:
+            serve(metrics_port, registry, _readiness(settings))
+        log.info("pool %s consuming %s", name, ", ".join(runner.queues))
+        stats = runner.run(stop.is_set)
+        log.info(
+            "pool %s stopped: %d acked, %d retried, %d dead-lettered",
+            name,
+            stats.acked,
+            stats.retried,
+            stats.dead_lettered,
+        )
+    finally:
+        bus.close()
+        store.close()
+
+
+def _readiness(settings: Settings) -> dict[str, ReadinessCheck]:
+    return {"store": lambda: probe_store(settings), "bus": lambda: probe_bus(settings)}
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        log.info("signal %d: finishing the current batch, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop

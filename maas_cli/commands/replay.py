@@ -11,9 +11,7 @@ from maas_cli.options import not_built
 
 
 def replay(
-    paths: Annotated[
-        list[Path], typer.Argument(help="Archive file, day, interface or whole archive.")
-    ],
+    paths: Annotated[list[Path], typer.Argument(help="Archive file, day, interface or whole archive.")],
     out: Annotated[Path, typer.Option("--out", help="Fresh DuckDB file to replay into.")] = Path(
         "replay.duckdb"
     ),

@@ -1,0 +1,111 @@
+"""Health, readiness and Prometheus metrics over HTTP for long-running processes.
+
+``/health`` answers 200 while the process runs; ``/ready`` answers 200 only when every
+readiness check passes (store and bus connected), 503 otherwise, so Kubernetes stops routing
+to a pool whose broker is gone; ``/metrics`` is the Prometheus exposition.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from maas.engine.pool import Hooks
+from maas.engine.processor import BatchResult
+
+log = logging.getLogger(__name__)
+ReadinessCheck = Callable[[], object]  # raises when not ready; the result is ignored
+
+
+class PoolMetrics(Hooks):
+    """Engine-pool counters; a Hooks implementation, so the pool knows nothing of Prometheus."""
+
+    def __init__(self, registry: CollectorRegistry, pool: str) -> None:
+        labels = ["pool", "queue"]
+        self.pool = pool
+        self.consumed = Counter(
+            "maas_messages_consumed", "Messages processed and settled", labels, registry=registry
+        )
+        self.documents = Counter(
+            "maas_documents_processed", "Input documents processed", labels, registry=registry
+        )
+        self.written = Counter(
+            "maas_documents_written", "Documents created or updated", labels, registry=registry
+        )
+        self.retries = Counter("maas_messages_retried", "Messages sent to retry", labels, registry=registry)
+        self.dead = Counter(
+            "maas_messages_dead_lettered", "Messages dead-lettered", labels, registry=registry
+        )
+        self.latency = Histogram(
+            "maas_batch_seconds",
+            "Batch processing latency",
+            labels,
+            registry=registry,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+
+    def batch_done(self, queue: str, result: BatchResult, messages: int, seconds: float) -> None:
+        self.consumed.labels(self.pool, queue).inc(messages)
+        self.documents.labels(self.pool, queue).inc(result.documents_in)
+        self.written.labels(self.pool, queue).inc(len(result.written.changed))
+        self.latency.labels(self.pool, queue).observe(seconds)
+
+    def retried(self, queue: str, count: int, reason: str) -> None:
+        self.retries.labels(self.pool, queue).inc(count)
+
+    def dead_lettered(self, queue: str, count: int, reason: str) -> None:
+        self.dead.labels(self.pool, queue).inc(count)
+
+
+def serve(
+    port: int, registry: CollectorRegistry, checks: Mapping[str, ReadinessCheck]
+) -> ThreadingHTTPServer:
+    """Start the endpoints on 0.0.0.0:port in a daemon thread (for probes from the cluster)."""
+    handler = type("Handler", (_Handler,), {"registry": registry, "checks": dict(checks)})
+    server = ThreadingHTTPServer(("0.0.0.0", port), handler)
+    threading.Thread(target=server.serve_forever, name="maas-metrics", daemon=True).start()
+    log.info("health, readiness and metrics on port %d", server.server_address[1])
+    return server
+
+
+class _Handler(BaseHTTPRequestHandler):
+    registry: CollectorRegistry
+    checks: dict[str, ReadinessCheck]
+
+    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        routes = {"/health": self._health, "/ready": self._ready, "/metrics": self._metrics}
+        route = routes.get(self.path.split("?")[0])
+        if route is None:
+            self._reply(404, b"not found\n", "text/plain")
+        else:
+            route()
+
+    def _health(self) -> None:
+        self._reply(200, b"ok\n", "text/plain")
+
+    def _ready(self) -> None:
+        failures = []
+        for name, check in self.checks.items():
+            try:
+                check()
+            except Exception as exc:  # any failure means not ready; say which and why
+                failures.append(f"{name}: {type(exc).__name__}: {exc}")
+        body = ("\n".join(failures) or "ready") + "\n"
+        self._reply(503 if failures else 200, body.encode(), "text/plain")
+
+    def _metrics(self) -> None:
+        self._reply(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
+
+    def _reply(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # probes every few seconds: keep quiet
+        log.debug("metrics endpoint: " + format, *args)

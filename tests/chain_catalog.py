@@ -1,0 +1,77 @@
+"""A small business for engine-framework tests: raw → doubled → tripled, two chained engines.
+
+Importable as ``chain_catalog:CATALOG`` (tests/ is on sys.path under pytest; subprocesses get
+it through PYTHONPATH), so ``maas engine pool`` can run these engines in a real process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from maas.catalog import Catalog
+from maas.engine.base import Batch, Context, Engine, Writes
+from maas.engine.registry import EngineRegistry
+from maas.errors import PermanentError
+from maas.model import DocumentClass, Field, FieldType, ModelRegistry
+
+RAW = DocumentClass(
+    "TestRaw",
+    "test-raw",
+    {"name": Field(FieldType.KEYWORD, required=True), "value": Field(FieldType.LONG)},
+    key=("name",),
+)
+DOUBLED = DocumentClass(
+    "TestDoubled",
+    "test-doubled",
+    {"name": Field(FieldType.KEYWORD, required=True), "doubled": Field(FieldType.LONG)},
+    key=("name",),
+)
+TRIPLED = DocumentClass(
+    "TestTripled",
+    "test-tripled",
+    {"name": Field(FieldType.KEYWORD, required=True), "tripled": Field(FieldType.LONG)},
+    key=("name",),
+)
+
+
+class MultiplyArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    factor: int = 2
+    poison_value: int | None = None  # a raw value the engine refuses (a permanent error)
+
+
+class Double(Engine[MultiplyArgs]):
+    ENGINE_ID = "TEST_DOUBLE"
+    Args = MultiplyArgs
+
+    def process(self, batch: Batch, ctx: Context) -> Writes:
+        if any(d.data.get("value") == self.args.poison_value for d in batch.documents):
+            raise PermanentError(f"value {self.args.poison_value} is refused by TEST_DOUBLE")
+        return Writes(
+            [
+                DOUBLED.make({"name": d.data["name"], "doubled": d.data["value"] * self.args.factor})
+                for d in batch.documents
+            ]
+        )
+
+
+class Triple(Engine[MultiplyArgs]):
+    ENGINE_ID = "TEST_TRIPLE"
+    Args = MultiplyArgs
+
+    def process(self, batch: Batch, ctx: Context) -> Writes:
+        return Writes(
+            [
+                TRIPLED.make({"name": d.data["name"], "tripled": d.data["doubled"] * self.args.factor})
+                for d in batch.documents
+            ]
+        )
+
+
+CATALOG = Catalog(
+    models=ModelRegistry([RAW, DOUBLED, TRIPLED]),
+    engines=EngineRegistry([Double, Triple]),
+    routing_file=Path(__file__).parent / "data" / "chain_routing.yaml",
+)

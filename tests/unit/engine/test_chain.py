@@ -1,0 +1,130 @@
+"""The engine framework end to end on the embedded backends (MemoryBus + DuckDB)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chain_catalog import CATALOG, DOUBLED, RAW, TRIPLED
+
+from maas.bus.base import Envelope
+from maas.bus.memory import MemoryBroker, MemoryBus
+from maas.bus.message import chunk_messages
+from maas.config import Settings
+from maas.config.settings import BusSettings
+from maas.engine.pool import Chain
+from maas.engine.routing import load_routing
+from maas.errors import StoreUnavailable
+from maas.store.duckdb import DuckDBStore
+
+pytestmark = pytest.mark.unit
+BUS = BusSettings()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> DuckDBStore:
+    store = DuckDBStore(tmp_path / "chain.duckdb")
+    store.setup(list(CATALOG.models))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def bus() -> MemoryBus:
+    return MemoryBus(MemoryBroker(), "test")
+
+
+def make_chain(store: DuckDBStore, bus: MemoryBus) -> Chain:
+    routing = load_routing(CATALOG.routing_file, CATALOG.engines)
+    bus.declare(routing.topology(BUS))
+    return Chain.from_routing(
+        routing, bus=bus, store=store, models=CATALOG.models, engines=CATALOG.engines, bus_settings=BUS
+    )
+
+
+def collect(store: DuckDBStore, bus: MemoryBus, values: dict[str, int], per_message: int = 100) -> None:
+    """What a collector does: write raw documents, publish their ids on the collect exchange."""
+    docs = [RAW.make({"name": name, "value": value}) for name, value in values.items()]
+    report = store.write(docs)
+    changed = report.changed
+    messages = chunk_messages(RAW.name, [i.id for i in changed], [i.index for i in changed], per_message)
+    bus.publish([Envelope.of(BUS.collect_exchange, "new.test-raw", m) for m in messages])
+
+
+def tripled(store: DuckDBStore) -> dict[str, int]:
+    return {d.data["name"]: d.data["tripled"] for d in store.scan(TRIPLED)}
+
+
+def test_two_engine_chain_processes_every_document(store: DuckDBStore, bus: MemoryBus) -> None:
+    chain = make_chain(store, bus)
+    collect(store, bus, {f"p{i}": i for i in range(1000, 2000)})
+    stats = chain.run_until_idle()
+    assert tripled(store) == {f"p{i}": i * 6 for i in range(1000, 2000)}
+    assert stats.dead_lettered == 0 and stats.retried == 0
+    assert store.count(DOUBLED) == 1000
+
+
+def test_same_data_again_is_quiet(store: DuckDBStore, bus: MemoryBus) -> None:
+    chain = make_chain(store, bus)
+    collect(store, bus, {"a": 1, "b": 2})
+    chain.run_until_idle()
+    messages = chunk_messages(RAW.name, [RAW.id_for("a"), RAW.id_for("b")], ["test-raw-all"] * 2)
+    bus.publish([Envelope.of(BUS.collect_exchange, "new.test-raw", m) for m in messages])
+    stats = chain.run_until_idle()
+    assert stats.acked == 1  # the raw message; its outputs were unchanged: no report, no second hop
+    assert stats.reports == 0
+
+
+def test_poison_message_is_dead_lettered_with_reason(store: DuckDBStore, bus: MemoryBus) -> None:
+    chain = make_chain(store, bus)
+    bus.publish([Envelope(BUS.collect_exchange, "new.test-raw", b"{not json")])
+    stats = chain.run_until_idle()
+    assert stats.dead_lettered == 1
+    (dead,) = bus.peek("test.double.dlq", 10)
+    assert dead.failure is not None and "poison message" in dead.failure.reason
+
+
+def test_permanent_error_isolates_the_guilty_message(store: DuckDBStore, bus: MemoryBus) -> None:
+    chain = make_chain(store, bus)
+    collect(store, bus, {"good1": 1, "bad": 666, "good2": 2}, per_message=1)
+    stats = chain.run_until_idle()
+    assert set(tripled(store)) == {"good1", "good2"}
+    assert stats.dead_lettered == 1
+    (dead,) = bus.peek("test.double.dlq", 10)
+    assert dead.failure is not None and "666 is refused" in dead.failure.reason
+    assert dead.message().document_ids == (RAW.id_for("bad"),)
+
+
+def test_transient_error_retries_then_dead_letters(
+    store: DuckDBStore, bus: MemoryBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain = make_chain(store, bus)
+    collect(store, bus, {"x": 1})
+
+    def down(*_args: object, **_kwargs: object) -> None:
+        raise StoreUnavailable("store down for the test")
+
+    monkeypatch.setattr(store, "get", down)
+    stats = chain.run_until_idle()
+    assert stats.retried == 2 and stats.dead_lettered == 1  # max_attempts: 3
+    (dead,) = bus.peek("test.double.dlq", 10)
+    assert dead.failure is not None and dead.failure.attempts == 3
+    assert "store down" in dead.failure.reason
+
+
+def test_replayed_dead_letter_is_processed_after_the_fix(
+    store: DuckDBStore, bus: MemoryBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain = make_chain(store, bus)
+    collect(store, bus, {"x": 1})
+    real_get = store.get
+    monkeypatch.setattr(store, "get", lambda *a, **k: (_ for _ in ()).throw(StoreUnavailable("down")))
+    chain.run_until_idle()
+    monkeypatch.setattr(store, "get", real_get)
+    assert bus.replay("test.double.dlq") == 1
+    chain.run_until_idle()
+    assert tripled(store) == {"x": 6}
+
+
+def test_settings_defaults_match_the_exchange_names() -> None:
+    assert Settings().bus.collect_exchange == BUS.collect_exchange
