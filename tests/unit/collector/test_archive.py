@@ -25,11 +25,15 @@ from maas.errors import ArchiveUnsafePath
 
 pytestmark = pytest.mark.unit
 
-CONTEXT = ArchiveContext(collector_id="prip-s1", config_hash="c0ffee", interface="S1A-Serco", extractor="json")
+CONTEXT = ArchiveContext(
+    collector_id="prip-s1", config_hash="c0ffee", interface="S1A-Serco", extractor="json"
+)
 WHEN = datetime(2024, 3, 9, 23, 59, 58, tzinfo=UTC)
 
 
-def payload(name: str, data: bytes, when: datetime = WHEN, url: str = "https://prip.example/odata") -> Payload:
+def payload(
+    name: str, data: bytes, when: datetime = WHEN, url: str = "https://prip.example/odata"
+) -> Payload:
     return Payload(name=name, data=data, source_url=url, checkpoint=Checkpoint(), fetched_at=when)
 
 

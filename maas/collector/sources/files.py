@@ -1,0 +1,211 @@
+"""The part every file source shares: patterns, new-or-changed, minimum age, size stability.
+
+A backend (local directory, SFTP, FTP) only knows how to list, stat, read, delete and move;
+the gates are applied here, in one place, so the three behave the same. Order matters for
+cost: listing and the seen-set comparison are free, the age gate is free, the stability gate
+costs one pause per check for *all* candidates together (not per file), and only the files
+that pass are read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from maas.collector.sources.base import (
+    Capabilities,
+    Checkpoint,
+    Closing,
+    Payload,
+    SeenFile,
+    SourceState,
+    utc_now,
+)
+from maas.collector.sources.config import FilesystemConfig, FtpConfig, SftpConfig
+
+log = logging.getLogger(__name__)
+FileConfig = FilesystemConfig | SftpConfig | FtpConfig
+
+
+class Unreadable(Exception):
+    """One file cannot be read (permissions, vanished): skip it this poll, keep the others."""
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A file as the listing saw it: ``path`` as the backend addresses it, ``rel`` under root."""
+
+    path: str
+    rel: str
+    size: int
+    mtime: float
+
+    @property
+    def signature(self) -> tuple[int, float]:
+        return self.size, self.mtime
+
+
+class FileSource(Closing):
+    """Template for file sources; subclasses implement the five backend operations."""
+
+    capabilities = Capabilities(listing="files", removes_after_success=True)
+
+    def __init__(self, config: FileConfig) -> None:
+        self.config = config
+
+    def poll(self, state: SourceState) -> Iterator[Payload]:
+        candidates = [f for f in self._list() if self._matches(f.rel) and _is_new(f, state)]
+        for listed in self._stable(self._old_enough(candidates)):
+            payload = self._fetch(listed)
+            if payload is not None:
+                yield payload
+
+    def after_success(self, payload: Payload) -> None:
+        if payload.remote_path is None or self.config.after_success == "keep":
+            return
+        if self.config.after_success == "delete":
+            self._delete(payload.remote_path)
+        else:
+            assert self.config.move_to is not None  # enforced by the config model
+            self._move(payload.remote_path, self._join(self.config.move_to, _basename(payload.remote_path)))
+
+    def _matches(self, rel: str) -> bool:
+        path = PurePosixPath(rel)
+        return any(path.match(pattern) for pattern in self.config.patterns)
+
+    def _old_enough(self, files: list[Listed]) -> list[Listed]:
+        limit = utc_now().timestamp() - self.config.min_age_s
+        return [f for f in files if f.mtime <= limit]
+
+    def _stable(self, files: list[Listed]) -> list[Listed]:
+        """Keep the files whose size and mtime did not move over ``stable_checks`` samples."""
+        for _ in range(self.config.stable_checks):
+            if not files:
+                break
+            time.sleep(self.config.stable_interval_s)
+            files = [f for f in files if self._stat(f.path) == f.signature]
+        return files
+
+    def _fetch(self, listed: Listed) -> Payload | None:
+        try:
+            data = self._read(listed.path)
+        except Unreadable as exc:
+            log.warning("skipping %s this poll: %s", listed.rel, exc)
+            return None
+        if len(data) != listed.size:  # grew or shrank after the stability gate: next poll
+            log.info("%s changed while it was read; it will be taken at a later poll", listed.rel)
+            return None
+        digest = hashlib.sha256(data).hexdigest()
+        seen = SeenFile(listed.rel, listed.size, listed.mtime, digest)
+        return Payload(
+            name=listed.rel,
+            data=data,
+            source_url=self._url(listed.path),
+            checkpoint=Checkpoint(seen=seen),
+            remote_path=listed.path,
+            sha256=digest,
+        )
+
+    def _excluded_dirs(self) -> set[str]:
+        """Directories a recursive listing must not enter (the move_to target inside root)."""
+        return {self._join(self.config.move_to, "")} if self.config.move_to else set()
+
+    @staticmethod
+    def _join(directory: str, name: str) -> str:
+        return (PurePosixPath(directory) / name).as_posix() if name else PurePosixPath(directory).as_posix()
+
+    # backend operations -------------------------------------------------------------
+    @abstractmethod
+    def _list(self) -> Iterable[Listed]:
+        """Every regular file under root (recursively when configured), symlinks skipped."""
+
+    @abstractmethod
+    def _stat(self, path: str) -> tuple[int, float] | None:
+        """(size, mtime) now, or None if the file vanished."""
+
+    @abstractmethod
+    def _read(self, path: str) -> bytes:
+        """The whole file; raises Unreadable when this one file cannot be read."""
+
+    @abstractmethod
+    def _delete(self, path: str) -> None: ...
+
+    @abstractmethod
+    def _move(self, path: str, target: str) -> None: ...
+
+    @abstractmethod
+    def _url(self, path: str) -> str:
+        """Where the file came from, for the archive sidecar: never with credentials."""
+
+
+Entry = tuple[str, str, int, float]  # name, "file" | "dir", size, mtime
+
+
+class RemoteFileSource(FileSource):
+    """SFTP and FTP: a POSIX tree below ``config.root``; every remote call is error-mapped."""
+
+    config: SftpConfig | FtpConfig
+    scheme = "sftp"
+
+    def _list(self) -> Iterator[Listed]:
+        root = self.config.root
+        with self._errors(f"list {root}"):
+            yield from self._walk(root, {self._join(root, d) for d in self._excluded_dirs()})
+
+    def _walk(self, directory: str, excluded: set[str]) -> Iterator[Listed]:
+        for name, kind, size, mtime in self._entries(directory):
+            path = self._join(directory, name)
+            if kind == "file":
+                yield Listed(path, self._rel(path), size, mtime)
+            elif kind == "dir" and self.config.recursive and path not in excluded:
+                yield from self._walk(path, excluded)
+
+    def _rel(self, path: str) -> str:
+        return PurePosixPath(path).relative_to(PurePosixPath(self.config.root)).as_posix()
+
+    def _delete(self, path: str) -> None:
+        with self._errors(f"delete {path}"):
+            self._remove(path)
+
+    def _move(self, path: str, target: str) -> None:
+        with self._errors(f"move {path} to {target}"):
+            self._rename(path, self._join(self.config.root, target))
+
+    def _url(self, path: str) -> str:
+        cfg = self.config
+        absolute = path if path.startswith("/") else f"/{path}"
+        return f"{self.scheme}://{cfg.username}@{cfg.host}:{cfg.port}{absolute}"
+
+    @abstractmethod
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        """Map the library's errors to SourceUnavailable/SourceRefused, naming host and action."""
+
+    @abstractmethod
+    def _entries(self, directory: str) -> Iterable[Entry]:
+        """The safe (see ``safe_child``) files and directories of one directory."""
+
+    @abstractmethod
+    def _remove(self, path: str) -> None: ...
+
+    @abstractmethod
+    def _rename(self, path: str, target: str) -> None: ...
+
+
+def _is_new(listed: Listed, state: SourceState) -> bool:
+    seen = state.seen.get(listed.rel)
+    return seen is None or not seen.same_listing(listed.size, listed.mtime)
+
+
+def _basename(path: str) -> str:
+    return PurePosixPath(path).name
+
+
+def safe_child(name: str) -> bool:
+    """False for directory entries a hostile server could use to climb out of the listed tree."""
+    return name not in ("", ".", "..") and "/" not in name and "\x00" not in name

@@ -1,0 +1,159 @@
+"""FTP and explicit FTPS (AUTH TLS + ``PROT P``) through ftplib.
+
+Listing uses MLSD, whose facts (type, size, UTC modify time) are standard and machine-readable;
+servers without it fall back to NLST plus SIZE and MDTM per entry, where an entry without a
+size is taken for a directory. With ``tls: true`` the control channel is encrypted before the
+password is sent and the data channel is protected, and the server certificate is verified
+unless ``verify_tls: false`` (or ``tls.verify: false`` in the settings).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ftplib
+import logging
+import socket
+import ssl
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+
+from maas.collector.sources.config import FtpConfig
+from maas.collector.sources.files import Entry, RemoteFileSource, Unreadable, safe_child
+from maas.collector.sources.tls import ssl_context
+from maas.config.settings import TLSSettings
+from maas.errors import SourceError, SourceRefused, SourceUnavailable
+
+log = logging.getLogger(__name__)
+_NOT_SUPPORTED = ("500", "501", "502", "504")
+
+
+class FtpSource(RemoteFileSource):
+    config: FtpConfig
+
+    def __init__(self, config: FtpConfig, tls: TLSSettings | None = None) -> None:
+        super().__init__(config)
+        self.tls = tls or TLSSettings()
+        self.where = f"{'ftps' if config.tls else 'ftp'}://{config.username}@{config.host}:{config.port}"
+        self.scheme = "ftps" if config.tls else "ftp"
+        self._ftp: ftplib.FTP | None = None
+        self._mlsd = True
+
+    def close(self) -> None:
+        if self._ftp is not None:
+            with contextlib.suppress(OSError, EOFError, ftplib.Error):
+                self._ftp.quit()
+            self._ftp.close()
+        self._ftp = None
+
+    @property
+    def ftp(self) -> ftplib.FTP:
+        if self._ftp is None:
+            self._ftp = self._connect()
+        return self._ftp
+
+    def _connect(self) -> ftplib.FTP:
+        cfg = self.config
+        ftp = self._client()
+        with self._errors("connect"):
+            ftp.connect(cfg.host, cfg.port, timeout=cfg.timeout_s)
+            ftp.login(cfg.username, cfg.password.resolve() if cfg.password else "")
+            if isinstance(ftp, ftplib.FTP_TLS):
+                ftp.prot_p()
+            ftp.set_pasv(cfg.passive)
+            ftp.voidcmd("TYPE I")
+        return ftp
+
+    def _client(self) -> ftplib.FTP:
+        if not self.config.tls:
+            return ftplib.FTP()
+        verify = self.config.verify_tls and self.tls.verify
+        if not verify:
+            log.warning("%s: TLS certificate NOT verified (verify_tls: false)", self.where)
+        return ftplib.FTP_TLS(context=ssl_context(self.tls, verify))
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Map ftplib, TLS and socket errors to ours, naming host and reason."""
+        try:
+            yield
+        except (SourceError, Unreadable):
+            raise
+        except ftplib.error_perm as exc:
+            raise self._permanent(action, exc) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise SourceRefused(f"{self.where}: TLS certificate rejected ({exc.verify_message})") from None
+        except (ftplib.error_temp, ftplib.error_reply, ftplib.error_proto) as exc:
+            raise SourceUnavailable(f"{self.where}: cannot {action} ({exc})") from None
+        except (OSError, EOFError) as exc:
+            reason = "timed out" if isinstance(exc, socket.timeout) else str(exc) or type(exc).__name__
+            raise SourceUnavailable(f"{self.where}: cannot {action} ({reason})") from None
+
+    def _permanent(self, action: str, exc: ftplib.error_perm) -> SourceError:
+        text = str(exc)
+        if text.startswith("530"):
+            return SourceRefused(f"{self.where}: login refused ({text})")
+        return SourceRefused(f"{self.where}: cannot {action} ({text})")
+
+    # listing ------------------------------------------------------------------------
+    def _entries(self, directory: str) -> Iterator[Entry]:
+        if self._mlsd:
+            try:
+                yield from _mlsd(self.ftp, directory)
+                return
+            except ftplib.error_perm as exc:
+                if not str(exc).startswith(_NOT_SUPPORTED):
+                    raise
+                log.info("%s: MLSD not supported, listing with NLST/SIZE/MDTM", self.where)
+                self._mlsd = False
+        yield from self._nlst(directory)
+
+    def _nlst(self, directory: str) -> Iterator[Entry]:
+        for entry in self.ftp.nlst(directory):
+            name = PurePosixPath(entry).name
+            if not safe_child(name):
+                continue
+            found = self._stat(self._join(directory, name))
+            yield (name, "dir", 0, 0.0) if found is None else (name, "file", *found)
+
+    # file operations ----------------------------------------------------------------
+    def _stat(self, path: str) -> tuple[int, float] | None:
+        with self._errors(f"stat {path}"):
+            try:
+                size = self.ftp.size(path)
+                modified = self.ftp.sendcmd(f"MDTM {path}").split()[-1]
+            except ftplib.error_perm:  # 550: gone, or a directory
+                return None
+        return (size or 0), _ftp_time(modified)
+
+    def _read(self, path: str) -> bytes:
+        chunks: list[bytes] = []
+        with self._errors(f"read {path}"):
+            try:
+                self.ftp.retrbinary(f"RETR {path}", chunks.append)
+            except ftplib.error_perm as exc:
+                raise Unreadable(str(exc)) from None
+        return b"".join(chunks)
+
+    def _remove(self, path: str) -> None:
+        self.ftp.delete(path)
+
+    def _rename(self, path: str, target: str) -> None:
+        self.ftp.rename(path, target)
+
+
+def _mlsd(ftp: ftplib.FTP, directory: str) -> Iterator[Entry]:
+    for name, facts in ftp.mlsd(directory, facts=["type", "size", "modify"]):
+        kind = facts.get("type", "").lower()
+        if safe_child(name) and kind in ("file", "dir"):
+            yield name, kind, int(facts.get("size", 0)), _ftp_time(facts.get("modify", ""))
+
+
+def _ftp_time(value: str) -> float:
+    """MLSD/MDTM time ``YYYYMMDDHHMMSS[.sss]`` (always UTC) as epoch seconds."""
+    whole, _, fraction = value.partition(".")
+    try:
+        moment = datetime.strptime(whole, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return 0.0
+    return moment.timestamp() + (float(f"0.{fraction}") if fraction.isdigit() else 0.0)

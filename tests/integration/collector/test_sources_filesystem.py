@@ -1,0 +1,150 @@
+"""The filesystem source on real directories: gates, seen set, after-success, archive containment."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Drain
+from pydantic import TypeAdapter
+
+from maas.collector.archive import Archive, ArchiveContext
+from maas.collector.sources import SourceConfig, SourceState, create_source
+from maas.errors import SourceUnavailable
+
+pytestmark = pytest.mark.integration
+FAST = {"stable_checks": 1, "stable_interval_s": 0.05}
+CONTEXT = ArchiveContext("mp-files", "h1", "MP-S1", "csv")
+
+
+def config(root: Path, **overrides: object) -> SourceConfig:
+    data = {"type": "filesystem", "root": str(root), **FAST, **overrides}
+    return TypeAdapter(SourceConfig).validate_python(data)
+
+
+def tree(root: Path) -> None:
+    (root / "2024/03").mkdir(parents=True)
+    (root / "MPL_S1A_20240309.csv").write_text("id,start\n1,2024-03-09T10:00:00Z\n")
+    (root / "2024/03/MPL_S1B_20240310.csv").write_text("id,start\n2,2024-03-10T10:00:00Z\n")
+    (root / "README.txt").write_text("not a plan")
+
+
+def test_collects_new_files_then_nothing(tmp_path: Path, drain: Drain) -> None:
+    tree(tmp_path)
+    with create_source(config(tmp_path, patterns=["*.csv"], recursive=True)) as source:
+        first, state = drain(source, SourceState())
+        again, _ = drain(source, state)
+
+    assert sorted(p.name for p in first) == ["2024/03/MPL_S1B_20240310.csv", "MPL_S1A_20240309.csv"]
+    payload = next(p for p in first if p.name == "MPL_S1A_20240309.csv")
+    assert payload.data == b"id,start\n1,2024-03-09T10:00:00Z\n"
+    assert payload.source_url == (tmp_path / "MPL_S1A_20240309.csv").resolve().as_uri()
+    seen = state.seen["MPL_S1A_20240309.csv"]
+    assert (seen.size, seen.sha256) == (len(payload.data), hashlib.sha256(payload.data).hexdigest())
+    assert again == []
+
+
+def test_not_recursive_by_default(tmp_path: Path, drain: Drain) -> None:
+    tree(tmp_path)
+    with create_source(config(tmp_path, patterns=["*.csv"])) as source:
+        payloads, _ = drain(source, SourceState())
+    assert [p.name for p in payloads] == ["MPL_S1A_20240309.csv"]
+
+
+def test_changed_file_is_collected_again_and_state_survives_json(tmp_path: Path, drain: Drain) -> None:
+    tree(tmp_path)
+    with create_source(config(tmp_path, patterns=["*.csv"])) as source:
+        _, state = drain(source, SourceState())
+        stored = SourceState.from_json(state.to_json())
+        assert drain(source, stored)[0] == []
+
+        plan = tmp_path / "MPL_S1A_20240309.csv"
+        plan.write_text("id,start\n1,2024-03-09T11:00:00Z\n")
+        os.utime(plan, (time.time() - 5, time.time() - 5))
+        changed, _ = drain(source, stored)
+    assert [p.data for p in changed] == [b"id,start\n1,2024-03-09T11:00:00Z\n"]
+
+
+def test_growing_file_waits_until_its_size_is_stable(tmp_path: Path, drain: Drain) -> None:
+    growing = tmp_path / "big.xml"
+    growing.write_bytes(b"<a>")
+    stop = threading.Event()
+
+    def writer() -> None:
+        with growing.open("ab") as out:
+            while not stop.is_set():
+                out.write(b"<b/>")
+                out.flush()
+                time.sleep(0.01)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        with create_source(config(tmp_path, stable_checks=2, stable_interval_s=0.1)) as source:
+            while_growing, _ = drain(source, SourceState())
+    finally:
+        stop.set()
+        thread.join()
+    with create_source(config(tmp_path, stable_checks=2, stable_interval_s=0.1)) as source:
+        after, _ = drain(source, SourceState())
+
+    assert while_growing == []
+    assert [p.data for p in after] == [growing.read_bytes()]
+
+
+def test_minimum_age(tmp_path: Path, drain: Drain) -> None:
+    fresh = tmp_path / "fresh.csv"
+    fresh.write_text("x")
+    with create_source(config(tmp_path, min_age_s=60)) as source:
+        assert drain(source, SourceState())[0] == []
+        os.utime(fresh, (time.time() - 61, time.time() - 61))
+        assert [p.name for p in drain(source, SourceState())[0]] == ["fresh.csv"]
+
+
+@pytest.mark.parametrize("action", ["keep", "delete", "move"])
+def test_after_success_acts_only_when_called(tmp_path: Path, drain: Drain, action: str) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "a.csv").write_text("a")
+    extra = {"move_to": "done"} if action == "move" else {}
+    with create_source(config(root, after_success=action, recursive=True, **extra)) as source:
+        [payload], state = drain(source, SourceState())
+        assert (root / "a.csv").exists()  # nothing happens before the orchestrator says so
+        source.after_success(payload)
+        assert drain(source, state)[0] == []  # seen, or moved out of the listing
+
+    assert (root / "a.csv").exists() == (action == "keep")
+    assert (root / "done/a.csv").exists() == (action == "move")
+
+
+def test_symlinks_are_not_followed(tmp_path: Path, drain: Drain) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.csv").write_text("no")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "link.csv").symlink_to(outside / "secret.csv")
+    (root / "linkdir").symlink_to(outside)
+    with create_source(config(root, recursive=True)) as source:
+        assert drain(source, SourceState())[0] == []
+
+
+def test_hostile_names_stay_inside_the_archive(tmp_path: Path, drain: Drain) -> None:
+    root, archive_root = tmp_path / "in", tmp_path / "archive"
+    root.mkdir()
+    (root / "..\\..\\etc\\x").write_text("backslashes are plain characters on POSIX")
+    with create_source(config(root)) as source:
+        [payload], _ = drain(source, SourceState())
+    stored = Archive(archive_root).put(payload, CONTEXT)
+
+    assert archive_root in stored.path.parents and stored.path.name == "etc~x.gz"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive", "in"]
+
+
+def test_missing_root_is_transient(tmp_path: Path) -> None:
+    with create_source(config(tmp_path / "not-mounted")) as source, pytest.raises(SourceUnavailable):
+        list(source.poll(SourceState()))

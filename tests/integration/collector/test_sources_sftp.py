@@ -1,0 +1,205 @@
+"""The SFTP source against a real OpenSSH sshd on loopback (see tests/servers/sshd.py)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Drain
+from pydantic import TypeAdapter
+from servers.net import free_port
+from servers.sshd import Sshd, SshdUnavailable, ensure_password_user, keygen
+
+from maas.collector.archive import Archive, ArchiveContext
+from maas.collector.sources import SourceConfig, SourceState, create_source
+from maas.errors import SourceRefused, SourceUnavailable
+
+pytestmark = pytest.mark.integration
+FAST = {"stable_checks": 1, "stable_interval_s": 0.05}
+
+
+def sftp_config(sshd: Sshd, root: Path, known_hosts: Path, **overrides: object) -> SourceConfig:
+    data = {
+        "type": "sftp",
+        "host": "127.0.0.1",
+        "port": sshd.port,
+        "username": "root",
+        "key_file": str(sshd.client_key),
+        "known_hosts": str(known_hosts),
+        "root": str(root),
+        **FAST,
+        **overrides,
+    }
+    return TypeAdapter(SourceConfig).validate_python(data)
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    root = tmp_path / "outbox"
+    (root / "2024").mkdir(parents=True)
+    (root / "S1A_MP_20240309.xml").write_text("<plan unit='S1A'/>")
+    (root / "2024" / "S1B_MP_20240310.xml").write_text("<plan unit='S1B'/>")
+    (root / "ignore.tmp").write_text("partial")
+    return root
+
+
+def test_collects_recursively_then_nothing_new(
+    sshd: Sshd, known_hosts: Path, remote: Path, drain: Drain
+) -> None:
+    cfg = sftp_config(sshd, remote, known_hosts, patterns=["*.xml"], recursive=True)
+    with create_source(cfg) as source:
+        first, state = drain(source, SourceState())
+        again, _ = drain(source, state)
+
+    by_name = {p.name: p for p in first}
+    assert sorted(by_name) == ["2024/S1B_MP_20240310.xml", "S1A_MP_20240309.xml"]
+    assert by_name["S1A_MP_20240309.xml"].data == b"<plan unit='S1A'/>"
+    url = by_name["2024/S1B_MP_20240310.xml"].source_url
+    assert url == f"sftp://root@127.0.0.1:{sshd.port}{remote}/2024/S1B_MP_20240310.xml"
+    assert state.seen["S1A_MP_20240309.xml"].size == len(b"<plan unit='S1A'/>")
+    assert again == []
+
+
+def test_host_key_mismatch_is_refused(sshd: Sshd, remote: Path, tmp_path: Path) -> None:
+    impostor = keygen(tmp_path / "impostor")
+    wrong = tmp_path / "known_hosts_wrong"
+    wrong.write_text(sshd.known_hosts_line(key=(tmp_path / "impostor.pub").read_text().split()[1]))
+    assert impostor.exists()
+
+    with create_source(sftp_config(sshd, remote, wrong)) as source, pytest.raises(SourceRefused) as err:
+        list(source.poll(SourceState()))
+    message = str(err.value)
+    assert "host key mismatch" in message and f"127.0.0.1:{sshd.port}" in message
+    assert not err.value.transient
+
+
+def test_unknown_host_is_refused(sshd: Sshd, remote: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts_empty"
+    empty.write_text("")
+    with create_source(sftp_config(sshd, remote, empty)) as source, pytest.raises(SourceRefused) as err:
+        list(source.poll(SourceState()))
+    assert "not in known_hosts" in str(err.value)
+
+
+def test_missing_known_hosts_file_is_refused(sshd: Sshd, remote: Path, tmp_path: Path) -> None:
+    cfg = sftp_config(sshd, remote, tmp_path / "nope")
+    with create_source(cfg) as source, pytest.raises(SourceRefused, match="cannot read known_hosts"):
+        list(source.poll(SourceState()))
+
+
+def test_insecure_flag_connects_and_warns(
+    sshd: Sshd, remote: Path, tmp_path: Path, drain: Drain, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = sftp_config(sshd, remote, tmp_path / "nope", insecure_accept_any_host_key=True)
+    with caplog.at_level(logging.WARNING), create_source(cfg) as source:
+        payloads, _ = drain(source, SourceState())
+    assert [p.name for p in payloads if p.name.endswith(".xml")] == ["S1A_MP_20240309.xml"]
+    assert any("host key NOT verified" in r.getMessage() for r in caplog.records)
+
+
+def test_unauthorised_key_is_refused(sshd: Sshd, known_hosts: Path, remote: Path, tmp_path: Path) -> None:
+    stranger = keygen(tmp_path / "stranger")
+    cfg = sftp_config(sshd, remote, known_hosts, key_file=str(stranger))
+    with create_source(cfg) as source, pytest.raises(SourceRefused, match="authentication failed"):
+        list(source.poll(SourceState()))
+
+
+def test_closed_port_is_transient(known_hosts: Path, remote: Path, tmp_path: Path, sshd: Sshd) -> None:
+    cfg = sftp_config(sshd, remote, known_hosts, port=free_port(), timeout_s=2)
+    with create_source(cfg) as source, pytest.raises(SourceUnavailable) as err:
+        list(source.poll(SourceState()))
+    assert err.value.transient
+
+
+def test_password_authentication(
+    sshd: Sshd, known_hosts: Path, tmp_path: Path, drain: Drain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = Path("/tmp") / f"maas-sftp-{os.getpid()}"
+    shared.mkdir(mode=0o755, exist_ok=True)
+    (shared / "plan.csv").write_text("id\n1\n")
+    os.chmod(shared / "plan.csv", 0o644)
+    try:
+        try:
+            user = ensure_password_user("Corr3ct-horse", shared)
+        except SshdUnavailable as exc:
+            pytest.skip(str(exc))
+        monkeypatch.setenv("MAAS_TEST_SFTP_PASSWORD", "Corr3ct-horse")
+        monkeypatch.setenv("MAAS_TEST_SFTP_WRONG", "wrong-horse")
+        base = {"username": user, "key_file": None}
+        good = sftp_config(sshd, shared, known_hosts, password="env:MAAS_TEST_SFTP_PASSWORD", **base)
+        with create_source(good) as source:
+            payloads, _ = drain(source, SourceState())
+        assert [(p.name, p.data) for p in payloads] == [("plan.csv", b"id\n1\n")]
+
+        bad = sftp_config(sshd, shared, known_hosts, password="env:MAAS_TEST_SFTP_WRONG", **base)
+        with create_source(bad) as source, pytest.raises(SourceRefused) as err:
+            list(source.poll(SourceState()))
+        assert "authentication failed" in str(err.value) and "wrong-horse" not in str(err.value)
+    finally:
+        shutil.rmtree(shared)
+
+
+def test_growing_file_is_not_taken_until_stable(
+    sshd: Sshd, known_hosts: Path, remote: Path, drain: Drain
+) -> None:
+    growing = remote / "S1A_MP_growing.xml"
+    growing.write_bytes(b"<plan>")
+    stop = threading.Event()
+
+    def writer() -> None:
+        with growing.open("ab") as out:
+            while not stop.is_set():
+                out.write(b"<dt/>")
+                out.flush()
+                time.sleep(0.01)
+
+    cfg = sftp_config(
+        sshd, remote, known_hosts, patterns=["*growing*"], stable_checks=2, stable_interval_s=0.1
+    )
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        with create_source(cfg) as source:
+            while_growing, _ = drain(source, SourceState())
+    finally:
+        stop.set()
+        thread.join()
+    with create_source(cfg) as source:
+        after, _ = drain(source, SourceState())
+    assert while_growing == []
+    assert [p.data for p in after] == [growing.read_bytes()]
+
+
+def test_after_success_delete_and_move(sshd: Sshd, known_hosts: Path, remote: Path, drain: Drain) -> None:
+    moved = sftp_config(sshd, remote, known_hosts, patterns=["S1A*"], after_success="move", move_to="done")
+    (remote / "done").mkdir()
+    with create_source(moved) as source:
+        [payload], _ = drain(source, SourceState())
+        source.after_success(payload)
+    assert (remote / "done/S1A_MP_20240309.xml").exists()
+
+    deleted = sftp_config(sshd, remote, known_hosts, patterns=["*.tmp"], after_success="delete")
+    with create_source(deleted) as source:
+        [payload], _ = drain(source, SourceState())
+        assert (remote / "ignore.tmp").exists()
+        source.after_success(payload)
+    assert not (remote / "ignore.tmp").exists()
+
+
+def test_hostile_remote_name_stays_inside_the_archive(
+    sshd: Sshd, known_hosts: Path, tmp_path: Path, drain: Drain
+) -> None:
+    remote = tmp_path / "hostile"
+    remote.mkdir()
+    (remote / "..\\..\\etc\\x").write_text("x")
+    with create_source(sftp_config(sshd, remote, known_hosts)) as source:
+        [payload], _ = drain(source, SourceState())
+    archive_root = tmp_path / "archive"
+    stored = Archive(archive_root).put(payload, ArchiveContext("c", "h", "MP", "xml"))
+    assert archive_root in stored.path.parents and stored.path.name == "etc~x.gz"
+    assert not (tmp_path / "etc").exists()
