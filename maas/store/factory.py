@@ -6,15 +6,44 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from maas.config import Settings
+from maas.errors import ConfigError, NotBuiltError
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
+    from maas.store.base import Store
+
 _DUCKDB_PREFIX = "duckdb:///"
+
+# URL scheme -> (module, class). Imported only when chosen, so the embedded deployment never
+# loads opensearch-py. Each class offers ``from_settings(settings, *, read_only) -> Store``.
+BACKENDS: dict[str, tuple[str, str]] = {
+    "duckdb": ("maas.store.duckdb", "DuckDBStore"),
+    "http": ("maas.store.opensearch", "OpenSearchStore"),
+    "https": ("maas.store.opensearch", "OpenSearchStore"),
+}
+
+
+def create_store(settings: Settings, *, read_only: bool = False) -> Store:
+    """The store the settings name; ``read_only`` for processes that only read (embedded: no lock)."""
+    scheme = urlsplit(settings.store.url).scheme
+    if scheme not in BACKENDS:
+        raise ConfigError(f"store.url: no store backend for scheme {scheme!r}")
+    module_name, class_name = BACKENDS[scheme]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise NotBuiltError(f"the {scheme} store backend ({module_name}) is not built yet") from None
+    store: Store = getattr(module, class_name).from_settings(settings, read_only=read_only)
+    return store
 
 
 def duckdb_path(url: str) -> Path:

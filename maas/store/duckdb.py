@@ -1,0 +1,465 @@
+"""The embedded store: one DuckDB file, one table per index family, upsert by id.
+
+Why these choices:
+- Partitions are a column (``maas_partition``), not tables: a family is read as one table and
+  the concrete index name is rebuilt as ``<family>-<partition>``.
+- Datetimes are ``TIMESTAMPTZ`` with the database's TimeZone set to UTC: DuckDB (ICU built in)
+  returns aware datetimes without pytz, so no "naive means UTC" convention is needed on read.
+- Writes bind one list per column and upsert a chunk in one transaction; the stored
+  ``maas_hash`` tells unchanged documents apart, and those are not rewritten.
+- DuckDB allows one writing process per file and no readers beside it; a PID lock file beside
+  the database turns a second writer into a clear ``LockHeldError`` (exit 3).
+- Threads of one process share the database through one cursor each; DuckDB's optimistic
+  transactions report write-write conflicts, and we retry the whole read-modify-write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from maas.config import Settings
+from maas.errors import LockHeldError, StoreError, StoreUnavailable
+from maas.model import Document, DocumentClass
+from maas.model.ids import content_encoding, hash_encoded
+from maas.store.base import (
+    Filter,
+    ItemResult,
+    Modify,
+    Outcome,
+    SortKey,
+    StoreCapabilities,
+    WriteReport,
+)
+from maas.store.duckdb_sql import TableSpec, table_name
+from maas.store.factory import duckdb_path
+from maas.store.lock import ProcessLock
+
+T = TypeVar("T")
+Cursor = duckdb.DuckDBPyConnection
+Plan = Callable[[Cursor], tuple[list[Document], list[ItemResult]]]
+
+CHUNK_DOCS = 10_000
+CONFLICT_ATTEMPTS = 60
+# What DuckDB raises when a bound value does not fit its column (then we find the item).
+_ITEM_ERRORS = (duckdb.DataError, duckdb.InvalidInputException, duckdb.NotImplementedException)
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+
+
+class _RefusedItems(Exception):
+    """Internal: DuckDB refused a chunk; ``lines`` are the documents' JSON, in order."""
+
+    def __init__(self, docs: list[Document], lines: list[str]) -> None:
+        super().__init__(f"{len(docs)} documents")
+        self.docs = docs
+        self.lines = lines
+
+
+class DuckDBStore:
+    """The embedded store (see the module docstring for the why)."""
+
+    def __init__(self, path: Path, *, read_only: bool = False, chunk_docs: int = CHUNK_DOCS) -> None:
+        self.path = path
+        self.read_only = read_only
+        self.chunk_docs = chunk_docs
+        self.capabilities = StoreCapabilities(
+            name="duckdb", distributed=False, needs_refresh=False, max_bulk_docs=chunk_docs, sql=True
+        )
+        self._lock = ProcessLock(path.with_name(path.name + ".lock"), f"embedded store {path}")
+        self._conn = self._open()
+        self._local = threading.local()
+        self._cursors: list[Cursor] = []
+        self._guard = threading.Lock()
+        self._specs: dict[str, TableSpec] = {}
+        self._tables: set[str] = set()
+        self._scratch_dir: tempfile.TemporaryDirectory[str] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStore:
+        return cls(duckdb_path(settings.store.url), read_only=read_only)
+
+    # --- opening and closing ------------------------------------------------------------
+
+    def _open(self) -> Cursor:
+        if self.read_only:
+            return self._connect_reader()
+        self._lock.acquire()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return self._connect(read_only=False)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _connect_reader(self) -> Cursor:
+        if not self.path.exists():
+            raise StoreError(f"embedded store {self.path} does not exist yet (nothing written to it)")
+        try:
+            return self._connect(read_only=True)
+        except duckdb.ConnectionException:
+            # A writer of this process has the file open: share its database (we still only read).
+            return self._connect(read_only=False)
+
+    def _connect(self, read_only: bool) -> Cursor:
+        try:
+            conn = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise self._open_error(exc) from None
+        conn.execute("SET GLOBAL TimeZone = 'UTC'")
+        return conn
+
+    def _open_error(self, exc: duckdb.IOException) -> StoreError | LockHeldError:
+        message = str(exc).splitlines()[0]
+        if "lock" not in message.lower():
+            return StoreUnavailable(f"embedded store {self.path}: {message}")
+        pid = _LOCK_PID.search(message)
+        return LockHeldError(
+            f"embedded store {self.path} is in use by PID {pid.group(1) if pid else 'unknown'}"
+            " (DuckDB allows no other process beside a writer)"
+        )
+
+    def close(self) -> None:
+        with self._guard:
+            for cursor in self._cursors:
+                cursor.close()
+            self._cursors.clear()
+        self._conn.close()
+        if self._scratch_dir is not None:
+            self._scratch_dir.cleanup()
+        if not self.read_only:
+            self._lock.release()
+
+    def refresh(self, doc_class: DocumentClass | None = None) -> None:
+        """Nothing to do: a committed write is visible to every later read."""
+
+    def _cursor(self) -> Cursor:
+        cursor: Cursor | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            with self._guard:
+                cursor = self._conn.cursor()
+                self._cursors.append(cursor)
+            self._local.cursor = cursor
+        return cursor
+
+    # --- tables -------------------------------------------------------------------------
+
+    def setup(self, classes: Iterable[DocumentClass]) -> None:
+        for doc_class in classes:
+            self._table(doc_class, create=True)
+
+    def _spec(self, doc_class: DocumentClass) -> TableSpec:
+        spec = self._specs.get(doc_class.family)
+        if spec is None or spec.doc_class is not doc_class:
+            spec = self._specs[doc_class.family] = TableSpec(doc_class)
+        return spec
+
+    def _table(self, doc_class: DocumentClass, create: bool) -> TableSpec | None:
+        """The table of a class, created or completed with new columns for writers."""
+        spec = self._spec(doc_class)
+        if spec.table in self._tables:
+            return spec
+        with self._guard, _mapped(self.path):
+            if create:
+                self._require_writer()
+                self._create(spec)
+            elif not self._exists(spec):
+                return None
+            self._tables.add(spec.table)
+        return spec
+
+    def _writable(self, doc_class: DocumentClass) -> TableSpec:
+        spec = self._table(doc_class, create=True)
+        assert spec is not None
+        return spec
+
+    def _exists(self, spec: TableSpec) -> bool:
+        sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?"
+        row = self._conn.execute(sql, [table_name(spec.doc_class)]).fetchone()
+        return bool(row and row[0])
+
+    def _create(self, spec: TableSpec) -> None:
+        self._conn.execute(spec.create_sql())
+        sql = "SELECT column_name FROM duckdb_columns() WHERE table_name = ?"
+        present = {row[0] for row in self._conn.execute(sql, [table_name(spec.doc_class)]).fetchall()}
+        for column in spec.columns:
+            if column.name not in present:  # the model grew a field: add it, keep the data
+                self._conn.execute(spec.add_column_sql(column))
+
+    def _require_writer(self) -> None:
+        if self.read_only:
+            raise StoreError(f"embedded store {self.path} was opened read-only")
+
+    # --- writing ------------------------------------------------------------------------
+
+    def write(self, docs: Iterable[Document]) -> WriteReport:
+        report = WriteReport()
+        stream = iter(docs)
+        while chunk := list(itertools.islice(stream, self.chunk_docs)):
+            for family_docs in _by_family(chunk):
+                spec = self._writable(family_docs[0].doc_class)
+                targets = [(d.id, d.index) for d in family_docs]
+                report.items.extend(self._commit(spec, _as_plan(family_docs), targets))
+        return report
+
+    def update(self, doc_class: DocumentClass, ids: Sequence[str], modify: Modify) -> WriteReport:
+        spec = self._writable(doc_class)
+        report = WriteReport()
+        for start in range(0, len(ids), self.chunk_docs):
+            chunk = list(dict.fromkeys(ids[start : start + self.chunk_docs]))
+
+            def plan(cur: Cursor, chunk: list[str] = chunk) -> tuple[list[Document], list[ItemResult]]:
+                return self._modified(cur, spec, chunk, modify)
+
+            report.items.extend(self._commit(spec, plan, [(i, "") for i in chunk]))
+        return report
+
+    def _modified(
+        self, cur: Cursor, spec: TableSpec, ids: list[str], modify: Modify
+    ) -> tuple[list[Document], list[ItemResult]]:
+        """Apply ``modify`` to the current documents (read inside the transaction)."""
+        current = self._fetch(cur, spec, ids)
+        docs: list[Document] = []
+        quiet: list[ItemResult] = []
+        for doc_id in ids:
+            old = current.get(doc_id)
+            new = modify(old)
+            index = old.index if old else ""
+            if new is None:
+                quiet.append(ItemResult(doc_id, index, Outcome.UNCHANGED))
+            elif new.id != doc_id:
+                reason = f"modify changed the id to {new.id}"
+                quiet.append(ItemResult(doc_id, index, Outcome.PERMANENT, reason))
+            else:
+                docs.append(new)
+        return docs, quiet
+
+    def _commit(self, spec: TableSpec, plan: Plan, targets: list[tuple[str, str]]) -> list[ItemResult]:
+        """Run a plan in a transaction; items DuckDB refuses are reported, the rest written."""
+        refused: dict[str, ItemResult] = {}
+        with _mapped(self.path):
+            while True:
+                try:
+                    done = self._transaction(lambda cur: self._merge(cur, spec, plan, refused))
+                    return [*refused.values(), *done]
+                except _RefusedItems as exc:
+                    refused.update(self._refused(spec, exc))
+                except duckdb.TransactionException as exc:
+                    return [*refused.values(), *_gave_up(targets, refused, exc)]
+
+    def _merge(
+        self, cur: Cursor, spec: TableSpec, plan: Plan, refused: dict[str, ItemResult]
+    ) -> list[ItemResult]:
+        """Classify by stored hash and upsert only what changed (inside the transaction)."""
+        planned, results = plan(cur)
+        docs = [d for d in {d.id: d for d in planned}.values() if d.id not in refused]
+        refused.update(_unknown_fields(spec, docs))
+        encoded = {d.id: content_encoding(d.data) for d in docs if d.id not in refused}
+        hashes = {i: hash_encoded(text.encode("utf-8")) for i, text in encoded.items()}
+        stored = dict(cur.execute(spec.hashes_sql(), [list(hashes)]).fetchall())
+        changed = [d for d in docs if d.id in hashes and stored.get(d.id) != hashes[d.id]]
+        if changed:
+            self._upsert(cur, spec, [spec.line(d, encoded[d.id], hashes[d.id]) for d in changed], changed)
+        outcomes = [ItemResult(d.id, d.index, _outcome(stored.get(d.id), hashes[d.id])) for d in docs
+                    if d.id in hashes]
+        return results + outcomes
+
+    def _upsert(self, cur: Cursor, spec: TableSpec, lines: list[str], docs: list[Document]) -> None:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".ndjson", dir=self._scratch()) as f:
+            f.write("\n".join(lines))
+            f.flush()
+            try:
+                cur.execute(spec.upsert_sql(), [f.name])
+            except _ITEM_ERRORS as exc:
+                raise _RefusedItems(docs, lines) from exc
+
+    def _scratch(self) -> str:
+        """A private directory for the JSON-lines chunks DuckDB loads."""
+        if self._scratch_dir is None:
+            self._scratch_dir = tempfile.TemporaryDirectory(prefix="maas-duckdb-")
+        return self._scratch_dir.name
+
+    def _refused(self, spec: TableSpec, exc: _RefusedItems) -> dict[str, ItemResult]:
+        """Every document of a refused chunk that DuckDB cannot store, with DuckDB's reason."""
+        cur = self._cursor()
+        rows = cur.execute(spec.refused_sql(), [exc.lines]).fetchall()
+        if not rows:  # not the data after all: a real failure of the store
+            raise StoreError(f"embedded store {self.path}: {exc.__cause__}") from exc.__cause__
+        found = {}
+        for position, fields in rows:
+            doc = exc.docs[position]
+            reason = self._reason(cur, spec, exc.lines[position], fields[0])
+            found[doc.id] = ItemResult(doc.id, doc.index, Outcome.PERMANENT, reason)
+        return found
+
+    def _reason(self, cur: Cursor, spec: TableSpec, line: str, field: str) -> str:
+        if field not in spec.by_name:
+            return "not a valid JSON document (a non-finite number?)"
+        try:
+            cur.execute(spec.refusal_sql(spec.by_name[field]), [line]).fetchall()
+        except _ITEM_ERRORS as exc:
+            return f"{field}: {_first_line(exc)}"
+        return f"{field}: refused by DuckDB"
+
+    def _transaction(self, work: Callable[[Cursor], T]) -> T:
+        """One transaction, retried from the start when another writer conflicts."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(duckdb.TransactionException),
+            wait=wait_random_exponential(multiplier=0.002, max=0.1),
+            stop=stop_after_attempt(CONFLICT_ATTEMPTS),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._once(work)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _once(self, work: Callable[[Cursor], T]) -> T:
+        self._require_writer()
+        cur = self._cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            result = work(cur)
+            cur.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                cur.execute("ROLLBACK")  # already gone when COMMIT itself conflicted
+            raise
+        return result
+
+    def delete(self, doc_class: DocumentClass, ids: Sequence[str]) -> int:
+        spec = self._table(doc_class, create=not self.read_only)
+        if spec is None or not ids:
+            return 0
+        sql = f"DELETE FROM {spec.table} WHERE id IN (SELECT UNNEST(?::VARCHAR[]))"
+        with _mapped(self.path):
+            row = self._transaction(lambda cur: cur.execute(sql, [list(ids)]).fetchone())
+        return int(row[0]) if row else 0
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(
+        self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+    ) -> dict[str, Document]:
+        spec = self._table(doc_class, create=False)
+        if spec is None or not ids:
+            return {}
+        with _mapped(self.path):
+            return self._fetch(self._cursor(), spec, list(ids), indices)
+
+    def _fetch(
+        self, cur: Cursor, spec: TableSpec, ids: list[str], indices: Sequence[str] | None = None
+    ) -> dict[str, Document]:
+        where, params = "id IN (SELECT UNNEST(?::VARCHAR[]))", [ids]
+        if indices is not None:
+            where += " AND list_contains(?::VARCHAR[], maas_partition)"
+            params.append(spec.partitions(indices))
+        rows = cur.execute(spec.select_sql(where), params).fetchall()
+        return {row[0]: spec.document(row) for row in rows}
+
+    def find(
+        self,
+        doc_class: DocumentClass,
+        filters: Sequence[Filter] = (),
+        sort: Sequence[SortKey] = (),
+        limit: int | None = None,
+    ) -> list[Document]:
+        spec = self._spec(doc_class)
+        where, params = spec.where(filters)
+        sql = spec.select_sql(where, spec.order_by(sort), limit)
+        if self._table(doc_class, create=False) is None:
+            return []
+        with _mapped(self.path):
+            return [spec.document(row) for row in self._cursor().execute(sql, params).fetchall()]
+
+    def scan(
+        self, doc_class: DocumentClass, filters: Sequence[Filter] = (), batch_size: int = 1000
+    ) -> Iterator[Document]:
+        """Keyset pages on id: each page is one short query, so memory stays at one page."""
+        spec = self._spec(doc_class)
+        where, params = spec.where(filters)
+        sql = spec.select_sql(" AND ".join(filter(None, [where, "id > ?"])), "id", batch_size)
+        return self._pages(spec, sql, params, batch_size)
+
+    def _pages(self, spec: TableSpec, sql: str, params: list[Any], size: int) -> Iterator[Document]:
+        if self._table(spec.doc_class, create=False) is None:
+            return
+        last = ""
+        while True:
+            with _mapped(self.path):
+                rows = self._cursor().execute(sql, [*params, last]).fetchall()
+            yield from (spec.document(row) for row in rows)
+            if len(rows) < size:
+                return
+            last = rows[-1][0]
+
+    def count(self, doc_class: DocumentClass, filters: Sequence[Filter] = ()) -> int:
+        spec = self._spec(doc_class)
+        where, params = spec.where(filters)
+        if self._table(doc_class, create=False) is None:
+            return 0
+        sql = f"SELECT count(*) FROM {spec.table}" + (f" WHERE {where}" if where else "")
+        with _mapped(self.path):
+            row = self._cursor().execute(sql, params).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _by_family(docs: list[Document]) -> list[list[Document]]:
+    groups: dict[str, list[Document]] = {}
+    for doc in docs:
+        groups.setdefault(doc.doc_class.family, []).append(doc)
+    return list(groups.values())
+
+
+def _as_plan(docs: list[Document]) -> Plan:
+    return lambda cur: (docs, [])
+
+
+def _unknown_fields(spec: TableSpec, docs: list[Document]) -> dict[str, ItemResult]:
+    """The table has no column for them: refuse, like OpenSearch's strict mapping does."""
+    found = {}
+    for doc in docs:
+        unknown = spec.unknown_fields(doc)
+        if unknown:
+            reason = f"unknown field(s) {', '.join(sorted(unknown))}: the table has no such column"
+            found[doc.id] = ItemResult(doc.id, doc.index, Outcome.PERMANENT, reason)
+    return found
+
+
+def _gave_up(
+    targets: list[tuple[str, str]], refused: dict[str, ItemResult], exc: Exception
+) -> list[ItemResult]:
+    """Still conflicting after bounded retries: retryable, for the caller's retry queue."""
+    reason = f"gave up after {CONFLICT_ATTEMPTS} write conflicts: {_first_line(exc)}"
+    return [ItemResult(i, index, Outcome.RETRYABLE, reason) for i, index in targets if i not in refused]
+
+
+def _outcome(stored_hash: str | None, new_hash: str) -> Outcome:
+    if stored_hash is None:
+        return Outcome.CREATED
+    return Outcome.UNCHANGED if stored_hash == new_hash else Outcome.UPDATED
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+@contextlib.contextmanager
+def _mapped(path: Path) -> Iterator[None]:
+    """DuckDB errors become ours where they leave the store."""
+    try:
+        yield
+    except duckdb.TransactionException as exc:
+        raise StoreError(f"embedded store {path}: gave up after write conflicts: {exc}") from exc
+    except duckdb.IOException as exc:
+        raise StoreUnavailable(f"embedded store {path}: {_first_line(exc)}") from exc
+    except duckdb.Error as exc:
+        raise StoreError(f"embedded store {path}: {_first_line(exc)}") from exc

@@ -1,0 +1,262 @@
+"""The embedded store's SQL, compiled once per document class from ``duckdb_columns``.
+
+Bulk writes load newline-delimited JSON with ``read_json`` and explicit column types: each
+document is already serialised once for its content hash, and DuckDB parses and types JSON in
+C++ several times faster than it converts Python values bound one by one. When DuckDB refuses a
+value, one ``TRY`` query over the same lines finds every refused document and field.
+Filter values always travel as typed parameters; identifiers come from the model and are quoted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from json.encoder import encode_basestring
+from typing import Any
+
+from maas.errors import ValidationError
+from maas.model import Document, DocumentClass, Field
+from maas.model.schema import HASH_FIELD, ID_COLUMN, PARTITION_COLUMN, duckdb_columns
+from maas.store.base import Exists, Filter, Range, SortKey, Term, Terms
+
+Convert = Callable[[Any], Any]
+_PRIMARY_KEY = " PRIMARY KEY"
+_RANGE_OPS = (("gte", ">="), ("gt", ">"), ("lte", "<="), ("lt", "<"))
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def table_name(doc_class: DocumentClass) -> str:
+    """``raw-prip-product`` -> ``raw_prip_product``: families never hold '_', so this is 1:1."""
+    return doc_class.family.replace("-", "_")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)  # DuckDB hands back ZoneInfo('UTC'); keep one UTC object
+
+
+def _utc_list(values: list[datetime | None]) -> list[datetime | None]:
+    return [None if v is None else v.replace(tzinfo=UTC) for v in values]
+
+
+def _from_json(converter: Convert | None) -> Convert:
+    """Decode a JSON column; typed objects go back through their converter (datetimes)."""
+    if converter is None:
+        return json.loads
+    return lambda text: converter(json.loads(text))
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its DDL, how a value is bound, written and read back."""
+
+    name: str
+    ddl: str
+    element: str  # SQL type of one value: the parameter type in filters
+    many: bool
+    json: bool
+    field: Field | None = None
+
+    @property
+    def sql(self) -> str:
+        return quote(self.name)
+
+    @property
+    def type(self) -> str:
+        return self.ddl.removesuffix(_PRIMARY_KEY)
+
+    @property
+    def json_shape(self) -> str:
+        """The ``json_transform`` structure of this column's values."""
+        return json.dumps([self.element] if self.many else self.type)
+
+    @property
+    def decode(self) -> Convert | None:
+        if self.json:
+            typed = self.field is not None and self.field.properties is not None
+            return _from_json(self.field.converter if typed and self.field else None)
+        if self.element == "TIMESTAMPTZ":
+            return _utc_list if self.many else _utc
+        return None
+
+    @property
+    def scalar(self) -> Convert:
+        """Converter for one filter value, so filters accept what documents accept."""
+        if self.field is None:
+            return str
+        return replace(self.field, many=False).converter
+
+
+def _column(name: str, ddl: str, field: Field | None) -> Column:
+    many = ddl.endswith("[]")
+    return Column(name, ddl, ddl.removesuffix("[]").removesuffix(_PRIMARY_KEY), many,
+                  ddl == "JSON", field)
+
+
+class TableSpec:
+    """Everything SQL about one document class, built once and reused for every call."""
+
+    def __init__(self, doc_class: DocumentClass) -> None:
+        self.doc_class = doc_class
+        self.table = quote(table_name(doc_class))
+        fields = doc_class.fields
+        self.columns = tuple(_column(n, ddl, fields.get(n)) for n, ddl in duckdb_columns(doc_class))
+        self.by_name = {c.name: c for c in self.columns}
+        self.readable = tuple(c for c in self.columns if c.name != HASH_FIELD)
+        self._decoders = [(i, c.name, c.decode) for i, c in enumerate(self.readable) if i > 1]
+        self._prefix = doc_class.family + "-"
+
+    # --- statements ---------------------------------------------------------------------
+
+    def create_sql(self) -> str:
+        defs = ", ".join(f"{c.sql} {c.ddl}" for c in self.columns)
+        return f"CREATE TABLE IF NOT EXISTS {self.table} ({defs})"
+
+    def add_column_sql(self, column: Column) -> str:
+        return f"ALTER TABLE {self.table} ADD COLUMN {column.sql} {column.ddl.removesuffix(_PRIMARY_KEY)}"
+
+    def upsert_sql(self) -> str:
+        """Upsert every line of a JSON-lines file (its path is the one parameter)."""
+        names = ", ".join(c.sql for c in self.columns)
+        types = ", ".join(f"{_literal(c.name)}: {_literal(c.type)}" for c in self.columns)
+        source = f"read_json(?, format='newline_delimited', columns={{{types}}})"
+        return f"INSERT OR REPLACE INTO {self.table} ({names}) SELECT {names} FROM {source}"
+
+    def refused_sql(self) -> str:
+        """Which of the bound JSON texts DuckDB cannot store, and in which fields.
+
+        Yields ``(position, [field, ...])``; ``['(document)']`` when the text is not JSON at all.
+        """
+        checks = ", ".join(
+            f"CASE WHEN json_type(j->'$.{c.name}') <> 'NULL' AND "
+            f"TRY(json_transform_strict(j->'$.{c.name}', {_literal(c.json_shape)})) IS NULL "
+            f"THEN {_literal(c.name)} END"
+            for c in self.columns[3:]
+        )
+        rows = "SELECT UNNEST(range(len($1))) AS i, UNNEST($1::VARCHAR[]) AS text"
+        found = f"[x FOR x IN [{checks}] IF x IS NOT NULL]"
+        fields = f"CASE WHEN j IS NULL THEN ['(document)'] ELSE {found} END"
+        return (f"SELECT i, bad FROM (SELECT i, {fields} AS bad FROM "
+                f"(SELECT i, TRY(text::JSON) AS j FROM ({rows}))) WHERE len(bad) > 0")
+
+    def refusal_sql(self, column: Column) -> str:
+        """Convert one field of one bound JSON text, to get DuckDB's own reason."""
+        return f"SELECT json_transform_strict(?::JSON->'$.{column.name}', {_literal(column.json_shape)})"
+
+    def hashes_sql(self) -> str:
+        return (f"SELECT {ID_COLUMN}, {HASH_FIELD} FROM {self.table} "
+                f"WHERE {ID_COLUMN} IN (SELECT UNNEST(?::VARCHAR[]))")
+
+    def select_sql(self, where: str = "", order: str = "", limit: int | None = None) -> str:
+        names = ", ".join(c.sql for c in self.readable)
+        sql = f"SELECT {names} FROM {self.table}"
+        sql += f" WHERE {where}" if where else ""
+        sql += f" ORDER BY {order}" if order else ""
+        return sql + (f" LIMIT {int(limit)}" if limit is not None else "")
+
+    # --- values -------------------------------------------------------------------------
+
+    def partition(self, doc: Document) -> str:
+        return doc.index.removeprefix(self._prefix)
+
+    def line(self, doc: Document, encoded: str, content_hash: str) -> str:
+        """One JSON line: the id, partition and hash columns spliced before the encoded data."""
+        head = (f'{{"id":{encode_basestring(doc.id)},"{PARTITION_COLUMN}":'
+                f'{encode_basestring(self.partition(doc))},"{HASH_FIELD}":"{content_hash}"')
+        return head + ("}" if encoded == "{}" else "," + encoded[1:])
+
+    def unknown_fields(self, doc: Document) -> set[str]:
+        return set(doc.data.keys() - self.doc_class.fields.keys())
+
+    def document(self, row: tuple[Any, ...]) -> Document:
+        data: dict[str, Any] = {}
+        for i, name, decode in self._decoders:
+            value = row[i]
+            if value is not None:
+                data[name] = decode(value) if decode else value
+        return Document(self.doc_class, row[0], self._prefix + row[1], data)
+
+    def partitions(self, indices: Sequence[str]) -> list[str]:
+        return [i.removeprefix(self._prefix) for i in indices if i.startswith(self._prefix)]
+
+    # --- filters and sort ---------------------------------------------------------------
+
+    def column(self, name: str, purpose: str) -> Column:
+        column = self.by_name.get(name)
+        if column is None or name in (PARTITION_COLUMN, HASH_FIELD):
+            raise ValidationError(f"{self.doc_class.name}: cannot {purpose} on unknown field {name!r}")
+        return column
+
+    def where(self, filters: Sequence[Filter]) -> tuple[str, list[Any]]:
+        """AND of the filters as SQL text with its parameters."""
+        parts: list[str] = []
+        params: list[Any] = []
+        for f in filters:
+            sql, values = self._condition(f)
+            parts.append(sql)
+            params.extend(values)
+        return " AND ".join(parts), params
+
+    def _condition(self, f: Filter) -> tuple[str, list[Any]]:
+        column = self.column(f.field, "filter")
+        if isinstance(f, Exists):
+            return (f"len({column.sql}) > 0" if column.many else f"{column.sql} IS NOT NULL"), []
+        if column.json:
+            raise ValidationError(
+                f"{self.doc_class.name}: field {f.field!r} is an object; only 'exists' applies to it"
+            )
+        if isinstance(f, Term):
+            return _term(column, _value(column, f.value))
+        if isinstance(f, Terms):
+            return _terms(column, [_value(column, v) for v in f.values])
+        return _range(column, f)
+
+    def order_by(self, sort: Sequence[SortKey]) -> str:
+        """Missing values last in both directions (as OpenSearch does); id breaks ties."""
+        keys = [f"{self.column(name, 'sort').sql} {_direction(d)} NULLS LAST" for name, d in sort]
+        return ", ".join([*keys, f"{ID_COLUMN} ASC"])
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _direction(direction: str) -> str:
+    if direction not in ("asc", "desc"):
+        raise ValidationError(f"sort direction must be 'asc' or 'desc', not {direction!r}")
+    return direction.upper()
+
+
+def _value(column: Column, value: Any) -> Any:
+    try:
+        return column.scalar(value)
+    except ValueError as exc:
+        raise ValidationError(f"filter on {column.name!r}: {exc}") from None
+
+
+def _term(column: Column, value: Any) -> tuple[str, list[Any]]:
+    if column.many:
+        return f"list_contains({column.sql}, ?::{column.element})", [value]
+    return f"{column.sql} = ?::{column.element}", [value]
+
+
+def _terms(column: Column, values: list[Any]) -> tuple[str, list[Any]]:
+    if column.many:
+        return f"list_has_any({column.sql}, ?::{column.element}[])", [values]
+    return f"list_contains(?::{column.element}[], {column.sql})", [values]
+
+
+def _range(column: Column, f: Range) -> tuple[str, list[Any]]:
+    bounds = [(op, _value(column, getattr(f, attr))) for attr, op in _RANGE_OPS
+              if getattr(f, attr) is not None]
+    if not bounds:
+        raise ValidationError(f"range filter on {column.name!r} has no bound")
+    subject = "x" if column.many else column.sql
+    sql = " AND ".join(f"{subject} {op} ?::{column.element}" for op, _ in bounds)
+    if column.many:  # like OpenSearch: a list matches when one of its values is in range
+        sql = f"EXISTS (SELECT 1 FROM UNNEST({column.sql}) AS u(x) WHERE {sql})"
+    return f"({sql})", [v for _, v in bounds]

@@ -1,0 +1,66 @@
+"""An exclusive lock held by one process, with the holder's PID written in the lock file.
+
+The lock is a ``flock`` on the file, not the file's existence: the kernel drops it when the
+holder dies, so a lock file left behind by a dead process is simply taken over, and two
+processes can never both believe they hold it. Inside one process the lock is shared (counted),
+because several stores or threads of one program are one writer.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from pathlib import Path
+
+from maas.errors import LockHeldError
+
+_held: dict[Path, tuple[int, int]] = {}  # lock path -> (file descriptor, holders in this process)
+_guard = threading.Lock()
+
+
+class ProcessLock:
+    """``with ProcessLock(path, "embedded store x.duckdb"):`` or acquire()/release()."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path.absolute()
+        self.what = what
+        self._acquired = False
+
+    def acquire(self) -> None:
+        with _guard:
+            fd, holders = _held.get(self.path) or (self._lock_file(), 0)
+            _held[self.path] = (fd, holders + 1)
+        self._acquired = True
+
+    def release(self) -> None:
+        if not self._acquired:
+            return
+        self._acquired = False
+        with _guard:
+            fd, holders = _held.pop(self.path)
+            if holders > 1:
+                _held[self.path] = (fd, holders - 1)
+                return
+            os.ftruncate(fd, 0)
+            os.close(fd)  # closing the descriptor drops the flock
+
+    def _lock_file(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise LockHeldError(f"{self.what} is in use by PID {holder}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+
+    def __enter__(self) -> ProcessLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
