@@ -137,7 +137,7 @@ rabbit_launch() {
     rabbitmq-plugins -q enable --offline rabbitmq_management >/dev/null
     log "rabbitmq: starting"
     RABBITMQ_CONFIG_FILE="$RABBIT_DIR/rabbitmq.conf" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
-        RABBITMQ_NODE_PORT="$RABBIT_PORT" rabbitmq-server -detached >/dev/null 2>&1
+        RABBITMQ_NODE_PORT="$RABBIT_PORT" rabbitmq-server -detached >/dev/null 2>&1 9>&-
 }
 
 rabbit_started() { rabbitmqctl -q --timeout 10 await_startup >/dev/null 2>&1 && port_open "$RABBIT_PORT"; }
@@ -189,10 +189,16 @@ os_version() {
         sed -n 's/.*"number" *: *"\([^"]*\)".*/\1/p' || true
 }
 
+# The node writes its pid file a few seconds into its start, so a node still booting is found by its
+# dedicated user and main class instead.
 os_pid() {
     local pid
-    pid=$(cat "$OS_PIDFILE" 2>/dev/null) || return 1
-    [[ -n $pid ]] && grep -qs org.opensearch.bootstrap.OpenSearch "/proc/$pid/cmdline" && echo "$pid"
+    pid=$(cat "$OS_PIDFILE" 2>/dev/null || true)
+    if [[ -n $pid ]] && grep -qs org.opensearch.bootstrap.OpenSearch "/proc/$pid/cmdline"; then
+        echo "$pid"
+    else
+        pgrep -o -u "$OS_USER" -f org.opensearch.bootstrap.OpenSearch 2>/dev/null
+    fi
 }
 
 java17_home() {
@@ -266,7 +272,7 @@ os_launch() {
         -E network.host=127.0.0.1 -E http.port="$OS_PORT" \
         -E path.data="$OS_NODE/data" -E path.logs="$OS_NODE/logs" \
         -E cluster.routing.allocation.disk.threshold_enabled=false \
-        >"$OS_NODE/logs/startup.out" 2>&1) ||
+        >"$OS_NODE/logs/startup.out" 2>&1 9>&-) ||
         die "opensearch did not start; see $OS_NODE/logs/startup.out and $OS_NODE/logs/maas-dev.log"
 }
 
@@ -292,7 +298,7 @@ os_start() {
 os_stop() {
     local pid
     if ! pid=$(os_pid); then
-        [[ -n $(os_version) ]] && die "opensearch on :$OS_PORT was not started by this script (no $OS_PIDFILE)"
+        [[ -n $(os_version) ]] && die "opensearch on :$OS_PORT is not run by $OS_USER; stop it yourself"
         log "opensearch: not running"
         return
     fi
@@ -316,14 +322,25 @@ os_status() {
 
 # -------------------------------------------------------------------------------------------- main
 
+# Engineers share the machine: concurrent start/stop calls run one after the other. The daemons
+# must not inherit the lock's descriptor (9>&- where they are launched), or it would never be freed.
+lock() {
+    [[ $EUID -eq 0 ]] || return 0
+    mkdir -p "$SERVICES_DIR"
+    exec 9>"$SERVICES_DIR/.services.lock"
+    flock -w "$TIMEOUT" 9 || die "another services.sh holds $SERVICES_DIR/.services.lock"
+}
+
 main() {
     case ${1:-} in
     start)
+        lock
         rabbit_start
         os_start
         ;;
     stop)
         need_root stop
+        lock
         rabbit_stop
         os_stop
         ;;
