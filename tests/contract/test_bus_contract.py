@@ -1,0 +1,417 @@
+"""One behaviour, two buses: every test runs on MemoryBus and on a real RabbitMQ.
+
+RabbitMQ comes from ``bash deploy/dev/services.sh start`` (fixture ``rabbitmq_url``): skipped
+on a laptop without it, failing in CI. Every test uses its own uuid-named exchanges and
+queues and deletes them afterwards.
+
+Backend differences are read from ``bus.capabilities`` (data), as production code does.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from maas.bus.base import (
+    H_ATTEMPTS,
+    H_CONSUMER,
+    H_EXCHANGE,
+    H_FIRST_FAILURE,
+    H_LAST_FAILURE,
+    H_QUEUE,
+    H_REASON,
+    H_REPLAYS,
+    H_ROUTING_KEY,
+    Bus,
+    Delivery,
+    Envelope,
+    dead_letter_stats,
+    maas_headers,
+)
+from maas.bus.factory import create_bus
+from maas.bus.memory import MemoryBroker, MemoryBus
+from maas.bus.message import Message, chunk_messages
+from maas.bus.topology import Binding, QueueSpec, RetryPolicy, Topology
+from maas.config import Settings
+from maas.errors import BusError, ValidationError
+
+Connect = Callable[[], Bus]
+FAILURE_HEADERS = {H_REASON, H_ATTEMPTS, H_CONSUMER, H_FIRST_FAILURE, H_LAST_FAILURE,
+                   H_EXCHANGE, H_ROUTING_KEY, H_QUEUE}
+
+
+@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.unit),
+                        pytest.param("rabbitmq", marks=pytest.mark.integration)])
+def connect(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Connect]:
+    """Opens connections to one broker (memory: one shared MemoryBroker); closes them after."""
+    opened: list[Bus] = []
+    if request.param == "memory":
+        broker = MemoryBroker()
+
+        def factory() -> Bus:
+            return MemoryBus(broker, client_name="contract")
+    else:
+        settings = _amqp_settings(request.getfixturevalue("rabbitmq_url"), monkeypatch)
+
+        def factory() -> Bus:
+            return create_bus(settings, client_name="contract")
+
+    def open_bus() -> Bus:
+        opened.append(factory())
+        return opened[-1]
+
+    yield open_bus
+    for bus in opened:
+        bus.close()
+
+
+def _amqp_settings(url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings the way an operator writes them: user name, password by env reference."""
+    parts = urlsplit(url)
+    monkeypatch.setenv("MAAS_TEST_BUS_PASSWORD", parts.password or "")
+    host = parts.hostname or "127.0.0.1"
+    bare = urlunsplit(parts._replace(netloc=f"{host}:{parts.port or 5672}"))
+    return Settings.model_validate({"bus": {
+        "url": bare, "username": parts.username or "guest",
+        "password": "env:MAAS_TEST_BUS_PASSWORD", "prefetch": 100,
+    }})
+
+
+@pytest.fixture
+def bus(connect: Connect) -> Bus:
+    return connect()
+
+
+class Names:
+    def __init__(self) -> None:
+        self.run = uuid.uuid4().hex[:10]
+
+    def __call__(self, name: str) -> str:
+        return f"test-{self.run}-{name}"
+
+
+@pytest.fixture
+def names() -> Names:
+    return Names()
+
+
+@pytest.fixture
+def declare(bus: Bus) -> Iterator[Callable[[Topology], Topology]]:
+    declared: list[Topology] = []
+
+    def _declare(topology: Topology) -> Topology:
+        bus.declare(topology)
+        declared.append(topology)
+        return topology
+
+    yield _declare
+    for topology in declared:
+        bus.delete(topology)
+
+
+def one_queue(names: Names, pattern: str = "new.*", retry: RetryPolicy | None = None,
+              queues: tuple[str, ...] = ("work",)) -> Topology:
+    exchange = names("collect")
+    specs = tuple(QueueSpec(names(q), (Binding(exchange, pattern),), retry or RetryPolicy())
+                  for q in queues)
+    return Topology((exchange,), specs)
+
+
+def numbered(n: int) -> list[bytes]:
+    return [b"m%d" % i for i in range(n)]
+
+
+def filled(bus: Bus, declare: Callable[[Topology], Topology], names: Names, n: int,
+           queues: tuple[str, ...] = ("work",)) -> Topology:
+    """A declared one-exchange topology whose queues got bodies m0..m<n-1> on key new.x."""
+    topology = declare(one_queue(names, queues=queues))
+    bus.publish([Envelope(topology.exchanges[0], "new.x", body) for body in numbered(n)])
+    return topology
+
+
+def messages(n: int, family_class: str = "product") -> list[Message]:
+    return chunk_messages(family_class, [f"id-{i}" for i in range(n)], ["p-all"] * n,
+                          per_message=1)
+
+
+def fetch_all(bus: Bus, queues: list[str], expected: int, timeout_s: float = 10.0,
+              batch: int = 50) -> list[Delivery]:
+    """Fetch until ``expected`` deliveries came (real brokers need a moment)."""
+    got: list[Delivery] = []
+    deadline = time.monotonic() + timeout_s
+    while len(got) < expected and time.monotonic() < deadline:
+        got += bus.fetch(queues, min(batch, expected - len(got)), 0.5)
+    return got
+
+
+def count(bus: Bus, queue: str, expected: int, timeout_s: float = 5.0) -> int:
+    """A queue's ready count once it reaches ``expected`` (or the last one seen): a broker's
+    count may lag a moment behind a requeue, though the messages themselves are in order."""
+    deadline = time.monotonic() + timeout_s
+    while (seen := bus.queue_stats([queue])[0].messages) != expected:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return seen
+
+
+def bodies(deliveries: list[Delivery]) -> list[bytes]:
+    return [d.body for d in deliveries]
+
+
+# --- publish, consume, ack --------------------------------------------------------------
+
+
+def test_published_messages_are_delivered_intact_and_gone_once_acked(
+    connect: Connect, bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = declare(one_queue(names))
+    exchange, queue = topology.exchanges[0], topology.queues[0].name
+    sent = messages(5)
+    bus.publish([Envelope.of(exchange, "new.product", m) for m in sent])
+
+    got = fetch_all(bus, [queue], 5)
+    assert [d.message() for d in got] == sent  # order kept, content exact
+    assert {(d.queue, d.exchange, d.routing_key, d.redelivered) for d in got} == {
+        (queue, exchange, "new.product", False)
+    }
+    bus.ack(got)
+    bus.close()
+    assert connect().fetch([queue], 10, 0.3) == []  # acked: nothing comes back
+    assert count(bus, queue, 0) == 0
+
+
+def test_declare_is_idempotent_and_keeps_messages(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = declare(one_queue(names))
+    bus.publish([Envelope.of(topology.exchanges[0], "new.x", m) for m in messages(2)])
+    bus.declare(topology)
+    assert count(bus, topology.queues[0].name, 2) == 2
+
+
+def test_unroutable_and_unknown_exchange_are_errors(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = declare(one_queue(names, pattern="new.*"))
+    with pytest.raises(BusError, match="unroutable"):
+        bus.publish([Envelope(topology.exchanges[0], "delete.product", b"{}")])
+    with pytest.raises(BusError, match="exchange"):
+        bus.publish([Envelope(names("missing"), "new.product", b"{}")])
+    bus.publish([Envelope(topology.exchanges[0], "new.product", b"{}")])  # bus still usable
+    assert len(fetch_all(bus, [topology.queues[0].name], 1)) == 1
+
+
+def test_topic_patterns_route_like_amqp(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    exchange = names("etl")
+    patterns = {"star": "new.*", "family": "*.product", "all": "#", "update": "update.#"}
+    topology = declare(Topology((exchange,), tuple(
+        QueueSpec(names(q), (Binding(exchange, p),)) for q, p in patterns.items()
+    )))
+    keys = ["new.product", "update.product", "delete.datatake", "update.product.extra"]
+    bus.publish([Envelope(exchange, key, key.encode()) for key in keys])
+
+    expected = {
+        "star": {"new.product"},
+        "family": {"new.product", "update.product"},
+        "all": set(keys),
+        "update": {"update.product", "update.product.extra"},
+    }
+    for name, wanted in expected.items():
+        queue = topology.queue(names(name)).name
+        got = fetch_all(bus, [queue], len(wanted))
+        bus.ack(got)
+        assert {d.routing_key for d in got} == wanted, name
+        assert bus.fetch([queue], 10, 0.2) == [], name  # nothing more than expected
+
+
+# --- redelivery -------------------------------------------------------------------------
+
+
+def test_unacked_messages_are_redelivered_when_the_consumer_dies(
+    connect: Connect, bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = filled(bus, declare, names, 4)
+    queue = topology.queues[0].name
+    dying = connect()
+    taken = fetch_all(dying, [queue], 4)
+    dying.ack(taken[:1])
+    dying.close()  # dies holding three unacked messages
+    dying.ack(taken[1:])  # too late: the deliveries belong to a lost connection
+
+    survivor = connect()
+    again = fetch_all(survivor, [queue], 3)
+    assert sorted(bodies(again)) == [b"m1", b"m2", b"m3"]
+    assert all(d.redelivered for d in again)
+    survivor.ack(again)
+
+
+def test_competing_consumers_share_without_overlap(
+    connect: Connect, bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = filled(bus, declare, names, 20)
+    queue = topology.queues[0].name
+    consumers, got = [connect(), connect()], []
+    deadline = time.monotonic() + 10
+    while len(got) < 20 and time.monotonic() < deadline:
+        for consumer in consumers:  # each may hold a prefetch of its own: no overlap anyway
+            batch = consumer.fetch([queue], 5, 0.2)
+            consumer.ack(batch)
+            got += batch
+    assert sorted(bodies(got)) == sorted(numbered(20))  # each exactly once
+
+
+# --- retries and dead letters -----------------------------------------------------------
+
+
+def test_retries_count_attempts_then_dead_letter_with_headers(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    policy = RetryPolicy(max_attempts=3, delays_s=(0.2, 0.4))
+    topology = declare(one_queue(names, retry=policy, queues=("work", "sibling")))
+    work, sibling = (q.name for q in topology.queues)
+    exchange = topology.exchanges[0]
+    bus.publish([Envelope(exchange, "new.product", b"payload")])
+    bus.ack(fetch_all(bus, [sibling], 1))  # the sibling queue handles its copy fine
+
+    started, seen = time.monotonic(), []
+    for expected_dead in (0, 0, 1):
+        (delivery,) = fetch_all(bus, [work], 1)
+        assert (delivery.exchange, delivery.routing_key) == (exchange, "new.product")
+        seen.append(delivery.attempts)
+        settled = bus.retry([delivery], "store timed out", consumer="engine:test")
+        assert (settled.retried, settled.dead_lettered) == (1 - expected_dead, expected_dead)
+    if bus.capabilities.real_delay:
+        assert time.monotonic() - started >= 0.6  # 0.2 s then 0.4 s in the delay queues
+
+    assert seen == [0, 1, 2]
+    assert bus.fetch([work, sibling], 10, 0.3) == []  # no retry leaked to the sibling
+    (dead,) = fetch_all(bus, [topology.queues[0].dlq], 1)
+    headers = maas_headers(dead.headers)
+    assert set(headers) == FAILURE_HEADERS
+    assert headers[H_REASON] == "store timed out (gave up after 3 attempts)"
+    assert (headers[H_ATTEMPTS], headers[H_CONSUMER], headers[H_QUEUE]) == (3, "engine:test", work)
+    assert (headers[H_EXCHANGE], headers[H_ROUTING_KEY]) == (exchange, "new.product")
+    assert headers[H_FIRST_FAILURE] <= headers[H_LAST_FAILURE]
+    assert dead.body == b"payload"
+    bus.ack([dead])
+
+
+def test_dead_letter_at_once_keeps_undecodable_bodies_byte_for_byte(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = declare(one_queue(names))
+    spec = topology.queues[0]
+    poison = [b"{not json", b'{"schema_version": 1, "unexpected": true}', b"\xff\x00"]
+    bus.publish([Envelope(topology.exchanges[0], "new.product", body) for body in poison])
+
+    for delivery in fetch_all(bus, [spec.name], 3):
+        with pytest.raises(ValidationError) as caught:
+            delivery.message()
+        bus.dead_letter([delivery], f"poison message: {caught.value}")
+
+    dead = bus.peek(spec.dlq, 10)
+    assert bodies(dead) == poison
+    reasons = [d.failure.reason for d in dead if d.failure]
+    assert "Invalid JSON" in reasons[0] and "unexpected: Extra inputs" in reasons[1]
+    assert [d.failure.attempts for d in dead if d.failure] == [1, 1, 1]
+    assert count(bus, spec.name, 0) == 0
+
+
+def test_dlq_list_peek_replay_purge(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = filled(bus, declare, names, 3, queues=("a", "b"))
+    a, b = topology.queues
+    bus.dead_letter(fetch_all(bus, [a.name], 3), "bad data")
+    bus.ack(fetch_all(bus, [b.name], 3))
+
+    assert {(s.name, s.messages) for s in dead_letter_stats(bus, topology)} == {
+        (a.dlq, 3), (b.dlq, 0)}
+    peeked = bus.peek(a.dlq, 2)
+    assert bodies(peeked) == [b"m0", b"m1"]
+    assert peeked[0].failure and peeked[0].failure.reason == "bad data"
+    assert count(bus, a.dlq, 3) == 3  # peeking leaves them
+
+    assert bus.replay(a.dlq, limit=1) == 1
+    (back,) = fetch_all(bus, [a.name], 1)
+    assert (back.body, back.routing_key, back.attempts) == (b"m0", "new.x", 0)
+    assert back.failure is None and back.headers[H_REPLAYS] == 1
+    assert bus.fetch([b.name], 10, 0.3) == []  # replay goes to its own queue only
+    bus.ack([back])
+
+    assert bus.purge(a.dlq) == 2
+    assert bus.purge(a.dlq) == 0
+    assert bus.replay(a.dlq) == 0
+
+
+def test_retry_needs_a_declared_policy(bus: Bus, names: Names,
+                                       declare: Callable[[Topology], Topology]) -> None:
+    topology = declare(one_queue(names))
+    bus.publish([Envelope(topology.exchanges[0], "new.x", b"m")])
+    got = fetch_all(bus, [topology.queues[0].name], 1)
+    stranger = Delivery("not-declared-here", "x", "new.x", b"m", {}, False)
+    with pytest.raises(BusError, match="declare"):
+        bus.retry([stranger], "why")
+    bus.ack(got)
+
+
+# --- batching ---------------------------------------------------------------------------
+
+
+def test_a_batch_returns_as_soon_as_it_is_full(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = filled(bus, declare, names, 25)
+    queue = topology.queues[0].name
+
+    started = time.monotonic()
+    batch = bus.fetch([queue], 10, 5.0)
+    assert len(batch) == 10
+    assert time.monotonic() - started < 2.5  # size bound, not the 5 s time bound
+    bus.ack(batch)
+    rest = fetch_all(bus, [queue], 15)
+    assert sorted(bodies(batch + rest)) == sorted(numbered(25))
+    bus.ack(rest)
+
+
+def test_a_batch_that_cannot_fill_returns_at_its_time_bound(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = filled(bus, declare, names, 3)
+    queue = topology.queues[0].name
+    started = time.monotonic()
+    batch = bus.fetch([queue], 10, 0.6)
+    elapsed = time.monotonic() - started
+    assert len(batch) == 3
+    assert 0.55 <= elapsed < 3.0
+    bus.ack(batch)
+    assert bus.fetch([queue], 10, 0) == []  # a zero timeout does not wait
+
+
+def test_queues_are_served_round_robin(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    exchange = names("collect")
+    topology = declare(Topology((exchange,), (
+        QueueSpec(names("busy"), (Binding(exchange, "new.busy"),)),
+        QueueSpec(names("quiet"), (Binding(exchange, "new.quiet"),)),
+    )))
+    busy, quiet = (q.name for q in topology.queues)
+    bus.publish([Envelope(exchange, "new.busy", b"b%d" % i) for i in range(60)])
+    bus.publish([Envelope(exchange, "new.quiet", b"q%d" % i) for i in range(5)])
+
+    order: list[str] = []
+    while len(order) < 65:
+        batch = bus.fetch([busy, quiet], 10, 0.5)
+        assert batch, "messages went missing"
+        order += [d.queue for d in batch]
+        bus.ack(batch)
+    assert order.count(quiet) == 5
+    assert order[:20].count(quiet) == 5  # served alongside the backlog, not after it
