@@ -82,6 +82,7 @@ class Settings(_Strict):
     bus: BusSettings = BusSettings()
     tls: TLSSettings = TLSSettings()
     archive_dir: Path = Path("backups")
+    state_dir: Path = Path(".maas")  # local locks (overlapping cron runs) and the default store
     collectors_dir: Path | None = None
     routing_file: Path | None = None
     catalogs: list[str] | None = None  # module:ATTRIBUTE references; None: the CLI's default (CDS)

@@ -2,24 +2,272 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import signal
+import threading
+import time
+from datetime import datetime
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
 
-from maas_cli.options import not_built
+from maas.bus.base import Bus
+from maas.bus.factory import create_bus
+from maas.catalog import Catalog
+from maas.collector.archive import Archive
+from maas.collector.config import CollectorConfig, load_collectors, select
+from maas.collector.journal import JOURNAL
+from maas.collector.run import CollectorRun, CollectorStats, Hooks, Target, failed
+from maas.collector.sources.base import Payload
+from maas.config import Settings
+from maas.engine.pool import Chain
+from maas.engine.routing import RoutingFile
+from maas.errors import ConfigError
+from maas.model import Document
+from maas.store.base import Store
+from maas.store.factory import create_store
+from maas.store.lock import ProcessLock
+from maas_cli.defaults import catalog_for
+from maas_cli.options import state
+from maas_cli.runtime import routing_for
+
+log = logging.getLogger("maas.collect")
 
 
 def collect(
+    ctx: typer.Context,
     collector: Annotated[
         list[str] | None, typer.Option("--collector", help="Only this collector id (repeatable).")
     ] = None,
-    once: Annotated[bool, typer.Option("--once/--loop", help="One pass, or loop on each period.")] = True,
+    once: Annotated[
+        bool, typer.Option("--once/--loop", help="One pass, or loop on each collector's period.")
+    ] = True,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Fetch and extract, write nothing, print documents.")
+        bool,
+        typer.Option("--dry-run", help="Fetch and extract, write nothing, print documents as JSON lines."),
     ] = False,
     since: Annotated[
-        str | None, typer.Option("--since", help="Collect from this date (ISO 8601), for backfill.")
+        datetime | None, typer.Option("--since", help="Collect from this date (ISO 8601, UTC) for backfill.")
     ] = None,
 ) -> None:
-    """Fetch new data from the configured interfaces, archive it, extract and store documents."""
-    raise not_built("maas collect", 5)
+    """Fetch new data from the configured interfaces, archive it, extract and store documents.
+
+    In the embedded deployment the engine chain then runs in-process; with RabbitMQ the ids are
+    published (confirmed) on the collect exchange for the engine pools. Prints a summary per
+    collector and exits 1 if any collector failed, 3 if another run holds a collector's lock.
+    """
+    settings = state(ctx).settings
+    catalog = catalog_for(settings)
+    directory = settings.collectors_dir or catalog.collectors_dir
+    if directory is None:
+        raise ConfigError("no collectors directory: set 'collectors_dir' in the settings")
+    chosen = select(load_collectors(directory, catalog.models), collector)
+    if since is not None and since.tzinfo is None:
+        raise ConfigError("--since needs a UTC offset, e.g. 2024-01-01T00:00:00Z")
+    locks = [
+        ProcessLock(settings.state_dir / "locks" / f"collect-{c.id}.lock", f"collector {c.id}")
+        for c in chosen
+    ]
+    for lock in locks:
+        lock.acquire()  # LockHeldError: exit 3, an overlapping cron run
+    try:
+        _run(settings, catalog, chosen, dry_run=dry_run, since=since, loop=not once)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _run(
+    settings: Settings,
+    catalog: Catalog,
+    chosen: list[CollectorConfig],
+    *,
+    dry_run: bool,
+    since: datetime | None,
+    loop: bool,
+) -> None:
+    routing = _routing(settings, catalog)
+    store, bus = create_store(settings), create_bus(settings, client_name="maas-collect")
+    try:
+        if routing is not None:
+            bus.declare(routing.topology(settings.bus))
+        if not dry_run:
+            store.setup([*catalog.models, JOURNAL])
+        patterns = _collect_patterns(settings, routing)
+        target = Target(store, bus, settings.bus.collect_exchange, patterns, Archive(settings.archive_dir))
+        run = CollectorRun(
+            target, catalog.models, settings.tls, dry_run=dry_run, since=since, hooks=_hooks(dry_run)
+        )
+        chain = _chain(settings, catalog, routing, store, bus)
+        if loop:
+            _loop(run, chosen, chain)
+            return
+        stats = _pass(run, chosen, chain)
+        if failed(stats):
+            raise typer.Exit(1)
+    finally:
+        bus.close()
+        store.close()
+
+
+def _pass(run: CollectorRun, chosen: list[CollectorConfig], chain: Chain | None) -> list[CollectorStats]:
+    stats = run.run(chosen)
+    if chain is not None and not run.dry_run:
+        steps = chain.run_until_idle()
+        log.info(
+            "engine chain: %d message(s), %d report(s), %d dead-lettered",
+            steps.deliveries,
+            steps.reports,
+            steps.dead_lettered,
+        )
+        if steps.dead_lettered:
+            Console(stderr=True).print(
+                f"[red]{steps.dead_lettered} engine message(s) dead-lettered[/red]; "
+                "see the log; the raw data is archived for a replay after a fix"
+            )
+    _summary(stats)
+    return stats
+
+
+def _loop(run: CollectorRun, chosen: list[CollectorConfig], chain: Chain | None) -> None:
+    """Run each collector every ``period`` seconds until SIGTERM/Ctrl-C (after the current one)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    due = {c.id: 0.0 for c in chosen}
+    while not stop.is_set():
+        ready = [c for c in chosen if due[c.id] <= time.monotonic()]
+        if ready:
+            _pass(run, ready, chain)
+            for c in ready:
+                due[c.id] = time.monotonic() + c.period
+        stop.wait(max(0.0, min(due.values()) - time.monotonic()))
+
+
+def _routing(settings: Settings, catalog: Catalog) -> RoutingFile | None:
+    if settings.routing_file is None and catalog.routing_file is None:
+        log.warning("no routing file: documents are stored, no engine is triggered")
+        return None
+    return routing_for(settings, catalog)[0]
+
+
+def _collect_patterns(settings: Settings, routing: RoutingFile | None) -> tuple[str, ...]:
+    if routing is None:
+        return ()
+    exchange = settings.bus.collect_exchange
+    return tuple(
+        b.pattern for q in routing.topology(settings.bus).queues for b in q.bindings if b.exchange == exchange
+    )
+
+
+def _chain(
+    settings: Settings, catalog: Catalog, routing: RoutingFile | None, store: Store, bus: Bus
+) -> Chain | None:
+    """The in-process engine chain of the embedded deployment (None when pools do the work)."""
+    if routing is None or bus.capabilities.distributed:
+        return None
+    return Chain.from_routing(
+        routing,
+        bus=bus,
+        store=store,
+        models=catalog.models,
+        engines=catalog.engines,
+        bus_settings=settings.bus,
+    )
+
+
+class _Progress(Hooks):
+    def __init__(self) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def payload_done(self, collector: CollectorConfig, payload: Payload, stats: CollectorStats) -> None:
+        if collector.id not in self.tasks:
+            self.progress.start()
+            self.tasks[collector.id] = self.progress.add_task(collector.id, total=None, detail="")
+        detail = f"{stats.payloads} payloads, {stats.records} records, {stats.rejected} rejected"
+        self.progress.update(self.tasks[collector.id], completed=stats.bytes, detail=detail)
+
+    def run_done(self) -> None:
+        self.progress.stop()
+
+
+class _DryRun(Hooks):
+    def dry_run_document(self, collector: CollectorConfig, document: Document) -> None:
+        record = {
+            "collector": collector.id,
+            "family": document.doc_class.family,
+            "index": document.index,
+            "id": document.id,
+            "data": document.data,
+        }
+        print(json.dumps(record, default=str, ensure_ascii=False))
+
+
+def _hooks(dry_run: bool) -> Hooks:
+    return _DryRun() if dry_run else _Progress()
+
+
+def _summary(stats: list[CollectorStats]) -> None:
+    """A table on a terminal; ``key=value`` lines for cron mail and journald."""
+    console = Console(stderr=True)
+    if console.is_terminal:
+        console.print(_table(stats))
+    else:
+        for s in stats:
+            status = f"FAILED: {s.error}" if s.error else "ok"
+            console.print(
+                f"collector {s.collector_id} ({s.interface}): payloads={s.payloads} records={s.records} "
+                f"created={s.created} updated={s.updated} unchanged={s.unchanged} rejected={s.rejected} "
+                f"archived={s.archived} status={status}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+    for s in stats:
+        for problem in s.problems[:20]:
+            console.print(f"  {s.collector_id}: {problem}", markup=False, highlight=False, soft_wrap=True)
+        if len(s.problems) > 20:
+            console.print(f"  {s.collector_id}: … {len(s.problems) - 20} more in the log", markup=False)
+
+
+def _table(stats: list[CollectorStats]) -> Table:
+    columns = ("collector", "interface", "payloads", "records", "created", "updated", "unchanged", "rejected")
+    table = Table(*columns, "archived", "status", title="maas collect")
+    for s in stats:
+        status = f"[red]FAILED: {s.error}[/red]" if s.error else "[green]ok[/green]"
+        rejected = f"[yellow]{s.rejected}[/yellow]" if s.rejected else "0"
+        table.add_row(
+            s.collector_id,
+            s.interface,
+            str(s.payloads),
+            str(s.records),
+            str(s.created),
+            str(s.updated),
+            str(s.unchanged),
+            rejected,
+            str(s.archived),
+            status,
+        )
+    return table

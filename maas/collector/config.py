@@ -1,0 +1,135 @@
+"""Collector files: one YAML file holds one or several collectors.
+
+Example::
+
+    collectors:
+      - id: prip-s1a-serco
+        interface_name: S1A-Serco
+        source: {type: odata, version: 4, service_url: https://prip.example/odata/v1,
+                 entity_set: Products, auth: {type: basic, username: maas, password: env:PRIP_PW}}
+        extract: {format: json, record: "value[*]", fields: {...}}
+        model: raw-prip-product
+        period: 600
+
+Everything is validated when the file is loaded (``maas config validate``): the source, the
+extraction rules, and that the model family exists in the catalog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from maas.collector.extract import ExtractSpec
+from maas.collector.sources.config import SourceConfig
+from maas.config.loader import read_yaml, validate
+from maas.errors import ConfigError, ConfigProblem
+from maas.model import ModelRegistry
+
+
+class CollectorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", description="unique collector id")
+    interface_name: str = Field(min_length=1, description="the interface monitored (e.g. S1A-Serco)")
+    source: SourceConfig
+    extract: ExtractSpec
+    model: str = Field(description="document family the records become (e.g. raw-prip-product)")
+    routing_key: str | None = Field(
+        default=None, description="publish on this key instead of '<new|update>.<model family>'"
+    )
+    archive: bool = Field(default=True, description="keep the raw bytes before parsing (replay)")
+    period: float = Field(default=600.0, gt=0, description="seconds between polls with --loop")
+    enabled: bool = True
+
+    def config_hash(self) -> str:
+        """Identifies the configuration an archived payload was fetched with."""
+        encoded = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(encoded).hexdigest()[:16]
+
+    @property
+    def extract_format(self) -> str:
+        return str(self.extract.root.format)
+
+
+class CollectorFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    collectors: list[CollectorConfig] = Field(min_length=1)
+
+
+def load_collector_file(path: Path, models: ModelRegistry | None = None) -> list[CollectorConfig]:
+    """The collectors of one file; with ``models``, their families must exist."""
+    data, lines = read_yaml(path)
+    collectors = validate(data, CollectorFile, str(path), lines).collectors
+    problems = []
+    for i, collector in enumerate(collectors):
+        if models is not None and collector.model not in models:
+            known = ", ".join(sorted(c.family for c in models)) or "none"
+            reason = f"unknown document family {collector.model!r} (known: {known})"
+            problems.append(
+                ConfigProblem(
+                    str(path), lines.get(("collectors", i, "model")), f"collectors.{i}.model", reason
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+    return collectors
+
+
+def check_collector_file(path: Path, models: ModelRegistry | None = None) -> list[ConfigProblem]:
+    try:
+        load_collector_file(path, models)
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
+def load_collectors(directory: Path, models: ModelRegistry | None = None) -> list[CollectorConfig]:
+    """Every collector of every ``*.yaml`` file of a directory; ids must be unique."""
+    problems: list[ConfigProblem] = []
+    collectors: list[CollectorConfig] = []
+    for path in sorted(directory.glob("*.y*ml")):
+        try:
+            collectors += load_collector_file(path, models)
+        except ConfigError as exc:
+            problems += exc.problems
+    problems += _duplicates(collectors, directory)
+    if problems:
+        raise ConfigError(problems)
+    return collectors
+
+
+def _duplicates(collectors: Iterable[CollectorConfig], directory: Path) -> list[ConfigProblem]:
+    seen: set[str] = set()
+    problems = []
+    for collector in collectors:
+        if collector.id in seen:
+            problems.append(
+                ConfigProblem(str(directory), None, "id", f"collector id {collector.id!r} is used twice")
+            )
+        seen.add(collector.id)
+    return problems
+
+
+def select(collectors: list[CollectorConfig], ids: list[str] | None) -> list[CollectorConfig]:
+    """The enabled collectors, or exactly those named (an unknown name is an error)."""
+    if not ids:
+        return [c for c in collectors if c.enabled]
+    by_id = {c.id: c for c in collectors}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        raise ConfigError(
+            f"unknown collector id(s): {', '.join(unknown)} (known: {', '.join(by_id) or 'none'})"
+        )
+    return [by_id[i] for i in ids]
+
+
+def schema_reference() -> dict[str, Any]:
+    """The JSON schema of a collector file (for the generated reference page)."""
+    return CollectorFile.model_json_schema()

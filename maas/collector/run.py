@@ -1,0 +1,251 @@
+"""``maas collect``: fetch, archive, extract, write, publish, then advance the journal.
+
+The order is the whole point. For each payload: the raw bytes are archived, the records
+extracted and validated, the documents written in bulk, their ids published (confirmed), and
+only then is the journal advanced and the remote file moved or deleted. A crash anywhere
+re-fetches the payload next time: no gap; deterministic ids make the repeat a no-op.
+
+A record that cannot be extracted or validated is reported (source, record, field, reason)
+and the rest of the payload goes on; its raw bytes stay in the archive for a replay after a
+fix. A source that cannot be reached fails its collector only; the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from maas.bus.base import Bus, Envelope
+from maas.bus.memory import topic_matches
+from maas.bus.message import DEFAULT_IDS_PER_MESSAGE, chunk_messages
+from maas.collector.archive import Archive, ArchiveContext
+from maas.collector.config import CollectorConfig
+from maas.collector.extract import SOURCE_KEY, ExtractError, extract
+from maas.collector.journal import Lease, acquire
+from maas.collector.sources.base import Payload, Source, SourceState
+from maas.collector.sources.factory import create_source
+from maas.config.settings import TLSSettings
+from maas.errors import MaasError, TransientError, ValidationError
+from maas.model import Document, DocumentClass, ModelRegistry
+from maas.store.base import ItemResult, Outcome, Store, WriteReport
+
+log = logging.getLogger(__name__)
+_ACTIONS = {Outcome.CREATED: "new", Outcome.UPDATED: "update"}
+
+
+@dataclass
+class CollectorStats:
+    """The summary line of one collector."""
+
+    collector_id: str
+    interface: str
+    payloads: int = 0
+    records: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    archived: int = 0
+    bytes: int = 0
+    problems: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def count(self, report: WriteReport) -> None:
+        counts = report.counts()
+        self.created += counts[Outcome.CREATED]
+        self.updated += counts[Outcome.UPDATED]
+        self.unchanged += counts[Outcome.UNCHANGED]
+
+
+class Hooks:
+    """Progress and dry-run output; each does nothing unless overridden."""
+
+    def payload_done(self, collector: CollectorConfig, payload: Payload, stats: CollectorStats) -> None:
+        """One payload went through (or was rejected)."""
+
+    def dry_run_document(self, collector: CollectorConfig, document: Document) -> None:
+        """With --dry-run: a document that would have been written."""
+
+    def run_done(self) -> None:
+        """Every collector of the run has finished."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where collected documents go: the store, the bus exchange and what it routes."""
+
+    store: Store
+    bus: Bus
+    exchange: str
+    patterns: tuple[str, ...]  # routing-file bindings on the collect exchange
+    archive: Archive | None
+    ids_per_message: int = DEFAULT_IDS_PER_MESSAGE
+
+
+class CollectorRun:
+    """Runs collectors once; ``dry_run`` fetches and extracts but writes nothing."""
+
+    def __init__(
+        self,
+        target: Target,
+        models: ModelRegistry,
+        tls: TLSSettings,
+        *,
+        dry_run: bool = False,
+        since: datetime | None = None,
+        lease_ttl: timedelta = timedelta(minutes=30),
+        hooks: Hooks | None = None,
+    ) -> None:
+        self.target, self.models, self.tls = target, models, tls
+        self.dry_run, self.since, self.lease_ttl = dry_run, since, lease_ttl
+        self.hooks = hooks or Hooks()
+
+    def run(self, collectors: Sequence[CollectorConfig]) -> list[CollectorStats]:
+        try:
+            return [self.run_one(collector) for collector in collectors]
+        finally:
+            self.hooks.run_done()
+
+    def run_one(self, collector: CollectorConfig) -> CollectorStats:
+        """One collector, its failure contained: the stats carry the error."""
+        stats = CollectorStats(collector.id, collector.interface_name)
+        try:
+            self._collect(collector, stats)
+        except MaasError as exc:
+            stats.error = str(exc)
+            log.error("collector %s failed: %s", collector.id, exc)
+        return stats
+
+    def _collect(self, collector: CollectorConfig, stats: CollectorStats) -> None:
+        lease = (
+            None
+            if self.dry_run
+            else acquire(self.target.store, collector.interface_name, collector.id, self.lease_ttl)
+        )
+        state = lease.state if lease else SourceState()
+        if self.since is not None:
+            state = replace(state, watermark=self.since)
+        try:
+            with create_source(collector.source, self.tls) as source:
+                self._poll(collector, source, state, lease, stats)
+        finally:
+            if lease:
+                lease.release()
+
+    def _poll(
+        self,
+        collector: CollectorConfig,
+        source: Source,
+        state: SourceState,
+        lease: Lease | None,
+        stats: CollectorStats,
+    ) -> None:
+        doc_class = self.models[collector.model]
+        for payload in source.poll(state):
+            self._payload(collector, doc_class, payload, stats)
+            state = state.advance(payload.checkpoint)
+            if lease:
+                lease.save(state)  # only now: archived, written, published
+                source.after_success(payload)
+            self.hooks.payload_done(collector, payload, stats)
+
+    def _payload(
+        self, collector: CollectorConfig, doc_class: DocumentClass, payload: Payload, stats: CollectorStats
+    ) -> None:
+        stats.payloads += 1
+        stats.bytes += payload.size
+        if collector.archive and self.target.archive and not self.dry_run:
+            self.target.archive.put(payload, _archive_context(collector))
+            stats.archived += 1
+        docs = self._documents(collector, doc_class, payload, stats)
+        if self.dry_run:
+            for doc in docs:
+                self.hooks.dry_run_document(collector, doc)
+            return
+        report = self._write(docs, stats)
+        self._publish(collector, doc_class, report.changed)
+
+    def _documents(
+        self, collector: CollectorConfig, doc_class: DocumentClass, payload: Payload, stats: CollectorStats
+    ) -> list[Document]:
+        try:
+            result = extract(collector.extract, payload.data, _context(collector, payload))
+        except ExtractError as exc:
+            self._reject(stats, f"{payload.name}: {exc}")
+            return []
+        for error in result.errors:
+            self._reject(stats, error.render())
+        stats.records += len(result.records) + len(result.errors)
+        return self._validated(doc_class, payload.name, result.records, stats)
+
+    def _validated(
+        self, doc_class: DocumentClass, source: str, records: list[dict[str, Any]], stats: CollectorStats
+    ) -> list[Document]:
+        docs = []
+        for number, record in enumerate(records, start=1):
+            try:
+                docs.append(doc_class.make(record))
+            except ValidationError as exc:
+                self._reject(stats, f"{source}: extracted record {number}: {exc}")
+        return docs
+
+    def _write(self, docs: list[Document], stats: CollectorStats) -> WriteReport:
+        report = self.target.store.write(docs) if docs else WriteReport()
+        retryable = report.with_outcome(Outcome.RETRYABLE)
+        if retryable:  # the journal does not advance: this payload comes again next run
+            raise TransientError(f"{len(retryable)} document(s) not written: {retryable[0].reason}")
+        for item in report.with_outcome(Outcome.PERMANENT):
+            self._reject(stats, f"document {item.id}: refused by the store: {item.reason}")
+        stats.count(report)
+        return report
+
+    def _publish(
+        self, collector: CollectorConfig, doc_class: DocumentClass, changed: list[ItemResult]
+    ) -> None:
+        by_key: dict[str, list[ItemResult]] = {}
+        for item in changed:
+            key = collector.routing_key or f"{_ACTIONS[item.outcome]}.{doc_class.family}"
+            by_key.setdefault(key, []).append(item)
+        envelopes = []
+        for key, items in by_key.items():
+            if not any(topic_matches(p, key) for p in self.target.patterns):
+                continue  # no pool consumes it: the store has the documents, nothing to trigger
+            ids, indices = [i.id for i in items], [i.index for i in items]
+            for message in chunk_messages(doc_class.name, ids, indices, self.target.ids_per_message):
+                envelopes.append(Envelope.of(self.target.exchange, key, message))
+        if envelopes:
+            self.target.bus.publish(envelopes)  # confirmed before the journal advances
+
+    def _reject(self, stats: CollectorStats, problem: str) -> None:
+        stats.rejected += 1
+        if len(stats.problems) < 1000:  # the log has them all; the summary keeps the first ones
+            stats.problems.append(problem)
+        log.warning("rejected: %s", problem)
+
+
+def _archive_context(collector: CollectorConfig) -> ArchiveContext:
+    return ArchiveContext(
+        collector.id, collector.config_hash(), collector.interface_name, collector.extract_format
+    )
+
+
+def _context(collector: CollectorConfig, payload: Payload) -> dict[str, Any]:
+    """Values a collector file may use with ``from: context.<name>``."""
+    return {
+        SOURCE_KEY: payload.name,
+        "interface_name": collector.interface_name,
+        "collector_id": collector.id,
+        "source_url": payload.source_url,
+        "fetched_at": payload.fetched_at,
+        "name": payload.name,
+    }
+
+
+def failed(stats: Sequence[CollectorStats]) -> bool:
+    return any(s.error for s in stats)
+
+
+__all__ = ["CollectorRun", "CollectorStats", "Hooks", "Target", "failed"]

@@ -1,0 +1,5 @@
+"""``python -m maas_cli``: the same as the ``maas`` command."""
+
+from maas_cli.app import main
+
+main()

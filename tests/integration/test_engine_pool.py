@@ -1,0 +1,222 @@
+"""Engine pools as real processes (`maas engine pool`) on real RabbitMQ + OpenSearch.
+
+Each test gets its own exchanges and queues (a suffix), so runs never see each other; the
+document families of the test catalog are wiped before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from chain_catalog import CATALOG, DOUBLED, RAW, TRIPLED
+
+from maas.bus.base import Envelope
+from maas.bus.factory import create_bus
+from maas.bus.message import chunk_messages
+from maas.config import Settings, load_settings
+from maas.engine.routing import load_routing
+from maas.store.factory import create_store, opensearch_client
+
+pytestmark = pytest.mark.integration
+TESTS = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Deployment:
+    """A distributed deployment of the test catalog, with its own names."""
+
+    dir: Path
+    settings: Settings
+    env: dict[str, str]
+    queues: list[str]
+
+    def maas(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "maas_cli", *args], env=self.env, capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )
+
+    def pool(self, name: str) -> subprocess.Popen[str]:
+        log = (self.dir / f"pool-{name}.log").open("a")
+        return subprocess.Popen(
+            [sys.executable, "-m", "maas_cli", "engine", "pool", name], env=self.env, stdout=log,
+            stderr=subprocess.STDOUT, text=True,
+        )
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, opensearch_url: str, rabbitmq_url: str) -> Iterator[Deployment]:
+    suffix = uuid.uuid4().hex[:8]
+    routing = yaml.safe_load(CATALOG.routing_file.read_text())
+    queues = []
+    for pool in routing["pools"].values():
+        for queue in pool["queues"]:
+            queue["name"] = f"{queue['name']}-{suffix}"
+            queues.append(queue["name"])
+    (tmp_path / "routing.yaml").write_text(yaml.safe_dump(routing))
+    host = rabbitmq_url.split("@")[-1]
+    settings_yaml = {
+        "store": {"url": opensearch_url},
+        "bus": {"url": f"amqp://{host}", "username": "guest", "password": "env:MAAS_T_AMQP_PASSWORD",
+                "collect_exchange": f"collect-{suffix}", "etl_exchange": f"etl-{suffix}", "prefetch": 200},
+        "routing_file": str(tmp_path / "routing.yaml"),
+        "catalogs": ["chain_catalog:CATALOG"],
+    }
+    (tmp_path / "maas.yaml").write_text(yaml.safe_dump(settings_yaml))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
+    env |= {"MAAS_CONFIG": str(tmp_path / "maas.yaml"), "MAAS_T_AMQP_PASSWORD": "guest",
+            "PYTHONPATH": os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])}
+    os.environ["MAAS_T_AMQP_PASSWORD"] = "guest"
+    settings = load_settings(tmp_path / "maas.yaml", environ={})
+    _wipe(settings)
+    deployment = Deployment(tmp_path, settings, env, queues)
+    yield deployment
+    _teardown(deployment)
+
+
+def _wipe(settings: Settings) -> None:
+    client = opensearch_client(settings)
+    for doc_class in CATALOG.models:
+        client.indices.delete(index=f"{doc_class.family}-*", ignore_unavailable=True)
+
+
+def _teardown(deployment: Deployment) -> None:
+    bus = create_bus(deployment.settings)
+    try:
+        routing = load_routing(deployment.settings.routing_file, CATALOG.engines)  # type: ignore[arg-type]
+        bus.delete(routing.topology(deployment.settings.bus))
+    finally:
+        bus.close()
+
+
+def collect(deployment: Deployment, values: dict[str, int], routing_key: str = "new.test-raw") -> None:
+    """What a collector does: durable write, then confirmed publish of the ids."""
+    store = create_store(deployment.settings)
+    bus = create_bus(deployment.settings)
+    try:
+        store.setup(list(CATALOG.models))
+        report = store.write([RAW.make({"name": n, "value": v}) for n, v in values.items()])
+        ids, indices = [i.id for i in report.changed], [i.index for i in report.changed]
+        routing = load_routing(deployment.settings.routing_file, CATALOG.engines)  # type: ignore[arg-type]
+        bus.declare(routing.topology(deployment.settings.bus))
+        messages = chunk_messages(RAW.name, ids, indices, per_message=100)
+        bus.publish([Envelope.of(deployment.settings.bus.collect_exchange, routing_key, m) for m in messages])
+    finally:
+        bus.close()
+        store.close()
+
+
+def count(deployment: Deployment, doc_class: object) -> int:
+    store = create_store(deployment.settings)
+    try:
+        store.refresh(doc_class)  # type: ignore[arg-type]
+        return store.count(doc_class)  # type: ignore[arg-type]
+    finally:
+        store.close()
+
+
+def queue_depths(deployment: Deployment) -> dict[str, int]:
+    bus = create_bus(deployment.settings)
+    try:
+        names = [*deployment.queues, *(f"{q}.dlq" for q in deployment.queues)]
+        return {s.name: s.messages for s in bus.queue_stats(names)}
+    finally:
+        bus.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0, "a pool must exit 0 on SIGTERM after finishing its batch"
+
+
+def all_ids(deployment: Deployment, doc_class: object) -> list[str]:
+    store = create_store(deployment.settings)
+    try:
+        store.refresh(doc_class)  # type: ignore[arg-type]
+        return [d.id for d in store.scan(doc_class)]  # type: ignore[arg-type]
+    finally:
+        store.close()
+
+
+N = 10_000
+
+
+def test_kill_9_mid_run_loses_nothing_and_duplicates_nothing(deployment: Deployment) -> None:
+    collect(deployment, {f"p{i}": i for i in range(1000, 1000 + N)})
+    doubler, tripler = deployment.pool("doubler"), deployment.pool("tripler")
+    wait_for(lambda: count(deployment, DOUBLED) >= N // 5, 120, "the doubler to make progress")
+    doubler.kill()  # SIGKILL: no batch finished, no ack sent
+    doubler.wait()
+    assert count(deployment, DOUBLED) < N, "killed too late to prove anything"
+    doubler = deployment.pool("doubler")
+    wait_for(lambda: count(deployment, TRIPLED) == N, 300, f"{N} tripled documents")
+    stop(doubler)
+    stop(tripler)
+    ids = all_ids(deployment, TRIPLED)
+    assert len(ids) == len(set(ids)) == N
+    assert set(ids) == {TRIPLED.id_for(f"p{i}") for i in range(1000, 1000 + N)}
+    assert set(queue_depths(deployment).values()) == {0}, queue_depths(deployment)
+
+
+def test_broker_restart_during_a_run(deployment: Deployment) -> None:
+    collect(deployment, {f"r{i}": i for i in range(1000, 4000)})
+    doubler, tripler = deployment.pool("doubler"), deployment.pool("tripler")
+    wait_for(lambda: count(deployment, DOUBLED) >= 300, 120, "progress before the restart")
+    subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=120)
+    time.sleep(3)
+    subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
+    subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
+    wait_for(lambda: count(deployment, TRIPLED) == 3000, 300, "the chain to finish after the restart")
+    assert doubler.poll() is None and tripler.poll() is None, "a broker restart must not kill a pool"
+    stop(doubler)
+    stop(tripler)
+    assert set(queue_depths(deployment).values()) == {0}
+
+
+def test_poison_and_permanent_errors_go_to_the_dlq_and_replay(deployment: Deployment) -> None:
+    collect(deployment, {"fine": 1, "evil": 666})
+    bus = create_bus(deployment.settings)
+    try:
+        bus.publish([Envelope(deployment.settings.bus.collect_exchange, "new.test-raw", b"{oops")])
+    finally:
+        bus.close()
+    doubler, tripler = deployment.pool("doubler"), deployment.pool("tripler")
+    dlq = f"{deployment.queues[0]}.dlq"
+    wait_for(lambda: queue_depths(deployment)[dlq] == 2, 120, "two dead letters")
+    wait_for(lambda: count(deployment, TRIPLED) == 1, 120, "the good document")
+    stop(doubler)
+    listed = deployment.maas("dlq", "list")
+    assert listed.returncode == 0 and dlq in listed.stdout
+    shown = deployment.maas("dlq", "show", deployment.queues[0])
+    assert "poison message" in shown.stdout and "666 is refused" in shown.stdout
+    # The fix: the engine no longer refuses 666.
+    routing = yaml.safe_load(Path(deployment.settings.routing_file).read_text())  # type: ignore[arg-type]
+    routing["pools"]["doubler"]["queues"][0]["engines"][0]["args"]["poison_value"] = None
+    Path(deployment.settings.routing_file).write_text(yaml.safe_dump(routing))  # type: ignore[arg-type]
+    replayed = deployment.maas("dlq", "replay", deployment.queues[0])
+    assert replayed.returncode == 0 and "replayed 2" in replayed.stdout
+    doubler = deployment.pool("doubler")
+    wait_for(lambda: count(deployment, TRIPLED) == 2, 120, "the replayed document")
+    wait_for(lambda: queue_depths(deployment)[dlq] == 1, 60, "the poison message back in the DLQ")
+    stop(doubler)
+    stop(tripler)
+    assert queue_depths(deployment)[deployment.queues[0]] == 0

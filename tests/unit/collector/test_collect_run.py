@@ -1,0 +1,98 @@
+"""The collect pipeline's ordering guarantees: journal after durable write, leases, crash reruns."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from chain_catalog import CATALOG, RAW
+
+from maas.bus.memory import MemoryBroker, MemoryBus
+from maas.collector.archive import Archive
+from maas.collector.config import CollectorConfig
+from maas.collector.journal import JOURNAL, acquire
+from maas.collector.run import CollectorRun, Target
+from maas.config.settings import TLSSettings
+from maas.errors import LockHeldError
+from maas.store.duckdb import DuckDBStore
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> DuckDBStore:
+    store = DuckDBStore(tmp_path / "c.duckdb")
+    store.setup([*CATALOG.models, JOURNAL])
+    yield store
+    store.close()
+
+
+def collector(inbox: Path) -> CollectorConfig:
+    return CollectorConfig.model_validate(
+        {
+            "id": "inbox",
+            "interface_name": "Inbox",
+            "model": "test-raw",
+            "source": {"type": "filesystem", "root": str(inbox), "patterns": ["*.csv"], "stable_checks": 0},
+            "extract": {
+                "format": "csv",
+                "fields": {"name": {"path": "name"}, "value": {"path": "value", "type": "int"}},
+            },
+        }
+    )
+
+
+def make_run(store: DuckDBStore, archive: Path) -> CollectorRun:
+    target = Target(store, MemoryBus(MemoryBroker()), "collect", (), Archive(archive))
+    return CollectorRun(target, CATALOG.models, TLSSettings())
+
+
+def test_crash_between_archive_and_write_leaves_no_gap_and_no_duplicate(
+    tmp_path: Path, store: DuckDBStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.csv").write_text("name,value\na,1\nb,2\n")
+    (inbox / "b.csv").write_text("name,value\nc,3\n")
+    config = collector(inbox)
+    real_write = store.write
+    calls = {"n": 0}
+
+    def crash_on_second_payload(docs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise SystemExit("killed between archive and write")  # not a MaasError: nothing catches it
+        return real_write(docs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "write", crash_on_second_payload)
+    with pytest.raises(SystemExit):
+        make_run(store, tmp_path / "archive").run([config])
+    assert len(list((tmp_path / "archive").rglob("*.gz"))) == 2  # both archived, one written
+    monkeypatch.setattr(store, "write", real_write)
+    (stats,) = make_run(store, tmp_path / "archive").run([config])
+    assert stats.error is None
+    assert stats.payloads == 1 and stats.created == 1  # only the payload whose write never happened
+    assert {d.data["name"] for d in store.scan(RAW)} == {"a", "b", "c"}
+    assert store.count(RAW) == 3
+    assert len(list((tmp_path / "archive").rglob("*.gz"))) == 2  # same bytes: not archived twice
+    (again,) = make_run(store, tmp_path / "archive").run([config])
+    assert again.payloads == 0
+
+
+def test_lease_blocks_a_live_holder_and_expires(store: DuckDBStore) -> None:
+    acquire(store, "I", "c", timedelta(seconds=60), owner="otherhost:1:x")
+    with pytest.raises(LockHeldError, match="being collected by otherhost:1:x"):
+        acquire(store, "I", "c", timedelta(seconds=60))
+    acquire(store, "J", "c", timedelta(seconds=-1), owner="otherhost:1:x")  # already expired
+    assert acquire(store, "J", "c", timedelta(seconds=60)).owner != "otherhost:1:x"
+
+
+def test_lease_of_a_dead_process_on_this_host_is_taken_over(store: DuckDBStore) -> None:
+    dead = f"{socket.gethostname()}:4194303:x"  # above the default pid_max: never a live PID
+    acquire(store, "I", "c", timedelta(hours=1), owner=dead)
+    lease = acquire(store, "I", "c", timedelta(minutes=1))
+    assert lease.owner != dead
+    doc = store.get(JOURNAL, [lease.doc_id])[lease.doc_id]
+    assert doc.data["lease_expires"] < datetime.now(UTC) + timedelta(minutes=2)
