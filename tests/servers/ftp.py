@@ -47,7 +47,11 @@ class FtpServer:
     def _handler(self, certfile: Path | None, keyfile: Path | None) -> Any:
         authorizer = DummyAuthorizer()
         authorizer.add_user(self.user, self.password, str(self.root), perm="elradfmwMT")
-        attributes: dict[str, Any] = {"authorizer": authorizer, "banner": "maas test ftpd"}
+        attributes: dict[str, Any] = {
+            "authorizer": authorizer,
+            "banner": "maas test ftpd",
+            "auth_failed_timeout": 0.1,
+        }
         base: Any = FTPHandler
         if certfile is not None:
             from pyftpdlib.handlers import TLS_FTPHandler

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ class ODataService(App):
     def _result(self, query: dict[str, str]) -> list[dict[str, Any]]:
         rows = [r for r in self.records if _matches(r, query.get("$filter"))]
         for field, descending in reversed(_ordering(query.get("$orderby"))):
-            rows.sort(key=lambda r, f=field: _sort_key(_get(r, f)), reverse=descending)
+            rows.sort(key=_sorter(field), reverse=descending)
         skip = int(query.get("$skip", 0))
         top = int(query.get("$top", len(rows)))
         return rows[skip : skip + top]
@@ -236,5 +237,9 @@ def _get(record: dict[str, Any], path: str) -> Any:
     return value
 
 
-def _sort_key(value: Any) -> Any:
-    return (value is None, value)
+def _sorter(field: str) -> Callable[[dict[str, Any]], Any]:
+    def key(record: dict[str, Any]) -> Any:
+        value = _get(record, field)
+        return (value is None, value)
+
+    return key

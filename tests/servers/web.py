@@ -26,6 +26,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         app = self.server.app
         app.requests.append(f"{method} {self.path}")
+        app.headers.append(dict(self.headers.items()))
         if not app.authorised(self.headers.get("Authorization")):
             return self.reply(401, {"error": "unauthorised"}, {"WWW-Authenticate": 'Basic realm="t"'})
         parts = urlsplit(self.path)
@@ -52,6 +53,7 @@ class App:
 
     def __init__(self) -> None:
         self.requests: list[str] = []
+        self.headers: list[dict[str, str]] = []
         self.basic: tuple[str, str] | None = None
         self.bearer: str | None = None
         self.base_url = ""

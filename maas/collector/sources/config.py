@@ -126,6 +126,7 @@ class ODataWindow(_Strict):
     """Backfill in bounded time windows instead of one open-ended query."""
 
     size_s: float = Field(gt=0, description="width of one window on the watermark axis")
+    until: AwareDatetime | None = Field(default=None, description="end of the backfill (default: now)")
 
 
 class ODataConfig(_HttpCommon):

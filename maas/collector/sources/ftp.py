@@ -120,6 +120,7 @@ class FtpSource(RemoteFileSource):
     def _stat(self, path: str) -> tuple[int, float] | None:
         with self._errors(f"stat {path}"):
             try:
+                self.ftp.voidcmd("TYPE I")  # listings switch to ASCII, where SIZE is refused
                 size = self.ftp.size(path)
                 modified = self.ftp.sendcmd(f"MDTM {path}").split()[-1]
             except ftplib.error_perm:  # 550: gone, or a directory

@@ -42,17 +42,18 @@ class WatermarkQueries(Closing):
         """Nothing to move or delete on an API."""
 
     def ranges(self, state: SourceState) -> Iterator[tuple[datetime | None, datetime | None]]:
-        """``(after, up_to)`` bounds: one open range, or consecutive windows up to now."""
+        """``(after, up_to)`` bounds: windows up to ``window.until`` (or now) when backfilling,
+        then always one open range, so nothing published after the last window is missed."""
         low = state.watermark or self.config.start
         if low is not None:
             low -= timedelta(seconds=self.config.overlap_s)
-        if self.config.window is None or low is None:
-            yield low, None
-            return
-        size, now = timedelta(seconds=self.config.window.size_s), utc_now()
-        while low < now:
-            yield low, low + size
-            low += size
+        window = self.config.window
+        if window is not None and low is not None:
+            size, end = timedelta(seconds=window.size_s), window.until or utc_now()
+            while low < end:
+                yield low, low + size
+                low += size
+        yield low, None
 
     def filter(self, low: datetime | None, high: datetime | None) -> str | None:
         field = self.config.watermark_field

@@ -44,7 +44,7 @@ class Web:
         self._session = None
 
     def _build(self) -> requests.Session:
-        session = requests.Session()
+        session = _Session()
         session.verify = requests_verify(self.tls, self.config.verify_tls)
         if session.verify is False:
             log.warning("%s: TLS certificate NOT verified (verify_tls: false)", _origin(self._base_url))
@@ -80,6 +80,17 @@ class Web:
             where = _origin(self._base_url)
             raise SourceRefused(f"{where}: refusing a next link to another origin: {target}")
         return target
+
+
+class _Session(requests.Session):
+    """requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override ``session.verify``; an explicit
+    ``tls.ca_file`` or ``verify_tls: false`` from our settings must win over the environment."""
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
 
 
 def _headers(config: HttpConfig | ODataConfig) -> dict[str, str]:

@@ -221,7 +221,7 @@ def test_reader_reports_bad_entries_and_keeps_going(tmp_path: Path) -> None:
     os.unlink(orphan.path)
     Path(str(broken.path) + ".json").write_text("{not json")
 
-    problems = {e.path.name: e.problem for e in archive.entries() if not e.ok}
+    problems = {e.path.name: e.problem or "" for e in archive.entries() if not e.ok}
     assert [e.path for e in archive.entries() if e.ok] == [good.path]
     assert problems["tampered.json.gz"].startswith("sha256 mismatch")
     assert problems["corrupt.json.gz"].startswith("corrupt gzip")

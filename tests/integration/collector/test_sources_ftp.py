@@ -1,0 +1,176 @@
+"""The FTP source against pyftpdlib on loopback: plain FTP, FTPS with PROT P, NLST fallback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Drain
+from pydantic import TypeAdapter
+from servers.ftp import FtpServer
+from servers.net import free_port
+from servers.pki import Pki
+
+from maas.collector.archive import Archive, ArchiveContext
+from maas.collector.sources import SourceConfig, SourceState, create_source
+from maas.config.settings import TLSSettings
+from maas.errors import SourceRefused, SourceUnavailable
+
+pytestmark = pytest.mark.integration
+FAST = {"stable_checks": 1, "stable_interval_s": 0.05}
+
+
+@pytest.fixture(autouse=True)
+def ftp_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAAS_TEST_FTP_PASSWORD", "s3cret-ftp")
+
+
+def ftp_config(server: FtpServer, **overrides: object) -> SourceConfig:
+    data = {
+        "type": "ftp",
+        "host": "127.0.0.1",
+        "port": server.port,
+        "username": server.user,
+        "password": "env:MAAS_TEST_FTP_PASSWORD",
+        "root": "/",
+        **FAST,
+        **overrides,
+    }
+    return TypeAdapter(SourceConfig).validate_python(data)
+
+
+def fill(root: Path) -> None:
+    (root / "incoming/2024").mkdir(parents=True)
+    (root / "incoming/S2A_MP_20240309.csv").write_text("datatake,start\n1,2024-03-09\n")
+    (root / "incoming/2024/S2B_MP_20240310.csv").write_text("datatake,start\n2,2024-03-10\n")
+    (root / "incoming/notes.txt").write_text("-")
+
+
+def test_collects_recursively_then_nothing_new(ftp_server: FtpServer, ftp_root: Path, drain: Drain) -> None:
+    fill(ftp_root)
+    cfg = ftp_config(ftp_server, root="/incoming", patterns=["*.csv"], recursive=True)
+    with create_source(cfg) as source:
+        first, state = drain(source, SourceState())
+        again, _ = drain(source, state)
+
+    by_name = {p.name: p for p in first}
+    assert sorted(by_name) == ["2024/S2B_MP_20240310.csv", "S2A_MP_20240309.csv"]
+    assert by_name["S2A_MP_20240309.csv"].data == b"datatake,start\n1,2024-03-09\n"
+    url = by_name["2024/S2B_MP_20240310.csv"].source_url
+    assert url == f"ftp://collector@127.0.0.1:{ftp_server.port}/incoming/2024/S2B_MP_20240310.csv"
+    assert "s3cret" not in url
+    assert again == []
+
+
+def test_listing_without_mlsd_falls_back_to_nlst(ftp_root: Path, drain: Drain) -> None:
+    fill(ftp_root)
+    with FtpServer(ftp_root, mlsd=False) as server:
+        cfg = ftp_config(server, root="/incoming", patterns=["*.csv"], recursive=True)
+        with create_source(cfg) as source:
+            first, state = drain(source, SourceState())
+            again, _ = drain(source, state)
+    assert sorted(p.name for p in first) == ["2024/S2B_MP_20240310.csv", "S2A_MP_20240309.csv"]
+    assert again == []
+
+
+def test_wrong_password_is_refused_without_leaking_it(
+    ftp_server: FtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAAS_TEST_FTP_PASSWORD", "not-the-password")
+    with create_source(ftp_config(ftp_server)) as source, pytest.raises(SourceRefused) as err:
+        list(source.poll(SourceState()))
+    assert "login refused" in str(err.value) and "not-the-password" not in str(err.value)
+
+
+def test_nobody_listening_is_transient(ftp_server: FtpServer) -> None:
+    cfg = ftp_config(ftp_server, port=free_port(), timeout_s=2)
+    with create_source(cfg) as source, pytest.raises(SourceUnavailable):
+        list(source.poll(SourceState()))
+
+
+def test_growing_file_is_not_taken_until_stable(ftp_server: FtpServer, ftp_root: Path, drain: Drain) -> None:
+    growing = ftp_root / "big.csv"
+    growing.write_bytes(b"a,b\n")
+    stop = threading.Event()
+
+    def writer() -> None:
+        with growing.open("ab") as out:
+            while not stop.is_set():
+                out.write(b"1,2\n")
+                out.flush()
+                time.sleep(0.01)
+
+    cfg = ftp_config(ftp_server, stable_checks=2, stable_interval_s=0.1)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        with create_source(cfg) as source:
+            while_growing, _ = drain(source, SourceState())
+    finally:
+        stop.set()
+        thread.join()
+    with create_source(cfg) as source:
+        after, _ = drain(source, SourceState())
+    assert while_growing == []
+    assert [p.data for p in after] == [growing.read_bytes()]
+
+
+def test_after_success_move_and_delete(ftp_server: FtpServer, ftp_root: Path, drain: Drain) -> None:
+    fill(ftp_root)
+    (ftp_root / "done").mkdir()
+    moved = ftp_config(ftp_server, root="/incoming", patterns=["S2A*"], after_success="move", move_to="/done")
+    with create_source(moved) as source:
+        [payload], _ = drain(source, SourceState())
+        assert (ftp_root / "incoming/S2A_MP_20240309.csv").exists()
+        source.after_success(payload)
+    assert (ftp_root / "done/S2A_MP_20240309.csv").exists()
+
+    deleted = ftp_config(ftp_server, root="/incoming", patterns=["*.txt"], after_success="delete")
+    with create_source(deleted) as source:
+        [payload], _ = drain(source, SourceState())
+        source.after_success(payload)
+    assert not (ftp_root / "incoming/notes.txt").exists()
+
+
+def test_hostile_remote_name_stays_inside_the_archive(
+    ftp_server: FtpServer, ftp_root: Path, tmp_path: Path, drain: Drain
+) -> None:
+    (ftp_root / "..\\..\\etc\\x").write_text("x")
+    with create_source(ftp_config(ftp_server)) as source:
+        [payload], _ = drain(source, SourceState())
+    archive_root = tmp_path / "archive"
+    stored = Archive(archive_root).put(payload, ArchiveContext("c", "h", "MP", "csv"))
+    assert archive_root in stored.path.parents and stored.path.name == "etc~x.gz"
+
+
+def test_ftps_with_protected_data_channel(
+    ftps_server: FtpServer, ftp_root: Path, pki: Pki, drain: Drain
+) -> None:
+    """The server refuses clear-text data connections (tls_data_required), so a successful
+    listing and download prove PROT P; the certificate is verified against the test CA."""
+    fill(ftp_root)
+    cfg = ftp_config(ftps_server, tls=True, root="/incoming", patterns=["*.csv"])
+    with create_source(cfg, TLSSettings(ca_file=pki.ca_file)) as source:
+        payloads, state = drain(source, SourceState())
+        again, _ = drain(source, state)
+    assert [p.name for p in payloads] == ["S2A_MP_20240309.csv"]
+    assert payloads[0].source_url.startswith(f"ftps://collector@127.0.0.1:{ftps_server.port}/")
+    assert again == []
+
+
+def test_ftps_untrusted_certificate_is_refused(ftps_server: FtpServer) -> None:
+    with create_source(ftp_config(ftps_server, tls=True)) as source, pytest.raises(SourceRefused) as err:
+        list(source.poll(SourceState()))
+    assert "certificate" in str(err.value)
+
+
+def test_ftps_verification_can_be_switched_off_explicitly(
+    ftps_server: FtpServer, ftp_root: Path, drain: Drain, caplog: pytest.LogCaptureFixture
+) -> None:
+    (ftp_root / "a.csv").write_text("x")
+    with create_source(ftp_config(ftps_server, tls=True, verify_tls=False)) as source:
+        payloads, _ = drain(source, SourceState())
+    assert [p.name for p in payloads] == ["a.csv"]
+    assert any("NOT verified" in r.getMessage() for r in caplog.records)

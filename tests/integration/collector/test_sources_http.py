@@ -1,0 +1,95 @@
+"""The HTTP JSON source against a paged JSON API on loopback (tests/servers/json_api.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import Drain
+from pydantic import TypeAdapter
+from servers.json_api import JsonApi
+
+from maas.collector.sources import Payload, SourceConfig, SourceState, create_source
+from maas.errors import SourceUnavailable
+
+pytestmark = pytest.mark.integration
+
+
+def http_config(api: JsonApi, path: str, **overrides: Any) -> SourceConfig:
+    data = {"type": "http", "url": f"{api.base_url}{path}", **overrides}
+    return TypeAdapter(SourceConfig).validate_python(data)
+
+
+def ids(payloads: list[Payload]) -> list[int]:
+    return [item["id"] for p in payloads for item in json.loads(p.data)["items"]]
+
+
+CURSOR = {"mode": "cursor", "cursor_path": "next", "param": "cursor", "items_path": "items"}
+
+
+def test_cursor_paging_resumes_where_it_stopped(json_api: JsonApi, drain: Drain) -> None:
+    with create_source(http_config(json_api, "/events", paging=CURSOR)) as source:
+        first, state = drain(source, SourceState())
+        nothing, state = drain(source, state)
+        json_api.items += [{"id": 7, "event": "probe-7"}, {"id": 8, "event": "probe-8"}]
+        grown, state = drain(source, state)
+
+    assert ids(first) == [0, 1, 2, 3, 4, 5, 6]
+    assert state.resume.cursor == "c6"
+    assert nothing == []
+    assert ids(grown) == [6, 7, 8]  # the last page is read again: it grew
+    assert json_api.requests[-1] == "GET /events?cursor=c6"
+
+
+def test_page_number_paging_until_an_empty_page(json_api: JsonApi, drain: Drain) -> None:
+    paging = {"mode": "page_number", "param": "page", "start": 1, "items_path": "items"}
+    with create_source(http_config(json_api, "/pages", paging=paging)) as source:
+        first, state = drain(source, SourceState())
+        nothing, state = drain(source, state)
+        json_api.items.append({"id": 7, "event": "probe-7"})
+        grown, _ = drain(source, state)
+
+    assert [len(json.loads(p.data)["items"]) for p in first] == [3, 3, 1]
+    assert nothing == []
+    assert ids(grown) == [6, 7]
+    assert "GET /pages?page=4" in json_api.requests
+
+
+def test_single_document_is_collected_when_it_changes(json_api: JsonApi, drain: Drain) -> None:
+    with create_source(http_config(json_api, "/status", name="prip-status")) as source:
+        [first], state = drain(source, SourceState())
+        unchanged, state = drain(source, state)
+        json_api.status = {"interface": "PRIP S1A", "status": "down"}
+        [changed], _ = drain(source, state)
+
+    assert json.loads(first.data)["status"] == "up" and first.name.startswith("prip-status-")
+    assert unchanged == []
+    assert json.loads(changed.data)["status"] == "down"
+
+
+def test_post_with_body_and_secret_header(
+    json_api: JsonApi, drain: Drain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAAS_TEST_API_KEY", "key-42")
+    cfg = http_config(
+        json_api,
+        "/search",
+        method="POST",
+        json_body={"mission": "S1"},
+        headers={"X-Client": "maas"},
+        secret_headers={"X-Api-Key": "env:MAAS_TEST_API_KEY"},
+        paging=CURSOR,
+    )
+    with create_source(cfg) as source:
+        payloads, _ = drain(source, SourceState())
+    assert ids(payloads) == [0, 1, 2, 3, 4, 5, 6]
+    assert json_api.bodies == [{"mission": "S1"}] * 3
+    assert json_api.headers[0]["X-Api-Key"] == "key-42" and json_api.headers[0]["X-Client"] == "maas"
+    assert all("key-42" not in p.source_url for p in payloads)
+
+
+def test_server_error_is_transient(json_api: JsonApi) -> None:
+    with create_source(http_config(json_api, "/broken")) as source, pytest.raises(SourceUnavailable) as err:
+        list(source.poll(SourceState()))
+    assert "HTTP 503" in str(err.value) and err.value.transient
