@@ -6,7 +6,10 @@ A server that cannot run here is a skip on a developer machine and a failure in 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,27 @@ def _unavailable(reason: str) -> None:
     if services_required():
         pytest.fail(reason, pytrace=False)
     pytest.skip(reason)
+
+
+@contextmanager
+def appending(path: Path, chunk: bytes) -> Iterator[None]:
+    """A writer keeps appending to ``path`` (a file still being uploaded) until the block ends."""
+    stop = threading.Event()
+
+    def writer() -> None:
+        with path.open("ab") as out:
+            while not stop.is_set():
+                out.write(chunk)
+                out.flush()
+                time.sleep(0.01)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @pytest.fixture

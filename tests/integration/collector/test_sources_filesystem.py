@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import Drain
+from conftest import Drain, appending
 from pydantic import TypeAdapter
 
 from maas.collector.archive import Archive, ArchiveContext
@@ -72,23 +71,11 @@ def test_changed_file_is_collected_again_and_state_survives_json(tmp_path: Path,
 def test_growing_file_waits_until_its_size_is_stable(tmp_path: Path, drain: Drain) -> None:
     growing = tmp_path / "big.xml"
     growing.write_bytes(b"<a>")
-    stop = threading.Event()
-
-    def writer() -> None:
-        with growing.open("ab") as out:
-            while not stop.is_set():
-                out.write(b"<b/>")
-                out.flush()
-                time.sleep(0.01)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        with create_source(config(tmp_path, stable_checks=2, stable_interval_s=0.1)) as source:
-            while_growing, _ = drain(source, SourceState())
-    finally:
-        stop.set()
-        thread.join()
+    with (
+        appending(growing, b"<b/>"),
+        create_source(config(tmp_path, stable_checks=2, stable_interval_s=0.1)) as source,
+    ):
+        while_growing, _ = drain(source, SourceState())
     with create_source(config(tmp_path, stable_checks=2, stable_interval_s=0.1)) as source:
         after, _ = drain(source, SourceState())
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from conftest import Drain
+from conftest import Drain, appending
 from pydantic import TypeAdapter
 from servers.ftp import FtpServer
 from servers.net import free_port
@@ -93,24 +91,9 @@ def test_nobody_listening_is_transient(ftp_server: FtpServer) -> None:
 def test_growing_file_is_not_taken_until_stable(ftp_server: FtpServer, ftp_root: Path, drain: Drain) -> None:
     growing = ftp_root / "big.csv"
     growing.write_bytes(b"a,b\n")
-    stop = threading.Event()
-
-    def writer() -> None:
-        with growing.open("ab") as out:
-            while not stop.is_set():
-                out.write(b"1,2\n")
-                out.flush()
-                time.sleep(0.01)
-
     cfg = ftp_config(ftp_server, stable_checks=2, stable_interval_s=0.1)
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        with create_source(cfg) as source:
-            while_growing, _ = drain(source, SourceState())
-    finally:
-        stop.set()
-        thread.join()
+    with appending(growing, b"1,2\n"), create_source(cfg) as source:
+        while_growing, _ = drain(source, SourceState())
     with create_source(cfg) as source:
         after, _ = drain(source, SourceState())
     assert while_growing == []

@@ -5,12 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from conftest import Drain
+from conftest import Drain, appending
 from pydantic import TypeAdapter
 from servers.net import free_port
 from servers.sshd import Sshd, SshdUnavailable, ensure_password_user, keygen
@@ -149,26 +147,11 @@ def test_growing_file_is_not_taken_until_stable(
 ) -> None:
     growing = remote / "S1A_MP_growing.xml"
     growing.write_bytes(b"<plan>")
-    stop = threading.Event()
-
-    def writer() -> None:
-        with growing.open("ab") as out:
-            while not stop.is_set():
-                out.write(b"<dt/>")
-                out.flush()
-                time.sleep(0.01)
-
     cfg = sftp_config(
         sshd, remote, known_hosts, patterns=["*growing*"], stable_checks=2, stable_interval_s=0.1
     )
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        with create_source(cfg) as source:
-            while_growing, _ = drain(source, SourceState())
-    finally:
-        stop.set()
-        thread.join()
+    with appending(growing, b"<dt/>"), create_source(cfg) as source:
+        while_growing, _ = drain(source, SourceState())
     with create_source(cfg) as source:
         after, _ = drain(source, SourceState())
     assert while_growing == []
