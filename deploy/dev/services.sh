@@ -212,14 +212,16 @@ java17_home() {
 
 # The download goes through a temporary directory so that an interrupted fetch leaves no partial zip.
 os_fetch() {
-    local zip="$CACHE_DIR/opensearch-$OS_VERSION.zip" tmp
+    local zip="$CACHE_DIR/opensearch-$OS_VERSION.zip" tmp output
     [[ -s $zip ]] && return
     need mvn maven
     mkdir -p "$CACHE_DIR"
     tmp=$(mktemp -d "$CACHE_DIR/.fetch.XXXXXX")
     log "opensearch: fetching $OS_ARTIFACT from Maven Central"
-    mvn -q -B dependency:copy -Dartifact="$OS_ARTIFACT" -DoutputDirectory="$tmp" >&2 ||
+    if ! output=$(mvn -q -B dependency:copy -Dartifact="$OS_ARTIFACT" -DoutputDirectory="$tmp" 2>&1); then
+        printf '%s\n' "$output" >&2
         die "maven could not fetch $OS_ARTIFACT"
+    fi
     mv "$tmp/opensearch-$OS_VERSION.zip" "$zip"
     rmdir "$tmp"
 }
@@ -285,7 +287,7 @@ os_healthy() {
 }
 
 os_start() {
-    need curl
+    need pgrep procps
     if [[ -n $(os_version) ]]; then
         log "opensearch: already running on $OS_URL"
     else
@@ -335,6 +337,7 @@ main() {
     case ${1:-} in
     start)
         lock
+        need curl
         rabbit_start
         os_start
         ;;
