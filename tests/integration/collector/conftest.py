@@ -6,24 +6,19 @@ A server that cannot run here is a skip on a developer machine and a failure in 
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servers import harness
 from servers.ftp import FtpServer, tls_handler_reason
+from servers.harness import Drain
 from servers.json_api import JsonApi
 from servers.odata import ODataService
 from servers.pki import Pki, make_pki
 from servers.sshd import Sshd, SshdUnavailable
 from servers.web import AppServer
 from services import services_required
-
-from maas.collector.sources import Payload, Source, SourceState
-
-Drain = Callable[[Source, SourceState], tuple[list[Payload], SourceState]]
 
 
 def _unavailable(reason: str) -> None:
@@ -32,39 +27,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@contextmanager
-def appending(path: Path, chunk: bytes) -> Iterator[None]:
-    """A writer keeps appending to ``path`` (a file still being uploaded) until the block ends."""
-    stop = threading.Event()
-
-    def writer() -> None:
-        with path.open("ab") as out:
-            while not stop.is_set():
-                out.write(chunk)
-                out.flush()
-                time.sleep(0.01)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
 @pytest.fixture
 def drain() -> Drain:
     """Poll like the orchestrator: take every payload, then fold its checkpoint into the state."""
-
-    def run(source: Source, state: SourceState) -> tuple[list[Payload], SourceState]:
-        payloads = []
-        for payload in source.poll(state):
-            payloads.append(payload)
-            state = state.advance(payload.checkpoint)
-        return payloads, state
-
-    return run
+    return harness.drain
 
 
 @pytest.fixture(scope="session")

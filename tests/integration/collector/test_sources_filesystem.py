@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Drain, appending
 from pydantic import TypeAdapter
+from servers.harness import Drain, appending
 
 from maas.collector.archive import Archive, ArchiveContext
 from maas.collector.sources import SourceConfig, SourceState, create_source

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Drain, appending
 from pydantic import TypeAdapter
 from servers.ftp import FtpServer
+from servers.harness import Drain, appending
 from servers.net import free_port
 from servers.pki import Pki
 

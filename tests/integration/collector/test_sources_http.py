@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Drain
 from pydantic import TypeAdapter
+from servers.harness import Drain
 from servers.json_api import JsonApi
 
 from maas.collector.sources import Payload, SourceConfig, SourceState, create_source

@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
-from conftest import Drain
 from pydantic import TypeAdapter
+from servers.harness import Drain
 from servers.odata import ODataService, load_records
 from servers.pki import Pki
 from servers.web import AppServer

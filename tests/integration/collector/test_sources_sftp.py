@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Drain, appending
 from pydantic import TypeAdapter
+from servers.harness import Drain, appending
 from servers.net import free_port
 from servers.sshd import Sshd, SshdUnavailable, ensure_password_user, keygen
 
