@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import re
 import tempfile
 import threading
@@ -79,8 +80,8 @@ class DuckDBStore:
         self._local = threading.local()
         self._cursors: list[Cursor] = []
         self._guard = threading.Lock()
-        self._specs: dict[str, TableSpec] = {}
-        self._tables: set[str] = set()
+        self._specs: dict[str, TableSpec] = {}  # family -> spec of the class last seen
+        self._ready: set[TableSpec] = set()  # specs whose table exists with all their columns
         self._scratch_dir: tempfile.TemporaryDirectory[str] | None = None
 
     @classmethod
@@ -96,6 +97,12 @@ class DuckDBStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return self._connect(read_only=False)
+        except duckdb.ConnectionException:
+            self._lock.release()
+            raise LockHeldError(
+                f"embedded store {self.path} is open read-only in this process (PID {os.getpid()}):"
+                " close its readers before opening a writer"
+            ) from None
         except BaseException:
             self._lock.release()
             raise
@@ -114,6 +121,10 @@ class DuckDBStore:
             conn = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
             raise self._open_error(exc) from None
+        except duckdb.ConnectionException:
+            raise  # the same file open with another mode in this process: the caller decides
+        except duckdb.Error as exc:
+            raise StoreError(f"embedded store {self.path} cannot be opened: {_first_line(exc)}") from exc
         conn.execute("SET GLOBAL TimeZone = 'UTC'")
         return conn
 
@@ -158,14 +169,14 @@ class DuckDBStore:
 
     def _spec(self, doc_class: DocumentClass) -> TableSpec:
         spec = self._specs.get(doc_class.family)
-        if spec is None or spec.doc_class is not doc_class:
+        if spec is None or spec.doc_class != doc_class:  # new, or the model changed
             spec = self._specs[doc_class.family] = TableSpec(doc_class)
         return spec
 
     def _table(self, doc_class: DocumentClass, create: bool) -> TableSpec | None:
         """The table of a class, created or completed with new columns for writers."""
         spec = self._spec(doc_class)
-        if spec.table in self._tables:
+        if spec in self._ready:
             return spec
         with self._guard, _mapped(self.path):
             if create:
@@ -173,7 +184,7 @@ class DuckDBStore:
                 self._create(spec)
             elif not self._exists(spec):
                 return None
-            self._tables.add(spec.table)
+            self._ready.add(spec)
         return spec
 
     def _writable(self, doc_class: DocumentClass) -> TableSpec:
@@ -262,17 +273,20 @@ class DuckDBStore:
         planned, results = plan(cur)
         docs = [d for d in {d.id: d for d in planned}.values() if d.id not in refused]
         refused.update(_unknown_fields(spec, docs))
-        encoded = {d.id: content_encoding(d.data) for d in docs if d.id not in refused}
-        hashes = {i: hash_encoded(text.encode("utf-8")) for i, text in encoded.items()}
-        stored = dict(cur.execute(spec.hashes_sql(), [list(hashes)]).fetchall())
-        changed = [d for d in docs if d.id in hashes and stored.get(d.id) != hashes[d.id]]
+        docs = [d for d in docs if d.id not in refused]
+        encoded = [_encode(d) for d in docs]
+        stored = dict(cur.execute(spec.hashes_sql(), [[d.id for d in docs]]).fetchall())
+        changed = [(d, text, digest) for d, (text, digest) in zip(docs, encoded, strict=True)
+                   if stored.get(d.id) != digest]
         if changed:
-            self._upsert(cur, spec, [spec.line(d, encoded[d.id], hashes[d.id]) for d in changed], changed)
-        outcomes = [ItemResult(d.id, d.index, _outcome(stored.get(d.id), hashes[d.id])) for d in docs
-                    if d.id in hashes]
-        return results + outcomes
+            self._upsert(cur, spec, changed)
+        outcomes = (_outcome(stored.get(d.id), digest) for d, (_, digest) in zip(docs, encoded, strict=True))
+        return results + [ItemResult(d.id, d.index, o) for d, o in zip(docs, outcomes, strict=True)]
 
-    def _upsert(self, cur: Cursor, spec: TableSpec, lines: list[str], docs: list[Document]) -> None:
+    def _upsert(self, cur: Cursor, spec: TableSpec, changed: list[tuple[Document, str, str]]) -> None:
+        """Load the changed documents as JSON lines; a refusal names the whole chunk's lines."""
+        docs = [d for d, _, _ in changed]
+        lines = [spec.line(d, text, digest) for d, text, digest in changed]
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".ndjson", dir=self._scratch()) as f:
             f.write("\n".join(lines))
             f.flush()
@@ -421,6 +435,12 @@ def _by_family(docs: list[Document]) -> list[list[Document]]:
 
 def _as_plan(docs: list[Document]) -> Plan:
     return lambda cur: (docs, [])
+
+
+def _encode(doc: Document) -> tuple[str, str]:
+    """The canonical JSON (also the bulk line) and its content hash: one encoding per document."""
+    text = content_encoding(doc.data)
+    return text, hash_encoded(text.encode("utf-8"))
 
 
 def _unknown_fields(spec: TableSpec, docs: list[Document]) -> dict[str, ItemResult]:

@@ -23,6 +23,7 @@ from maas.store.base import Exists, Filter, Range, SortKey, Term, Terms
 
 Convert = Callable[[Any], Any]
 _PRIMARY_KEY = " PRIMARY KEY"
+_MAX_DOC_BYTES = 256 * 1024 * 1024  # read_json's default (16 MB) would fail a chunk, not an item
 _RANGE_OPS = (("gte", ">="), ("gt", ">"), ("lte", "<="), ("lt", "<"))
 
 
@@ -123,7 +124,8 @@ class TableSpec:
         """Upsert every line of a JSON-lines file (its path is the one parameter)."""
         names = ", ".join(c.sql for c in self.columns)
         types = ", ".join(f"{_literal(c.name)}: {_literal(c.type)}" for c in self.columns)
-        source = f"read_json(?, format='newline_delimited', columns={{{types}}})"
+        source = (f"read_json(?, format='newline_delimited', maximum_object_size={_MAX_DOC_BYTES}, "
+                  f"columns={{{types}}})")
         return f"INSERT OR REPLACE INTO {self.table} ({names}) SELECT {names} FROM {source}"
 
     def refused_sql(self) -> str:

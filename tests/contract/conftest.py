@@ -8,7 +8,6 @@ deleted afterwards; on DuckDB every test has a fresh file anyway.
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -29,16 +28,6 @@ STORE_BACKENDS = (
 DocClassFactory = Callable[..., DocumentClass]
 
 
-def _require_backend_module(module: str, reason: str) -> None:
-    """Skip, clearly, while a backend is still being written (and only then)."""
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        pytest.skip(reason)
-
-
 @pytest.fixture(params=STORE_BACKENDS)
 def store_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -48,7 +37,6 @@ def store_backend(request: pytest.FixtureRequest) -> str:
 def store_settings(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     if store_backend == "duckdb":
         return Settings(store=StoreSettings(url=f"duckdb:///{tmp_path / 'store.duckdb'}"))
-    _require_backend_module("maas.store.opensearch", "OpenSearchStore not built yet")
     url = request.getfixturevalue("opensearch_url")  # skips, or fails under MAAS_REQUIRE_SERVICES=1
     return Settings(store=StoreSettings(url=url))
 

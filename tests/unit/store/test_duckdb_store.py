@@ -163,6 +163,23 @@ def test_a_grown_model_adds_its_column_and_keeps_the_data(tmp_path: Path) -> Non
     assert got[new.id].data == {"name": "new", "note": "hello"}
 
 
+def test_a_model_grown_while_the_store_is_open_gets_its_column(tmp_path: Path) -> None:
+    grown = DocumentClass("Item", "item", {**ITEMS.fields, "note": Field(T.TEXT)}, ("name",))
+    with DuckDBStoreClosing(tmp_path / "maas.duckdb") as store:
+        store.write([ITEMS.make({"name": "old"})])
+        new = grown.make({"name": "new", "note": "hello"})
+        assert store.write([new]).counts() == {Outcome.CREATED: 1}
+        assert store.find(grown, [Term("note", "hello")]) == [new]
+
+
+def test_a_writer_cannot_open_beside_a_reader_of_the_same_process(tmp_path: Path) -> None:
+    path = tmp_path / "maas.duckdb"
+    DuckDBStore(path).close()
+    with DuckDBStoreClosing(path, read_only=True), pytest.raises(LockHeldError, match="close its readers"):
+        DuckDBStore(path)
+    DuckDBStore(path).close()  # the failed attempt did not keep the lock
+
+
 def test_fields_the_table_does_not_have_are_refused_per_item(tmp_path: Path) -> None:
     good = ITEMS.make({"name": "good"})
     stray = Document(ITEMS, ITEMS.id_for("stray"), "item-all", {"name": "stray", "colour": "red"})
