@@ -27,11 +27,14 @@ class Handler(BaseHTTPRequestHandler):
         app = self.server.app
         app.requests.append(f"{method} {self.path}")
         app.headers.append(dict(self.headers.items()))
-        if not app.authorised(self.headers.get("Authorization")):
-            return self.reply(401, {"error": "unauthorised"}, {"WWW-Authenticate": 'Basic realm="t"'})
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if parts.path == "/token" and method == "POST":
+            status, payload = app.issue_token(dict(parse_qsl(body.decode())))
+            return self.reply(status, payload, {})
+        if not app.authorised(self.headers.get("Authorization")):
+            return self.reply(401, {"error": "unauthorised"}, {"WWW-Authenticate": 'Basic realm="t"'})
         status, payload, content_type = app.handle(method, parts.path, dict(parse_qsl(parts.query)), body)
         self.reply(status, payload, {"Content-Type": content_type})
 
@@ -57,6 +60,23 @@ class App:
         self.basic: tuple[str, str] | None = None
         self.bearer: str | None = None
         self.base_url = ""
+        self.oauth_clients: dict[str, str] = {}  # client_id -> secret, for POST /token
+        self.oauth_users: dict[str, str] = {}  # username -> password (password grant)
+        self.tokens_issued = 0
+
+    def issue_token(self, form: dict[str, str]) -> tuple[int, Any]:
+        """A minimal OAuth2 token endpoint: the newest token is the only one accepted."""
+        secret = self.oauth_clients.get(form.get("client_id", ""))
+        grant = form.get("grant_type")
+        client_ok = grant == "password" or (secret is not None and form.get("client_secret") == secret)
+        user_ok = grant != "password" or self.oauth_users.get(form.get("username", "")) == form.get(
+            "password"
+        )
+        if grant not in ("client_credentials", "password") or not (client_ok and user_ok):
+            return 401, {"error": "invalid_client", "error_description": "bad credentials"}
+        self.tokens_issued += 1
+        self.bearer = f"tok-{self.tokens_issued}"
+        return 200, {"access_token": self.bearer, "token_type": "Bearer", "expires_in": 3600}
 
     def authorised(self, header: str | None) -> bool:
         if self.basic is not None:

@@ -112,7 +112,28 @@ class BearerAuth(_Strict):
     token: SecretRef
 
 
-Auth = Annotated[BasicAuth | BearerAuth, Field(discriminator="type")]
+class OAuth2Auth(_Strict):
+    """A bearer token from an OAuth2 token endpoint, cached until shortly before it expires."""
+
+    type: Literal["oauth2"]
+    token_url: HttpUrl
+    grant: Literal["client_credentials", "password"] = "client_credentials"
+    client_id: str = Field(min_length=1)
+    client_secret: SecretRef | None = None
+    username: str | None = None
+    password: SecretRef | None = None
+    scope: str | None = None
+
+    @model_validator(mode="after")
+    def _grant_needs(self) -> OAuth2Auth:
+        if self.grant == "password" and (self.username is None or self.password is None):
+            raise ValueError("grant: password needs username and password")
+        if self.grant == "client_credentials" and self.client_secret is None:
+            raise ValueError("grant: client_credentials needs client_secret")
+        return self
+
+
+Auth = Annotated[BasicAuth | BearerAuth | OAuth2Auth, Field(discriminator="type")]
 
 
 class _HttpCommon(_Strict):
@@ -212,6 +233,7 @@ __all__ = [
     "FtpConfig",
     "HttpConfig",
     "NoPaging",
+    "OAuth2Auth",
     "ODataConfig",
     "ODataWindow",
     "PageNumberPaging",

@@ -14,7 +14,8 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import requests
 
-from maas.collector.sources.config import BasicAuth, BearerAuth, HttpConfig, ODataConfig
+from maas.collector.sources.config import BasicAuth, BearerAuth, HttpConfig, OAuth2Auth, ODataConfig
+from maas.collector.sources.oauth2 import OAuth2Token
 from maas.collector.sources.tls import requests_cert, requests_verify
 from maas.config.settings import TLSSettings
 from maas.errors import SourceError, SourceRefused, SourceUnavailable
@@ -50,7 +51,7 @@ class Web:
             log.warning("%s: TLS certificate NOT verified (verify_tls: false)", _origin(self._base_url))
         session.cert = requests_cert(self.tls)
         session.headers.update({"Accept": "application/json", **_headers(self.config)})
-        _authenticate(session, self.config.auth)
+        _authenticate(session, self.config.auth, self.config.timeout_s)
         return session
 
     @property
@@ -99,8 +100,12 @@ def _headers(config: HttpConfig | ODataConfig) -> dict[str, str]:
     return {**config.headers, **{name: ref.resolve() for name, ref in config.secret_headers.items()}}
 
 
-def _authenticate(session: requests.Session, auth: BasicAuth | BearerAuth | None) -> None:
-    if isinstance(auth, BasicAuth):
+def _authenticate(
+    session: requests.Session, auth: BasicAuth | BearerAuth | OAuth2Auth | None, timeout_s: float
+) -> None:
+    if isinstance(auth, OAuth2Auth):
+        session.auth = OAuth2Token(auth, session, timeout_s)
+    elif isinstance(auth, BasicAuth):
         session.auth = (auth.username, auth.password.resolve())
     elif isinstance(auth, BearerAuth):
         session.headers["Authorization"] = f"Bearer {auth.token.resolve()}"

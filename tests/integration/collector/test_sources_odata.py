@@ -222,3 +222,57 @@ def test_v2_unknown_watermark_property_is_a_clear_error(odata: ODataService) -> 
     cfg = odata_config(odata, version=2, watermark_field="Published")
     with create_source(cfg) as source, pytest.raises(SourceRefused, match="Published"):
         list(source.poll(SourceState(watermark=SHARED_STAMP)))
+
+
+def oauth2(odata: ODataService, **overrides: Any) -> dict[str, Any]:
+    return {
+        "type": "oauth2",
+        "token_url": f"{odata.base_url}/token",
+        "client_id": "maas",
+        "client_secret": "env:MAAS_TEST_CLIENT_SECRET",
+        **overrides,
+    }
+
+
+def test_oauth2_client_credentials_token_is_cached_and_renewed_after_a_401(
+    odata: ODataService, drain: Drain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    odata.oauth_clients["maas"] = "client-s3cret"
+    odata.bearer = "nobody-has-this"
+    monkeypatch.setenv("MAAS_TEST_CLIENT_SECRET", "client-s3cret")
+    with create_source(odata_config(odata, auth=oauth2(odata))) as source:
+        first, state = drain(source, SourceState())
+        assert odata.tokens_issued == 1  # one token for the four pages
+        odata.bearer = "revoked"  # the server forgets the token: 401, then one renewal
+        late = {**load_records()[0], "Id": "late-2", "PublicationDate": "2024-03-09T12:00:00.000Z"}
+        odata.records.append(late)
+        second, _ = drain(source, state)
+    assert sorted(v4_ids(first)) == ALL_IDS
+    assert v4_ids(second) == ["late-2"] and odata.tokens_issued == 2
+    assert all("client-s3cret" not in r for r in odata.requests)
+
+
+def test_oauth2_password_grant_for_v2(
+    odata: ODataService, drain: Drain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    odata.oauth_users["operator"] = "op-pass"
+    odata.bearer = "nobody-has-this"
+    monkeypatch.setenv("MAAS_TEST_OP_PASSWORD", "op-pass")
+    auth = oauth2(
+        odata, grant="password", client_secret=None, username="operator", password="env:MAAS_TEST_OP_PASSWORD"
+    )
+    with create_source(odata_config(odata, version=2, auth=auth)) as source:
+        payloads, _ = drain(source, SourceState())
+    assert sorted(v2_ids(payloads)) == ALL_IDS and odata.tokens_issued == 1
+
+
+def test_oauth2_bad_client_secret_is_refused(odata: ODataService, monkeypatch: pytest.MonkeyPatch) -> None:
+    odata.oauth_clients["maas"] = "client-s3cret"
+    monkeypatch.setenv("MAAS_TEST_CLIENT_SECRET", "guessed")
+    with (
+        create_source(odata_config(odata, auth=oauth2(odata))) as source,
+        pytest.raises(SourceRefused) as err,
+    ):
+        list(source.poll(SourceState()))
+    assert "token endpoint" in str(err.value) and "invalid_client" in str(err.value)
+    assert "guessed" not in str(err.value)

@@ -75,6 +75,22 @@ def test_payload_hashes_its_bytes() -> None:
         ),
         ({"type": "http", "url": "https://h/x", "paging": {"mode": "cursor", "param": "c"}}, "cursor_path"),
         ({"type": "webdav", "url": "https://h/"}, "does not match any of the expected tags"),
+        (
+            {
+                "type": "http",
+                "url": "https://h/x",
+                "auth": {"type": "oauth2", "token_url": "https://h/t", "client_id": "c"},
+            },
+            "client_credentials needs client_secret",
+        ),
+        (
+            {
+                "type": "http",
+                "url": "https://h/x",
+                "auth": {"type": "oauth2", "token_url": "https://h/t", "client_id": "c", "grant": "password"},
+            },
+            "password needs username and password",
+        ),
     ],
 )
 def test_config_errors_are_specific(data: dict[str, Any], message: str) -> None:
