@@ -110,6 +110,16 @@ def test_changing_one_field_is_updated_and_reads_back(store: Store, products: Do
     assert back.data["mission"] == "S5P" and back.data["tags"] == ["new"]
 
 
+def test_the_last_of_one_id_in_a_write_wins(store: Store, products: DocumentClass) -> None:
+    first, last = product(products, 1, size=1), product(products, 1, size=2)
+    report = store.write([first, product(products, 2), last])
+    store.refresh(products)
+    assert not report.failed
+    assert {i.id for i in report.items} == {first.id, products.id_for("P000002")}
+    assert store.count(products) == 2
+    assert store.get(products, [first.id])[first.id].data["size"] == 2
+
+
 def test_removing_a_field_is_an_update(store: Store, products: DocumentClass) -> None:
     doc = product(products, 1, score=1.5)
     written(store, [doc])
