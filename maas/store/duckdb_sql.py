@@ -53,7 +53,7 @@ def _from_json(converter: Convert | None) -> Convert:
 
 @dataclass(frozen=True)
 class Column:
-    """One table column: its DDL, how a value is bound, written and read back."""
+    """One table column: its DDL, its JSON shape for loading, how it is filtered and read back."""
 
     name: str
     ddl: str
@@ -78,8 +78,8 @@ class Column:
     @property
     def decode(self) -> Convert | None:
         if self.json:
-            typed = self.field is not None and self.field.properties is not None
-            return _from_json(self.field.converter if typed and self.field else None)
+            typed = self.field if self.field and self.field.properties is not None else None
+            return _from_json(typed.converter if typed else None)
         if self.element == "TIMESTAMPTZ":
             return _utc_list if self.many else _utc
         return None
@@ -118,7 +118,7 @@ class TableSpec:
         return f"CREATE TABLE IF NOT EXISTS {self.table} ({defs})"
 
     def add_column_sql(self, column: Column) -> str:
-        return f"ALTER TABLE {self.table} ADD COLUMN {column.sql} {column.ddl.removesuffix(_PRIMARY_KEY)}"
+        return f"ALTER TABLE {self.table} ADD COLUMN {column.sql} {column.type}"
 
     def upsert_sql(self) -> str:
         """Upsert every line of a JSON-lines file (its path is the one parameter)."""
