@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -440,7 +440,8 @@ class OpenSearchStore:
 
     def scan(
         self, doc_class: DocumentClass, filters: Sequence[Filter] = (), batch_size: int = 1000
-    ) -> Iterator[Document]:
+    ) -> Generator[Document, None, None]:
+        """A generator: closing it early (or dropping it) closes the point in time at once."""
         page = max(1, min(batch_size, MAX_RESULT_WINDOW))
         for hit in self._pit_hits(doc_class, filters, (), page):
             yield self._decode_hit(doc_class, hit)
