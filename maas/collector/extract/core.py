@@ -56,8 +56,8 @@ class Extractor:
         static = self._static_values(context, source)
         errors: list[RecordError] = []
         batch = self._reader.open(payload, source, errors)
-        records = collect(batch, self._fields, static, source, errors)
-        return ExtractResult(source, records, errors)
+        records, numbers = collect(batch, self._fields, static, source, errors)
+        return ExtractResult(source, records, errors, numbers)
 
     def _static_values(self, context: Mapping[str, Any], source: str) -> dict[str, Any]:
         """Constants and context values are the same for every record: converted once."""

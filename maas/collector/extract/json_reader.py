@@ -13,7 +13,6 @@ from operator import itemgetter
 from typing import Any
 
 from maas.collector.extract.jsonpath import compile_path, parse
-from maas.collector.extract.raw import Many
 from maas.collector.extract.records import Batch, Fetch, fetch_each, same_line
 from maas.collector.extract.result import ExtractError, RecordError
 from maas.collector.extract.spec import JsonExtract, JsonLinesExtract
@@ -28,9 +27,7 @@ def _loads(text: str | bytes) -> Any:
 
 
 def _records(found: Any) -> list[Any]:
-    """A single list match is iterated; several matches are the records as they are."""
-    if type(found) is Many:
-        return found
+    """A list is iterated: the items of one list match, or each of several matches (``Many``)."""
     if isinstance(found, list):
         return found
     return [] if found is None else [found]
@@ -48,7 +45,7 @@ def _fetch(paths: list[str]) -> Fetch:
     def fetch(record: Any) -> Any:
         try:
             return take(record)
-        except (KeyError, TypeError, IndexError):
+        except (KeyError, TypeError):
             return [record.get(key) for key in keys] if type(record) is dict else absent
 
     return fetch

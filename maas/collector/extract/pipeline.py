@@ -8,6 +8,7 @@ cannot be converted raises ``ValueError`` with the reason; the record loop repor
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +30,7 @@ def compile_field(spec: FieldSpec) -> Finisher:
 
 
 def _text_finisher(spec: FieldSpec, to_item: Finisher, fallback: Finisher, general: Finisher) -> Finisher:
-    """``general`` with the case of one text value inlined (regex, strip, text kept as is).
+    """``general`` with the case of one text value inlined (strip, regex, text kept as is).
 
     This runs for most fields of most records, and a Python call per step is what a
     declarative extractor pays over a hand-written loop; anything unusual (no value, several,
@@ -42,12 +43,12 @@ def _text_finisher(spec: FieldSpec, to_item: Finisher, fallback: Finisher, gener
 
     def finish(raw: Any) -> Any:
         if type(raw) is str:
+            if strip:
+                raw = raw.strip()
             if search is not None:
                 match = search(raw)
                 if match is None or (raw := match.group(group)) is None:
                     return fallback(None)
-            if strip:
-                raw = raw.strip()
             if not raw:
                 return fallback(None)
             if keep_text:
@@ -94,24 +95,21 @@ def _list_finisher(
 
 
 def _prepare(spec: FieldSpec) -> Finisher:
-    """Strip and regex-capture text; empty text is missing. Other JSON values pass as they are."""
+    """Strip, then regex-capture text; empty text is missing. Other JSON values pass as they are."""
     strip = spec.strip
     pattern = re.compile(spec.regex) if spec.regex else None
     search = pattern.search if pattern else None
     group = 1 if pattern and pattern.groups else 0
 
     def prepare(raw: Any) -> Any:
+        if strip and isinstance(raw, str):
+            raw = raw.strip()
         if search:
             match = search(raw if isinstance(raw, str) else str(raw))
             raw = match.group(group) if match else None
             if raw is None:
                 return MISSING
-        if isinstance(raw, str):
-            if strip:
-                raw = raw.strip()
-            if raw == "":
-                return MISSING
-        return raw
+        return MISSING if raw == "" else raw
 
     return prepare
 
@@ -151,4 +149,6 @@ def _fallback(spec: FieldSpec) -> Finisher:
         return missing
     if (spec.many or spec.split) and default is not None and not isinstance(default, list):
         default = [default]
+    if isinstance(default, list | dict):  # each record gets its own, mutable copy
+        return lambda _: copy.deepcopy(default)
     return lambda _: default

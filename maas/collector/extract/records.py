@@ -12,6 +12,7 @@ separates a declarative extractor from a hand-written loop.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -59,16 +60,18 @@ def collect(
     static: dict[str, Any],
     source: str,
     errors: list[RecordError],
-) -> list[dict[str, Any]]:
-    """Every record whose fields all converted, starting from the static values.
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """Every record whose fields all converted (starting from the static values), and its number.
 
     A record that fails is walked again field by field to report every bad field.
     """
-    fetch, records = batch.fetch, []
+    fetch, records, numbers = batch.fetch, [], []
     plan = list(enumerate(fields))
+    shared = any(isinstance(value, list | dict) for value in static.values())
+    fresh = copy.deepcopy if shared else dict.copy  # records must not share mutable values
     for number, record in batch.records:
         raw = fetch(record)
-        out = static.copy()
+        out = fresh(static)
         try:
             for i, (name, finish) in plan:
                 out[name] = finish(raw[i])
@@ -77,7 +80,8 @@ def collect(
             errors += _problems(fields, raw, number, source, line)
             continue
         records.append(out)
-    return records
+        numbers.append(number)
+    return records, numbers
 
 
 def _problems(

@@ -46,8 +46,13 @@ class RecordError:
 
 @dataclass(slots=True)
 class ExtractResult:
-    """The good records of a payload and the problems of the bad ones."""
+    """The good records of a payload and the problems of the bad ones.
+
+    ``numbers[i]`` is the record number of ``records[i]`` in the payload (the line for CSV),
+    so a problem found later (model validation) can point at the same place as ours.
+    """
 
     source: str
     records: list[dict[str, Any]] = field(default_factory=list)
     errors: list[RecordError] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)

@@ -38,6 +38,7 @@ def test_a_row_with_a_bad_date_is_reported_by_line_and_the_other_rows_are_kept()
     payload = (DATA / "datatakes.csv").read_bytes()
     result = extract(DATATAKES, payload, {"source": "sftp://mp/S1A_271.csv", "interface_name": "MP-S1"})
     assert [r["datatake"] for r in result.records] == ["0391E7", "0391F0"]
+    assert result.numbers == [3, 5]  # their lines, for problems found after extraction
     assert result.records[0] == {
         "interface": "MP-S1",
         "datatake": "0391E7",
@@ -120,7 +121,14 @@ def test_an_empty_file_has_no_records() -> None:
     assert extract(spec(id={"path": "id"}), b"", {}).records == []
 
 
-def test_a_field_beyond_the_csv_size_limit_fails_the_payload_naming_the_line() -> None:
-    payload = b"id,blob\nA,x\nB," + b"y" * 200_000 + b"\n"
-    with pytest.raises(ExtractError, match=r"big.csv: line 3: malformed CSV: field larger than field limit"):
+@pytest.mark.parametrize(
+    ("payload", "line"),
+    [
+        (b"id,blob\nA,x\nB," + b"y" * 200_000 + b"\n", 3),
+        (b"id,blob" + b"y" * 200_000 + b"\nA,x\n", 1),  # in the header
+    ],
+)
+def test_an_oversized_field_fails_the_payload_naming_the_line(payload: bytes, line: int) -> None:
+    says = rf"big.csv: line {line}: malformed CSV: field larger than field limit"
+    with pytest.raises(ExtractError, match=says):
         extract(spec(id={"path": "id"}), payload, {"source": "big.csv"})

@@ -61,6 +61,12 @@ def test_without_record_path_a_top_level_list_is_the_records_and_an_object_is_on
     assert extract(spec(fields), b'{"n": 7}', {}).records == [{"n": 7}]
 
 
+def test_records_lacking_keys_or_not_objects_read_as_missing_values() -> None:
+    fields = {"a": {"path": "a", "type": "int"}, "b": {"path": "b", "default": "none"}}
+    result = extract(spec(fields), b'[{"a": 1, "b": "x"}, {"a": 2}, "text", [1, 2]]', {})
+    assert result.records == [{"a": 1, "b": "x"}, {"a": 2, "b": "none"}] + [{"a": None, "b": "none"}] * 2
+
+
 def test_a_record_path_that_matches_nothing_gives_no_records() -> None:
     assert extract(spec({"n": {"path": "n"}}, "items"), b'{"value": []}', {}).records == []
 

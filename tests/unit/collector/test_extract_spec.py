@@ -65,6 +65,7 @@ def test_embeds_in_a_collector_schema_with_errors_located_under_extract() -> Non
         (xml(a={"type": "int"}), ("fields", "a"), "exactly one of path"),
         (xml(a={"path": "p:A["}), ("fields", "a", "path"), "invalid XPath"),
         (xml(a={"path": "q:A"}), (), "undefined namespace prefix"),
+        ({**xml(a={"path": "p:A"}), "record": "//q:Product"}, (), "record: invalid XPath"),
         (xml(a={"path": "p:A", "regex": "(S1"}), ("fields", "a", "regex"), "invalid regex"),
         (xml(a={"path": "p:A", "type": "datetime", "timezone": "Mars/Olympus"}),
          ("fields", "a", "timezone"), "unknown timezone"),

@@ -69,6 +69,7 @@ def test_type_conversion(type_: str, raw: Any, expected: Any) -> None:
         ("str", {"a": 1}, "expected text, got dict"),
         ("date", "06/12/2021", "not a date in ISO 8601"),
         ("datetime", "yesterday", "not a date-time in ISO 8601: 'yesterday'"),
+        ("datetime", 1638793195, "expected a date-time text, got int"),
     ],
 )
 def test_conversion_failures_name_the_value(type_: str, raw: Any, says: str) -> None:
@@ -120,8 +121,17 @@ def test_regex_captures_group_one_or_the_whole_match(regex: str, raw: str, expec
     assert value_of({"regex": regex}, raw) == expected
 
 
+def test_regex_sees_stripped_text_so_anchors_work_on_indented_values() -> None:
+    assert value_of({"regex": "^(S1[AB])_"}, "\n      S1A_EW_RAW\n    ") == "S1A"
+    assert value_of({"regex": "^(S1[AB])_", "strip": False}, "  S1A_EW_RAW") is None
+
+
 def test_regex_applies_to_numbers_too_and_feeds_the_type_conversion() -> None:
     assert value_of({"regex": "^(\\d{4})", "type": "int"}, 20211206) == 2021
+
+
+def test_regex_on_a_number_that_does_not_match_is_missing() -> None:
+    assert value_of({"regex": "^(\\d{4})", "type": "int"}, 123) is None
 
 
 def test_regex_miss_takes_the_default() -> None:
@@ -206,10 +216,31 @@ def test_several_matches_need_many() -> None:
     assert extract(ExtractSpec.model_validate(spec), payload, {}).records == [{"f": [1, 2]}]
 
 
+def test_a_wildcard_matching_once_gives_a_scalar() -> None:
+    spec = ExtractSpec.model_validate({"format": "json", "fields": {"f": {"path": "v[*]", "type": "int"}}})
+    assert extract(spec, b'{"v": ["7"]}', {}).records == [{"f": 7}]
+
+
 def test_many_wraps_a_single_value_and_flattens_a_list_value() -> None:
     assert value_of({"many": True}, "one") == ["one"]
     assert value_of({"many": True, "type": "int"}, ["1", 2]) == [1, 2]
     assert value_of({"many": True}, []) is None
+
+
+def test_records_never_share_mutable_defaults_or_constants() -> None:
+    spec = ExtractSpec.model_validate(
+        {
+            "format": "json",
+            "fields": {
+                "tags": {"path": "t", "many": True, "default": ["none"]},
+                "meta": {"constant": {"mission": ["S1"]}, "type": "any"},
+            },
+        }
+    )
+    first, second = extract(spec, b"[{}, {}]", {}).records
+    first["tags"].append("changed")
+    first["meta"]["mission"].append("S2")
+    assert second == {"tags": ["none"], "meta": {"mission": ["S1"]}}
 
 
 def test_a_bad_record_reports_every_bad_field_and_the_others_are_kept() -> None:
