@@ -7,7 +7,8 @@ Writes are change-detecting and conditional. One realtime ``_mget`` per batch re
 stored content hash, ``_seq_no`` and ``_primary_term``; new documents are sent with
 ``op_type=create`` and changed ones with ``if_seq_no``/``if_primary_term``, so two writers can
 never silently overwrite each other: a 409 makes the store re-read that one document and decide
-again. Unchanged documents are not sent at all.
+again. Unchanged documents are not sent at all. While a family's batches keep coming out all
+new, the read is skipped (plain ``create``s; the 409 path catches any document that exists).
 
 Reads by id are realtime ``_mget`` whenever the concrete index is known (always for unpartitioned
 families, and whenever the caller passes the indices a message carries). Otherwise they go
