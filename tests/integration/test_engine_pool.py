@@ -99,7 +99,7 @@ def _teardown(deployment: Deployment) -> None:
         bus.close()
 
 
-def collect(deployment: Deployment, values: dict[str, int], routing_key: str = "new.test-raw") -> None:
+def collect(deployment: Deployment, values: dict[str, int], per_message: int = 100) -> None:
     """What a collector does: durable write, then confirmed publish of the ids."""
     store = create_store(deployment.settings)
     bus = create_bus(deployment.settings)
@@ -109,8 +109,8 @@ def collect(deployment: Deployment, values: dict[str, int], routing_key: str = "
         ids, indices = [i.id for i in report.changed], [i.index for i in report.changed]
         routing = load_routing(deployment.settings.routing_file, CATALOG.engines)  # type: ignore[arg-type]
         bus.declare(routing.topology(deployment.settings.bus))
-        messages = chunk_messages(RAW.name, ids, indices, per_message=100)
-        bus.publish([Envelope.of(deployment.settings.bus.collect_exchange, routing_key, m) for m in messages])
+        messages = chunk_messages(RAW.name, ids, indices, per_message=per_message)
+        bus.publish([Envelope.of(deployment.settings.bus.collect_exchange, "new.test-raw", m) for m in messages])
     finally:
         bus.close()
         store.close()
@@ -143,6 +143,11 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def drained(deployment: Deployment) -> bool:
+    """Every work queue and DLQ empty (redeliveries after a failure included)."""
+    return set(queue_depths(deployment).values()) == {0}
+
+
 def stop(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0, "a pool must exit 0 on SIGTERM after finishing its batch"
@@ -169,6 +174,7 @@ def test_kill_9_mid_run_loses_nothing_and_duplicates_nothing(deployment: Deploym
     assert count(deployment, DOUBLED) < N, "killed too late to prove anything"
     doubler = deployment.pool("doubler")
     wait_for(lambda: count(deployment, TRIPLED) == N, 300, f"{N} tripled documents")
+    wait_for(lambda: drained(deployment), 120, "the queues to drain")
     stop(doubler)
     stop(tripler)
     ids = all_ids(deployment, TRIPLED)
@@ -187,13 +193,14 @@ def test_broker_restart_during_a_run(deployment: Deployment) -> None:
     subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
     wait_for(lambda: count(deployment, TRIPLED) == 3000, 300, "the chain to finish after the restart")
     assert doubler.poll() is None and tripler.poll() is None, "a broker restart must not kill a pool"
+    wait_for(lambda: drained(deployment), 120, "redeliveries to be consumed")
     stop(doubler)
     stop(tripler)
     assert set(queue_depths(deployment).values()) == {0}
 
 
 def test_poison_and_permanent_errors_go_to_the_dlq_and_replay(deployment: Deployment) -> None:
-    collect(deployment, {"fine": 1, "evil": 666})
+    collect(deployment, {"fine": 1, "evil": 666}, per_message=1)  # isolation is per message
     bus = create_bus(deployment.settings)
     try:
         bus.publish([Envelope(deployment.settings.bus.collect_exchange, "new.test-raw", b"{oops")])
