@@ -75,9 +75,10 @@ class Extractor:
 def extractor(spec: ExtractSpec | FormatSpec) -> Extractor:
     """The compiled plan of ``spec``, built on first use and kept on the spec."""
     concrete = spec.root if isinstance(spec, ExtractSpec) else spec
-    if concrete._plan is None:
-        concrete._plan = Extractor(concrete)  # a race compiles twice, harmlessly
-    plan: Extractor = concrete._plan
+    slot = concrete._plan
+    if slot.plan is None:  # a race compiles twice, harmlessly
+        slot.plan = Extractor(concrete)
+    plan: Extractor = slot.plan
     return plan
 
 

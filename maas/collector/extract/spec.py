@@ -167,10 +167,32 @@ class CsvField(FieldSpec):
     """``path`` is a column name (from the header row, or from ``csv.columns``)."""
 
 
+class PlanSlot:
+    """Where a spec keeps its compiled plan. Copies and pickles of the spec start empty: the
+    plan holds lxml and closure objects that cannot be copied, and is cheap to rebuild."""
+
+    __slots__ = ("plan",)
+
+    def __init__(self) -> None:
+        self.plan: Any = None
+
+    def __eq__(self, other: object) -> bool:  # a cache never makes two specs differ
+        return isinstance(other, PlanSlot)
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PlanSlot:
+        return PlanSlot()
+
+    def __reduce__(self) -> tuple[type[PlanSlot], tuple[()]]:
+        return PlanSlot, ()
+
+
 class _Format(_Strict):
     """Common to all formats: the compiled plan is cached on the (frozen) spec."""
 
-    _plan: Any = PrivateAttr(default=None)
+    _plan: PlanSlot = PrivateAttr(default_factory=PlanSlot)
 
 
 class XmlExtract(_Format):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -259,3 +261,16 @@ def test_a_bad_record_reports_every_bad_field_and_the_others_are_kept() -> None:
 def test_the_compiled_plan_is_built_once_per_spec() -> None:
     spec = ExtractSpec.model_validate({"format": "json", "fields": {"a": {"path": "a"}}})
     assert extractor(spec) is extractor(spec) is extractor(spec.root)
+
+
+@pytest.mark.parametrize("duplicate", [copy.deepcopy, lambda s: pickle.loads(pickle.dumps(s))])
+def test_a_used_spec_can_still_be_copied_and_pickled(duplicate: Any) -> None:
+    """Collector configs travel to worker processes; the cached plan must not stop them."""
+    spec = ExtractSpec.model_validate(
+        {"format": "xml", "record": "//p", "fields": {"a": {"path": "a", "regex": "(\\d+)"}}}
+    )
+    payload = b"<r><p><a>n42</a></p></r>"
+    assert extract(spec, payload, {}).records == [{"a": "42"}]
+    twin = duplicate(spec)
+    assert twin == spec and extract(twin, payload, {}).records == [{"a": "42"}]
+    assert extractor(twin) is not extractor(spec)
