@@ -6,7 +6,14 @@ is the cost of the declarative layer: XPath/JSON-path compilation, transforms, e
     python bench/extract.py [N] [--repeat R]
 
 Prints ``<format>_ours``/``<format>_bare`` in records/s for xml, json and csv, each format's
-ratio, and a final ``ratio`` (the worst of the three; target >= 0.5).
+ratio, and a final ``ratio`` (the worst of the three; target >= 0.5). Rates are in CPU time
+of this process, best of R alternating runs.
+
+The bare loops are what one would write by hand: ``findtext`` per field for XML (ours is
+faster there: simple child paths read a per-record index of children instead of searching),
+key access for JSON, column indices for CSV; all do the same conversions (int, ISO date-time
+to UTC, regex capture, lookup with default, boolean words). JSON is the tight one: its parser
+is fast, so the per-field cost of the declarative layer shows most.
 """
 
 from __future__ import annotations
