@@ -133,11 +133,15 @@ class _Session:
     def __init__(self, parameters: pika.ConnectionParameters, generation: int) -> None:
         self.generation = generation
         self.connection = pika.BlockingConnection(parameters)
-        self.consume_ch = self.connection.channel()
-        self.publish_ch = self.connection.channel()
-        self.admin_ch = self.connection.channel()
-        self.confirms = _Confirms(self.connection)
-        _enable_confirms(self.publish_ch, self.confirms)
+        try:
+            self.consume_ch = self.connection.channel()
+            self.publish_ch = self.connection.channel()
+            self.admin_ch = self.connection.channel()
+            self.confirms = _Confirms(self.connection)
+            _enable_confirms(self.publish_ch, self.confirms)
+        except BaseException:
+            self.close()
+            raise
         self.buffers: dict[str, deque[Delivery]] = {}
         self.unacked: set[int] = set()
         self.consuming: tuple[str, ...] = ()
@@ -230,7 +234,10 @@ class _Session:
 
 
 class RabbitMQBus(BusBase):
-    """The distributed bus: durable topic exchanges, durable queues, persistent messages."""
+    """The distributed bus: durable topic exchanges, durable queues, persistent messages.
+
+    One instance per thread (pika connections are not thread-safe); it connects on first use.
+    """
 
     capabilities = CAPABILITIES
 

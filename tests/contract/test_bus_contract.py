@@ -206,6 +206,14 @@ def test_unroutable_and_unknown_exchange_are_errors(
     assert len(fetch_all(bus, [topology.queues[0].name], 1)) == 1
 
 
+def test_consuming_an_undeclared_queue_is_an_error(bus: Bus, names: Names) -> None:
+    missing = names("never-declared")
+    with pytest.raises(BusError, match=missing):  # the error names the queue
+        bus.fetch([missing], 10, 0.2)
+    with pytest.raises(BusError, match=missing):
+        bus.queue_stats([missing])
+
+
 def test_topic_patterns_route_like_amqp(
     bus: Bus, names: Names, declare: Callable[[Topology], Topology]
 ) -> None:

@@ -23,6 +23,7 @@ import pytest
 from maas.bus.base import Envelope
 from maas.bus.rabbitmq import RabbitMQBus
 from maas.bus.topology import Binding, QueueSpec, RetryPolicy, Topology
+from maas.errors import BusError
 
 pytestmark = pytest.mark.integration
 
@@ -131,3 +132,15 @@ def _wait(condition: Callable[[], bool], timeout_s: float, message: str) -> None
     while not condition():
         assert time.monotonic() < deadline, message
         time.sleep(0.05)
+
+
+def test_refused_credentials_are_permanent_and_not_retried(rabbitmq_url: str) -> None:
+    parts = urlsplit(rabbitmq_url)
+    wrong = f"amqp://maas-nobody:wrong@{parts.hostname}:{parts.port or 5672}/"
+    bus = RabbitMQBus(pika.URLParameters(wrong), "refused", reconnect_max_s=60)
+    started = time.monotonic()
+    with pytest.raises(BusError, match="refused") as caught:
+        bus.publish([Envelope("collect", "new.x", b"{}")])
+    assert not caught.value.transient
+    assert time.monotonic() - started < 10  # not the 60 s reconnect window
+    bus.close()
