@@ -179,17 +179,23 @@ class CollectorRun:
         for error in result.errors:
             self._reject(stats, error.render())
         stats.records += len(result.records) + len(result.errors)
-        return self._validated(doc_class, payload.name, result.records, stats)
+        return self._validated(doc_class, payload.name, result.records, result.numbers, stats)
 
     def _validated(
-        self, doc_class: DocumentClass, source: str, records: list[dict[str, Any]], stats: CollectorStats
+        self,
+        doc_class: DocumentClass,
+        source: str,
+        records: list[dict[str, Any]],
+        numbers: list[int],
+        stats: CollectorStats,
     ) -> list[Document]:
+        """Model validation; a refusal names the record as the extractor numbers it (CSV: its line)."""
         docs = []
-        for number, record in enumerate(records, start=1):
+        for number, record in zip(numbers, records, strict=True):
             try:
                 docs.append(doc_class.make(record))
             except ValidationError as exc:
-                self._reject(stats, f"{source}: extracted record {number}: {exc}")
+                self._reject(stats, f"{source}: record {number}: {exc}")
         return docs
 
     def _write(self, docs: list[Document], stats: CollectorStats) -> WriteReport:

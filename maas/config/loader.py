@@ -60,12 +60,26 @@ def problems_from(
     """Turn pydantic errors into problems that name file, line and dotted key."""
     problems = []
     for err in exc.errors():
-        loc = (*prefix, *(part for part in err["loc"] if not _is_union_tag(part)))
+        loc = _visible((*prefix, *(part for part in err["loc"] if not _is_union_tag(part))), lines)
         line = _nearest_line(loc, lines)
         key = ".".join(str(p) for p in loc)
         reason = "unknown key" if err["type"] == "extra_forbidden" else _clean(err["msg"])
         problems.append(ConfigProblem(file, line, key, reason))
     return problems
+
+
+def _visible(loc: tuple[str | int, ...], lines: Lines) -> tuple[str | int, ...]:
+    """Drop the tags pydantic inserts for discriminated unions (``extract.json.fields`` → ``extract.fields``).
+
+    A part is a tag when it is not a key of the file but the part after it is.
+    """
+    kept: list[str | int] = []
+    for i, part in enumerate(loc):
+        nxt = loc[i + 1] if i + 1 < len(loc) else None
+        if (*kept, part) not in lines and nxt is not None and (*kept, nxt) in lines:
+            continue
+        kept.append(part)
+    return tuple(kept)
 
 
 def _clean(message: str) -> str:
