@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from maas.collector.config import check_collector_file
 from maas.config import Settings
 from maas.config.checks import check_files, check_settings
 from maas.engine.routing import check_routing
@@ -48,6 +49,7 @@ def _business_checks(settings: Settings) -> tuple[list[ConfigProblem], list[Path
     return check_files(
         settings.collectors_dir or catalog.collectors_dir,
         settings.routing_file or catalog.routing_file,
+        collector_check=lambda p: check_collector_file(p, catalog.models),
         routing_check=lambda p: check_routing(p, catalog.engines),
     )
 
