@@ -112,6 +112,14 @@ class SecretRef:
         )
 
     @classmethod
+    def __get_pydantic_json_schema__(cls, _schema: Any, _handler: Any) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "pattern": _REF.pattern,
+            "description": "a secret reference: env:NAME or file:/path (never the secret itself)",
+        }
+
+    @classmethod
     def _validate(cls, value: Any) -> SecretRef:
         if isinstance(value, SecretRef):
             return value

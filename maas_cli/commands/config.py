@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -58,3 +59,30 @@ def _business_checks(settings: Settings) -> tuple[list[ConfigProblem], list[Path
 def show(ctx: typer.Context) -> None:
     """Print the effective settings as JSON, secrets and URL passwords masked."""
     print(json.dumps(state(ctx).settings.shown(), indent=2))
+
+
+PAGES = ("settings", "collectors", "routing")
+
+
+@app.command()
+def reference(
+    page: Annotated[str, typer.Argument(help="Which file: settings, collectors or routing.")],
+) -> None:
+    """Print the Markdown reference of a configuration file, rendered from its schema."""
+    from pydantic import BaseModel
+
+    from maas.collector.config import CollectorFile
+    from maas.config.reference import render
+    from maas.config.settings import Settings as SettingsModel
+    from maas.engine.routing import RoutingFile
+
+    models: dict[str, type[BaseModel]] = {
+        "settings": SettingsModel,
+        "collectors": CollectorFile,
+        "routing": RoutingFile,
+    }
+    if page not in models:
+        raise ConfigError(f"unknown reference page {page!r}; choose one of: {', '.join(PAGES)}")
+    title = f"{page} file reference"
+    intro = f"Rendered from the schema by `maas config reference {page}`; unknown keys are errors."
+    print(render(title, models[page], intro), end="")
