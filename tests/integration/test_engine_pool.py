@@ -42,15 +42,22 @@ class Deployment:
 
     def maas(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "maas_cli", *args], env=self.env, capture_output=True, text=True,
-            timeout=timeout, check=False,
+            [sys.executable, "-m", "maas_cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     def pool(self, name: str) -> subprocess.Popen[str]:
         log = (self.dir / f"pool-{name}.log").open("a")
         return subprocess.Popen(
-            [sys.executable, "-m", "maas_cli", "engine", "pool", name], env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, text=True,
+            [sys.executable, "-m", "maas_cli", "engine", "pool", name],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
 
 
@@ -67,15 +74,24 @@ def deployment(tmp_path: Path, opensearch_url: str, rabbitmq_url: str) -> Iterat
     host = rabbitmq_url.split("@")[-1]
     settings_yaml = {
         "store": {"url": opensearch_url},
-        "bus": {"url": f"amqp://{host}", "username": "guest", "password": "env:MAAS_T_AMQP_PASSWORD",
-                "collect_exchange": f"collect-{suffix}", "etl_exchange": f"etl-{suffix}", "prefetch": 200},
+        "bus": {
+            "url": f"amqp://{host}",
+            "username": "guest",
+            "password": "env:MAAS_T_AMQP_PASSWORD",
+            "collect_exchange": f"collect-{suffix}",
+            "etl_exchange": f"etl-{suffix}",
+            "prefetch": 200,
+        },
         "routing_file": str(tmp_path / "routing.yaml"),
         "catalogs": ["chain_catalog:CATALOG"],
     }
     (tmp_path / "maas.yaml").write_text(yaml.safe_dump(settings_yaml))
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-    env |= {"MAAS_CONFIG": str(tmp_path / "maas.yaml"), "MAAS_T_AMQP_PASSWORD": "guest",
-            "PYTHONPATH": os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])}
+    env |= {
+        "MAAS_CONFIG": str(tmp_path / "maas.yaml"),
+        "MAAS_T_AMQP_PASSWORD": "guest",
+        "PYTHONPATH": os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]),
+    }
     os.environ["MAAS_T_AMQP_PASSWORD"] = "guest"
     settings = load_settings(tmp_path / "maas.yaml", environ={})
     _wipe(settings)
@@ -110,7 +126,9 @@ def collect(deployment: Deployment, values: dict[str, int], per_message: int = 1
         routing = load_routing(deployment.settings.routing_file, CATALOG.engines)  # type: ignore[arg-type]
         bus.declare(routing.topology(deployment.settings.bus))
         messages = chunk_messages(RAW.name, ids, indices, per_message=per_message)
-        bus.publish([Envelope.of(deployment.settings.bus.collect_exchange, "new.test-raw", m) for m in messages])
+        bus.publish(
+            [Envelope.of(deployment.settings.bus.collect_exchange, "new.test-raw", m) for m in messages]
+        )
     finally:
         bus.close()
         store.close()
