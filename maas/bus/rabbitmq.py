@@ -144,12 +144,12 @@ class _Session:
             raise
         self.buffers: dict[str, deque[Delivery]] = {}
         self.unacked: set[int] = set()
-        self.consuming: tuple[str, ...] = ()
+        self.consuming: tuple[tuple[str, ...], int] = ((), 0)  # queues, prefetch
 
     # --- consuming ----------------------------------------------------------------------
 
     def subscribe(self, queues: Sequence[str], prefetch: int) -> None:
-        if tuple(queues) == self.consuming:
+        if (tuple(queues), prefetch) == self.consuming:
             return
         self._unsubscribe()
         self.consume_ch.basic_qos(prefetch_count=prefetch)  # per consumer, so per queue
@@ -157,15 +157,15 @@ class _Session:
             self.buffers.setdefault(queue, deque())
             callback = functools.partial(self._on_message, queue)
             self.consume_ch.basic_consume(queue, callback, consumer_tag=f"maas:{queue}")
-        self.consuming = tuple(queues)
+        self.consuming = (tuple(queues), prefetch)
 
     def _unsubscribe(self) -> None:
-        for queue in self.consuming:
+        for queue in self.consuming[0]:
             self.consume_ch.basic_cancel(f"maas:{queue}")
             for delivery in self.buffers.pop(queue, deque()):
                 self.consume_ch.basic_nack(delivery.token.tag, requeue=True)
                 self.unacked.discard(delivery.token.tag)
-        self.consuming = ()
+        self.consuming = ((), 0)
 
     def _on_message(self, queue: str, _ch: Any, method: Any, props: Any, body: bytes) -> None:
         self.buffers[queue].append(self.hold(self.delivery(queue, method, props, body)))

@@ -275,6 +275,19 @@ def test_competing_consumers_share_without_overlap(
     assert sorted(bodies(got)) == sorted(numbered(20))  # each exactly once
 
 
+def test_switching_queues_hands_back_what_was_held(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = filled(bus, declare, names, 30, queues=("a", "b"))
+    a, b = (q.name for q in topology.queues)
+    first = bus.fetch([a], 5, 2.0)  # a real broker pushed more than 5 (prefetch) to this client
+    others = fetch_all(bus, [b], 30)  # held-back messages of a go back to the queue
+    rest = fetch_all(bus, [a], 25)
+    assert len(first) == 5 and len(others) == 30
+    assert sorted(bodies(first + rest)) == sorted(numbered(30))
+    bus.ack(first + others + rest)
+
+
 # --- retries and dead letters -----------------------------------------------------------
 
 
