@@ -15,7 +15,7 @@ from maas.config.secrets import mask_url_passwords
 
 START_HINT = (
     "start them with `bash deploy/dev/services.sh start` "
-    "(or `docker compose -f deploy/compose.yaml up -d --wait`)"
+    "(or `docker compose -f deploy/compose.dev.yaml up -d --wait`)"
 )
 REQUIRE_ENV = "MAAS_REQUIRE_SERVICES"
 

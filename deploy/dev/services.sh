@@ -10,9 +10,9 @@
 #
 # With Docker, use the compose file instead of this script (same ports, same URLs for the tests):
 #
-#   docker compose -f deploy/compose.yaml up -d --wait     # start, wait for the healthchecks
-#   docker compose -f deploy/compose.yaml ps               # status
-#   docker compose -f deploy/compose.yaml down             # stop (add -v to drop the data volumes)
+#   docker compose -f deploy/compose.dev.yaml up -d --wait     # start, wait for the healthchecks
+#   docker compose -f deploy/compose.dev.yaml ps               # status
+#   docker compose -f deploy/compose.dev.yaml down             # stop (add -v to drop the data volumes)
 #
 # Why a script at all: the tests run against real services, never mocks, so one command has to bring
 # them up on a fresh Debian machine without systemd or Docker.
@@ -63,7 +63,7 @@ Environment:
   MAAS_JAVA_HOME           Java 17 for OpenSearch        [autodetected under /usr/lib/jvm]
 
 Tests use the same ports through MAAS_TEST_AMQP_URL and MAAS_TEST_OPENSEARCH_URL.
-With Docker: docker compose -f deploy/compose.yaml up -d --wait
+With Docker: docker compose -f deploy/compose.dev.yaml up -d --wait
 EOF
 }
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "dev" / "services.sh"
-COMPOSE = ROOT / "deploy" / "compose.yaml"
+COMPOSE = ROOT / "deploy" / "compose.dev.yaml"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
