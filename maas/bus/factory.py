@@ -9,7 +9,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from maas.bus.base import Bus
 from maas.bus.topology import Topology
@@ -24,13 +24,15 @@ def pika_parameters(settings: Settings, client_name: str | None = None) -> pika.
     import pika
 
     bus, tls = settings.bus, settings.tls
-    params = pika.URLParameters(bus.url)
+    url = urlsplit(bus.url)  # settings refuse passwords in URLs; pika cannot parse a user without one
+    params = pika.URLParameters(urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2])))
     params.heartbeat = bus.heartbeat_s
     if client_name:  # shown by the broker (management UI, rabbitmqctl list_connections)
         params.client_properties = {"connection_name": client_name}
-    if bus.username:
+    username = bus.username or url.username
+    if username:
         password = bus.password.resolve() if bus.password else ""
-        params.credentials = pika.PlainCredentials(bus.username, password)
+        params.credentials = pika.PlainCredentials(username, password)
     if bus.url.startswith("amqps://"):
         context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
         if not tls.verify:
