@@ -143,18 +143,21 @@ class CollectorRun:
         lease: Lease | None,
         stats: CollectorStats,
     ) -> None:
-        doc_class = self.models[collector.model]
         for payload in source.poll(state):
-            self._payload(collector, doc_class, payload, stats)
+            self.ingest(collector, payload, stats)
             state = state.advance(payload.checkpoint)
             if lease:
                 lease.save(state)  # only now: archived, written, published
                 source.after_success(payload)
             self.hooks.payload_done(collector, payload, stats)
 
-    def _payload(
-        self, collector: CollectorConfig, doc_class: DocumentClass, payload: Payload, stats: CollectorStats
-    ) -> None:
+    def ingest(self, collector: CollectorConfig, payload: Payload, stats: CollectorStats) -> None:
+        """One payload: archive (if the target keeps one), extract, validate, write, publish.
+
+        The journal is the caller's business: ``maas collect`` advances it afterwards, and
+        ``maas replay`` feeds archived payloads here with no archive and no journal at all.
+        """
+        doc_class = self.models[collector.model]
         stats.payloads += 1
         stats.bytes += payload.size
         if collector.archive and self.target.archive and not self.dry_run:
