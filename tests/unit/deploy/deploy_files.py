@@ -1,0 +1,56 @@
+"""Paths and small readers shared by the deployment-file tests (no Docker, no cluster here)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+DEPLOY = ROOT / "deploy"
+COMPOSE = DEPLOY / "compose.yaml"
+K8S = DEPLOY / "k8s"
+SYSTEMD = DEPLOY / "systemd"
+DOCKERFILE = ROOT / "Dockerfile"
+METRICS_PORT = 9102
+
+# A tag that names a release: at least major.minor (``3.13``, ``2.19.6``, ``16.4-bookworm``).
+PINNED_TAG = re.compile(r"^\d+\.\d+[\w.-]*$")
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def load_all_yaml(path: Path) -> list[Any]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+
+
+def image_pinned(image: str) -> bool:
+    """``name:tag`` with a release tag, or a digest; never a bare name or ``latest``."""
+    if "@sha256:" in image:
+        return True
+    name, _, tag = image.rpartition(":")
+    return bool(name) and "/" not in tag and bool(PINNED_TAG.match(tag))
+
+
+def tool(name: str) -> str:
+    """The path of a command-line tool, or a skip that says how to get it."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (see docs/operations.md, 'Validating the deployment files')")
+    return path
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def probe_command(command: list[str], port: int) -> list[str]:
+    """A healthcheck command with the metrics port replaced, to run it against a real server."""
+    return [part.replace(f":{METRICS_PORT}/", f":{port}/") for part in command]
