@@ -53,11 +53,19 @@ class BusSettings(_Strict):
     etl_exchange: str = "etl"
     prefetch: int = Field(default=500, gt=0)
     heartbeat_s: int = Field(default=60, ge=0)
+    # RabbitMQ management HTTP API (``maas routing show``); None: http://<bus host>:15672/
+    # (https://<bus host>:15671/ for amqps), with the bus's username and password.
+    management_url: str | None = None
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
         return _check_url(value, BUS_SCHEMES, "memory:// or amqp://host:5672/vhost")
+
+    @field_validator("management_url")
+    @classmethod
+    def _management_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value, ("http", "https"), "http://host:15672/")
 
 
 def _check_url(value: str, schemes: tuple[str, ...], example: str) -> str:

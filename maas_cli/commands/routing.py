@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Annotated
 
 import typer
@@ -9,10 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from maas.bus.factory import create_bus
-from maas.bus.topology import Topology
+from maas.bus.live import QueueCheck, TopologyCheck, compare
+from maas.bus.topology import Binding, Topology
 from maas.model.schema import opensearch_template
 from maas.store.factory import create_store
-from maas_cli.options import not_built, state
+from maas_cli.options import JsonOpt, state
 from maas_cli.runtime import routing_for
 
 app = typer.Typer(help="Declare and compare the bus topology of the routing file.", no_args_is_help=True)
@@ -65,6 +68,99 @@ def _print_plan(topology: Topology, index_patterns: list[str]) -> None:
 
 
 @app.command()
-def show() -> None:
-    """Show the live topology against the routing file (missing and extra bindings)."""
-    raise not_built("maas routing show", 4)
+def show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Compare the live topology with the routing file: missing and extra bindings and queues.
+
+    Per work queue: bindings in the file but not on the broker (missing), bindings on the
+    broker but not in the file (extra), missing dead-letter and delay queues, and message
+    counts (ready, unacked, consumers, dead letters, waiting retries) as last sampled by the
+    broker. Exit 1 if anything the file needs is missing, 0 otherwise (extras are reported).
+    """
+    settings = state(ctx).settings
+    routing, _ = routing_for(settings)
+    bus = create_bus(settings, client_name="maas-routing-show")
+    bus.close()  # only its capabilities are needed; a RabbitMQ bus connects on first use
+    if not bus.capabilities.distributed:
+        print(
+            f"the {bus.capabilities.name} bus keeps its topology in-process: each run "
+            "(maas collect, maas replay) declares it from the routing file, so there is no "
+            "live topology to compare"
+        )
+        return
+    from maas.bus.rabbitmq_admin import ManagementAPI  # requests: only when it is needed
+
+    api = ManagementAPI(settings)
+    try:
+        check = compare(routing.topology(settings.bus), api.snapshot())
+    finally:
+        api.close()
+    if as_json:
+        print(json.dumps(_as_dict(check), indent=2))
+    else:
+        _print_check(check, api.base_url, api.vhost)
+    if check.missing:
+        raise typer.Exit(1)
+
+
+def _print_check(check: TopologyCheck, url: str, vhost: str) -> None:
+    console = Console()
+    console.print(f"broker: {url} vhost {vhost!r} (counts as last sampled by the broker)")
+    table = Table("queue", "state", "ready", "unacked", "consumers", "dlq", "retrying")
+    table.columns[0].overflow = "fold"
+    for queue in check.queues:
+        live = queue.live
+        counts = [str(n) for n in (live.ready, live.unacked, live.consumers)] if live else ["-"] * 3
+        dlq = str(queue.dlq.ready) if queue.dlq else "-"
+        state_ = "[red]MISSING[/red]" if queue.missing else "ok"
+        table.add_row(queue.spec.name, state_, *counts, dlq, str(queue.delayed))
+    console.print(table)
+    for line in _differences(check):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+MISSING, EXTRA = "[red]missing[/red]", "[yellow]extra[/yellow]"
+
+
+def _differences(check: TopologyCheck) -> list[str]:
+    lines = [f"{MISSING} exchange {name}" for name in check.missing_exchanges]
+    for queue in check.queues:
+        lines += _queue_differences(queue)
+    lines += [f"{EXTRA} {queue} (not in the file): binding {b.exchange}: {b.pattern}"
+              for b, queue in check.foreign_bindings]
+    return lines
+
+
+def _queue_differences(queue: QueueCheck) -> list[str]:
+    name = queue.spec.name
+    return [
+        *(f"{MISSING} {name}: binding {b.exchange}: {b.pattern}" for b in queue.missing_bindings),
+        *(f"{MISSING} {name}: queue {missing}" for missing in queue.missing_queues),
+        *(f"{EXTRA} {name}: binding {b.exchange}: {b.pattern}" for b in queue.extra_bindings),
+        *(f"{EXTRA} {name}: stale delay queue {q.name} ({q.ready} messages)"
+          for q in queue.stale_delay_queues),
+    ]
+
+
+def _as_dict(check: TopologyCheck) -> dict[str, object]:
+    def binding(b: Binding) -> dict[str, str]:
+        return {"exchange": b.exchange, "pattern": b.pattern}
+
+    return {
+        "missing": check.missing,
+        "missing_exchanges": list(check.missing_exchanges),
+        "queues": [
+            {
+                "name": q.spec.name,
+                "missing": q.missing,
+                "live": dataclasses.asdict(q.live) if q.live else None,
+                "dlq": dataclasses.asdict(q.dlq) if q.dlq else None,
+                "retrying": q.delayed,
+                "missing_bindings": [binding(b) for b in q.missing_bindings],
+                "extra_bindings": [binding(b) for b in q.extra_bindings],
+                "missing_queues": list(q.missing_queues),
+                "stale_delay_queues": [dataclasses.asdict(s) for s in q.stale_delay_queues],
+            }
+            for q in check.queues
+        ],
+        "foreign_bindings": [binding(b) | {"queue": name} for b, name in check.foreign_bindings],
+    }

@@ -1,0 +1,107 @@
+"""What a broker really has, compared with what a routing file's topology needs.
+
+A routing file only ever *adds* to the broker (declarations are idempotent and never remove
+anything), so the two drift apart: a binding deleted by hand silently starves a pool, and a
+binding left over from an older routing file keeps filling a queue nobody reads. The
+comparison is backend-neutral: a backend that can list its exchanges, queues and bindings
+gives a :class:`LiveTopology`; :func:`compare` says, per work queue, what is missing
+(an error: messages are lost or never arrive) and what is extra (worth a look).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from maas.bus.topology import Binding, QueueSpec, Topology
+
+
+@dataclass(frozen=True)
+class LiveQueue:
+    """A queue on the broker with its message counts as last sampled by the broker."""
+
+    name: str
+    ready: int = 0
+    unacked: int = 0
+    consumers: int = 0
+
+
+@dataclass(frozen=True)
+class LiveTopology:
+    """A snapshot: exchanges, queues and exchange-to-queue bindings (default exchange left out)."""
+
+    exchanges: frozenset[str]
+    queues: Mapping[str, LiveQueue]
+    bindings: frozenset[tuple[Binding, str]]  # (binding, destination queue)
+
+    def bindings_of(self, queue: str) -> set[Binding]:
+        return {binding for binding, target in self.bindings if target == queue}
+
+
+@dataclass(frozen=True)
+class QueueCheck:
+    """One work queue of the file against the broker."""
+
+    spec: QueueSpec
+    live: LiveQueue | None  # None: the work queue itself is missing
+    missing_bindings: tuple[Binding, ...] = ()
+    extra_bindings: tuple[Binding, ...] = ()
+    missing_queues: tuple[str, ...] = ()  # the work queue, its DLQ or delay queues
+    stale_delay_queues: tuple[LiveQueue, ...] = ()  # from an older retry policy
+    dlq: LiveQueue | None = None
+    delayed: int = 0  # messages waiting in the delay queues for their retry
+
+    @property
+    def missing(self) -> bool:
+        return bool(self.missing_bindings or self.missing_queues)
+
+
+@dataclass(frozen=True)
+class TopologyCheck:
+    missing_exchanges: tuple[str, ...]
+    queues: tuple[QueueCheck, ...]
+    # Queues the file does not know, bound to the file's exchanges: they receive copies.
+    foreign_bindings: tuple[tuple[Binding, str], ...] = field(default=())
+
+    @property
+    def missing(self) -> bool:
+        return bool(self.missing_exchanges) or any(q.missing for q in self.queues)
+
+
+def compare(expected: Topology, live: LiveTopology) -> TopologyCheck:
+    missing_exchanges = tuple(e for e in expected.exchanges if e not in live.exchanges)
+    known = {spec.name for spec in expected.queues}
+    foreign = tuple(
+        sorted(
+            ((b, q) for b, q in live.bindings if b.exchange in expected.exchanges and q not in known),
+            key=lambda item: (item[1], item[0].exchange, item[0].pattern),
+        )
+    )
+    return TopologyCheck(missing_exchanges, tuple(_check(s, live) for s in expected.queues), foreign)
+
+
+def _check(spec: QueueSpec, live: LiveTopology) -> QueueCheck:
+    wanted, found = set(spec.bindings), live.bindings_of(spec.name)
+    companions = [spec.name, spec.dlq, *spec.delay_queues()]
+    delayed = sum(live.queues[q].ready for q in spec.delay_queues() if q in live.queues)
+    return QueueCheck(
+        spec,
+        live.queues.get(spec.name),
+        missing_bindings=_sorted(wanted - found),
+        extra_bindings=_sorted(found - wanted),
+        missing_queues=tuple(q for q in companions if q not in live.queues),
+        stale_delay_queues=tuple(_stale_delay_queues(spec, live.queues)),
+        dlq=live.queues.get(spec.dlq),
+        delayed=delayed,
+    )
+
+
+def _stale_delay_queues(spec: QueueSpec, queues: Mapping[str, LiveQueue]) -> Iterator[LiveQueue]:
+    prefix, current = f"{spec.name}.delay.", spec.delay_queues()
+    for name in sorted(queues):
+        if name.startswith(prefix) and name.endswith("ms") and name not in current:
+            yield queues[name]
+
+
+def _sorted(bindings: set[Binding]) -> tuple[Binding, ...]:
+    return tuple(sorted(bindings, key=lambda b: (b.exchange, b.pattern)))

@@ -1,0 +1,276 @@
+"""``maas routing setup|show`` as an operator runs them, against the real RabbitMQ.
+
+Each test declares the test catalog's routing file under names of its own (queues and
+exchanges carry a suffix) on the shared broker, damages it through the management API the
+way a hand edit would, and reads what ``show`` says. Everything is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+import requests
+import yaml
+from chain_catalog import CATALOG
+from services import services_required
+
+from maas.bus.base import Envelope
+from maas.bus.factory import create_bus
+from maas.bus.message import chunk_messages
+from maas.bus.rabbitmq_admin import management_url as derived_management_url
+from maas.config import Settings, load_settings
+from maas.engine.routing import load_routing
+
+TESTS = Path(__file__).resolve().parents[1]
+PASSWORD_ENV = "MAAS_T_AMQP_PASSWORD"
+
+
+@dataclass
+class Site:
+    """A settings file, a routing file with unique names, and how to run ``maas`` on them."""
+
+    dir: Path
+    env: dict[str, str]
+    suffix: str = ""
+
+    def maas(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "maas_cli", *args], env=self.env, cwd=self.dir,
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+
+    def show(self) -> tuple[int, dict[str, Any]]:
+        result = self.maas("routing", "show", "--json")
+        assert result.returncode in (0, 1), result.stderr
+        return result.returncode, json.loads(result.stdout)
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(self.dir / "maas.yaml", environ={})
+
+    def name(self, base: str) -> str:
+        return f"{base}-{self.suffix}"
+
+
+def make_site(tmp_path: Path, bus: dict[str, Any], suffix: str = "") -> Site:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    routing = yaml.safe_load(CATALOG.routing_file.read_text())
+    for pool in routing["pools"].values():
+        for queue in pool["queues"]:
+            queue["name"] = f"{queue['name']}-{suffix}"
+    (tmp_path / "routing.yaml").write_text(yaml.safe_dump(routing))
+    settings = {
+        "store": {"url": f"duckdb:///{tmp_path / 'maas.duckdb'}"},
+        "bus": bus,
+        "routing_file": str(tmp_path / "routing.yaml"),
+        "catalogs": ["chain_catalog:CATALOG"],
+    }
+    (tmp_path / "maas.yaml").write_text(yaml.safe_dump(settings))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
+    env |= {"MAAS_CONFIG": str(tmp_path / "maas.yaml"), PASSWORD_ENV: "guest", "PYTHONPATH": str(TESTS)}
+    return Site(tmp_path, env, suffix)
+
+
+@pytest.fixture
+def management_url(rabbitmq_url: str) -> str:
+    """The management API next to the test broker (MAAS_RABBITMQ_MGMT_PORT as services.sh)."""
+    host = urlsplit(rabbitmq_url).hostname or "127.0.0.1"
+    url = f"http://{host}:{os.environ.get('MAAS_RABBITMQ_MGMT_PORT', '15672')}"
+    try:
+        requests.get(f"{url}/api/overview", auth=("guest", "guest"), timeout=5).raise_for_status()
+    except requests.RequestException as exc:
+        reason = f"RabbitMQ management API not reachable at {url} ({exc})"
+        if services_required():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def site(
+    tmp_path: Path, rabbitmq_url: str, management_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Site]:
+    monkeypatch.setenv(PASSWORD_ENV, "guest")  # for the buses this process opens
+    suffix = uuid.uuid4().hex[:8]
+    bus = {
+        "url": f"amqp://{urlsplit(rabbitmq_url).netloc.split('@')[-1]}/",
+        "username": "guest",
+        "password": f"env:{PASSWORD_ENV}",
+        "collect_exchange": f"collect-{suffix}",
+        "etl_exchange": f"etl-{suffix}",
+        "management_url": management_url,
+    }
+    site = make_site(tmp_path, bus, suffix)
+    yield site
+    settings = site.settings
+    handle = create_bus(settings)
+    try:
+        handle.delete(load_routing(settings.routing_file, CATALOG.engines).topology(settings.bus))  # type: ignore[arg-type]
+    finally:
+        handle.close()
+
+
+class Management:
+    """Hand edits an operator could make in the management UI."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.auth = url, ("guest", "guest")
+
+    def unbind(self, exchange: str, queue: str, key: str) -> None:
+        props = quote(key, safe="")  # a binding without arguments is named by its routing key
+        response = requests.delete(
+            f"{self.url}/api/bindings/%2F/e/{exchange}/q/{queue}/{props}", auth=self.auth, timeout=10
+        )
+        assert response.status_code == 204, response.text
+
+    def bind(self, exchange: str, queue: str, key: str) -> None:
+        response = requests.post(
+            f"{self.url}/api/bindings/%2F/e/{exchange}/q/{queue}", json={"routing_key": key},
+            auth=self.auth, timeout=10,
+        )
+        assert response.status_code == 201, response.text
+
+    def delete_queue(self, queue: str) -> None:
+        response = requests.delete(f"{self.url}/api/queues/%2F/{queue}", auth=self.auth, timeout=10)
+        assert response.status_code == 204, response.text
+
+
+def queue_entry(report: dict[str, Any], name: str) -> dict[str, Any]:
+    (entry,) = [q for q in report["queues"] if q["name"] == name]
+    return entry
+
+
+@pytest.mark.integration
+def test_show_reports_missing_and_extra_against_the_live_broker(site: Site, management_url: str) -> None:
+    double, triple = site.name("test.double"), site.name("test.triple")
+    collect, etl = site.name("collect"), site.name("etl")
+    before = site.maas("routing", "show")
+    assert before.returncode == 1, before.stdout  # nothing declared yet: everything is missing
+    assert f"missing exchange {collect}" in before.stdout
+
+    setup = site.maas("routing", "setup")
+    assert setup.returncode == 0, setup.stderr
+    code, report = site.show()
+    assert code == 0 and report["missing"] is False
+    assert all(not q["missing_bindings"] and not q["extra_bindings"] for q in report["queues"])
+
+    api = Management(management_url)
+    api.unbind(collect, double, "new.test-raw")
+    api.bind(etl, double, "new.something-else")
+    api.delete_queue(f"{triple}.dlq")
+    result = site.maas("routing", "show")
+    assert result.returncode == 1
+    assert f"missing {double}: binding {collect}: new.test-raw" in result.stdout
+    assert f"extra {double}: binding {etl}: new.something-else" in result.stdout
+    assert f"missing {triple}: queue {triple}.dlq" in result.stdout
+    code, report = site.show()
+    assert code == 1
+    missing = [{"exchange": collect, "pattern": "new.test-raw"}]
+    assert queue_entry(report, double)["missing_bindings"] == missing
+    assert queue_entry(report, double)["missing_queues"] == []
+    assert queue_entry(report, triple)["missing_queues"] == [f"{triple}.dlq"]
+    assert queue_entry(report, triple)["missing_bindings"] == []
+
+    again = site.maas("routing", "setup")  # repairs what is missing, never removes extras
+    assert again.returncode == 0, again.stderr
+    code, report = site.show()
+    assert code == 0
+    extra = [{"exchange": etl, "pattern": "new.something-else"}]
+    assert queue_entry(report, double)["extra_bindings"] == extra
+
+
+@pytest.mark.integration
+def test_show_gives_message_counts_and_foreign_queues(site: Site, management_url: str) -> None:
+    assert site.maas("routing", "setup").returncode == 0
+    settings, double = site.settings, site.name("test.double")
+    bus = create_bus(settings)
+    try:
+        messages = chunk_messages("TestRaw", ["a", "b", "c"], ["test-raw-all"] * 3, per_message=1)
+        bus.publish([Envelope.of(settings.bus.collect_exchange, "update.test-raw", m) for m in messages])
+    finally:
+        bus.close()
+    stray = site.name("stray")
+    requests.put(f"{management_url}/api/queues/%2F/{stray}", json={"durable": False, "auto_delete": True},
+                 auth=("guest", "guest"), timeout=10).raise_for_status()
+    try:
+        Management(management_url).bind(settings.bus.collect_exchange, stray, "#")
+        report = wait_for_report(site, lambda r: (queue_entry(r, double)["live"] or {}).get("ready") == 3)
+        assert report["foreign_bindings"] == [
+            {"exchange": settings.bus.collect_exchange, "pattern": "#", "queue": stray}
+        ]
+        assert report["missing"] is False  # a stray queue is worth a look, not a failure
+        text = site.maas("routing", "show")
+        assert text.returncode == 0
+        assert f"extra {stray} (not in the file): binding {settings.bus.collect_exchange}: #" in text.stdout
+    finally:
+        requests.delete(f"{management_url}/api/queues/%2F/{stray}", auth=("guest", "guest"), timeout=10)
+
+
+def wait_for_report(site: Site, condition: Any, timeout: float = 30) -> dict[str, Any]:
+    """The broker samples its counts every 5 s by default: poll until they show."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _, report = site.show()
+        if condition(report) or time.monotonic() > deadline:
+            assert condition(report), report
+            return report
+        time.sleep(1)
+
+
+@pytest.mark.integration
+def test_management_errors_are_clear_and_mask_the_password(tmp_path: Path, rabbitmq_url: str,
+                                                           management_url: str) -> None:
+    host = urlsplit(rabbitmq_url).netloc.split("@")[-1]
+    bus = {"url": f"amqp://{host}/", "username": "guest", "password": f"env:{PASSWORD_ENV}"}
+    closed = make_site(tmp_path / "a", {**bus, "management_url": "http://127.0.0.1:1"})
+    down = closed.maas("routing", "show")
+    assert down.returncode == 1
+    assert "management API unreachable at http://127.0.0.1:1/api/vhosts/%2F" in down.stderr
+
+    refused = make_site(tmp_path / "b", {**bus, "management_url": management_url})
+    refused.env[PASSWORD_ENV] = "wrong-password-x1"
+    result = refused.maas("routing", "show")
+    assert result.returncode == 1
+    assert "401" in result.stderr and "credentials refused" in result.stderr
+    assert "wrong-password-x1" not in result.stderr + result.stdout
+
+
+@pytest.mark.unit
+def test_show_on_the_memory_bus_says_the_topology_is_in_process(tmp_path: Path) -> None:
+    site = make_site(tmp_path, {"url": "memory://"})
+    result = site.maas("routing", "show")
+    assert result.returncode == 0, result.stderr
+    assert "in-process" in result.stdout and "no live topology to compare" in result.stdout
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("bus", "expected"),
+    [
+        ({"url": "amqp://rabbit.example:5672/prod"}, "http://rabbit.example:15672"),
+        ({"url": "amqps://rabbit.example/prod"}, "https://rabbit.example:15671"),
+        ({"url": "amqp://[::1]:5672/"}, "http://[::1]:15672"),
+        ({"url": "amqp://rabbit.example/", "management_url": "https://mgmt.example/rmq/"},
+         "https://mgmt.example/rmq"),
+    ],
+)
+def test_management_url_defaults_to_the_bus_host(bus: dict[str, str], expected: str) -> None:
+    assert derived_management_url(Settings.model_validate({"bus": bus})) == expected
+
+
+@pytest.mark.unit
+def test_management_url_setting_refuses_a_password_and_other_schemes() -> None:
+    for bad in ("http://u:pw@mgmt.example/", "amqp://mgmt.example/"):
+        with pytest.raises(ValueError, match="password|scheme"):
+            Settings.model_validate({"bus": {"url": "amqp://h/", "management_url": bad}})
