@@ -8,6 +8,10 @@
 # unprivileged system user. `start` installs what is missing, is idempotent and returns once both
 # services answer; `status` exits non-zero if one of them is down.
 #
+# The integ-test distribution ships a single module (transport-netty4), so `start` adds the geo
+# module (the `geo_shape` field type that Sentinel footprints use), fetched as its Maven jar. A node
+# that already runs without it is restarted once, and only then.
+#
 # With Docker, use the compose file instead of this script (same ports, same URLs for the tests):
 #
 #   docker compose -f deploy/compose.dev.yaml up -d --wait     # start, wait for the healthchecks
@@ -28,7 +32,11 @@ readonly OS_PORT=${MAAS_OPENSEARCH_PORT:-9200}
 readonly OS_USER=${MAAS_OPENSEARCH_USER:-maas-opensearch}
 readonly OS_HEAP=${MAAS_OPENSEARCH_HEAP:-512m}
 readonly OS_ARTIFACT="org.opensearch.distribution.integ-test-zip:opensearch:${OS_VERSION}:zip"
+readonly OS_ZIP="$CACHE_DIR/opensearch-$OS_VERSION.zip"
+readonly OS_GEO_ARTIFACT="org.opensearch.plugin:geo:${OS_VERSION}:jar"
+readonly OS_GEO_JAR="$CACHE_DIR/opensearch-geo-$OS_VERSION.jar"
 readonly OS_HOME="$SERVICES_DIR/opensearch-$OS_VERSION"
+readonly OS_GEO_MODULE="$OS_HOME/modules/geo"
 readonly OS_NODE="$SERVICES_DIR/opensearch-$OS_VERSION-node"
 readonly OS_PIDFILE="$OS_NODE/opensearch.pid"
 readonly OS_URL="http://127.0.0.1:$OS_PORT"
@@ -39,15 +47,18 @@ usage() {
 Usage: bash deploy/dev/services.sh start|stop|status|--help
 
   start   install what is missing, start RabbitMQ and OpenSearch, wait until both answer (no-op if up)
+          OpenSearch gets the geo module (geo_shape fields) from Maven Central; a running node
+          that lacks it is restarted once to load it, a node that has it is left alone
   stop    stop both (RabbitMQ with rabbitmqctl shutdown, OpenSearch by its pid file)
   status  one line per service (up/down and version); exit status 1 if any is down
 
 Starting or stopping a service needs root (apt-get, useradd, runuser, rabbitmqctl); status and a
-start that finds both services up do not.
+start that finds both services up (OpenSearch with its geo module) do not.
 
 Services (loopback only):
   RabbitMQ    amqp://guest:guest@127.0.0.1:$RABBIT_PORT/   management http://127.0.0.1:$RABBIT_MGMT_PORT/
-  OpenSearch  $OS_URL   (version $OS_VERSION, no security plugin)
+  OpenSearch  $OS_URL   (version $OS_VERSION, no security plugin; modules
+              transport-netty4 and geo)
 
 Environment:
   MAAS_CACHE_DIR           download cache, outside the work tree     [$CACHE_DIR]
@@ -210,19 +221,22 @@ java17_home() {
     return 1
 }
 
-# The download goes through a temporary directory so that an interrupted fetch leaves no partial zip.
-os_fetch() {
-    local zip="$CACHE_DIR/opensearch-$OS_VERSION.zip" tmp output
-    [[ -s $zip ]] && return
+# maven_fetch ARTIFACT FILE: copy ARTIFACT (group:artifact:version:packaging) from Maven Central to
+# FILE in the cache unless it is there. The download goes through a temporary directory so that an
+# interrupted fetch leaves no partial file.
+maven_fetch() {
+    local artifact=$1 file=$2 tmp output
+    [[ -s $file ]] && return
     need mvn maven
     mkdir -p "$CACHE_DIR"
     tmp=$(mktemp -d "$CACHE_DIR/.fetch.XXXXXX")
-    log "opensearch: fetching $OS_ARTIFACT from Maven Central"
-    if ! output=$(mvn -q -B dependency:copy -Dartifact="$OS_ARTIFACT" -DoutputDirectory="$tmp" 2>&1); then
+    log "opensearch: fetching $artifact from Maven Central"
+    if ! output=$(mvn -q -B dependency:copy -Dartifact="$artifact" -DoutputDirectory="$tmp" 2>&1); then
         printf '%s\n' "$output" >&2
-        die "maven could not fetch $OS_ARTIFACT"
+        rm -rf "$tmp"
+        die "maven could not fetch $artifact"
     fi
-    mv "$tmp/opensearch-$OS_VERSION.zip" "$zip"
+    mv "$tmp"/* "$file"
     rmdir "$tmp"
 }
 
@@ -235,10 +249,45 @@ os_unpack() {
     mkdir -p "$SERVICES_DIR"
     chmod 755 "$SERVICES_DIR"
     tmp=$(mktemp -d "$SERVICES_DIR/.unpack.XXXXXX")
-    unzip -q "$CACHE_DIR/opensearch-$OS_VERSION.zip" -d "$tmp"
+    unzip -q "$OS_ZIP" -d "$tmp"
     chmod -R go+rX,go-w "$tmp/opensearch-$OS_VERSION"
     mv "$tmp/opensearch-$OS_VERSION" "$OS_HOME"
     rmdir "$tmp"
+}
+
+# `java.version` is the release the jar was compiled for, which its manifest records.
+os_geo_descriptor() {
+    local java
+    java=$(unzip -p "$OS_GEO_JAR" META-INF/MANIFEST.MF | sed -n 's/^X-Compile-Target-JDK: *\([0-9.]*\).*/\1/p')
+    [[ -n $java ]] || die "$OS_GEO_JAR: no X-Compile-Target-JDK in its manifest"
+    cat <<EOF
+# Written by deploy/dev/services.sh, after the descriptor the full distribution ships for this module.
+description=Geospatial features: the geo_shape field type and the geo aggregations
+version=$OS_VERSION
+name=geo
+classname=org.opensearch.geo.GeoModulePlugin
+java.version=$java
+opensearch.version=$OS_VERSION
+custom.foldername=
+extended.plugins=
+has.native.controller=false
+EOF
+}
+
+# geo_shape is registered by the geo module, which the integ-test zip leaves out; its libraries
+# (opensearch-geo, jts, spatial4j) are in lib/ already, so the module is its jar plus a descriptor.
+# It is assembled beside the distribution and moved in whole: a node never sees half a module.
+os_install_geo() {
+    local tmp
+    [[ -s $OS_GEO_MODULE/plugin-descriptor.properties ]] && return
+    need unzip
+    maven_fetch "$OS_GEO_ARTIFACT" "$OS_GEO_JAR"
+    tmp=$(mktemp -d "$SERVICES_DIR/.geo.XXXXXX")
+    cp "$OS_GEO_JAR" "$tmp/geo-$OS_VERSION.jar"
+    os_geo_descriptor >"$tmp/plugin-descriptor.properties"
+    chmod -R go+rX,go-w "$tmp"
+    mv "$tmp" "$OS_GEO_MODULE"
+    log "opensearch: installed the geo module in $OS_GEO_MODULE"
 }
 
 # The node's config, data and logs belong to the service user; jvm.options gets absolute paths
@@ -259,8 +308,9 @@ os_prepare_node() {
 os_launch() {
     local java_home
     need_root "starting opensearch"
-    os_fetch
+    maven_fetch "$OS_ARTIFACT" "$OS_ZIP"
     os_unpack
+    os_install_geo
     os_prepare_node
     if ! java_home=$(java17_home); then
         apt_install openjdk-17-jre-headless
@@ -286,6 +336,34 @@ os_healthy() {
     return 1
 }
 
+# Asks the node rather than the disk, so that a restart interrupted after the install is still
+# made up for; a node that cannot answer stops `start` rather than being restarted blindly.
+os_has_geo() {
+    local modules
+    modules=$(curl -fsS --max-time 10 "$OS_URL/_nodes/_local/plugins?filter_path=nodes.*.modules.name") ||
+        die "opensearch on $OS_URL did not list its modules"
+    [[ $modules == *'"name":"geo"'* ]]
+}
+
+# The module on disk serves every boot; the running node is restarted only when it has not loaded
+# it (the module was just installed, or an earlier restart was interrupted): modules are read at boot.
+os_ensure_geo() {
+    if [[ $EUID -eq 0 && -d $OS_HOME/modules ]]; then os_install_geo; fi
+    os_has_geo || os_restart_for_geo
+}
+
+os_restart_for_geo() {
+    os_pid >/dev/null ||
+        die "opensearch on $OS_URL lacks the geo module (no geo_shape) and is not run by $OS_USER"
+    need_root "installing the opensearch geo module"
+    os_install_geo
+    log "opensearch: restarting to load the geo module"
+    os_stop
+    os_launch
+    wait_until "opensearch (see $OS_NODE/logs/)" os_healthy
+    os_has_geo || die "opensearch restarted without the geo module; see $OS_NODE/logs/maas-dev.log"
+}
+
 os_start() {
     need pgrep procps
     if [[ -n $(os_version) ]]; then
@@ -294,6 +372,7 @@ os_start() {
         if ! os_pid >/dev/null; then os_launch; fi
         wait_until "opensearch (see $OS_NODE/logs/)" os_healthy
     fi
+    os_ensure_geo
     log "opensearch: up ($(os_version))"
 }
 
@@ -361,4 +440,5 @@ main() {
     esac
 }
 
-main "$@"
+# Sourced (the unit tests do), the script only defines its functions.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi
