@@ -19,7 +19,6 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from maas.bus.base import (
@@ -32,25 +31,10 @@ from maas.bus.base import (
     make_delivery,
     round_robin,
 )
-from maas.bus.topology import Topology
+from maas.bus.topology import Topology, topic_matches
 from maas.errors import BusError
 
 CAPABILITIES = BusCapabilities("memory", persistent=False, distributed=False, real_delay=False)
-
-
-@lru_cache(maxsize=4096)
-def topic_matches(pattern: str, key: str) -> bool:
-    """AMQP topic matching: ``*`` is exactly one word, ``#`` zero or more words."""
-    return _match(tuple(pattern.split(".")), tuple(key.split(".")))
-
-
-def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
-    if not pattern:
-        return not words
-    head, rest = pattern[0], pattern[1:]
-    if head == "#":
-        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
-    return bool(words) and head in ("*", words[0]) and _match(rest, words[1:])
 
 
 @dataclass
@@ -92,8 +76,10 @@ class MemoryBroker:
             found = {q for p, q in self.bindings[env.exchange] if topic_matches(p, env.routing_key)}
             targets = sorted(found)
         if not targets:
-            raise BusError(f"unroutable: no queue bound to {env.exchange or '(default)'!r} "
-                           f"for routing key {env.routing_key!r}")
+            raise BusError(
+                f"unroutable: no queue bound to {env.exchange or '(default)'!r} "
+                f"for routing key {env.routing_key!r}"
+            )
         return targets
 
     def exists(self, queue: str) -> bool:
@@ -205,8 +191,9 @@ class MemoryBus(BusBase):
     def _hold(self, queue: str, item: _Stored) -> Delivery:
         tag = next(self._tags)
         self._unacked[tag] = (queue, item)
-        return make_delivery(queue, item.exchange, item.routing_key, item.body, item.headers,
-                             item.redelivered, tag)
+        return make_delivery(
+            queue, item.exchange, item.routing_key, item.body, item.headers, item.redelivered, tag
+        )
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         with self.broker.cond:
@@ -228,8 +215,10 @@ class MemoryBus(BusBase):
     def peek(self, queue: str, limit: int) -> list[Delivery]:
         with self.broker.cond:
             items = list(itertools.islice(self.broker.queue(queue), limit))
-        return [make_delivery(queue, i.exchange, i.routing_key, i.body, i.headers,
-                              i.redelivered, None) for i in items]
+        return [
+            make_delivery(queue, i.exchange, i.routing_key, i.body, i.headers, i.redelivered, None)
+            for i in items
+        ]
 
     def purge(self, queue: str) -> int:
         with self.broker.cond:

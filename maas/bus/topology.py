@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
@@ -138,3 +139,23 @@ class Topology:
         """This topology plus another one's exchanges and queues (a queue must not be in both)."""
         exchanges = tuple(dict.fromkeys((*self.exchanges, *other.exchanges)))
         return Topology(exchanges, (*self.queues, *other.queues))
+
+
+@lru_cache(maxsize=4096)
+def topic_matches(pattern: str, key: str) -> bool:
+    """AMQP topic matching: ``*`` is exactly one word, ``#`` zero or more words."""
+    return _match(tuple(pattern.split(".")), tuple(key.split(".")))
+
+
+def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    return bool(words) and head in ("*", words[0]) and _match(rest, words[1:])
+
+
+def routed(patterns: tuple[str, ...], routing_key: str) -> bool:
+    """Whether any of the binding patterns takes this key (else nobody consumes it)."""
+    return any(topic_matches(pattern, routing_key) for pattern in patterns)

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from maas.bus.base import Bus, Envelope
-from maas.bus.memory import topic_matches
 from maas.bus.message import DEFAULT_IDS_PER_MESSAGE, chunk_messages
+from maas.bus.topology import routed
 from maas.collector.archive import Archive, ArchiveContext
 from maas.collector.config import CollectorConfig
 from maas.collector.extract import SOURCE_KEY, ExtractError, extract
@@ -220,7 +220,7 @@ class CollectorRun:
             by_key.setdefault(key, []).append(item)
         envelopes = []
         for key, items in by_key.items():
-            if not any(topic_matches(p, key) for p in self.target.patterns):
+            if not routed(self.target.patterns, key):
                 continue  # no pool consumes it: the store has the documents, nothing to trigger
             ids, indices = [i.id for i in items], [i.index for i in items]
             for message in chunk_messages(doc_class.name, ids, indices, self.target.ids_per_message):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from maas.bus.base import Bus, Delivery, Envelope
-from maas.bus.memory import topic_matches
+from maas.bus.topology import routed
 from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
 from maas.engine.registry import EngineRegistry
@@ -98,11 +98,7 @@ class Pool:
         queues = [
             _Queue(q, Processor(build_engines(q, engines), store, models)) for q in routing.pools[name].queues
         ]
-        etl = bus_settings.etl_exchange
-        patterns = [
-            b.pattern for q in routing.topology(bus_settings).queues for b in q.bindings if b.exchange == etl
-        ]
-        return cls(name, bus, queues, etl, patterns, hooks)
+        return cls(name, bus, queues, bus_settings.etl_exchange, routing.patterns("etl"), hooks)
 
     def step(self, timeout_s: float | None = None) -> StepStats:
         """Fetch one batch across the pool's queues (round-robin), process and settle it."""
@@ -179,7 +175,7 @@ class Pool:
 
     def _wanted(self, routing_key: str) -> bool:
         """Reports nobody in the routing file consumes end the chain here (the store has the data)."""
-        return any(topic_matches(pattern, routing_key) for pattern in self.report_patterns)
+        return routed(self.report_patterns, routing_key)
 
     def _retry(
         self, queue: str, pending: dict[str, list[Delivery]], reason: str, stats: StepStats

@@ -90,6 +90,17 @@ class RoutingFile(_Strict):
                     return queue
         raise KeyError(name)
 
+    def patterns(self, role: ExchangeRole) -> tuple[str, ...]:
+        """The binding patterns on one exchange: the routing keys someone consumes there."""
+        return tuple(
+            key
+            for pool in self.pools.values()
+            for queue in pool.queues
+            for binding in queue.bindings
+            if binding.exchange == role
+            for key in binding.keys
+        )
+
     def topology(self, bus: BusSettings) -> Topology:
         """The exchanges, queues and bindings this file needs on the bus."""
         exchanges = {"collect": bus.collect_exchange, "etl": bus.etl_exchange}

@@ -105,7 +105,7 @@ def _run(
             bus.declare(routing.topology(settings.bus))
         if not dry_run:
             store.setup([*catalog.models, JOURNAL])
-        patterns = _collect_patterns(settings, routing)
+        patterns = routing.patterns("collect") if routing else ()
         target = Target(store, bus, settings.bus.collect_exchange, patterns, Archive(settings.archive_dir))
         run = CollectorRun(
             target, catalog.models, settings.tls, dry_run=dry_run, since=since, hooks=_hooks(dry_run)
@@ -161,15 +161,6 @@ def _routing(settings: Settings, catalog: Catalog) -> RoutingFile | None:
         log.warning("no routing file: documents are stored, no engine is triggered")
         return None
     return routing_for(settings, catalog)[0]
-
-
-def _collect_patterns(settings: Settings, routing: RoutingFile | None) -> tuple[str, ...]:
-    if routing is None:
-        return ()
-    exchange = settings.bus.collect_exchange
-    return tuple(
-        b.pattern for q in routing.topology(settings.bus).queues for b in q.bindings if b.exchange == exchange
-    )
 
 
 def _chain(
