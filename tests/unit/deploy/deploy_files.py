@@ -54,3 +54,26 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 def probe_command(command: list[str], port: int) -> list[str]:
     """A healthcheck command with the metrics port replaced, to run it against a real server."""
     return [part.replace(f":{METRICS_PORT}/", f":{port}/") for part in command]
+
+
+def cli_error(argv: list[str]) -> str | None:
+    """What the real ``maas`` CLI says against this command line (None: it parses).
+
+    ``--help`` at the end makes click check every command and option name without running
+    anything, so a deployment file cannot call a command or option that does not exist.
+    """
+    from typer.testing import CliRunner
+
+    from maas_cli.app import app
+
+    result = CliRunner().invoke(app, [*argv, "--help"])
+    return None if result.exit_code == 0 else f"maas {' '.join(argv)}: {result.output.strip()}"
+
+
+def packaged_pools() -> set[str] | None:
+    """Pool names of the routing file the image ships (None while the CDS has none yet)."""
+    from maas.config import Settings
+    from maas_cli.defaults import catalog_for
+
+    routing = catalog_for(Settings()).routing_file
+    return None if routing is None else set(load_yaml(routing)["pools"])

@@ -10,16 +10,11 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import dockerfile
 import pytest
 from deploy_files import DOCKERFILE, METRICS_PORT, ROOT, image_pinned, probe_command, run, tool
-from prometheus_client import CollectorRegistry
-
-from maas.observe import serve
 
 pytestmark = pytest.mark.unit
 
@@ -76,32 +71,19 @@ def test_entrypoint_is_the_maas_command() -> None:
     assert _last("ENTRYPOINT").value == ("maas",)
 
 
-@pytest.fixture
-def health_server() -> Iterator[ThreadingHTTPServer]:
-    server = serve(0, CollectorRegistry(), {})
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 def _healthcheck_argv(port: int) -> list[str]:
     command = list(_last("HEALTHCHECK").value[1:])
     assert command[0] == "python"
     return probe_command([sys.executable, *command[1:]], port)
 
 
-def test_healthcheck_command_passes_against_a_live_health_endpoint(
-    health_server: ThreadingHTTPServer,
-) -> None:
-    result = run(*_healthcheck_argv(health_server.server_address[1]))
+def test_healthcheck_command_passes_against_a_live_health_endpoint(health_port: int) -> None:
+    result = run(*_healthcheck_argv(health_port))
     assert result.returncode == 0, result.stderr
 
 
-def test_healthcheck_command_fails_when_nothing_answers(health_server: ThreadingHTTPServer) -> None:
-    port = health_server.server_address[1]
-    health_server.shutdown()
-    health_server.server_close()
-    assert run(*_healthcheck_argv(port)).returncode != 0
+def test_healthcheck_command_fails_when_nothing_answers(closed_port: int) -> None:
+    assert run(*_healthcheck_argv(closed_port)).returncode != 0
 
 
 def _context_entries() -> set[str]:
