@@ -295,6 +295,7 @@ INTERFACE_STATUS = DocumentClass(
         "duration_seconds": _f(FLOAT),
         "probes": _f(INT),
         "last_probe_time": _f(DATETIME),
+        "open": _f(BOOL),  # the latest interval (stop is null): found by a term query
         "message": _f(TEXT),
     },
     key=("interface_name", "start"),
