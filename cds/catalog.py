@@ -1,12 +1,11 @@
-"""The CDS catalog: Sentinel document models, engines and default configuration files.
-
-The models and engines tables are filled as the CDS core is built (issue #6).
-"""
+"""The CDS catalog: Sentinel document models, engines and default configuration files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from cds.engines import ENGINES
+from cds.models import MODELS
 from maas.catalog import Catalog
 from maas.engine.registry import EngineRegistry
 from maas.model import ModelRegistry
@@ -19,8 +18,8 @@ def _existing(path: Path) -> Path | None:
 
 
 CATALOG = Catalog(
-    models=ModelRegistry([]),
-    engines=EngineRegistry([]),
+    models=ModelRegistry(MODELS),
+    engines=EngineRegistry(ENGINES),
     routing_file=_existing(_CONFIG / "routing.yaml"),
     collectors_dir=_existing(_CONFIG / "collectors"),
 )

@@ -150,7 +150,8 @@ _NAME_FIELDS: Mapping[str, Field] = {
 # What attaching to a (pseudo-)datatake adds (written by ATTACH_DATATAKE, kept by the others).
 ATTACH_FIELDS: Mapping[str, Field] = MappingProxyType({
     "datatake_key": _f(KEYWORD),  # <unit>-<datatake id>; S3 <unit>-<cycle>-<relative orbit>
-    "attach_method": _f(KEYWORD),  # name | plan | pseudo
+    "attach_method": _f(KEYWORD),  # name | window | pseudo (cds/data/attach.yaml)
+    "planned": _f(BOOL),  # a planned datatake was found (its fields below are the plan's)
     "timeliness_category": _f(KEYWORD),
     "instrument_mode": _f(KEYWORD),
     "plan_absolute_orbit": _f(LONG),
@@ -180,8 +181,8 @@ PUBLICATION = DocumentClass(
 )
 
 
-def _per_kind(suffix: str, kind: FieldType) -> dict[str, Field]:
-    return {f"{k.lower()}_{suffix}": _f(kind) for k in INTERFACE_KINDS}
+def _per_kind(suffix: str, kind: FieldType, many: bool = False) -> dict[str, Field]:
+    return {f"{k.lower()}_{suffix}": _f(kind, many=many) for k in INTERFACE_KINDS}
 
 
 PRODUCT = DocumentClass(
@@ -194,11 +195,13 @@ PRODUCT = DocumentClass(
         "reference_date": _req(DATETIME),  # sensing start, else the first publication: the partition
         "content_length": _f(LONG),
         "first_publication_date": _f(DATETIME),
+        "first_interface": _f(KEYWORD),
         **_per_kind("first_publication_date", DATETIME),
         **_per_kind("first_interface", KEYWORD),  # the interface of that first publication
         **_per_kind("count", INT),  # served by N PRIPs, N LTAs...
         "interfaces": _f(KEYWORD, many=True),
-        "prip_interfaces": _f(KEYWORD, many=True),  # the production services that served it
+        # the interfaces per kind; prip_interfaces: the production services that served it
+        **_per_kind("interfaces", KEYWORD, many=True),
         "prip_to_dd_seconds": _f(FLOAT),  # first DD - first PRIP publication, signed
         "prip_from_sensing_seconds": _f(FLOAT),  # first PRIP publication - sensing stop, signed
         **ATTACH_FIELDS,
