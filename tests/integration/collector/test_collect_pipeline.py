@@ -10,14 +10,22 @@ and write (``maas collect`` in a subprocess, rerun), and hostile remote names.
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from collect_catalog import CATALOG, PRODUCT
 from servers.ftp import FtpServer
 from servers.json_api import JsonApi
@@ -100,16 +108,21 @@ CSV_EXTRACT = {"format": "csv", "fields": fields("product_id", "name", "publishe
 XML_EXTRACT = {"format": "xml", "record": "product", "fields": fields("@id", "name", "published", "size")}
 
 
+def collector_data(
+    interface: str, kind: str, source: dict[str, Any], extract: dict[str, Any]
+) -> dict[str, Any]:
+    """A collector as its file holds it."""
+    return {
+        "id": f"pipeline-{kind}",
+        "interface_name": interface,
+        "source": source,
+        "extract": extract,
+        "model": PRODUCT.family,
+    }
+
+
 def collector(interface: str, kind: str, source: dict[str, Any], extract: dict[str, Any]) -> CollectorConfig:
-    return CollectorConfig.model_validate(
-        {
-            "id": f"pipeline-{kind}",
-            "interface_name": interface,
-            "source": source,
-            "extract": extract,
-            "model": PRODUCT.family,
-        }
-    )
+    return CollectorConfig.model_validate(collector_data(interface, kind, source, extract))
 
 
 def put_files(root: Path, content: Callable[[list[dict[str, Any]]], bytes], ext: str) -> dict[str, bytes]:
@@ -358,3 +371,266 @@ def assert_sidecars(archived: list[ArchivedEntry], sample: Sample) -> None:
     if sample.files is not None:  # the bytes exactly as they were on the server, and where
         by_name = {e.sidecar.name: (e.data, e.sidecar.source_url) for e in archived if e.sidecar}
         assert by_name == sample.files
+
+
+# --- 2. a file still being written --------------------------------------------------------------
+
+
+@pytest.fixture
+def local_store(tmp_path: Path) -> Iterator[Store]:
+    store = create_store(
+        Settings.model_validate({"store": {"url": f"duckdb:///{tmp_path / 'local.duckdb'}"}})
+    )
+    store.setup([PRODUCT, JOURNAL])
+    yield store
+    store.close()
+
+
+@contextmanager
+def uploading(path: Path, first: int) -> Iterator[list[dict[str, Any]]]:
+    """A CSV still arriving: one new product row every 10 ms until the block ends.
+
+    Yields the rows written so far (complete once the block has ended)."""
+    written: list[dict[str, Any]] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        with path.open("ab") as out:
+            while not stop.is_set():
+                row = product(first + len(written))
+                out.write(csv_bytes([row]).split(b"\n", 1)[1])  # the row without the header
+                out.flush()
+                written.append(row)
+                time.sleep(0.01)
+
+    path.write_bytes(csv_bytes([]))
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        yield written
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_a_file_still_being_written_is_collected_only_once_stable(
+    tmp_path: Path, interface: str, local_store: Store
+) -> None:
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    (inbox / "done.csv").write_bytes(csv_bytes([product(i) for i in (1, 2, 3)]))
+    gates = {"stable_checks": 2, "stable_interval_s": 0.1}
+    source = {"type": "filesystem", "root": str(inbox), "patterns": ["*.csv"], **gates}
+    config = collector(interface, "growing", source, CSV_EXTRACT)
+
+    with uploading(inbox / "growing.csv", first=100) as written:
+        while len(written) < 5:
+            time.sleep(0.01)
+        during = run_once(local_store, archive, config)
+
+    assert (during.payloads, during.created) == (1, 3)
+    assert stored(local_store) == expected_of([product(i) for i in (1, 2, 3)])
+    assert [e.sidecar.name for e in entries(archive) if e.sidecar] == ["done.csv"]
+
+    after = run_once(local_store, archive, config)
+
+    assert (after.payloads, after.created, after.rejected) == (1, len(written), 0)
+    assert stored(local_store) == expected_of([product(i) for i in (1, 2, 3)] + written)
+    assert sorted(e.sidecar.name for e in entries(archive) if e.sidecar) == ["done.csv", "growing.csv"]
+
+
+# --- 4. SIGKILL between archive and write, then rerun -------------------------------------------
+
+KILL_FILES, KILL_ROWS = 20, 250  # five kills of three payloads each still leave some
+
+
+@dataclass(frozen=True)
+class Site:
+    """A deployment on disk for ``maas collect`` in a subprocess: settings, collector file, inbox."""
+
+    root: Path
+    env: dict[str, str]
+    store: Store
+    files: dict[str, bytes]  # inbox file name -> bytes
+    ids: dict[str, set[str]]  # inbox file name -> the document ids it holds
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    def maas(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "maas_cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+            cwd=self.root,
+        )
+
+    def popen(self, log: Path) -> subprocess.Popen[bytes]:
+        with log.open("wb") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "maas_cli", "collect"],
+                env=self.env,
+                stdout=out,
+                stderr=out,
+                cwd=self.root,
+            )
+
+
+def kill_rows(n: int) -> list[dict[str, Any]]:
+    stamp = datetime(2024, 3, 1, tzinfo=UTC) + timedelta(hours=n)
+    return [
+        {"product_id": f"F{n:03d}R{r:04d}", "name": f"batch-{n}-{r}", "published": stamp, "size": r}
+        for r in range(KILL_ROWS)
+    ]
+
+
+@pytest.fixture
+def site(tmp_path: Path, opensearch_url: str, interface: str) -> Iterator[Site]:
+    inbox, collectors = tmp_path / "inbox", tmp_path / "collectors"
+    inbox.mkdir()
+    collectors.mkdir()
+    files = {f"batch_{n:03d}.csv": csv_bytes(kill_rows(n)) for n in range(KILL_FILES)}
+    for name, data in files.items():
+        (inbox / name).write_bytes(data)
+    ids = {f"batch_{n:03d}.csv": set(expected_of(kill_rows(n))) for n in range(KILL_FILES)}
+    source = {"type": "filesystem", "root": str(inbox), "patterns": ["*.csv"], "stable_checks": 0}
+    config = collector_data(interface, "killed", source, CSV_EXTRACT)
+    (collectors / "inbox.yaml").write_text(yaml.safe_dump({"collectors": [config]}))
+    settings = {
+        "store": {"url": opensearch_url},
+        "archive_dir": str(tmp_path / "archive"),
+        "state_dir": str(tmp_path / "state"),
+        "collectors_dir": str(collectors),
+        "catalogs": ["collect_catalog:CATALOG"],
+    }
+    (tmp_path / "maas.yaml").write_text(yaml.safe_dump(settings))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
+    env |= {"MAAS_CONFIG": str(tmp_path / "maas.yaml"), "PYTHONPATH": str(TESTS)}
+    loaded = Settings.model_validate(settings)
+    wipe_opensearch(loaded)
+    store = create_store(loaded)
+    store.setup([PRODUCT, JOURNAL])
+    yield Site(tmp_path, env, store, files, ids)
+    store.delete(JOURNAL, [JOURNAL.id_for(interface, config["id"])])
+    wipe_opensearch(loaded)
+    store.close()
+
+
+def sidecars(archive: Path) -> list[Path]:
+    return list(archive.rglob("*.gz.json")) if archive.exists() else []
+
+
+def kill_after_archiving(site: Site, log: Path) -> int:
+    """Start ``maas collect`` and SIGKILL it the moment a third new archive entry appears."""
+    before = len(sidecars(site.archive))
+    process = site.popen(log)
+    deadline = time.monotonic() + 60
+    while len(sidecars(site.archive)) < before + 3:
+        assert process.poll() is None, f"collect ended before it could be killed:\n{log.read_text()}"
+        assert time.monotonic() < deadline, "no archive entry within 60 s"
+        time.sleep(0.001)
+    process.send_signal(signal.SIGKILL)
+    process.wait()  # reaped: a zombie would still look alive to the journal's PID check
+    return process.pid
+
+
+def archived_but_not_stored(site: Site) -> list[str]:
+    """Inbox files whose raw bytes are archived while some of their documents are not stored."""
+    site.store.refresh(PRODUCT)
+    present = {d.id for d in site.store.scan(PRODUCT)}
+    names = [e.sidecar.name for e in read_archive(site.archive) if e.sidecar]
+    return [n for n in names if not site.ids[n] <= present]
+
+
+def test_killed_between_archive_and_write_the_rerun_leaves_no_gap_and_no_duplicate(
+    site: Site, interface: str
+) -> None:
+    for attempt in range(5):  # a kill can land after a write: then kill the next run again
+        pid = kill_after_archiving(site, site.root / f"killed-{attempt}.log")
+        if archived_but_not_stored(site):
+            break
+    else:
+        pytest.fail("5 kills in a row missed the window between archive and write")
+    journal = site.store.get(JOURNAL, [JOURNAL.id_for(interface, "pipeline-killed")])
+    (entry,) = journal.values()
+    assert f":{pid}:" in entry.data["lease_owner"]  # the dead process still holds a live lease
+    assert entry.data["lease_expires"] > datetime.now(UTC) + timedelta(minutes=5)
+    journaled = len(entry.data["state"]["seen"])
+
+    rerun = site.maas("collect")
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"payloads={KILL_FILES - journaled} " in rerun.stderr  # exactly the files not journaled
+    assert "status=ok" in rerun.stderr
+    every_id = set().union(*site.ids.values())
+    assert set(stored(site.store)) == every_id  # stored() also fails on a repeated id
+    assert site.store.count(PRODUCT) == len(every_id)
+    archived = entries(site.archive)
+    assert sorted(e.sidecar.name for e in archived if e.sidecar) == sorted(site.files)
+    digests = {hashlib.sha256(data).hexdigest() for data in site.files.values()}
+    assert {e.sidecar.sha256 for e in archived if e.sidecar} == digests
+    again = site.maas("collect")
+    assert again.returncode == 0 and "payloads=0 records=0" in again.stderr, again.stderr
+
+
+# --- 5. hostile remote names --------------------------------------------------------------------
+
+
+def test_hostile_remote_names_cannot_write_outside_the_archive_root(
+    tmp_path: Path,
+    interface: str,
+    local_store: Store,
+    ftp_server: FtpServer,
+    ftp_root: Path,
+    product_api: JsonApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Names that climb out, as the servers list them (backslashes are plain characters on
+    POSIX, so a file can carry them) and as API page names carry them (slashes)."""
+    escaped = tmp_path / "escaped"  # where a name taken literally would land
+    escaped.mkdir()
+    archive = tmp_path / "deep" / "archive"
+    climb = "../" * 12 + escaped.relative_to("/").as_posix()  # from the day directory to escaped/
+    windows_name = climb.replace("/", "\\") + "\\x.csv"
+    for root in (tmp_path / "inbox", ftp_root):
+        root.mkdir(exist_ok=True)
+        (root / windows_name).write_bytes(csv_bytes([product(1)]))
+    monkeypatch.setenv("MAAS_TEST_FTP_PASSWORD", FTP_PASSWORD)
+    ftp = {"type": "ftp", "host": "127.0.0.1", "port": ftp_server.port, "username": ftp_server.user}
+    sources = [
+        ({"type": "filesystem", "root": str(tmp_path / "inbox"), "stable_checks": 0}, CSV_EXTRACT),
+        (ftp | {"password": "env:MAAS_TEST_FTP_PASSWORD", "stable_checks": 0}, CSV_EXTRACT),
+    ]
+    api_extract = {
+        "format": "json",
+        "record": "items[*]",
+        "fields": fields("product_id", "name", "published", "size"),
+    }
+    for name in ["../../etc/x", f"{climb}/x", f"{escaped}/x"]:
+        sources.append(({"type": "http", "url": f"{product_api.base_url}/events", "name": name}, api_extract))
+    before = set(tmp_path.rglob("*"))
+
+    for n, (source, extract) in enumerate(sources):  # one interface each: no deduplication
+        run_once(local_store, archive, collector(f"{interface}-{n}", f"hostile-{n}", source, extract))
+
+    assert list(escaped.iterdir()) == []
+    created = set(tmp_path.rglob("*")) - before
+    assert {p for p in created if archive not in p.parents} <= {
+        tmp_path / "deep",
+        archive,
+        tmp_path / "local.duckdb",
+        tmp_path / "local.duckdb.wal",
+    }
+    archived = [(e.sidecar.name, e.path) for e in entries(archive) if e.sidecar]
+    assert len(archived) == 2 + 3  # two files, three API pages (the first page only: no paging)
+    assert all(archive in path.parents and ".." not in path.parts for _, path in archived)
+    assert [n for n, _ in archived if n == windows_name] == [windows_name] * 2  # kept for audit
+    (etc,) = [path for name, path in archived if name.startswith("../../etc/x-")]
+    assert (
+        etc.name.startswith("etc~x-") and etc.parents[3] == archive / f"{interface}-2"
+    )  # in its day directory
+    assert set(stored(local_store)) == set(expected_of([product(1), *API_ROWS[:3]]))
