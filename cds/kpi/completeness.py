@@ -63,13 +63,19 @@ class Result:
 
 
 def of_intervals(
-    expectation: Expectation, intervals: Iterable[Interval], window: Interval, min_gap: float
+    expectation: Expectation,
+    intervals: Iterable[Interval],
+    window: Interval | None = None,
+    min_gap: float = 0.0,
 ) -> Result:
-    """Duration types: the union of the sensing intervals inside the planned window."""
-    inside = clip(intervals, window)
+    """Duration types: the union of the sensing intervals (inside the planned window, if any).
+
+    With a window, its uncovered parts longer than ``min_gap`` are the missing periods.
+    """
+    inside = clip(intervals, window) if window else union(intervals)
     value = covered(inside)
     percent = percentage(value, expectation.amount)
-    holes = tuple(gaps(inside, window, min_gap))
+    holes = tuple(gaps(inside, window, min_gap)) if window else ()
     return Result(
         expectation.product_type, "seconds", value, expectation.amount, percent, status_of(percent), holes
     )

@@ -38,11 +38,8 @@ def covered(intervals: Iterable[Interval]) -> float:
 def clip(intervals: Iterable[Interval], window: Interval) -> list[Interval]:
     """The union restricted to ``window`` (what lies outside the plan does not count)."""
     low, high = window
-    return [
-        (max(start, low), min(stop, high))
-        for start, stop in union(intervals)
-        if stop >= low and start <= high
-    ]
+    inside = ((max(start, low), min(stop, high)) for start, stop in union(intervals))
+    return [(start, stop) for start, stop in inside if start <= stop]
 
 
 def gaps(intervals: Iterable[Interval], window: Interval, min_gap: float = 0.0) -> list[Interval]:

@@ -1,0 +1,137 @@
+"""COMPUTE_ORBIT_COMPLETENESS through the real Chain on MemoryBus + DuckDB: S3/S5P tables, back-fill."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kpi_chain import CountingStore, make_chain, product, publish
+
+from cds.models import ORBIT_COMPLETENESS
+from cds.naming import parse
+from cds.rules import rules
+from maas.bus.memory import MemoryBus
+from maas.store.duckdb import DuckDBStore
+
+pytestmark = pytest.mark.unit
+S3 = rules().orbit_rule("S3")
+S5P = rules().orbit_rule("S5P")
+assert S3 is not None and S5P is not None
+S3_TYPES = len(S3.types)
+
+
+def s3(
+    cycle: int, orbit: int, kind: str, start: float, stop: float, timeliness: str = "NR", **kw: Any
+) -> Any:
+    return product(
+        f"S3A-{cycle:03d}-{orbit:03d}", kind, start, stop, prip=["S3A-ACRI"], satellite="S3A",
+        cycle=cycle, relative_orbit=orbit, timeliness=timeliness, **kw,
+    )  # fmt: skip
+
+
+def orbits(kpi_store: DuckDBStore) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(d.data["orbit_key"], d.data["product_type"]): d.data for d in kpi_store.scan(ORBIT_COMPLETENESS)}
+
+
+def test_orbit_keys_are_the_naming_pseudo_datatakes() -> None:
+    s3_name = "S3A_OL_1_EFR____20211214T151253_20211214T151553_20211214T165453_0180_079_339_2160_LN1_O_NR_002"
+    s5p_name = "S5P_NRTI_L2__AER_LH_20220401T203521_20220401T204021_23146_02_020301_20220401T213615"
+    for rule, name in ((S3, s3_name), (S5P, s5p_name)):
+        parsed = parse(name)
+        record = parsed.as_record()
+        index = rule.index(record)
+        assert index is not None
+        assert rule.orbit(record["unit"], index)["orbit_key"] == parsed.datatake_key  # type: ignore[index]
+
+
+def test_daylight_and_full_orbit_types_against_their_tables(
+    kpi_store: DuckDBStore, kpi_bus: MemoryBus
+) -> None:
+    chain = make_chain(kpi_store, kpi_bus)
+    publish(
+        kpi_store,
+        kpi_bus,
+        [
+            s3(79, 339, "OL_1_EFR___", 0, 180),
+            s3(79, 339, "OL_1_EFR___", 170, 360),  # overlaps the previous frame
+            s3(79, 339, "OL_1_EFR___", 360, 540),
+            s3(79, 339, "OL_1_EFR___", 540, 2000, timeliness="NT"),  # not an allowed timeliness
+            s3(79, 339, "SL_1_RBT___", 0, 101 * 60),
+            s3(79, 339, "OL_2_LFR___", 0, 60),
+        ],
+    )
+    assert chain.run_until_idle().dead_lettered == 0
+    found = orbits(kpi_store)
+    efr = found[("S3A-079-339", "OL_1_EFR___")]
+    assert (efr["value_minutes"], efr["expected_minutes"], efr["products"]) == (9.0, 44.0, 3)
+    assert efr["percentage"] == pytest.approx(100 * 9 / 44) and efr["status"] == "Partial"
+    assert (efr["cycle"], efr["relative_orbit"], efr["satellite"], efr["timeliness"]) == (
+        79,
+        339,
+        "S3A",
+        "NR",
+    )
+    rbt = found[("S3A-079-339", "SL_1_RBT___")]
+    assert (rbt["value_minutes"], rbt["expected_minutes"], rbt["status"]) == (101.0, 101.0, "Complete")
+    assert found[("S3A-079-339", "SR_1_SRA___")]["status"] == "Missing"  # in the table, no product
+
+
+def test_orbits_with_no_product_are_back_filled_at_zero(kpi_store: DuckDBStore, kpi_bus: MemoryBus) -> None:
+    chain = make_chain(kpi_store, kpi_bus)
+    publish(kpi_store, kpi_bus, [s3(79, 339, "SL_1_RBT___", 0, 6060)])
+    chain.run_until_idle()
+    found = orbits(kpi_store)
+    window = range(339 - S3.backfill_orbits, 339)
+    assert {key for key, _ in found} == {f"S3A-079-{o:03d}" for o in [*window, 339]}
+    assert len(found) == (S3.backfill_orbits + 1) * S3_TYPES
+    empty = found[("S3A-079-300", "SL_1_RBT___")]
+    assert (empty["percentage"], empty["status"], empty["products"], empty["value_minutes"]) == (
+        0,
+        "Missing",
+        0,
+        0,
+    )
+    assert ("S3A-079-340", "SL_1_RBT___") not in found  # the future is not missing yet
+
+
+def test_back_fill_crosses_the_cycle_boundary_and_a_late_product_fills_its_orbit(
+    kpi_store: DuckDBStore, kpi_bus: MemoryBus
+) -> None:
+    counting = CountingStore(kpi_store)
+    chain = make_chain(counting, kpi_bus)  # type: ignore[arg-type]
+    publish(kpi_store, kpi_bus, [s3(79, 380, "SL_1_RBT___", 0, 6060)])
+    chain.run_until_idle()
+    counting.calls.clear()
+    publish(kpi_store, kpi_bus, [s3(80, 3, "SL_1_RBT___", 0, 6060)])
+    chain.run_until_idle()
+    found = orbits(kpi_store)
+    assert {
+        ("S3A-079-381", "OL_1_EFR___"),
+        ("S3A-079-385", "TM_0_NAT___"),
+        ("S3A-080-002", "SL_1_RBT___"),
+    } <= set(found)
+    (get,) = [c for c in counting.reads("cds-orbit-completeness") if c.method == "get"]
+    assert get.ids == S3.backfill_orbits * S3_TYPES  # one bounded read, not a scan of history
+    # 79-345..380 existed; 79-381..385 and 80-001..002 did not: 7 orbits back-filled
+    assert get.returned == (S3.backfill_orbits - 7) * S3_TYPES
+    publish(kpi_store, kpi_bus, [s3(79, 383, "SL_1_RBT___", 0, 3030)])  # late: a back-filled orbit fills in
+    chain.run_until_idle()
+    late = orbits(kpi_store)[("S3A-079-383", "SL_1_RBT___")]
+    assert (late["percentage"], late["status"], late["products"]) == (50.0, "Partial", 1)
+
+
+def test_s5p_orbits_are_absolute(kpi_store: DuckDBStore, kpi_bus: MemoryBus) -> None:
+    chain = make_chain(kpi_store, kpi_bus)
+    granules = [
+        product("S5P-23146", "NRTI_L2__NO2___", 300 * i, 300 * i + 300, prip=["S5P-DLR"], satellite="S5P",
+                absolute_orbit=23146, timeliness="NRTI")
+        for i in range(4)
+    ]  # fmt: skip
+    publish(kpi_store, kpi_bus, granules)
+    chain.run_until_idle()
+    found = orbits(kpi_store)
+    no2 = found[("S5P-23146", "NRTI_L2__NO2___")]
+    assert (no2["value_minutes"], no2["expected_minutes"], no2["absolute_orbit"]) == (20.0, 50.0, 23146)
+    assert no2["percentage"] == 40.0
+    assert found[(f"S5P-{23146 - S5P.backfill_orbits}", "NRTI_L2__NO2___")]["status"] == "Missing"
+    assert len(found) == (S5P.backfill_orbits + 1) * len(S5P.types)
