@@ -1,0 +1,122 @@
+"""A small site for replay and inspect tests: a real ``maas collect`` run that leaves an archive.
+
+The site has a filesystem inbox of CSV files, one collector file, and the test catalog
+(``chain_catalog``: raw → doubled → tripled). ``Site.collect`` runs the real CLI once, so the
+archive the replay tests read was written by the collector, sidecars and all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from chain_catalog import CATALOG
+
+TESTS = Path(__file__).resolve().parent
+COLLECTOR_ID = "inbox-csv"
+INTERFACE = "Inbox"
+
+
+def csv_collector(
+    inbox: Path, collector_id: str = COLLECTOR_ID, interface: str = INTERFACE
+) -> dict[str, Any]:
+    """One filesystem collector of ``name,value`` CSV files into ``test-raw``."""
+    source = {"type": "filesystem", "root": str(inbox), "patterns": ["*.csv"], "stable_checks": 0}
+    fields = {"name": {"path": "name", "required": True}, "value": {"path": "value", "type": "int"}}
+    return {
+        "id": collector_id,
+        "interface_name": interface,
+        "source": source,
+        "extract": {"format": "csv", "fields": fields},
+        "model": "test-raw",
+    }
+
+
+@dataclass(frozen=True)
+class Site:
+    root: Path
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def collectors(self) -> Path:
+        return self.root / "collectors"
+
+    @classmethod
+    def create(cls, root: Path, store_url: str | None = None, **settings: Any) -> Site:
+        site = cls(root)
+        site.inbox.mkdir(parents=True)
+        site.collectors.mkdir()
+        site.write_collectors([csv_collector(site.inbox)])
+        site.write_settings(store_url or f"duckdb:///{root / 'maas.duckdb'}", **settings)
+        return site
+
+    def clone(self, root: Path) -> Site:
+        """A copy (archive, stores, collector files) configured for its new place.
+
+        The collector files are copied unchanged, so the archived sidecars still match them.
+        """
+        shutil.copytree(self.root, root)
+        site = Site(root)
+        settings = yaml.safe_load((self.root / "maas.yaml").read_text())
+        site.write_settings(settings["store"]["url"].replace(str(self.root), str(root)))
+        return site
+
+    def write_collectors(self, collectors: list[dict[str, Any]], directory: Path | None = None) -> Path:
+        directory = directory or self.collectors
+        directory.mkdir(exist_ok=True)
+        (directory / "inbox.yaml").write_text(yaml.safe_dump({"collectors": collectors}))
+        return directory
+
+    def write_settings(self, store_url: str, **extra: Any) -> None:
+        settings = {
+            "store": {"url": store_url},
+            "archive_dir": str(self.archive),
+            "state_dir": str(self.root / "state"),
+            "collectors_dir": str(self.collectors),
+            "routing_file": str(CATALOG.routing_file),
+            "catalogs": ["chain_catalog:CATALOG"],
+            **extra,
+        }
+        (self.root / "maas.yaml").write_text(yaml.safe_dump(settings))
+
+    def drop(self, name: str, text: str) -> None:
+        (self.inbox / name).write_text(text)
+
+    def maas(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """The real CLI in a subprocess, configured by this site only."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
+        env |= {"MAAS_CONFIG": str(self.root / "maas.yaml"), "PYTHONPATH": str(TESTS)}
+        return subprocess.run(
+            [sys.executable, "-m", "maas_cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=self.root,
+        )
+
+    def ok(self, *args: str) -> subprocess.CompletedProcess[str]:
+        result = self.maas(*args)
+        assert result.returncode == 0, f"maas {' '.join(args)}: exit {result.returncode}\n{result.stderr}"
+        return result
+
+    def sql(self, query: str, db: str | None = None, fmt: str = "csv", *options: str) -> str:
+        """``maas inspect sql`` output (on ``db``, default the site's configured store)."""
+        return self.ok("inspect", "sql", query, *(["--db", db] if db else []), "-f", fmt, *options).stdout
+
+    def payloads(self) -> list[Path]:
+        return sorted(self.archive.rglob("*.gz"))
