@@ -14,6 +14,7 @@ from pathlib import Path
 
 from maas.engine.registry import EngineRegistry
 from maas.errors import ConfigError
+from maas.inspect.views import View
 from maas.model import ModelRegistry
 
 
@@ -23,6 +24,7 @@ class Catalog:
     engines: EngineRegistry
     routing_file: Path | None = None
     collectors_dir: Path | None = None
+    views: tuple[View, ...] = ()  # ready-made investigations for ``maas inspect``
 
     def merged(self, other: Catalog) -> Catalog:
         return Catalog(
@@ -30,6 +32,7 @@ class Catalog:
             self.engines.merged(other.engines),
             other.routing_file or self.routing_file,
             other.collectors_dir or self.collectors_dir,
+            tuple({v.name: v for v in (*self.views, *other.views)}.values()),  # later catalogs win
         )
 
 

@@ -2,60 +2,312 @@
 
 from __future__ import annotations
 
+import sys
+from contextlib import ExitStack, closing
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from maas_cli.options import not_built
+from maas.catalog import Catalog
+from maas.config import Settings
+from maas.config.secrets import mask_url
+from maas.errors import ConfigError
+from maas.inspect.database import Database, Rows
+from maas.inspect.export import Slice, fresh_duckdb
+from maas.inspect.export import export as export_slices
+from maas.inspect.filters import parse_filters
+from maas.inspect.listing import tables_sql, view_sql, views_rows
+from maas.inspect.output import write
+from maas.inspect.views import View
+from maas.model import DocumentClass
+from maas.store.factory import create_store, duckdb_path
+from maas_cli.defaults import catalog_for
+from maas_cli.options import not_built, state
 
 app = typer.Typer(help="Investigate with DuckDB SQL and ready-made views.", no_args_is_help=True)
 
 
-@app.command()
-def sql(query: Annotated[str, typer.Argument(help="A read-only SQL query.")]) -> None:
-    """Run a read-only SQL query on the embedded store."""
-    raise not_built("maas inspect sql", 7)
+class Format(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+    PARQUET = "parquet"
+
+
+DbOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="DuckDB file to inspect (read-only); default: the configured embedded store.",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="table, csv, json (one object per line) or parquet.")
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the result to this file instead of stdout.")
+]
+LimitOpt = Annotated[
+    int, typer.Option("--limit", min=0, help="Rows shown by --format table (0: all); other formats: all.")
+]
+ValueArg = Annotated[
+    str | None,
+    typer.Argument(help="Only rows whose key column (the view's) has this value.", show_default=False),
+]
+FilterOpt = Annotated[
+    list[str] | None, typer.Option("--filter", help="COLUMN=VALUE: only rows where COLUMN equals VALUE.")
+]
 
 
 @app.command()
-def product(name: Annotated[str, typer.Argument(help="Product name.")]) -> None:
-    """The journey of one product across interfaces."""
-    raise not_built("maas inspect product", 7)
-
-
-@app.command()
-def datatake(
-    datatake_id: Annotated[str, typer.Argument(help="Datatake key, e.g. S1A-233959.")],
+def sql(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="One read-only SQL query (SELECT or EXPLAIN).")],
+    db: DbOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+    output: OutputOpt = None,
+    limit: LimitOpt = 1000,
 ) -> None:
-    """Completeness per type, missing periods and products of one datatake."""
-    raise not_built("maas inspect datatake", 7)
+    """Run one read-only SQL query; tables are named like families with '-' → '_'.
+
+    The file is opened read-only and only SELECT and EXPLAIN run: INSERT, CREATE, COPY, ATTACH,
+    EXPORT and the like are refused with the reason. The catalog's views are there too.
+    """
+    with closing(_database(ctx, db)) as database:
+        _emit(database, query, fmt, output, limit)
 
 
 @app.command()
-def timeliness() -> None:
-    """Timeliness percentiles by type, interface or day."""
-    raise not_built("maas inspect timeliness", 7)
+def tables(
+    ctx: typer.Context, db: DbOpt = None, fmt: FormatOpt = Format.TABLE, output: OutputOpt = None
+) -> None:
+    """The tables of the file: the family each holds and its row count."""
+    with closing(_database(ctx, db)) as database:
+        _emit(database, tables_sql(database, _catalog(ctx).models), fmt, output, 0)
 
 
 @app.command()
-def completeness() -> None:
-    """Datatake completeness, optionally filtered by status."""
-    raise not_built("maas inspect completeness", 7)
+def views(ctx: typer.Context, db: DbOpt = None) -> None:
+    """The catalog's ready-made views, and whether this file has the tables they need."""
+    catalog = _catalog(ctx)
+    with closing(_database(ctx, db)) as database:
+        listing = views_rows(database, catalog.views)
+    _table(Rows(["view", "description", "status"], list(listing), more=False), None)
 
 
 @app.command()
-def interfaces() -> None:
-    """Interface status timelines."""
-    raise not_built("maas inspect interfaces", 7)
+def view(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="View name (see `maas inspect views`).")],
+    value: ValueArg = None,
+    filters: FilterOpt = None,
+    db: DbOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+    output: OutputOpt = None,
+    limit: LimitOpt = 1000,
+) -> None:
+    """Show one of the catalog's views, optionally filtered."""
+    _show_view(ctx, _find_view(_catalog(ctx), name), value, filters, db, fmt, output, limit)
+
+
+# The business's ready-made investigations: each shows the catalog's view of the same name, and
+# says "not built yet" while no catalog provides one.
+BUSINESS_VIEWS = {
+    "product": "The journey of one product across interfaces (VALUE: the product name).",
+    "datatake": "Completeness per type, missing periods and products of one datatake (VALUE: its key).",
+    "timeliness": "Timeliness percentiles by type, interface or day.",
+    "completeness": "Datatake completeness; e.g. --filter status=Missing.",
+    "interfaces": "Interface status timelines.",
+}
+
+
+def _business_command(name: str, summary: str) -> None:
+    def command(
+        ctx: typer.Context,
+        value: ValueArg = None,
+        filters: FilterOpt = None,
+        db: DbOpt = None,
+        fmt: FormatOpt = Format.TABLE,
+        output: OutputOpt = None,
+        limit: LimitOpt = 1000,
+    ) -> None:
+        found = [v for v in _catalog(ctx).views if v.name == name]
+        if not found:
+            raise not_built(f"maas inspect {name} (the catalog has no {name!r} view)", 7)
+        _show_view(ctx, found[0], value, filters, db, fmt, output, limit)
+
+    command.__doc__ = f"{summary} The catalog's {name!r} view."
+    app.command(name=name)(command)
+
+
+for _name, _summary in BUSINESS_VIEWS.items():
+    _business_command(_name, _summary)
 
 
 @app.command()
-def export() -> None:
-    """Pull an OpenSearch index slice into DuckDB for offline investigation."""
-    raise not_built("maas inspect export", 7)
+def export(
+    ctx: typer.Context,
+    families: Annotated[
+        list[str],
+        typer.Option("--from-opensearch", help="Family to copy from the configured store (repeatable)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="DuckDB file to write (the embedded store's layout).")],
+    query: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--query",
+            help="Filter, ANDed, on every family: 'FIELD = V', 'FIELD in A,B', "
+            "'FIELD >= V' (>, <=, <), 'FIELD exists'.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+    append: Annotated[bool, typer.Option("--append", help="Add to --out if it exists.")] = False,
+) -> None:
+    """Copy a slice of the live store (OpenSearch) into a DuckDB file for offline investigation.
+
+    Every matching document is copied (a point-in-time scan: no 10,000-hit cap), into the
+    tables the embedded store would use, so `maas inspect sql --db FILE` works on it.
+    """
+    settings = state(ctx).settings
+    catalog = _catalog(ctx)
+    slices = [Slice(c, parse_filters(c, query or [])) for c in _classes(catalog, families)]
+    with ExitStack() as stack:
+        source = create_store(settings, read_only=True)
+        stack.callback(source.close)
+        target = fresh_duckdb(out, replace=force, append=append)
+        stack.callback(target.close)
+        with _Copying() as progress:
+            copied = export_slices(source, target, slices, progress.copied)
+    for family, count in copied.items():
+        print(f"{family}: {count} documents → {out}")
 
 
 @app.command()
 def report() -> None:
     """Write a self-contained HTML report with plots."""
     raise not_built("maas inspect report", 7)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _catalog(ctx: typer.Context) -> Catalog:
+    return catalog_for(state(ctx).settings)
+
+
+def _database(ctx: typer.Context, db: Path | None) -> Database:
+    settings = state(ctx).settings
+    return Database(db or _configured_file(settings), _catalog(ctx).views)
+
+
+def _configured_file(settings: Settings) -> Path:
+    if urlsplit(settings.store.url).scheme != "duckdb":
+        raise ConfigError(
+            f"the configured store ({mask_url(settings.store.url)}) is not a DuckDB file: "
+            "pass --db FILE (a replay output, or an export: `maas inspect export`)"
+        )
+    return duckdb_path(settings.store.url)
+
+
+def _classes(catalog: Catalog, families: list[str]) -> list[DocumentClass]:
+    known = {c.family: c for c in catalog.models}
+    unknown = [f for f in families if f not in known]
+    if unknown:
+        known_text = ", ".join(sorted(known)) or "none"
+        raise typer.BadParameter(
+            f"unknown family {', '.join(unknown)} (known: {known_text})", param_hint="--from-opensearch"
+        )
+    return [known[f] for f in dict.fromkeys(families)]
+
+
+def _find_view(catalog: Catalog, name: str) -> View:
+    for candidate in catalog.views:
+        if candidate.name == name:
+            return candidate
+    known = ", ".join(v.name for v in catalog.views) or "none"
+    raise typer.BadParameter(f"no view {name!r} in the catalog (views: {known})", param_hint="NAME")
+
+
+def _show_view(
+    ctx: typer.Context,
+    chosen: View,
+    value: str | None,
+    filters: list[str] | None,
+    db: Path | None,
+    fmt: Format,
+    output: Path | None,
+    limit: int,
+) -> None:
+    pairs = [_pair(f) for f in filters or []]
+    if value is not None:
+        if chosen.key is None:
+            raise typer.BadParameter(f"view {chosen.name!r} takes no value (it has no key column)")
+        pairs.insert(0, (chosen.key, value))
+    with closing(_database(ctx, db)) as database:
+        if chosen.name in database.unavailable:
+            raise ConfigError(
+                f"view {chosen.name!r} is not available in {database.path}: "
+                f"{database.unavailable[chosen.name]}"
+            )
+        _emit(database, view_sql(chosen, pairs), fmt, output, limit)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    column, sep, value = text.partition("=")
+    if not sep or not column.strip():
+        raise typer.BadParameter(f"{text!r}: expected COLUMN=VALUE", param_hint="--filter")
+    return column.strip(), value.strip()
+
+
+def _emit(database: Database, query: str, fmt: Format, output: Path | None, limit: int) -> None:
+    if fmt is Format.TABLE:
+        _table(database.rows(query, limit or None), output)
+    else:
+        write(database, query, fmt.value, output, sys.stdout.buffer)
+
+
+def _table(rows: Rows, output: Path | None) -> None:
+    table = Table(*rows.columns, show_lines=False)
+    for row in rows.rows:
+        table.add_row(*("∅" if v is None else v for v in row))
+    if output is None:
+        Console(highlight=False).print(table)
+    else:
+        with output.open("w", encoding="utf-8") as handle:
+            Console(file=handle, width=10_000, highlight=False, color_system=None).print(table)
+    if rows.more:
+        Console(stderr=True).print(f"… only the first {len(rows.rows)} rows: use --limit 0, or --format csv")
+
+
+class _Copying:
+    """A spinner with the documents copied per family."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> _Copying:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def copied(self, doc_class: DocumentClass, count: int) -> None:
+        if doc_class.family not in self.tasks:
+            self.tasks[doc_class.family] = self.progress.add_task(doc_class.family)
+        description = f"{doc_class.family}: {count} documents"
+        self.progress.update(self.tasks[doc_class.family], description=description)

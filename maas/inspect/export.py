@@ -1,0 +1,78 @@
+"""A slice of a live store copied into a DuckDB file for offline investigation.
+
+The slice is read with ``Store.scan`` (a point in time and ``search_after`` pages on OpenSearch:
+every match, no 10,000-hit window, bounded memory) and written with ``DuckDBStore.write``, so
+the file has exactly the embedded store's layout — the same tables, columns, ids and content
+hashes — and every ``maas inspect`` query runs on it as on a replay output.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from maas.errors import MaasError, StoreError
+from maas.model import DocumentClass
+from maas.store.base import Filter, Outcome, Store
+from maas.store.duckdb import DuckDBStore
+from maas.store.lock import ProcessLock
+
+CHUNK = 5000
+Progress = Callable[[DocumentClass, int], None]  # (family, documents copied so far)
+
+
+class OutputExists(MaasError):
+    """The output file is there and the caller asked neither to replace nor to add to it."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Slice:
+    doc_class: DocumentClass
+    filters: Sequence[Filter] = ()
+
+
+def fresh_duckdb(path: Path, *, replace: bool = False, append: bool = False) -> DuckDBStore:
+    """An embedded store at ``path``: new, or replacing (``replace``) or extending (``append``) one.
+
+    The lock beside the file is taken before anything is removed, so a file another process has
+    open is never deleted under it.
+    """
+    if path.exists() and not (replace or append):
+        raise OutputExists(f"{path} exists: pass --force to replace it (or write to another file)")
+    lock = ProcessLock(path.with_name(path.name + ".lock"), f"embedded store {path}")
+    with lock:
+        if replace:
+            for old in (path, path.with_name(path.name + ".wal")):
+                old.unlink(missing_ok=True)
+        return DuckDBStore(path)
+
+
+def export(
+    source: Store, target: DuckDBStore, slices: Sequence[Slice], progress: Progress | None = None
+) -> dict[str, int]:
+    """Copy every slice; returns the documents copied per family."""
+    copied = {}
+    for part in slices:
+        target.setup([part.doc_class])
+        copied[part.doc_class.family] = _copy(source, target, part, progress)
+    return copied
+
+
+def _copy(source: Store, target: DuckDBStore, part: Slice, progress: Progress | None) -> int:
+    documents = source.scan(part.doc_class, part.filters, batch_size=CHUNK)
+    done = 0
+    while chunk := list(itertools.islice(documents, CHUNK)):
+        refused = target.write(chunk).with_outcome(Outcome.PERMANENT, Outcome.RETRYABLE)
+        if refused:
+            raise StoreError(
+                f"{len(refused)} {part.doc_class.family} document(s) not exported: "
+                f"{refused[0].id}: {refused[0].reason}"
+            )
+        done += len(chunk)
+        if progress:
+            progress(part.doc_class, done)
+    return done
