@@ -176,8 +176,8 @@ class CollectorRun:
     ) -> list[Document]:
         try:
             result = extract(collector.extract, payload.data, _context(collector, payload))
-        except ExtractError as exc:
-            self._reject(stats, f"{payload.name}: {exc}")
+        except ExtractError as exc:  # its message already starts with the source (payload.name)
+            self._reject(stats, str(exc))
             return []
         for error in result.errors:
             self._reject(stats, error.render())

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from chain_catalog import CATALOG, RAW, TRIPLED
+from collect_catalog import PRODUCT
 
 from maas.store.duckdb import DuckDBStore
 from maas.store.lock import ProcessLock
@@ -122,3 +123,87 @@ def test_unknown_collector_id_is_a_config_error(site: Path) -> None:
     result = maas(site, "collect", "--collector", "nope")
     assert result.returncode == 2
     assert "unknown collector id(s): nope" in result.stderr
+
+
+PRODUCT_FIELDS = {
+    "product_id": {"path": "@id", "required": True},
+    "name": {"path": "name", "required": True},
+    "published": {"path": "published", "type": "datetime"},
+}
+
+
+def product_collectors(xml_inbox: Path, csv_inbox: Path) -> dict[str, object]:
+    csv_fields = {k: v | {"path": k} for k, v in PRODUCT_FIELDS.items()}
+    return {
+        "collectors": [
+            {
+                "id": "products-xml",
+                "interface_name": "ProductsXml",
+                "source": {"type": "filesystem", "root": str(xml_inbox), "stable_checks": 0},
+                "extract": {"format": "xml", "record": "product", "fields": PRODUCT_FIELDS},
+                "model": "test-collected-product",
+            },
+            {
+                "id": "products-csv",
+                "interface_name": "ProductsCsv",
+                "source": {"type": "filesystem", "root": str(csv_inbox), "stable_checks": 0},
+                "extract": {"format": "csv", "fields": csv_fields},
+                "model": "test-collected-product",
+            },
+        ]
+    }
+
+
+def product_xml(*products: tuple[str, str]) -> str:
+    items = "".join(
+        f'\n  <product id="{pid}"><name>{pid}.SAFE</name><published>{when}</published></product>'
+        for pid, when in products
+    )
+    return f"<products>{items}\n</products>\n"
+
+
+def test_malformed_xml_and_a_bad_csv_date_are_reported_while_the_rest_is_stored(tmp_path: Path) -> None:
+    xml_inbox, csv_inbox = tmp_path / "xml", tmp_path / "csv"
+    for directory in (xml_inbox, csv_inbox, tmp_path / "collectors"):
+        directory.mkdir()
+    (xml_inbox / "good.xml").write_text(product_xml(("X1", "2024-03-09T10:00:00Z")))
+    (xml_inbox / "mixed.xml").write_text(product_xml(("X2", "2024-03-09T10:01:00Z"), ("X3", "yesterday")))
+    (xml_inbox / "broken.xml").write_text('<products>\n  <product id="X4"><name>X4</name>\n')
+    (csv_inbox / "plan.csv").write_text(
+        "product_id,name,published\nC1,C1.SAFE,2024-03-09T10:00:00Z\nC2,C2.SAFE,2024-02-30T08:00:00Z\n"
+        "C3,C3.SAFE,2024-03-09T10:02:00+01:00\n"
+    )
+    (tmp_path / "collectors" / "products.yaml").write_text(
+        yaml.safe_dump(product_collectors(xml_inbox, csv_inbox))
+    )
+    settings = {
+        "store": {"url": f"duckdb:///{tmp_path / 'maas.duckdb'}"},
+        "archive_dir": str(tmp_path / "archive"),
+        "state_dir": str(tmp_path / "state"),
+        "collectors_dir": str(tmp_path / "collectors"),
+        "catalogs": ["collect_catalog:CATALOG"],
+    }
+    (tmp_path / "maas.yaml").write_text(yaml.safe_dump(settings))
+
+    result = maas(tmp_path, "collect")
+
+    assert result.returncode == 0, result.stderr  # rejected records do not fail the collector
+    problems = sorted(line.strip() for line in result.stderr.splitlines() if line.startswith("  products-"))
+    assert len(problems) == 3, result.stderr
+    assert problems[0] == (  # listing order is the directory's: compare sorted
+        "products-csv: plan.csv:3: record 3: published: not a date-time in ISO 8601: '2024-02-30T08:00:00Z'"
+    )
+    assert problems[1].startswith("products-xml: broken.xml: malformed XML: Premature end of data")
+    assert problems[2] == (
+        "products-xml: mixed.xml:3: record 2: published: not a date-time in ISO 8601: 'yesterday'"
+    )
+    assert "collector products-xml (ProductsXml): payloads=3 records=3 created=2 " in result.stderr
+    assert "rejected=2 archived=3 status=ok" in result.stderr
+    assert "collector products-csv (ProductsCsv): payloads=1 records=3 created=2 " in result.stderr
+    store = DuckDBStore(tmp_path / "maas.duckdb", read_only=True)
+    try:
+        assert sorted(d.data["product_id"] for d in store.scan(PRODUCT)) == ["C1", "C3", "X1", "X2"]
+    finally:
+        store.close()
+    archived = sorted(p.name for p in (tmp_path / "archive").rglob("*.gz"))
+    assert archived == ["broken.xml.gz", "good.xml.gz", "mixed.xml.gz", "plan.csv.gz"]  # kept for a replay
