@@ -19,8 +19,8 @@ SYSTEMD = DEPLOY / "systemd"
 DOCKERFILE = ROOT / "Dockerfile"
 METRICS_PORT = 9102
 
-# A tag that names a release: at least major.minor (``3.13``, ``2.19.6``, ``16.4-bookworm``).
-PINNED_TAG = re.compile(r"^\d+\.\d+[\w.-]*$")
+# A tag that names a release: at least major.minor (``3.13.7``, ``v2.55.1``, ``16.4-bookworm``).
+PINNED_TAG = re.compile(r"^v?\d+\.\d+[\w.-]*$")
 
 
 def load_yaml(path: Path) -> Any:

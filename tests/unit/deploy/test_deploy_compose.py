@@ -44,6 +44,7 @@ PROBES = {
     "opensearchproject/opensearch": {"curl"},
     "postgres": {"pg_isready"},
     "grafana/grafana-oss": {"curl", "wget"},
+    "prom/prometheus": {"wget"},  # busybox
 }
 
 
@@ -259,6 +260,14 @@ def test_every_pool_of_the_packaged_routing_file_has_a_service() -> None:
     if pools is None:
         pytest.skip("the packaged CDS routing file does not exist yet")
     assert {s["command"][2] for s in _pools().values()} == pools
+
+
+def test_prometheus_scrapes_every_pool_on_its_metrics_port() -> None:
+    config = load_yaml(DEPLOY / _compose()["configs"]["prometheus-config"]["file"])
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "maas-pools"]
+    (discovery,) = job["dns_sd_configs"]
+    assert discovery["port"] == METRICS_PORT
+    assert sorted(discovery["names"]) == sorted(_pools())
 
 
 def _settings_file() -> str:
