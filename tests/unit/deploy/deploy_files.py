@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import subprocess
@@ -60,13 +61,21 @@ def cli_error(argv: list[str]) -> str | None:
     """What the real ``maas`` CLI says against this command line (None: it parses).
 
     ``--help`` at the end makes click check every command and option name without running
-    anything, so a deployment file cannot call a command or option that does not exist.
+    anything, so a deployment file cannot call a command or option that does not exist. The
+    app's callback configures logging for a process: the test process gets its own back.
     """
     from typer.testing import CliRunner
 
     from maas_cli.app import app
 
-    result = CliRunner().invoke(app, [*argv, "--help"])
+    loggers = [logging.getLogger(name) for name in ("", "pika", "opensearch", "urllib3", "paramiko")]
+    saved = [(logger, logger.level, list(logger.handlers)) for logger in loggers]
+    try:
+        result = CliRunner().invoke(app, [*argv, "--help"])
+    finally:
+        for logger, level, handlers in saved:
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
     return None if result.exit_code == 0 else f"maas {' '.join(argv)}: {result.output.strip()}"
 
 
