@@ -30,16 +30,19 @@ from collect_catalog import CATALOG, PRODUCT
 from servers.ftp import FtpServer
 from servers.json_api import JsonApi
 from servers.odata import ODataService, load_records
+from servers.pki import Pki
 from servers.sshd import Sshd
 from servers.web import AppServer
 
+from cds.models import MODELS, RAW_MP_DATATAKE
 from maas.bus.memory import MemoryBroker, MemoryBus
 from maas.collector.archive import Archive, ArchivedEntry, read_archive
-from maas.collector.config import CollectorConfig
+from maas.collector.config import CollectorConfig, load_collector_file
 from maas.collector.journal import JOURNAL
 from maas.collector.run import CollectorRun, CollectorStats, Target
 from maas.config import Settings
 from maas.config.settings import TLSSettings
+from maas.model import ModelRegistry
 from maas.store.base import Store, Term
 from maas.store.factory import create_store, opensearch_client
 
@@ -634,3 +637,63 @@ def test_hostile_remote_names_cannot_write_outside_the_archive_root(
         etc.name.startswith("etc~x-") and etc.parents[3] == archive / f"{interface}-2"
     )  # in its day directory
     assert set(stored(local_store)) == set(expected_of([product(1), *API_ROWS[:3]]))
+
+
+# --- the example collectors of cds/config/collectors/ work on the samples they document ---------
+
+EXAMPLES = (
+    Path(__file__).resolve().parents[3] / "cds" / "config" / "collectors" / "examples-filesystem-ftp.yaml"
+)
+PLAN_XML = b"""<MissionPlan xmlns="urn:example:mission-plan:1" satellite="S2A"
+             applicationDate="2024-01-02T00:00:00Z">
+  <Datatake id="GS2A_20240103T101031_044512_N02.02">
+    <ObservationStart>2024-01-03T10:10:31Z</ObservationStart>
+    <ObservationStop>2024-01-03T10:24:02Z</ObservationStop>
+    <Mode>NOBS</Mode><Timeliness>NOMINAL</Timeliness><AbsoluteOrbit>44512</AbsoluteOrbit>
+  </Datatake>
+</MissionPlan>
+"""
+PLAN_CSV = b"""satellite,datatake_id,start,stop,mode,timeliness,orbit
+S3A,S3A-079-339,2024-01-03T10:10:31,2024-01-03T11:51:02,EO,NTC,41122
+"""
+
+
+def test_the_file_source_examples_collect_the_samples_they_document(
+    tmp_path: Path, ftps_server: FtpServer, ftp_root: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nfs, ftps = load_collector_file(EXAMPLES, ModelRegistry(MODELS))
+    assert not nfs.enabled and not ftps.enabled
+    (tmp_path / "planning" / "S2A").mkdir(parents=True)
+    (tmp_path / "planning" / "S2A" / "S2A_MP_ACQ_20240102T000000.xml").write_bytes(PLAN_XML)
+    (ftp_root / "outgoing" / "done").mkdir(parents=True)  # FTP does not create move_to
+    uploaded = ftp_root / "outgoing" / "S3A_MP_20240102T000000.csv"
+    uploaded.write_bytes(PLAN_CSV)
+    an_hour_ago = time.time() - 3600  # older than the example's min_age_s
+    os.utime(uploaded, (an_hour_ago, an_hour_ago))
+    monkeypatch.setenv("MAAS_MP_FTPS_PASSWORD", FTP_PASSWORD)
+    here = {
+        nfs.id: {"root": tmp_path / "planning", "stable_interval_s": 0.05},
+        ftps.id: {"host": "127.0.0.1", "port": ftps_server.port, "username": ftps_server.user},
+    }
+    store = create_store(Settings.model_validate({"store": {"url": f"duckdb:///{tmp_path / 'cds.duckdb'}"}}))
+    store.setup([RAW_MP_DATATAKE, JOURNAL])
+    target = Target(store, MemoryBus(MemoryBroker()), "collect", (), Archive(tmp_path / "archive"))
+    run = CollectorRun(target, ModelRegistry(MODELS), TLSSettings(ca_file=pki.ca_file))
+
+    stats = run.run(
+        [c.model_copy(update={"source": c.source.model_copy(update=here[c.id])}) for c in (nfs, ftps)]
+    )
+
+    assert [(s.error, s.payloads, s.created, s.rejected) for s in stats] == [(None, 1, 1, 0)] * 2
+    docs = {d.data["satellite"]: d.data for d in store.scan(RAW_MP_DATATAKE)}
+    store.close()
+    assert docs["S2A"]["plan_application_date"] == datetime(2024, 1, 2, tzinfo=UTC)
+    assert docs["S2A"]["observation_stop"] == datetime(2024, 1, 3, 10, 24, 2, tzinfo=UTC)
+    assert (docs["S2A"]["plan_file_name"], docs["S2A"]["absolute_orbit"]) == (
+        "S2A/S2A_MP_ACQ_20240102T000000.xml",
+        44512,
+    )
+    assert docs["S3A"]["plan_application_date"] == datetime(2024, 1, 2, tzinfo=UTC)
+    assert docs["S3A"]["observation_start"] == datetime(2024, 1, 3, 10, 10, 31, tzinfo=UTC)
+    assert (docs["S3A"]["datatake_id"], docs["S3A"]["timeliness_category"]) == ("S3A-079-339", "NTC")
+    assert not uploaded.exists() and (ftp_root / "outgoing" / "done" / uploaded.name).exists()
