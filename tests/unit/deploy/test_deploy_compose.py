@@ -231,7 +231,8 @@ def test_bind_mounts_stay_inside_the_repository() -> None:
 
 
 def test_bind_mounts_point_at_existing_files() -> None:
-    if not any((ROOT / "grafana").iterdir()):
+    grafana = ROOT / "grafana"
+    if not grafana.is_dir() or not any(grafana.iterdir()):
         pytest.skip("grafana/ holds no provisioning yet (the display part of issue #8)")
     missing = [f"{name}: {source}" for name, source in _bind_mounts() if not (DEPLOY / source).exists()]
     assert not missing, f"mounted but missing: {missing}"
