@@ -4,7 +4,9 @@ Each source type (filesystem, SFTP on sshd, FTP on pyftpdlib, OData v4 and v2, a
 is collected by ``CollectorRun`` — archive, extract, validate, write, publish, journal — into a
 DuckDB file and into the live OpenSearch; a second run must find nothing new. Then the gates
 that only matter end to end: a file still being written, a collector SIGKILLed between archive
-and write (``maas collect`` in a subprocess, rerun), and hostile remote names.
+and write (``maas collect`` in a subprocess, rerun), and hostile remote names. Last, the
+filesystem and FTPS example collectors of ``cds/config/collectors/`` run on the samples their
+comments document.
 """
 
 from __future__ import annotations
