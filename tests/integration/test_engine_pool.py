@@ -152,13 +152,26 @@ def queue_depths(deployment: Deployment) -> dict[str, int]:
         bus.close()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_for(
+    condition: Callable[[], bool], timeout: float, what: str, state: Callable[[], object] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    raise AssertionError(
+        f"timed out after {timeout:.0f} s waiting for {what}" + (f"; state: {state()}" if state else "")
+    )
+
+
+def progress(deployment: Deployment) -> dict[str, object]:
+    """What a failing wait reports: documents per stage and queue depths."""
+    return {
+        "doubled": count(deployment, DOUBLED),
+        "tripled": count(deployment, TRIPLED),
+        "queues": queue_depths(deployment),
+    }
 
 
 def drained(deployment: Deployment) -> bool:
@@ -191,7 +204,9 @@ def test_kill_9_mid_run_loses_nothing_and_duplicates_nothing(deployment: Deploym
     doubler.wait()
     assert count(deployment, DOUBLED) < N, "killed too late to prove anything"
     doubler = deployment.pool("doubler")
-    wait_for(lambda: count(deployment, TRIPLED) == N, 300, f"{N} tripled documents")
+    wait_for(
+        lambda: count(deployment, TRIPLED) == N, 300, f"{N} tripled documents", lambda: progress(deployment)
+    )
     wait_for(lambda: drained(deployment), 120, "the queues to drain")
     stop(doubler)
     stop(tripler)
