@@ -309,6 +309,7 @@ def store(store_url: str, interface: str) -> Iterator[Store]:
     store.setup([PRODUCT, JOURNAL])
     yield store
     if remote:
+        store.refresh(JOURNAL)  # find() searches: it sees what a refresh made visible
         store.delete(JOURNAL, [d.id for d in store.find(JOURNAL, [Term("interface", interface)])])
         wipe_opensearch(settings)
     store.close()
