@@ -18,9 +18,37 @@ from typing import Any
 import yaml
 from chain_catalog import CATALOG
 
+from maas.catalog import Catalog
+from maas.engine.registry import EngineRegistry
+from maas.inspect.views import View
+from maas.model import ModelRegistry
+
 TESTS = Path(__file__).resolve().parent
 COLLECTOR_ID = "inbox-csv"
 INTERFACE = "Inbox"
+
+# Views over the test catalog's tables, as a business catalog contributes them (``replay_site:VIEWS``).
+VIEWS = Catalog(
+    ModelRegistry(),
+    EngineRegistry(),
+    views=(
+        View(
+            "chain",
+            "SELECT r.name, r.value, d.doubled, t.tripled FROM test_raw r "
+            "LEFT JOIN test_doubled d USING (name) LEFT JOIN test_tripled t USING (name)",
+            "each raw value with what the engines made of it",
+            key="name",
+            order_by=("name",),
+        ),
+        View(
+            "completeness",
+            "SELECT r.name, CASE WHEN t.tripled IS NULL THEN 'Missing' ELSE 'Complete' END AS status "
+            "FROM test_raw r LEFT JOIN test_tripled t USING (name)",
+            order_by=("name",),
+        ),
+        View("orphans", "SELECT * FROM no_such_family", "needs a table this database lacks"),
+    ),
+)
 
 
 def csv_collector(
@@ -98,7 +126,7 @@ class Site:
     def maas(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """The real CLI in a subprocess, configured by this site only."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-        env |= {"MAAS_CONFIG": str(self.root / "maas.yaml"), "PYTHONPATH": str(TESTS)}
+        env |= {"MAAS_CONFIG": str(self.root / "maas.yaml"), "PYTHONPATH": str(TESTS), "COLUMNS": "200"}
         return subprocess.run(
             [sys.executable, "-m", "maas_cli", *args],
             env=env,

@@ -13,10 +13,11 @@ _EMPTY = 'SELECT NULL::VARCHAR AS family, NULL::VARCHAR AS "table", NULL::BIGINT
 
 
 def tables_sql(db: Database, models: Iterable[DocumentClass]) -> str:
-    """One row per table: the family it holds (empty if the catalog does not know it) and its rows."""
+    """One row per table: the family it holds (NULL if the catalog does not know it) and its rows."""
     families = {table_name(doc_class): doc_class.family for doc_class in models}
     selects = [
-        f'SELECT {literal(families.get(t, ""))} AS family, {literal(t)} AS "table", count(*) AS "rows" '
+        f"SELECT {literal(families[t]) if t in families else 'NULL'} AS family"
+        f', {literal(t)} AS "table", count(*) AS "rows" '
         f"FROM {quote(t)}"
         for t in db.tables()
     ]

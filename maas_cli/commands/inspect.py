@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from maas.catalog import Catalog
 from maas.config import Settings
@@ -274,9 +275,12 @@ def _emit(database: Database, query: str, fmt: Format, output: Path | None, limi
 
 
 def _table(rows: Rows, output: Path | None) -> None:
-    table = Table(*rows.columns, show_lines=False)
+    """Values are data, never markup: ``[x, y]`` stays ``[x, y]``; NULL shows as ∅."""
+    table = Table(show_lines=False)
+    for column in rows.columns:
+        table.add_column(Text(column))
     for row in rows.rows:
-        table.add_row(*("∅" if v is None else v for v in row))
+        table.add_row(*(Text("∅", style="dim") if v is None else Text(v) for v in row))
     if output is None:
         Console(highlight=False).print(table)
     else:

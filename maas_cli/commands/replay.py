@@ -25,11 +25,10 @@ from maas.collector.config import load_collectors
 from maas.config import Settings
 from maas.engine.routing import RoutingFile
 from maas.errors import ConfigError
+from maas.inspect.export import fresh_duckdb
 from maas.replay import Collectors, Hooks, Replayer, ReplayReport, Selection, plan
 from maas.store.base import Store
-from maas.store.duckdb import DuckDBStore
 from maas.store.factory import create_store
-from maas.store.lock import ProcessLock
 from maas_cli.defaults import catalog_for
 from maas_cli.options import JsonOpt, state
 from maas_cli.runtime import routing_for
@@ -158,20 +157,7 @@ def _target(
             raise typer.BadParameter("give either --out or --into-configured-store", param_hint="--out")
         return create_store(settings), "the configured store"
     path = out or DEFAULT_OUT
-    return _fresh_duckdb(path, force), str(path)
-
-
-def _fresh_duckdb(path: Path, force: bool) -> DuckDBStore:
-    """A new embedded store at ``path``; an existing one is replaced only with --force."""
-    if path.exists() and not force:
-        raise ConfigError(
-            f"{path} exists: replay writes a fresh file (pass --force to replace it, or --out another path)"
-        )
-    lock = ProcessLock(path.with_name(path.name + ".lock"), f"embedded store {path}")
-    with lock:  # nobody else may have it open while it is removed
-        for old in (path, path.with_name(path.name + ".wal")):
-            old.unlink(missing_ok=True)
-        return DuckDBStore(path)
+    return fresh_duckdb(path, replace=force), str(path)
 
 
 class _Progress(Hooks):
