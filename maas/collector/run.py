@@ -148,8 +148,16 @@ class CollectorRun:
             state = state.advance(payload.checkpoint)
             if lease:
                 lease.save(state)  # only now: archived, written, published
-                source.after_success(payload)
+                self._after_success(source, payload, stats)
             self.hooks.payload_done(collector, payload, stats)
+
+    def _after_success(self, source: Source, payload: Payload, stats: CollectorStats) -> None:
+        """Move/delete the remote file. The payload is already durable and journaled, so a
+        failure here is reported and the run goes on (the file stays where it was)."""
+        try:
+            source.after_success(payload)
+        except MaasError as exc:
+            self._reject(stats, f"{payload.name}: collected, but not moved/deleted on the source: {exc}")
 
     def ingest(self, collector: CollectorConfig, payload: Payload, stats: CollectorStats) -> None:
         """One payload: archive (if the target keeps one), extract, validate, write, publish.

@@ -96,3 +96,26 @@ def test_lease_of_a_dead_process_on_this_host_is_taken_over(store: DuckDBStore) 
     assert lease.owner != dead
     doc = store.get(JOURNAL, [lease.doc_id])[lease.doc_id]
     assert doc.data["lease_expires"] < datetime.now(UTC) + timedelta(minutes=2)
+
+
+def test_a_failing_move_after_success_does_not_stop_the_run(
+    tmp_path: Path, store: DuckDBStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from maas.collector.sources.filesystem import FilesystemSource
+    from maas.errors import SourceRefused
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.csv").write_text("name,value\na,1\n")
+    (inbox / "b.csv").write_text("name,value\nb,2\n")
+
+    def refuse(self: object, payload: object) -> None:
+        raise SourceRefused("permission denied on the source")
+
+    monkeypatch.setattr(FilesystemSource, "after_success", refuse)
+    (stats,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert stats.error is None and stats.payloads == 2
+    assert {d.data["name"] for d in store.scan(RAW)} == {"a", "b"}
+    assert sum("not moved/deleted" in p for p in stats.problems) == 2
+    (again,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert again.payloads == 0  # journaled: not collected twice
