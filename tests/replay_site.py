@@ -108,7 +108,7 @@ class Site:
         (directory / "inbox.yaml").write_text(yaml.safe_dump({"collectors": collectors}))
         return directory
 
-    def write_settings(self, store_url: str, **extra: Any) -> None:
+    def write_settings(self, store_url: str, name: str = "maas.yaml", **extra: Any) -> Path:
         settings = {
             "store": {"url": store_url},
             "archive_dir": str(self.archive),
@@ -118,7 +118,8 @@ class Site:
             "catalogs": ["chain_catalog:CATALOG"],
             **extra,
         }
-        (self.root / "maas.yaml").write_text(yaml.safe_dump(settings))
+        (self.root / name).write_text(yaml.safe_dump(settings))
+        return self.root / name
 
     def drop(self, name: str, text: str) -> None:
         (self.inbox / name).write_text(text)
