@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +11,7 @@ from kpi_chain import CountingStore, at, datatake, make_chain, product, publish
 
 from cds.models import COMPLETENESS
 from cds.rules import rules
-from maas.bus.memory import MemoryBus
+from maas.bus.memory import MemoryBroker, MemoryBus
 from maas.store.base import Outcome, Terms
 from maas.store.duckdb import DuckDBStore
 
@@ -168,3 +170,40 @@ def test_a_batch_loads_only_the_datatakes_it_touched(kpi_store: DuckDBStore, kpi
     assert {(c.method, c.ids) for c in product_reads if c is not search} == {("get", 2)}
     assert not [c for c in counting.calls if c.method == "scan"]
     assert records(kpi_store, keys[3])["IW_GRDH_1S"]["value"] == 50.0
+
+
+def reference_seconds(intervals: list[tuple[int, int]], low: int, high: int) -> int:
+    """Whole seconds of [low, high) that some interval covers: a brute force, independent of cds.kpi."""
+    return sum(1 for s in range(low, high) if any(a <= s and s + 1 <= b for a, b in intervals))
+
+
+def test_any_arrival_order_and_batching_gives_the_reference_values(tmp_path: Path) -> None:
+    rnd = random.Random(6)
+    plans = {f"S1A-{9000 + i}": (100 * i, 100 * i + 60) for i in range(3)}
+    products = []
+    for key, (low, high) in plans.items():
+        for _ in range(15):
+            start = rnd.randint(low - 20, high)
+            products.append((key, start, start + rnd.randint(1, 30), rnd.random() < 0.8))
+    results = []
+    for seed in range(3):
+        order = list(products)
+        random.Random(seed).shuffle(order)
+        store = DuckDBStore(tmp_path / f"order{seed}.duckdb")
+        bus = MemoryBus(MemoryBroker(), "test")
+        chain = make_chain(store, bus)
+        publish(store, bus, [datatake(key, low, high) for key, (low, high) in plans.items()])
+        for cut in range(0, len(order), 4 + seed * 7):
+            docs = [
+                product(key, "IW_RAW__0A", a, b, prip=["S1A-Serco" if ours else "S1A-Other"])
+                for key, a, b, ours in order[cut : cut + 4 + seed * 7]
+            ]
+            publish(store, bus, docs)
+            chain.run_until_idle()
+        results.append({key: records(store, key)["IW_RAW__0A"]["value"] for key in plans})
+        store.close()
+    expected = {
+        key: reference_seconds([(a, b) for k, a, b, ours in products if k == key and ours], low, high)
+        for key, (low, high) in plans.items()
+    }
+    assert results == [expected] * 3
