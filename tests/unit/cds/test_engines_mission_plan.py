@@ -95,3 +95,26 @@ def test_plan_ids_with_leading_zeros_name_the_same_datatake(chain: CdsChain) -> 
     row = s1_plan("2021-12-01T00:00:00", "EW", "NRT-3h") | {"datatake_id": "0233959"}
     chain.feed(RAW_MP_DATATAKE, [row])
     assert list(chain.by(DATATAKE, "datatake_key")) == [KEY]
+
+
+def test_completeness_follows_the_newest_plan_through_the_chain(chain: CdsChain) -> None:
+    """The wiring of the default routing: product and plan reports reach COMPUTE_COMPLETENESS,
+    a newer plan recomputes the same record, an older one leaves it alone."""
+    name = PRODUCT_NAME.replace("EW_RAW__0NDH", "EW_RAW__0SDH")  # sensing 12:19:55-12:21:50
+    chain.feed(RAW_PRIP_PRODUCT, [raw_product(name, "S1A-Serco", "2021-12-06T12:40:00")])
+    chain.feed(RAW_MP_DATATAKE, [s1_plan("2021-12-01T00:00:00", "EW", "NRT-3h")])  # plan after product
+
+    def raw_0s() -> dict[str, object]:
+        (record,) = [d for d in chain.docs(COMPLETENESS) if d.data["product_type"] == "EW_RAW__0S"]
+        assert record.data["datatake_key"] == KEY
+        return record.data
+
+    assert (raw_0s()["percentage"], raw_0s()["status"]) == (100.0, "Complete")
+    ids = {d.id for d in chain.docs(COMPLETENESS)}
+
+    chain.feed(RAW_MP_DATATAKE, [s1_plan("2021-12-03T00:00:00", "EW", "NRT-3h", stop="2021-12-06T12:23:45")])
+    assert (raw_0s()["percentage"], raw_0s()["status"]) == (50.0, "Partial")  # 115 s of 230 s
+    assert {d.id for d in chain.docs(COMPLETENESS)} == ids  # recomputed in place
+
+    chain.feed(RAW_MP_DATATAKE, [s1_plan("2021-12-02T00:00:00", "EW", "NRT-3h")])
+    assert raw_0s()["percentage"] == 50.0
