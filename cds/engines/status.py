@@ -56,7 +56,7 @@ def load_tails(store: Store, probes: Mapping[str, Sequence[Probe]]) -> dict[str,
     found = {
         d.id: d
         for d in (
-            *store.find(INTERFACE_STATUS, [interfaces, Range("stop", gt=earliest)]),
+            *store.find(INTERFACE_STATUS, [interfaces, Range("stop", gte=earliest)]),
             *store.find(INTERFACE_STATUS, [interfaces, Term("open", True)]),
         )
     }

@@ -64,14 +64,18 @@ def boundaries(spans: Iterable[Span]) -> list[Probe]:
 
 
 def split_spans(spans: Sequence[Span], probes: Iterable[Probe]) -> list[Span]:
-    """The spans a probe of another status falls strictly inside (before their last probe)."""
+    """The spans a probe of another status falls inside, from their first to their last probe.
+
+    At either end too: a probe at the instant of a span's first or last probe may win that
+    instant (see :func:`build`), and where the old status resumes or ends is then unknown.
+    """
     ordered = sorted(spans, key=lambda s: s.start)
     starts = [span.start for span in ordered]
     hit: dict[datetime, Span] = {}
     for probe in probes:
         at = bisect_right(starts, probe.time) - 1
         span = ordered[at] if at >= 0 else None
-        if span and span.start < probe.time < span.last_probe and probe.status != span.status:
+        if span and span.start <= probe.time <= span.last_probe and probe.status != span.status:
             hit[span.start] = span
     return [hit[start] for start in sorted(hit)]
 

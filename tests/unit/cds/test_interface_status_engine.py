@@ -110,3 +110,14 @@ def test_a_batch_reads_the_tail_of_the_timeline_only(kpi_store: DuckDBStore, kpi
     assert not counting.reads("raw-interface-probe")[1:]  # only the framework's load of the batch
     assert timeline(kpi_store, "LTA")[-2:] == [("down", 190, 200, 199, False), ("up", 200, None, 201, True)]
     assert len(timeline(kpi_store, "LTA")) == 21
+
+
+def test_a_probe_at_the_first_instant_of_an_interval_can_extend_the_previous_one(
+    kpi_store: DuckDBStore, kpi_bus: MemoryBus
+) -> None:
+    chain = make_chain(kpi_store, kpi_bus)
+    feed(kpi_store, kpi_bus, "PRIP", (0, "degraded"), (1, "degraded"), (2, "up"), (3, "up"))
+    chain.run_until_idle()
+    feed(kpi_store, kpi_bus, "PRIP", (2, "degraded"))  # same instant as "up": the worse status wins
+    chain.run_until_idle()
+    assert timeline(kpi_store, "PRIP") == [("degraded", 0, 3, 2, False), ("up", 3, None, 3, True)]
