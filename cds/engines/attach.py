@@ -81,6 +81,12 @@ class Subject:
     start: datetime | None
     stop: datetime | None
     name_key: str | None  # the datatake key the name designates (methods name and pseudo)
+    current_key: str | None = None  # the datatake it is attached to now
+
+    @property
+    def read_by_id(self) -> str | None:
+        """The planned datatake worth a realtime read: the name's, or the current window's."""
+        return self.name_key if self.method == "name" else self.current_key if self.windowed else None
 
     @classmethod
     def of(cls, data: Mapping[str, Any], name_key: str | None = None) -> Subject:
@@ -89,9 +95,10 @@ class Subject:
         method = None if level in rules().skip_levels else rules().method(mission)
         start = data.get("sensing_start")
         stop = data.get("sensing_stop") or start
+        current = data.get("datatake_key")
         if name_key is None and method in ("name", "pseudo"):
-            name_key = data.get("datatake_key")
-        return cls(mission, data.get("satellite"), method, start, stop, name_key)
+            name_key = current
+        return cls(mission, data.get("satellite"), method, start, stop, name_key, current)
 
     @property
     def windowed(self) -> bool:
@@ -99,7 +106,11 @@ class Subject:
 
 
 class DatatakeIndex:
-    """The planned datatakes a batch can attach to, loaded with at most two queries."""
+    """The planned datatakes a batch can attach to, loaded with at most two reads: one range
+    search for the window rule and one realtime read by id of the datatakes named or already
+    attached. A store's searches may lag its writes by a refresh interval; the read by id keeps
+    a plan written a moment ago (and seen by ATTACH_DATATAKE) from being lost again when a
+    product is recomputed right after."""
 
     def __init__(self, datatakes: Iterable[Document]) -> None:
         self.by_key: dict[str, Document] = {}
@@ -109,14 +120,22 @@ class DatatakeIndex:
             self.by_satellite[doc.data["satellite"]].append(doc)
 
     @classmethod
-    def load(cls, store: Store, subjects: Iterable[Subject]) -> DatatakeIndex:
+    def load(
+        cls,
+        store: Store,
+        subjects: Iterable[Subject],
+        known: Iterable[Document] = (),
+        also: Iterable[str | None] = (),
+    ) -> DatatakeIndex:
+        """The datatakes the subjects may attach to. ``also``: more datatake keys to read by
+        id; ``known``: datatakes in hand (fresher than any read)."""
         subjects = list(subjects)
-        keys = sorted({s.name_key for s in subjects if s.method == "name" and s.name_key})
-        found = store.find(DATATAKE, [Terms("datatake_key", keys)]) if keys else []
         windowed = [s for s in subjects if s.windowed]
-        if windowed:
-            found += store.find(DATATAKE, _overlapping(windowed))
-        return cls(found)
+        found = store.find(DATATAKE, _overlapping(windowed)) if windowed else []
+        keys = sorted({k for k in (*(s.read_by_id for s in subjects), *also) if k})
+        if keys:
+            found += store.get(DATATAKE, [DATATAKE.id_for(key) for key in keys]).values()
+        return cls({doc.id: doc for doc in (*found, *known)}.values())
 
     def attach(self, subject: Subject) -> dict[str, Any]:
         """The attach fields of one subject: every field present, None where unknown."""
@@ -182,14 +201,15 @@ class AttachDatatake(Engine[NoArgs]):
     ENGINE_ID = "ATTACH_DATATAKE"
 
     def process(self, batch: Batch, ctx: Context) -> Writes:
+        known: Sequence[Document] = ()
         if batch.doc_class is DATATAKE:
-            candidates = [*_concerned(ctx.store, PRODUCT, batch.documents),
-                          *_concerned(ctx.store, PUBLICATION, batch.documents)]
+            known = batch.documents
+            candidates = [*_concerned(ctx.store, PRODUCT, known), *_concerned(ctx.store, PUBLICATION, known)]
         elif batch.doc_class in (PRODUCT, PUBLICATION):
             candidates = list(batch.documents)
         else:
             raise PermanentError(f"{self.ENGINE_ID} does not take {batch.doc_class.family} documents")
-        index = DatatakeIndex.load(ctx.store, (Subject.of(d.data) for d in candidates))
+        index = DatatakeIndex.load(ctx.store, (Subject.of(d.data) for d in candidates), known)
         return Writes(reattach(candidates, index))
 
 

@@ -137,17 +137,27 @@ class ConsolidateProduct(Engine[NoArgs]):
         merged = merge_all(_summaries(ctx, keys, batch.documents))
         drafts = [summary.fields() for summary in merged.values()]
         subjects = [Subject.of(data) for data in drafts]
-        index = DatatakeIndex.load(ctx.store, subjects)
+        attached_now = (doc.data.get("datatake_key") for doc in batch.documents)
+        index = DatatakeIndex.load(ctx.store, subjects, also=attached_now)
         return Writes([PRODUCT.make(d | index.attach(s)) for d, s in zip(drafts, subjects, strict=True)])
 
 
 def _summaries(ctx: Context, keys: Sequence[str], batch_docs: Sequence[Document]) -> list[Summary]:
     """Every publication of the keys (the batch's own included, as read by id: a search may
     not see them yet), then the stored products: on equal heads the publication's fields win."""
-    stored = ctx.store.get(PRODUCT, [PRODUCT.id_for(key) for key in keys])
+    stored = ctx.store.get(PRODUCT, [PRODUCT.id_for(key) for key in keys], _candidate_indices(batch_docs))
     found = {doc.id: doc for doc in ctx.store.find(PUBLICATION, [Terms("product_key", keys)])}
     found |= {doc.id: doc for doc in batch_docs}
     return [
         *(Summary.of_publication(p.data) for p in found.values()),
         *(Summary.of_product(p.data) for p in stored.values()),
     ]
+
+
+def _candidate_indices(publications: Sequence[Document]) -> list[str]:
+    """Where the stored products can be: the partitions their publications point at. Reading
+    in known indices is a realtime read by id, where a search may not see a product written a
+    moment ago (an unknown name's product can sit elsewhere, if an earlier publication of it
+    moved its reference date: it is then found by the publication search only)."""
+    dates = {p.data.get("sensing_start") or p.data["publication_date"] for p in publications}
+    return sorted({f"{PRODUCT.family}-{PRODUCT.partition.suffix({'reference_date': d})}" for d in dates})
