@@ -234,6 +234,8 @@ class CollectorRun:
             for message in chunk_messages(doc_class.name, ids, indices, self.target.ids_per_message):
                 envelopes.append(Envelope.of(self.target.exchange, key, message))
         if envelopes:
+            if self.target.store.capabilities.needs_refresh:  # engines search what we wrote
+                self.target.store.refresh(doc_class)
             self.target.bus.publish(envelopes)  # confirmed before the journal advances
 
     def _reject(self, stats: CollectorStats, problem: str) -> None:

@@ -103,7 +103,17 @@ class Processor:
         parent = incoming[0].message
         result.reports = self._reports(parent, outputs, result.written)
         result.reports += self._delete_reports(parent, outputs)
+        if result.reports:
+            self._make_visible(outputs.writes)
         return result
+
+    def _make_visible(self, writes: Writes) -> None:
+        """Engines downstream *search* what this batch wrote (all products of a datatake...).
+        Where writes become searchable only after a refresh, refresh the written families once
+        per batch before the reports go out; never per document."""
+        if self.store.capabilities.needs_refresh:
+            for doc_class in {doc.doc_class for doc in (*writes.upserts, *writes.deletes)}:
+                self.store.refresh(doc_class)
 
     def _load(self, incoming: Sequence[Incoming]) -> list[Batch]:
         """One bulk read per (action, family): the documents every engine of the queue shares."""
