@@ -22,11 +22,12 @@ from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
 from maas.engine.registry import EngineRegistry
 from maas.engine.routing import QueueConfig, RoutingFile, build_engines
-from maas.errors import ConfigError, MaasError, TransientError
+from maas.errors import BusError, ConfigError, MaasError, TransientError
 from maas.model import ModelRegistry
 from maas.store.base import Store
 
 log = logging.getLogger(__name__)
+BUS_BACKOFF_CAP_S = 30.0
 
 
 class Hooks:
@@ -113,19 +114,30 @@ class Pool:
         return stats
 
     def run(self, should_stop: Callable[[], bool]) -> StepStats:
-        """Consume until asked to stop; the batch in hand is always finished and settled."""
-        total = StepStats()
+        """Consume until asked to stop; the batch in hand is always finished and settled.
+
+        A failing bus never ends the loop: a broker that is away, or refuses us for now (vhost
+        deleted, permissions revoked), may come back, and a running pool is a service whose
+        readiness probe tells the outside why it is not working. Startup errors still end it.
+        """
+        total, failures = StepStats(), 0
         while not should_stop():
-            total.add(self._step_guarded())
+            try:
+                total.add(self.step())
+                failures = 0
+            except (BusError, TransientError) as exc:  # the processor settles its own errors
+                failures += 1
+                self._pause(exc, failures, should_stop)
         return total
 
-    def _step_guarded(self) -> StepStats:
-        try:
-            return self.step()
-        except TransientError as exc:  # the bus itself is down: it reconnects; do not spin
-            log.warning("pool %s: %s; retrying in 1 s", self.name, exc)
-            time.sleep(1.0)
-            return StepStats()
+    def _pause(self, exc: MaasError, failures: int, should_stop: Callable[[], bool]) -> None:
+        """Back off (1 s doubling to 30 s), waking up early to stop."""
+        delay = min(BUS_BACKOFF_CAP_S, 2.0 ** (failures - 1))
+        level = logging.WARNING if exc.transient else logging.ERROR
+        log.log(level, "pool %s: %s; trying again in %.0f s", self.name, exc, delay)
+        deadline = time.monotonic() + delay
+        while not should_stop() and time.monotonic() < deadline:
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
     def _handle(self, queue: _Queue, deliveries: list[Delivery]) -> StepStats:
         started = time.perf_counter()
