@@ -43,7 +43,7 @@ class ComputeCompleteness(Engine[NoArgs]):
         keys = touched_datatakes(batch, table)
         if not keys:
             return Writes()
-        datatakes = ctx.store.find(DATATAKE, [Terms("datatake_key", sorted(keys))])
+        datatakes = load_datatakes(ctx.store, batch, keys)
         products = load_products(ctx.store, datatakes, table)
         return Writes([doc for dt in datatakes for doc in datatake_records(dt.data, products, table)])
 
@@ -59,10 +59,21 @@ def touched_datatakes(batch: Batch, table: CompletenessRules) -> set[str]:
     }
 
 
+def load_datatakes(store: Store, batch: Batch, keys: set[str]) -> list[Document]:
+    """The batch's own datatakes, or the touched ones read by id (realtime, unlike a search)."""
+    if batch.doc_class is DATATAKE:
+        return [d for d in batch.documents if d.data["datatake_key"] in keys]
+    return list(store.get(DATATAKE, [DATATAKE.id_for(key) for key in sorted(keys)]).values())
+
+
 def load_products(
     store: Store, datatakes: Sequence[Document], table: CompletenessRules
 ) -> dict[str, list[Mapping[str, Any]]]:
-    """Every counted product of these datatakes, of an expected type, by datatake key: one query."""
+    """Every counted product of these datatakes, of an expected type, by datatake key: one search.
+
+    The framework makes every batch's writes searchable before its reports go out, so the
+    search sees the products whose reports triggered this batch, and all reported before.
+    """
     types = {t.type for dt in datatakes for t in _expected(dt.data, table)}
     if not types:
         return {}

@@ -110,11 +110,12 @@ def _rule(table: CompletenessRules, orbit: Orbit) -> MissionOrbits:
 def load_products(
     store: Store, orbits: set[Orbit], table: CompletenessRules
 ) -> dict[str, list[Mapping[str, Any]]]:
-    """The counted products of these orbits, of the tables' types, by orbit key: one query."""
-    keys = sorted({o.key(_rule(table, o)) for o in orbits})
-    types = sorted({t.type for o in orbits for t in _rule(table, o).types})
+    """The counted products of these orbits, of the tables' types, by orbit key: one search."""
+    keys = {o.key(_rule(table, o)) for o in orbits}
+    types = {t.type for o in orbits for t in _rule(table, o).types}
+    filters = [Terms("datatake_key", sorted(keys)), Terms("product_type", sorted(types))]
     by_orbit: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for product in store.find(PRODUCT, [Terms("datatake_key", keys), Terms("product_type", types)]):
+    for product in store.find(PRODUCT, filters):
         if table.counts(product.data):
             by_orbit[product.data["datatake_key"]].append(product.data)
     return by_orbit

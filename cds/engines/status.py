@@ -78,7 +78,8 @@ def load_split_probes(
     if not spans:
         return {}
     window = Range("probe_time", gte=min(s.start for _, s in spans), lte=max(s.last_probe for _, s in spans))
-    found = store.find(RAW_INTERFACE_PROBE, [Terms("interface_name", sorted({i for i, _ in spans})), window])
+    interfaces = Terms("interface_name", sorted({i for i, _ in spans}))
+    found = store.find(RAW_INTERFACE_PROBE, [interfaces, window])
     out: dict[str, list[Probe]] = defaultdict(list)
     for doc in found:
         interface, time = doc.data["interface_name"], doc.data["probe_time"]
