@@ -1,5 +1,8 @@
-"""Helpers for the KPI engine tests: the KPI engines alone on MemoryBus + DuckDB, fed as the
-upstream engines would feed them (documents written, their reports published)."""
+"""Helpers for the KPI engine tests: the KPI engines alone on a memory bus and a real store, fed
+as the upstream engines would feed them (documents written, their reports published).
+
+Importable as ``kpi_chain`` from the unit tests (DuckDB) and the integration tests (OpenSearch).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from maas.model import Document, DocumentClass, ModelRegistry
 from maas.store.base import Filter, Outcome, Store, WriteReport
 
 BUS = BusSettings()
-ROUTING = Path(__file__).parents[2] / "data" / "cds_kpi_routing.yaml"
+ROUTING = Path(__file__).parent / "data" / "cds_kpi_routing.yaml"
 CATALOG = Catalog(
     models=ModelRegistry(MODELS),
     engines=EngineRegistry([ComputeCompleteness, ComputeOrbitCompleteness, ConsolidateInterfaceStatus]),
@@ -57,6 +60,8 @@ def publish(
     """Write documents and publish the reports of the changed ones, as an engine's framework does;
     ``again`` publishes the unchanged ones too, as a replay does."""
     report = store.write(docs)
+    if store.capabilities.needs_refresh:  # the framework makes writes searchable before reporting
+        store.refresh(docs[0].doc_class)
     items = report.items if again else report.changed
     if not items:
         return
