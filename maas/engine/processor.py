@@ -93,13 +93,23 @@ class Processor:
         return total
 
     def _process(self, incoming: Sequence[Incoming]) -> BatchResult:
+        """Each (action, family) group is computed *and written* before the next one is: an
+        engine that reads its own earlier output (a status timeline's tail, a stored datatake)
+        must see what the previous group of the same delivery wrote, or the two computations
+        overwrite each other (two open intervals of one timeline)."""
         result = BatchResult()
         outputs = _Outputs()
-        for batch in self._load(incoming):
+        batches = self._load(incoming)
+        for number, batch in enumerate(batches):
             result.documents_in += len(batch.documents)
-            self._run_engines(batch, outputs)
-        result.written = self._write(outputs.writes.upserts)
-        result.deleted = self._delete(outputs.writes.deletes)
+            step = _Outputs()
+            self._run_engines(batch, step)
+            result.written.extend(self._write(step.writes.upserts))
+            result.deleted += self._delete(step.writes.deletes)
+            if number + 1 < len(batches):
+                self._make_visible(step.writes)
+            outputs.writes.extend(step.writes)
+            outputs.reported |= step.reported
         parent = incoming[0].message
         result.reports = self._reports(parent, outputs, result.written)
         result.reports += self._delete_reports(parent, outputs)
