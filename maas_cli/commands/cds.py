@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Annotated
 import typer
 
 from cds.naming import parse as parse_name
-from maas_cli.options import not_built
+from cds.sample import EXPECTED_FILE, generate
 
 app = typer.Typer(
     help="Sentinel business tools: product-name parsing, sample data.", no_args_is_help=True
@@ -60,9 +61,39 @@ def _names(args: list[str], stdin: Iterable[str]) -> Iterator[str]:
 
 @app.command()
 def sample(
-    out: Annotated[Path, typer.Option("--out", help="Archive directory to write.")],
-    seed: Annotated[int, typer.Option("--seed")] = 1,
-    days: Annotated[int, typer.Option("--days")] = 1,
+    out: Annotated[Path, typer.Option("--out", help="Directory to write (must be empty, unless --force).")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed and days, same bytes.")] = 1,
+    days: Annotated[int, typer.Option("--days", min=1, max=366, help="Days of activity to generate.")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="Delete what --out holds first.")] = False,
 ) -> None:
-    """Generate a seeded synthetic ground segment as archived raw payloads with expected KPIs."""
-    raise not_built("maas cds sample", 6)
+    """Generate a seeded synthetic ground segment as archived raw payloads with expected KPIs.
+
+    Writes mission plans (S1A, S2A), OData product pages (PRIPs, LTA, AUXIP, DD) and probe pages
+    in the archive layout, as the packaged collectors would have archived them, plus
+    expected.json: every KPI they must give, computed independently of the engines. Check with
+    `maas replay DIR --out sample.duckdb`.
+    """
+    _empty_dir(out, force)
+    summary = generate(out, seed, days)
+    for collector_id, interface, payloads, records in summary.by_collector():
+        typer.echo(f"{collector_id} ({interface}): {payloads} payloads, {records} records")
+    typer.echo(", ".join(f"{count} {name}" for name, count in summary.counts.items()))
+    typer.echo(f"wrote {out}/ ({summary.bytes} bytes, seed {seed}, {days} day(s)) and {out / EXPECTED_FILE}")
+
+
+def _empty_dir(out: Path, force: bool) -> None:
+    """``out`` as an empty directory: created, or emptied with --force, or refused."""
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{out} exists and is not a directory", param_hint="--out")
+    entries = sorted(out.iterdir()) if out.exists() else []
+    if entries and not force:
+        raise typer.BadParameter(
+            f"{out} is not empty ({len(entries)} entries); pass --force to replace what it holds",
+            param_hint="--out",
+        )
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    out.mkdir(parents=True, exist_ok=True)
