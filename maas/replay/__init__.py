@@ -16,9 +16,9 @@ produces is what production would have produced from the same bytes::
   the data a no-op, and two replays of one archive identical.
 """
 
-from maas.replay.selection import Plan, Planned, Selection, plan
 from maas.replay.report import Failure, ReplayReport
 from maas.replay.runner import DRAIN_EVERY, Collectors, Hooks, Replayer
+from maas.replay.selection import Plan, Planned, Selection, plan
 
 __all__ = [
     "DRAIN_EVERY",

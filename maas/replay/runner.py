@@ -27,8 +27,8 @@ from maas.config.settings import BusSettings, TLSSettings
 from maas.engine.pool import Chain
 from maas.engine.routing import RoutingFile
 from maas.errors import MaasError
-from maas.replay.selection import Plan, Planned, reload
 from maas.replay.report import ReplayReport
+from maas.replay.selection import Plan, Planned, reload
 from maas.store.base import Store
 
 log = logging.getLogger(__name__)
