@@ -99,7 +99,8 @@ payloads must give, computed from the generator's ground truth independently of 
 
 - first day {iso(world.start)[:10]}, {world.days} day(s), seed {world.seed};
 - regenerate: `maas cds sample --out <dir> --seed {world.seed} --days {world.days}` (byte-identical);
-- replay: `maas replay <dir> --out sample.duckdb`, then e.g. `maas inspect completeness --db sample.duckdb`.
+- replay: `maas replay <dir> --out sample.duckdb`, then look, e.g.
+  `maas inspect sql "SELECT datatake_key, status, percentage FROM cds_completeness" --db sample.duckdb`.
 
 Do not edit by hand: a unit test regenerates it and compares every byte.
 """
