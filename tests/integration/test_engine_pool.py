@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -39,6 +39,7 @@ class Deployment:
     settings: Settings
     env: dict[str, str]
     queues: list[str]
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def maas(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -52,13 +53,15 @@ class Deployment:
 
     def pool(self, name: str) -> subprocess.Popen[str]:
         log = (self.dir / f"pool-{name}.log").open("a")
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "maas_cli", "engine", "pool", name],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
         )
+        self.processes.append(process)
+        return process
 
 
 @pytest.fixture
@@ -107,6 +110,10 @@ def _wipe(settings: Settings) -> None:
 
 
 def _teardown(deployment: Deployment) -> None:
+    for process in deployment.processes:  # a failed test must not leave pools consuming
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     bus = create_bus(deployment.settings)
     try:
         routing = load_routing(deployment.settings.routing_file, CATALOG.engines)  # type: ignore[arg-type]
