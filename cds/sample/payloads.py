@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import as_file, files
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from cds.models import MODELS
@@ -55,6 +55,7 @@ PRODUCT_COLLECTORS = {
     "AUXIP-1": "auxip-1",
     "DD-DHUS": "dd-dhus",
 }
+S = TypeVar("S", SftpConfig, ODataConfig, HttpConfig)
 PLAN_COLLECTOR = "mission-plans"
 PROBE_COLLECTOR = "interface-probes"
 POLL = HOUR  # product interfaces: one poll an hour
@@ -92,6 +93,16 @@ def collector(collector_id: str, interface: str | None = None) -> CollectorConfi
     return config
 
 
+def source_of(config: CollectorConfig, kind: type[S]) -> S:
+    """The collector's source, of the kind whose payloads the sample renders."""
+    if not isinstance(config.source, kind):
+        raise SampleError(
+            f"collector {config.id} reads a {config.source.type} source; "
+            f"the sample renders {kind.__name__} payloads"
+        )
+    return config.source
+
+
 def write(world: GroundSegment, root: Path) -> list[Written]:
     """Archive every payload of the ground segment under ``root``."""
     archive = Archive(root)
@@ -124,8 +135,7 @@ def _payloads(world: GroundSegment) -> Iterator[Rendered]:
 
 def _plan(plan: MissionPlan) -> Rendered:
     config = collector(PLAN_COLLECTOR)
-    source = config.source
-    assert isinstance(source, SftpConfig)
+    source = source_of(config, SftpConfig)
     lines = [";".join(PLAN_COLUMNS)]
     for row in plan.rows:
         fields = (row.satellite, row.datatake_id, plain(row.start), plain(row.stop), row.mode, row.timeliness)
@@ -140,8 +150,7 @@ def _plan(plan: MissionPlan) -> Rendered:
 
 def _product_pages(config: CollectorConfig, publications: Sequence[Publication]) -> Iterator[Rendered]:
     """One poll an hour: what was published during the hour, in pages of ``page_size``."""
-    source = config.source
-    assert isinstance(source, ODataConfig)
+    source = source_of(config, ODataConfig)
     polls: dict[int, list[Publication]] = defaultdict(list)
     for publication in sorted(publications, key=lambda p: (p.published, p.product.name)):
         polls[publication.published // POLL].append(publication)
@@ -210,8 +219,7 @@ def _polygon(box: tuple[float, float, float, float]) -> dict[str, Any]:
 
 def _probes(page: ProbePage) -> Rendered:
     config = collector(PROBE_COLLECTOR)
-    source = config.source
-    assert isinstance(source, HttpConfig)
+    source = source_of(config, HttpConfig)
     body = {"probes": [_probe_record(p) for p in page.probes]}
     name = f"{source.name}-{instant(page.fetched):%Y%m%dT%H%M%S.%fZ}-p0001.json"
     data = json.dumps(body, separators=(",", ":")).encode()
