@@ -41,7 +41,7 @@ from maas.store.base import (
     StoreCapabilities,
     WriteReport,
 )
-from maas.store.duckdb_sql import TableSpec, table_name
+from maas.store.duckdb_sql import BY_IDS, TableSpec, table_name
 from maas.store.factory import duckdb_path
 from maas.store.lock import ProcessLock
 
@@ -353,7 +353,7 @@ class DuckDBStore:
         spec = self._table(doc_class, create=not self.read_only)
         if spec is None or not ids:
             return 0
-        sql = f"DELETE FROM {spec.table} WHERE id IN (SELECT UNNEST(?::VARCHAR[]))"
+        sql = f"DELETE FROM {spec.table} WHERE {BY_IDS}"
         with _mapped(self.path):
             row = self._transaction(lambda cur: cur.execute(sql, [list(ids)]).fetchone())
         return int(row[0]) if row else 0
@@ -372,7 +372,7 @@ class DuckDBStore:
     def _fetch(
         self, cur: Cursor, spec: TableSpec, ids: list[str], indices: Sequence[str] | None = None
     ) -> dict[str, Document]:
-        where, params = "id IN (SELECT UNNEST(?::VARCHAR[]))", [ids]
+        where, params = BY_IDS, [ids]
         if indices is not None:
             where += " AND list_contains(?::VARCHAR[], maas_partition)"
             params.append(spec.partitions(indices))

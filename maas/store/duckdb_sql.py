@@ -25,6 +25,11 @@ Convert = Callable[[Any], Any]
 _PRIMARY_KEY = " PRIMARY KEY"
 _MAX_DOC_BYTES = 256 * 1024 * 1024  # read_json's default (16 MB) would fail a chunk, not an item
 _RANGE_OPS = (("gte", ">="), ("gt", ">"), ("lte", "<="), ("lt", "<"))
+# Ids as one list parameter. ``list_contains`` becomes an IN filter on the scan, which DuckDB
+# answers from the primary key's index for up to ``index_scan_max_count`` ids: the cost follows
+# the ids asked for, not the table. ``id IN (SELECT UNNEST(?))`` is a join that reads every id
+# of the table (1,000 ids: 8 ms at 100,000 rows, 50 ms at 1,000,000 on the test machine).
+BY_IDS = f"list_contains(?::VARCHAR[], {ID_COLUMN})"
 
 
 def quote(identifier: str) -> str:
@@ -69,6 +74,17 @@ class Column:
     @property
     def type(self) -> str:
         return self.ddl.removesuffix(_PRIMARY_KEY)
+
+    @property
+    def select(self) -> str:
+        """How the column is read: timestamps as UTC wall time (naive), made aware again by
+        ``decode``. DuckDB builds an aware Python datetime per value several times slower than
+        a naive one (about 4 us each), and documents carry a dozen of them."""
+        if self.element != "TIMESTAMPTZ":
+            return self.sql
+        if self.many:
+            return f"list_transform({self.sql}, lambda x: timezone('UTC', x))"
+        return f"timezone('UTC', {self.sql})"
 
     @property
     def json_shape(self) -> str:
@@ -150,11 +166,10 @@ class TableSpec:
         return f"SELECT json_transform_strict(?::JSON->'$.{column.name}', {_literal(column.json_shape)})"
 
     def hashes_sql(self) -> str:
-        return (f"SELECT {ID_COLUMN}, {HASH_FIELD} FROM {self.table} "
-                f"WHERE {ID_COLUMN} IN (SELECT UNNEST(?::VARCHAR[]))")
+        return f"SELECT {ID_COLUMN}, {HASH_FIELD} FROM {self.table} WHERE {BY_IDS}"
 
     def select_sql(self, where: str = "", order: str = "", limit: int | None = None) -> str:
-        names = ", ".join(c.sql for c in self.readable)
+        names = ", ".join(c.select for c in self.readable)
         sql = f"SELECT {names} FROM {self.table}"
         sql += f" WHERE {where}" if where else ""
         sql += f" ORDER BY {order}" if order else ""
