@@ -11,6 +11,10 @@ Why these choices:
   the database turns a second writer into a clear ``LockHeldError`` (exit 3).
 - Threads of one process share the database through one cursor each; DuckDB's optimistic
   transactions report write-write conflicts, and we retry the whole read-modify-write.
+- Writers remember what they committed lately (``maas.store.recent``): an embedded chain reads
+  back, a moment later, what the previous engine wrote, and a dictionary answers that faster
+  than a row fetch. Searches ask DuckDB for the matching ids only and take the remembered
+  documents among them from memory.
 """
 
 from __future__ import annotations
@@ -44,12 +48,20 @@ from maas.store.base import (
 from maas.store.duckdb_sql import BY_IDS, TableSpec, table_name
 from maas.store.factory import duckdb_path
 from maas.store.lock import ProcessLock
+from maas.store.recent import DEFAULT_CAPACITY, RecentDocuments, attach, detach
 
 T = TypeVar("T")
 Cursor = duckdb.DuckDBPyConnection
 Plan = Callable[[Cursor], tuple[list[Document], list[ItemResult]]]
+# What a write transaction did: every item's outcome, and the documents now stored as given
+# (with their content hash), to remember once it committed.
+Merged = tuple[list[ItemResult], list[tuple[Document, str]]]
 
 CHUNK_DOCS = 10_000
+# Above this many ids, DuckDB scans the table instead of using the primary key's index
+# (its ``index_scan_max_count``): a search missing that many documents in memory reads its
+# rows directly instead of asking for their ids twice.
+FETCH_BY_ID_MAX = 2048
 CONFLICT_ATTEMPTS = 60
 # What DuckDB raises when a bound value does not fit its column (then we find the item).
 _ITEM_ERRORS = (duckdb.DataError, duckdb.InvalidInputException, duckdb.NotImplementedException)
@@ -68,7 +80,14 @@ class _RefusedItems(Exception):
 class DuckDBStore:
     """The embedded store (see the module docstring for the why)."""
 
-    def __init__(self, path: Path, *, read_only: bool = False, chunk_docs: int = CHUNK_DOCS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        chunk_docs: int = CHUNK_DOCS,
+        recent_docs: int = DEFAULT_CAPACITY,
+    ) -> None:
         self.path = path
         self.read_only = read_only
         self.chunk_docs = chunk_docs
@@ -77,6 +96,9 @@ class DuckDBStore:
         )
         self._lock = ProcessLock(path.with_name(path.name + ".lock"), f"embedded store {path}")
         self._conn = self._open()
+        self._recent: RecentDocuments | None = None  # writers only: what they committed lately
+        if not read_only and recent_docs > 0:
+            self._recent = attach(path, recent_docs)
         self._local = threading.local()
         self._cursors: list[Cursor] = []
         self._guard = threading.Lock()
@@ -144,6 +166,9 @@ class DuckDBStore:
                 cursor.close()
             self._cursors.clear()
         self._conn.close()
+        if self._recent is not None:
+            detach(self.path)
+            self._recent = None
         if self._scratch_dir is not None:
             self._scratch_dir.cleanup()
         if not self.read_only:
@@ -218,7 +243,7 @@ class DuckDBStore:
             for family_docs in _by_family(chunk):
                 spec = self._writable(family_docs[0].doc_class)
                 targets = [(d.id, d.index) for d in family_docs]
-                report.items.extend(self._commit(spec, _as_plan(family_docs), targets))
+                report.items.extend(self._commit(spec, _as_plan(family_docs), targets, remembered=True))
         return report
 
     def update(self, doc_class: DocumentClass, ids: Sequence[str], modify: Modify) -> WriteReport:
@@ -230,7 +255,7 @@ class DuckDBStore:
             def plan(cur: Cursor, chunk: list[str] = chunk) -> tuple[list[Document], list[ItemResult]]:
                 return self._modified(cur, spec, chunk, modify)
 
-            report.items.extend(self._commit(spec, plan, [(i, "") for i in chunk]))
+            report.items.extend(self._commit(spec, plan, [(i, "") for i in chunk], remembered=False))
         return report
 
     def _modified(
@@ -253,13 +278,23 @@ class DuckDBStore:
                 docs.append(new)
         return docs, quiet
 
-    def _commit(self, spec: TableSpec, plan: Plan, targets: list[tuple[str, str]]) -> list[ItemResult]:
-        """Run a plan in a transaction; items DuckDB refuses are reported, the rest written."""
+    def _commit(
+        self, spec: TableSpec, plan: Plan, targets: list[tuple[str, str]], remembered: bool
+    ) -> list[ItemResult]:
+        """Run a plan in a transaction; items DuckDB refuses are reported, the rest written.
+
+        ``remembered``: the stored hashes may come from the recent documents. Not for a
+        read-modify-write: its plan read the transaction's snapshot, and a newer commit that
+        happens to equal its result must still conflict with it (or an increment is lost).
+        """
         refused: dict[str, ItemResult] = {}
         with _mapped(self.path):
             while True:
                 try:
-                    done = self._transaction(lambda cur: self._merge(cur, spec, plan, refused))
+                    done, _ = self._transaction(
+                        lambda cur: self._merge(cur, spec, plan, refused, remembered),
+                        on_commit=self._remember,
+                    )
                     return [*refused.values(), *done]
                 except _RefusedItems as exc:
                     refused.update(self._refused(spec, exc))
@@ -267,21 +302,40 @@ class DuckDBStore:
                     return [*refused.values(), *_gave_up(targets, refused, exc)]
 
     def _merge(
-        self, cur: Cursor, spec: TableSpec, plan: Plan, refused: dict[str, ItemResult]
-    ) -> list[ItemResult]:
+        self, cur: Cursor, spec: TableSpec, plan: Plan, refused: dict[str, ItemResult], remembered: bool
+    ) -> Merged:
         """Classify by stored hash and upsert only what changed (inside the transaction)."""
         planned, results = plan(cur)
         docs = [d for d in {d.id: d for d in planned}.values() if d.id not in refused]
         refused.update(_unknown_fields(spec, docs))
         docs = [d for d in docs if d.id not in refused]
         encoded = [_encode(d) for d in docs]
-        stored = dict(cur.execute(spec.hashes_sql(), [[d.id for d in docs]]).fetchall())
+        stored = self._stored_hashes(cur, spec, [d.id for d in docs], remembered)
         changed = [(d, text, digest) for d, (text, digest) in zip(docs, encoded, strict=True)
                    if stored.get(d.id) != digest]
         if changed:
             self._upsert(cur, spec, changed)
         outcomes = (_outcome(stored.get(d.id), digest) for d, (_, digest) in zip(docs, encoded, strict=True))
-        return results + [ItemResult(d.id, d.index, o) for d, o in zip(docs, outcomes, strict=True)]
+        items = results + [ItemResult(d.id, d.index, o) for d, o in zip(docs, outcomes, strict=True)]
+        return items, [(d, digest) for d, (_, digest) in zip(docs, encoded, strict=True)]
+
+    def _stored_hashes(
+        self, cur: Cursor, spec: TableSpec, ids: list[str], remembered: bool
+    ) -> dict[str, str]:
+        """The stored content hashes: remembered ones from memory, DuckDB asked for the rest."""
+        known = self._recent.hashes(ids) if remembered and self._recent is not None else {}
+        unknown = [doc_id for doc_id in ids if doc_id not in known]
+        if unknown:
+            known.update(cur.execute(spec.hashes_sql(), [unknown]).fetchall())
+        return known
+
+    def _remember(self, merged: Merged) -> None:
+        if self._recent is not None:
+            self._recent.remember(merged[1])
+
+    def _forget(self, ids: Sequence[str]) -> None:
+        if self._recent is not None:
+            self._recent.forget(ids)
 
     def _upsert(self, cur: Cursor, spec: TableSpec, changed: list[tuple[Document, str, str]]) -> None:
         """Load the changed documents as JSON lines; a refusal names the whole chunk's lines."""
@@ -323,8 +377,11 @@ class DuckDBStore:
             return f"{field}: {_first_line(exc)}"
         return f"{field}: refused by DuckDB"
 
-    def _transaction(self, work: Callable[[Cursor], T]) -> T:
-        """One transaction, retried from the start when another writer conflicts."""
+    def _transaction(
+        self, work: Callable[[Cursor], T], on_commit: Callable[[T], None] | None = None
+    ) -> T:
+        """One transaction, retried from the start when another writer conflicts;
+        ``on_commit`` sees the result once committed (under the lock of the recent documents)."""
         retrying = Retrying(
             retry=retry_if_exception_type(duckdb.TransactionException),
             wait=wait_random_exponential(multiplier=0.002, max=0.1),
@@ -333,21 +390,30 @@ class DuckDBStore:
         )
         for attempt in retrying:
             with attempt:
-                return self._once(work)
+                return self._once(work, on_commit)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    def _once(self, work: Callable[[Cursor], T]) -> T:
+    def _once(self, work: Callable[[Cursor], T], on_commit: Callable[[T], None] | None) -> T:
         self._require_writer()
         cur = self._cursor()
         cur.execute("BEGIN TRANSACTION")
         try:
             result = work(cur)
-            cur.execute("COMMIT")
+            self._finish(cur, result, on_commit)
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 cur.execute("ROLLBACK")  # already gone when COMMIT itself conflicted
             raise
         return result
+
+    def _finish(self, cur: Cursor, result: T, on_commit: Callable[[T], None] | None) -> None:
+        """COMMIT; the recent documents change with it, in commit order across threads."""
+        if on_commit is None or self._recent is None:
+            cur.execute("COMMIT")
+            return
+        with self._recent.commit_lock:
+            cur.execute("COMMIT")
+            on_commit(result)
 
     def delete(self, doc_class: DocumentClass, ids: Sequence[str]) -> int:
         spec = self._table(doc_class, create=not self.read_only)
@@ -355,7 +421,9 @@ class DuckDBStore:
             return 0
         sql = f"DELETE FROM {spec.table} WHERE {BY_IDS}"
         with _mapped(self.path):
-            row = self._transaction(lambda cur: cur.execute(sql, [list(ids)]).fetchone())
+            row = self._transaction(
+                lambda cur: cur.execute(sql, [list(ids)]).fetchone(), on_commit=lambda _: self._forget(ids)
+            )
         return int(row[0]) if row else 0
 
     # --- reading ------------------------------------------------------------------------
@@ -366,8 +434,19 @@ class DuckDBStore:
         spec = self._table(doc_class, create=False)
         if spec is None or not ids:
             return {}
-        with _mapped(self.path):
-            return self._fetch(self._cursor(), spec, list(ids), indices)
+        found = self._remembered(doc_class, ids, indices)
+        missing = [doc_id for doc_id in ids if doc_id not in found]
+        if missing:
+            with _mapped(self.path):
+                found.update(self._fetch(self._cursor(), spec, missing, indices))
+        return found
+
+    def _remembered(
+        self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+    ) -> dict[str, Document]:
+        if self._recent is None:
+            return {}
+        return self._recent.documents(doc_class, ids, None if indices is None else set(indices))
 
     def _fetch(
         self, cur: Cursor, spec: TableSpec, ids: list[str], indices: Sequence[str] | None = None
@@ -388,11 +467,29 @@ class DuckDBStore:
     ) -> list[Document]:
         spec = self._spec(doc_class)
         where, params = spec.where(filters)
-        sql = spec.select_sql(where, spec.order_by(sort), limit)
+        order = spec.order_by(sort)
         if self._table(doc_class, create=False) is None:
             return []
         with _mapped(self.path):
-            return [spec.document(row) for row in self._cursor().execute(sql, params).fetchall()]
+            if self._recent is not None:
+                found = self._find_by_ids(spec, spec.ids_sql(where, order, limit), params)
+                if found is not None:
+                    return found
+            rows = self._cursor().execute(spec.select_sql(where, order, limit), params).fetchall()
+            return [spec.document(row) for row in rows]
+
+    def _find_by_ids(self, spec: TableSpec, sql: str, params: list[Any]) -> list[Document] | None:
+        """The matching ids from DuckDB, their documents from memory where remembered;
+        None when too many are not (one query for whole rows is then cheaper)."""
+        cur = self._cursor()
+        ids = [row[0] for row in cur.execute(sql, params).fetchall()]
+        found = self._remembered(spec.doc_class, ids)
+        missing = [doc_id for doc_id in ids if doc_id not in found]
+        if len(missing) > FETCH_BY_ID_MAX:
+            return None
+        if missing:
+            found.update(self._fetch(cur, spec, missing))
+        return [found[doc_id] for doc_id in ids if doc_id in found]
 
     def scan(
         self, doc_class: DocumentClass, filters: Sequence[Filter] = (), batch_size: int = 1000

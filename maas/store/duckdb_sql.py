@@ -169,7 +169,13 @@ class TableSpec:
         return f"SELECT {ID_COLUMN}, {HASH_FIELD} FROM {self.table} WHERE {BY_IDS}"
 
     def select_sql(self, where: str = "", order: str = "", limit: int | None = None) -> str:
-        names = ", ".join(c.select for c in self.readable)
+        return self._select(", ".join(c.select for c in self.readable), where, order, limit)
+
+    def ids_sql(self, where: str = "", order: str = "", limit: int | None = None) -> str:
+        """The ids of the matching documents only, in the same order."""
+        return self._select(ID_COLUMN, where, order, limit)
+
+    def _select(self, names: str, where: str, order: str, limit: int | None) -> str:
         sql = f"SELECT {names} FROM {self.table}"
         sql += f" WHERE {where}" if where else ""
         sql += f" ORDER BY {order}" if order else ""

@@ -1,0 +1,125 @@
+"""The embedded store's memory of what it committed lately: faster reads, never other answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from maas.model import ByDate, Document, DocumentClass, Field, FieldType
+from maas.store.base import Range, Term, Terms
+from maas.store.duckdb import DuckDBStore
+from maas.store.recent import RecentDocuments
+
+pytestmark = pytest.mark.unit
+
+T = FieldType
+EVENTS = DocumentClass(
+    "Event",
+    "event",
+    {
+        "name": Field(T.KEYWORD),
+        "kind": Field(T.KEYWORD),
+        "n": Field(T.INTEGER),
+        "at": Field(T.DATETIME),
+        "tags": Field(T.KEYWORD, many=True),
+    },
+    ("name",),
+    partition=ByDate("at"),
+)
+
+
+def event(i: int, n: int | None = None) -> Document:
+    return EVENTS.make(
+        {
+            "name": f"e{i:03d}",
+            "kind": "ab"[i % 2],
+            "n": i if n is None else n,
+            "at": datetime(2024, 1 + i % 3, 1 + i % 28, i % 24, tzinfo=UTC),
+            "tags": [f"t{i % 5}"],
+        }
+    )
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "maas.duckdb"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[DuckDBStore]:
+    store = DuckDBStore(path, recent_docs=25)  # smaller than the data: memory and DuckDB both answer
+    yield store
+    store.close()
+
+
+def reads(store: DuckDBStore) -> list[object]:
+    """Every kind of read, on every document of the test, as plain values."""
+    ids = [EVENTS.id_for(f"e{i:03d}") for i in range(70)]
+    return [
+        sorted((k, v.index, v.data) for k, v in store.get(EVENTS, ids).items()),
+        sorted((k, v.data) for k, v in store.get(EVENTS, ids, ["event-2024-02"]).items()),
+        [d.data for d in store.find(EVENTS, [Term("kind", "a")], sort=[("n", "desc")])],
+        [d.data for d in store.find(EVENTS, [Terms("tags", ["t1", "t3"])], sort=[("at", "asc")], limit=7)],
+        [d.id for d in store.find(EVENTS, [Range("at", gte=datetime(2024, 2, 1, tzinfo=UTC))])],
+    ]
+
+
+def test_reads_answer_as_a_store_that_remembers_nothing(store: DuckDBStore, path: Path) -> None:
+    store.write([event(i) for i in range(60)])
+    store.write([event(i, n=100 + i) for i in range(0, 60, 3)])  # updates, some still remembered
+    store.delete(EVENTS, [EVENTS.id_for(f"e{i:03d}") for i in range(0, 60, 7)])
+    remembering = reads(store)
+    forgetful = DuckDBStore(path, recent_docs=0)
+    try:
+        assert remembering == reads(forgetful)
+    finally:
+        forgetful.close()
+    assert remembering[0] and remembering[2] and remembering[3]
+
+
+def test_a_caller_changing_a_document_changes_nothing_stored(store: DuckDBStore) -> None:
+    doc = event(1)
+    store.write([doc])
+    doc.data["n"] = -1
+    got = store.get(EVENTS, [doc.id])[doc.id]
+    assert got.data["n"] == 1
+    got.data["n"] = -2
+    assert store.get(EVENTS, [doc.id])[doc.id].data["n"] == 1
+    assert store.find(EVENTS, [Term("name", "e001")])[0].data["n"] == 1
+
+
+def test_writers_of_one_file_see_each_others_writes(store: DuckDBStore, path: Path) -> None:
+    store.write([event(1)])
+    assert store.get(EVENTS, [event(1).id])[event(1).id].data["n"] == 1
+    other = DuckDBStore(path)
+    try:
+        other.write([event(1, n=2)])
+        assert store.get(EVENTS, [event(1).id])[event(1).id].data["n"] == 2
+        assert store.write([event(1, n=2)]).counts() == {"unchanged": 1}
+        other.delete(EVENTS, [event(1).id])
+        assert store.get(EVENTS, [event(1).id]) == {}
+    finally:
+        other.close()
+
+
+def test_a_refused_document_is_not_remembered(store: DuckDBStore) -> None:
+    stray = Document(EVENTS, EVENTS.id_for("stray"), "event-2024-01", {"name": "stray", "colour": "red"})
+    assert store.write([stray]).counts() == {"permanent": 1}
+    assert store.get(EVENTS, [stray.id]) == {}
+
+
+def test_the_memory_keeps_the_latest_writes_up_to_its_capacity() -> None:
+    memory = RecentDocuments(capacity=3)
+    memory.remember((event(i), f"h{i}") for i in range(5))
+    memory.remember([(event(3, n=30), "h3b")])
+    assert len(memory) == 3
+    assert memory.hashes([event(i).id for i in range(5)]) == {
+        event(2).id: "h2",
+        event(3).id: "h3b",
+        event(4).id: "h4",
+    }
+    other_class = DocumentClass("Event", "event", dict(EVENTS.fields), ("name",), partition=ByDate("at"))
+    assert memory.documents(other_class, [event(4).id]) == {}  # another version of the model
