@@ -1,0 +1,344 @@
+"""The dashboards as files: they parse, keep their uids, name provisioned datasources by uid,
+hard-code no host, link to dashboards that exist, query fields the CDS models have with types
+that fit the aggregation, never fold timeliness to positive, and (Prometheus panels) name the
+metrics the engine pools really export."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from grafana_queries import (
+    OPENSEARCH,
+    PROMETHEUS,
+    Target,
+    aggregated_fields,
+    auto_interval,
+    dashboards,
+    datasources,
+    filter_queries,
+    label_values_query,
+    lucene_fields,
+    lucene_value,
+    panels,
+    promql,
+    search_body,
+    selectors,
+    targets,
+    variables,
+)
+from prometheus_client import CollectorRegistry
+
+from cds.catalog import CATALOG
+from maas.engine.processor import BatchResult
+from maas.model import Field, FieldType
+from maas.observe import PoolMetrics
+
+pytestmark = pytest.mark.unit
+
+# Bookmarks and links use these: a renamed uid is a broken link.
+PINNED = {
+    "ground-segment-overview.json": "maas-overview",
+    "datatake-completeness.json": "maas-datatake-completeness",
+    "orbit-completeness.json": "maas-orbit-completeness",
+    "timeliness.json": "maas-timeliness",
+    "interface-availability.json": "maas-interface-availability",
+    "pipeline-health.json": "maas-pipeline-health",
+}
+MIN_SCHEMA_VERSION = 39  # Grafana 11
+FIELDS = {m.family: m.fields for m in CATALOG.models}
+NUMERIC = {FieldType.INTEGER, FieldType.LONG, FieldType.FLOAT}
+FITS = {
+    "terms": {FieldType.KEYWORD, FieldType.BOOLEAN, FieldType.INTEGER, FieldType.LONG},
+    "date_histogram": {FieldType.DATETIME},
+    "avg": NUMERIC,
+    "sum": NUMERIC,
+    "percentiles": NUMERIC,
+    "min": NUMERIC | {FieldType.DATETIME},
+    "max": NUMERIC | {FieldType.DATETIME},
+}
+QUERYABLE = {FieldType.KEYWORD, FieldType.TEXT, FieldType.BOOLEAN, FieldType.DATETIME} | NUMERIC
+TIMELINESS = {"from_sensing_seconds", "transfer_seconds", "prip_to_dd_seconds", "prip_from_sensing_seconds"}
+HOST = re.compile(r"[a-z][a-z0-9+.-]*://|\blocalhost\b|\b\d{1,3}(?:\.\d{1,3}){3}\b", re.IGNORECASE)
+
+
+def _walk(value: Any) -> Iterator[Any]:
+    """Every value of a JSON document, containers and scalars, depth first."""
+    yield value
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        yield from _walk(child)
+
+
+def _strings(value: Any) -> list[str]:
+    return [item for item in _walk(value) if isinstance(item, str)]
+
+
+def _nodes(value: Any) -> list[dict[str, Any]]:
+    return [item for item in _walk(value) if isinstance(item, dict)]
+
+
+def _field(families: list[str], name: str) -> list[tuple[str, Field]]:
+    return [(family, FIELDS[family][name]) for family in families if name in FIELDS[family]]
+
+
+def _families(target: Target) -> list[str]:
+    return datasources()[target.datasource_uid].families(list(FIELDS))
+
+
+def _by_uid() -> dict[str, dict[str, Any]]:
+    return {d["uid"]: d for d in dashboards().values()}
+
+
+# --- files, uids, datasources -----------------------------------------------------------------
+
+
+def test_every_dashboard_parses_and_keeps_its_pinned_uid() -> None:
+    assert {name: d["uid"] for name, d in dashboards().items()} == PINNED
+
+
+def test_dashboard_titles_are_unique() -> None:
+    titles = [d["title"] for d in dashboards().values()]
+    assert len(titles) == len(set(titles)), titles
+
+
+def test_dashboards_are_recent_and_read_only_and_not_exported_for_sharing() -> None:
+    for name, dashboard in dashboards().items():
+        assert dashboard["schemaVersion"] >= MIN_SCHEMA_VERSION, name
+        assert dashboard["editable"] is False, name
+        assert "__inputs" not in dashboard and "__requires" not in dashboard, f"{name}: use provisioned uids"
+
+
+def test_every_panel_and_variable_names_a_provisioned_datasource_by_uid() -> None:
+    provisioned, problems = datasources(), []
+    for name, dashboard in dashboards().items():
+        users = [(p["title"], p) for p in panels(dashboard)] + [(v["name"], v) for v in variables(dashboard)]
+        users += [(p["title"], t) for p in panels(dashboard) for t in p.get("targets", [])]
+        for label, user in users:
+            source = user.get("datasource")
+            if not isinstance(source, dict) or source.get("uid") not in provisioned:
+                problems.append(f"{name}: {label}: {source!r} is not a provisioned uid")
+            elif provisioned[source["uid"]].type != source.get("type"):
+                problems.append(
+                    f"{name}: {label}: type {source.get('type')} != {provisioned[source['uid']].type}"
+                )
+    assert not problems, "\n".join(problems)
+
+
+def test_a_panel_queries_its_own_datasource_only() -> None:
+    for dashboard in dashboards().values():
+        for panel in panels(dashboard):
+            assert panel["targets"], f"{dashboard['uid']}: {panel['title']} has no query"
+            kinds = {t["datasource"]["type"] for t in panel["targets"]}
+            assert kinds == {panel["datasource"]["type"]}, f"{dashboard['uid']}: {panel['title']}"
+
+
+def test_panel_ids_are_unique_and_panels_fit_the_grid() -> None:
+    for dashboard in dashboards().values():
+        nested = [p for row in dashboard["panels"] for p in row.get("panels", [])]
+        ids = [p["id"] for p in dashboard["panels"] + nested]
+        assert len(ids) == len(set(ids)), f"{dashboard['uid']}: {sorted(ids)}"
+        for panel in dashboard["panels"]:
+            grid = panel["gridPos"]
+            assert grid["x"] >= 0 and grid["w"] > 0 and grid["x"] + grid["w"] <= 24, panel["title"]
+
+
+def test_no_dashboard_hard_codes_a_host_or_url() -> None:
+    found = [(name, s) for name, d in dashboards().items() for s in _strings(d) if HOST.search(s)]
+    assert not found, found
+
+
+def test_data_links_open_a_provisioned_dashboard_with_variables_it_has() -> None:
+    by_uid, links = _by_uid(), 0
+    for name, dashboard in dashboards().items():
+        for node in _nodes(dashboard["panels"]):
+            url = node.get("url")
+            if not isinstance(url, str) or not url:
+                continue
+            links += 1
+            match = re.match(r"^/d/([\w-]+)/[\w-]+\?(.*)$", url)
+            assert match and match[1] in by_uid, f"{name}: {url}"
+            wanted = set(re.findall(r"var-(\w+)=", match[2]))
+            assert wanted <= {v["name"] for v in variables(by_uid[match[1]])}, f"{name}: {url}"
+    assert links, "the datatake tables drill down by a link"
+
+
+# --- OpenSearch targets against the models -----------------------------------------------------
+
+
+@pytest.mark.parametrize("target", targets(OPENSEARCH), ids=lambda t: t.label)
+def test_aggregated_fields_exist_with_a_type_that_fits(target: Target) -> None:
+    families = _families(target)
+    for aggregation, name in aggregated_fields(target.query):
+        found = _field(families, name)
+        assert found, f"{name} ({aggregation}) is in none of {families}"
+        for family, field in found:
+            assert field.type in FITS[aggregation], f"{aggregation} on {family}.{name}: {field.type.value}"
+            assert not field.many or aggregation == "terms", f"{aggregation} on the list {family}.{name}"
+
+
+@pytest.mark.parametrize("target", targets(OPENSEARCH), ids=lambda t: t.label)
+def test_lucene_queries_name_fields_that_exist_and_can_be_queried(target: Target) -> None:
+    families = _families(target)
+    for query in [target.query.get("query", ""), *filter_queries(target.query)]:
+        for name in lucene_fields(query):
+            found = _field(families, name)
+            assert found, f"{query!r}: {name} is in none of {families}"
+            assert all(f.type in QUERYABLE for _, f in found), f"{query!r}: {name} is not a plain field"
+
+
+@pytest.mark.parametrize("target", targets(OPENSEARCH), ids=lambda t: t.label)
+def test_target_time_field_is_its_datasource_time_field(target: Target) -> None:
+    assert target.query["timeField"] == datasources()[target.datasource_uid].time_field
+
+
+def test_variables_list_fields_of_their_datasource() -> None:
+    for dashboard in dashboards().values():
+        for variable in variables(dashboard):
+            if variable["datasource"]["type"] != OPENSEARCH:
+                continue
+            target = Target(dashboard["uid"], variable["name"], variable)
+            query = json.loads(variable["query"])
+            found = _field(_families(target), query["field"])
+            assert found and all(f.type in FITS["terms"] for _, f in found), target.label
+            assert all(_field(_families(target), n) for n in lucene_fields(query.get("query", ""))), (
+                target.label
+            )
+
+
+def test_timeliness_is_never_folded_to_positive() -> None:
+    """A negative timeliness is a data or clock error: no axis or cell clamps it to zero, no
+    transformation takes its absolute value, and the timeliness tables show the minimum."""
+    shown_min = []
+    for dashboard in dashboards().values():
+        for panel in panels(dashboard):
+            fields = {f for t in panel["targets"] for _, f in _metrics(t)}
+            if not fields & TIMELINESS:
+                continue
+            for node in _nodes(panel["fieldConfig"]):
+                for key in ("min", "axisSoftMin"):
+                    assert not (isinstance(node.get(key), int | float) and node[key] >= 0), (
+                        panel["title"],
+                        node,
+                    )
+            assert "abs" not in str(panel.get("transformations", [])).lower(), panel["title"]
+            shown_min += [f for t in panel["targets"] for kind, f in _metrics(t) if kind == "min"]
+    assert {"from_sensing_seconds", "transfer_seconds", "prip_to_dd_seconds"} <= set(shown_min)
+
+
+def _metrics(query: dict[str, Any]) -> list[tuple[str, str]]:
+    if query["datasource"]["type"] != OPENSEARCH:
+        return []
+    return [
+        (kind, field)
+        for kind, field in aggregated_fields(query)
+        if kind in FITS and kind not in ("terms", "date_histogram")
+    ]
+
+
+# --- Prometheus targets against maas/observe.py -----------------------------------------------
+
+
+def _exported() -> dict[str, set[str]]:
+    """Series names and their labels as a live pool exposes them after one of each event."""
+    registry = CollectorRegistry()
+    metrics = PoolMetrics(registry, "publication")
+    metrics.batch_done("cds.publication", BatchResult(), 1, 0.2)
+    metrics.retried("cds.publication", 1, "test")
+    metrics.dead_lettered("cds.publication", 1, "test")
+    series: dict[str, set[str]] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            series.setdefault(sample.name, set()).update(sample.labels)
+    return series
+
+
+@pytest.mark.parametrize("target", targets(PROMETHEUS), ids=lambda t: t.label)
+def test_promql_names_metrics_the_pools_export_with_their_labels(target: Target) -> None:
+    exported, dashboard = _exported(), _by_uid()[target.dashboard]
+    found = selectors(promql(target.query["expr"], dashboard))
+    assert found, target.query["expr"]
+    for name, labels in found:
+        assert name in exported, f"{name} is not exported by maas/observe.py: {sorted(exported)}"
+        assert labels <= exported[name], f"{name} has no label {labels - exported[name]}"
+
+
+def test_prometheus_variables_list_an_exported_label() -> None:
+    exported, checked = _exported(), 0
+    for dashboard in dashboards().values():
+        for variable in variables(dashboard):
+            if variable["datasource"]["type"] == PROMETHEUS:
+                metric, label = label_values_query(variable["definition"])
+                assert label in exported.get(metric, set()), variable["definition"]
+                checked += 1
+    assert checked
+
+
+# --- the translation the integration test relies on -------------------------------------------
+
+
+def test_lucene_format_of_variables_is_grafanas() -> None:
+    assert lucene_value("$__all", "*") == "*"
+    assert lucene_value(["$__all"], "*") == "*"
+    assert lucene_value("S1A-434176", "*") == r"S1A\-434176"
+    assert lucene_value(["S1A-Serco", "DD DHUS"], "*") == r'("S1A\-Serco" OR "DD\ DHUS")'
+
+
+def test_auto_interval_is_the_datasources() -> None:
+    day = datetime(2024, 3, 4, tzinfo=UTC)
+    assert auto_interval(day, day.replace(day=7)) == "2m"  # 3 days / 1500 = 172.8 s
+    assert auto_interval(day, day.replace(hour=1)) == "5s"  # never under 5 s
+    assert auto_interval(day, day.replace(month=4)) == "30m"
+
+
+def test_search_body_is_the_one_grafanas_opensearch_datasource_sends() -> None:
+    dashboard = _by_uid()["maas-overview"]
+    (target,) = [t for t in targets(OPENSEARCH) if t.panel == "Publications per interface"]
+    start, end = datetime(2024, 3, 4, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC)
+    body = search_body(
+        target, datasources()["maas-cds-publication"], (start, end), dashboard, {"interface": ["S1A-Serco"]}
+    )
+    assert body == {
+        "size": 0,
+        "query": {
+            "bool": {
+                "filter": [
+                    {
+                        "range": {
+                            "publication_date": {
+                                "gte": 1709510400000,
+                                "lte": 1709769600000,
+                                "format": "epoch_millis",
+                            }
+                        }
+                    },
+                    {"query_string": {"query": 'interface_name:("S1A\\-Serco")', "analyze_wildcard": True}},
+                ]
+            }
+        },
+        "aggs": {
+            "2": {
+                "terms": {
+                    "field": "interface_name",
+                    "size": 50,
+                    "order": {"_key": "asc"},
+                    "min_doc_count": 1,
+                },
+                "aggs": {
+                    "3": {
+                        "date_histogram": {
+                            "field": "publication_date",
+                            "interval": "2m",
+                            "min_doc_count": 0,
+                            "extended_bounds": {"min": 1709510400000, "max": 1709769600000},
+                            "format": "epoch_millis",
+                        }
+                    }
+                },
+            }
+        },
+    }
