@@ -105,6 +105,10 @@ class DuckDBStore:
         self._specs: dict[str, TableSpec] = {}  # family -> spec of the class last seen
         self._ready: set[TableSpec] = set()  # specs whose table exists with all their columns
         self._scratch_dir: tempfile.TemporaryDirectory[str] | None = None
+        # Families whose last write found none of its unknown ids stored: the next write
+        # inserts those without asking (the primary key refuses one that exists, and the write
+        # starts again reading first). Like the OpenSearch store's plain creates.
+        self._assume_new: dict[str, bool] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStore:
@@ -288,21 +292,40 @@ class DuckDBStore:
         happens to equal its result must still conflict with it (or an increment is lost).
         """
         refused: dict[str, ItemResult] = {}
+        duplicates = 0
         with _mapped(self.path):
             while True:
                 try:
-                    done, _ = self._transaction(
-                        lambda cur: self._merge(cur, spec, plan, refused, remembered),
-                        on_commit=self._remember,
-                    )
+                    done = self._attempt(spec, plan, refused, remembered)
                     return [*refused.values(), *done]
                 except _RefusedItems as exc:
                     refused.update(self._refused(spec, exc))
+                except duckdb.ConstraintException as exc:  # stored after all, or inserted by another
+                    self._assume_new[spec.doc_class.family] = False
+                    duplicates += 1
+                    if duplicates >= CONFLICT_ATTEMPTS:
+                        return [*refused.values(), *_gave_up(targets, refused, exc)]
                 except duckdb.TransactionException as exc:
                     return [*refused.values(), *_gave_up(targets, refused, exc)]
 
+    def _attempt(
+        self, spec: TableSpec, plan: Plan, refused: dict[str, ItemResult], remembered: bool
+    ) -> list[ItemResult]:
+        assume_new = remembered and self._assume_new.get(spec.doc_class.family, True)
+        done, _ = self._transaction(
+            lambda cur: self._merge(cur, spec, plan, refused, remembered, assume_new),
+            on_commit=self._remember,
+        )
+        return done
+
     def _merge(
-        self, cur: Cursor, spec: TableSpec, plan: Plan, refused: dict[str, ItemResult], remembered: bool
+        self,
+        cur: Cursor,
+        spec: TableSpec,
+        plan: Plan,
+        refused: dict[str, ItemResult],
+        remembered: bool,
+        assume_new: bool,
     ) -> Merged:
         """Classify by stored hash and upsert only what changed (inside the transaction)."""
         planned, results = plan(cur)
@@ -310,23 +333,26 @@ class DuckDBStore:
         refused.update(_unknown_fields(spec, docs))
         docs = [d for d in docs if d.id not in refused]
         encoded = [_encode(d) for d in docs]
-        stored = self._stored_hashes(cur, spec, [d.id for d in docs], remembered)
+        stored = self._stored_hashes(cur, spec, [d.id for d in docs], remembered, assume_new)
         changed = [(d, text, digest) for d, (text, digest) in zip(docs, encoded, strict=True)
                    if stored.get(d.id) != digest]
         if changed:
-            self._upsert(cur, spec, changed)
+            self._upsert(cur, spec, changed, [d.id for d, _, _ in changed if d.id in stored])
         outcomes = (_outcome(stored.get(d.id), digest) for d, (_, digest) in zip(docs, encoded, strict=True))
         items = results + [ItemResult(d.id, d.index, o) for d, o in zip(docs, outcomes, strict=True)]
         return items, [(d, digest) for d, (_, digest) in zip(docs, encoded, strict=True)]
 
     def _stored_hashes(
-        self, cur: Cursor, spec: TableSpec, ids: list[str], remembered: bool
+        self, cur: Cursor, spec: TableSpec, ids: list[str], remembered: bool, assume_new: bool
     ) -> dict[str, str]:
-        """The stored content hashes: remembered ones from memory, DuckDB asked for the rest."""
+        """The stored content hashes: remembered ones from memory, DuckDB asked for the rest
+        (unless they are assumed new: then the INSERT's primary key checks)."""
         known = self._recent.hashes(ids) if remembered and self._recent is not None else {}
         unknown = [doc_id for doc_id in ids if doc_id not in known]
-        if unknown:
-            known.update(cur.execute(spec.hashes_sql(), [unknown]).fetchall())
+        if unknown and not assume_new:
+            found = cur.execute(spec.hashes_sql(), [unknown]).fetchall()
+            self._assume_new[spec.doc_class.family] = not found
+            known.update(found)
         return known
 
     def _remember(self, merged: Merged) -> None:
@@ -337,15 +363,20 @@ class DuckDBStore:
         if self._recent is not None:
             self._recent.forget(ids)
 
-    def _upsert(self, cur: Cursor, spec: TableSpec, changed: list[tuple[Document, str, str]]) -> None:
-        """Load the changed documents as JSON lines; a refusal names the whole chunk's lines."""
+    def _upsert(
+        self, cur: Cursor, spec: TableSpec, changed: list[tuple[Document, str, str]], stored: list[str]
+    ) -> None:
+        """Delete the ``stored`` versions, load the changed documents as JSON lines; a refusal
+        names the whole chunk's lines."""
         docs = [d for d, _, _ in changed]
         lines = [spec.line(d, text, digest) for d, text, digest in changed]
+        if stored:
+            cur.execute(spec.delete_sql(), [stored])
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".ndjson", dir=self._scratch()) as f:
             f.write("\n".join(lines))
             f.flush()
             try:
-                cur.execute(spec.upsert_sql(), [f.name])
+                cur.execute(spec.insert_sql(), [f.name])
             except _ITEM_ERRORS as exc:
                 raise _RefusedItems(docs, lines) from exc
 
@@ -419,7 +450,7 @@ class DuckDBStore:
         spec = self._table(doc_class, create=not self.read_only)
         if spec is None or not ids:
             return 0
-        sql = f"DELETE FROM {spec.table} WHERE {BY_IDS}"
+        sql = spec.delete_sql()
         with _mapped(self.path):
             row = self._transaction(
                 lambda cur: cur.execute(sql, [list(ids)]).fetchone(), on_commit=lambda _: self._forget(ids)

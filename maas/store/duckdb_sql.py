@@ -136,13 +136,17 @@ class TableSpec:
     def add_column_sql(self, column: Column) -> str:
         return f"ALTER TABLE {self.table} ADD COLUMN {column.sql} {column.type}"
 
-    def upsert_sql(self) -> str:
-        """Upsert every line of a JSON-lines file (its path is the one parameter)."""
+    def insert_sql(self) -> str:
+        """Insert every line of a JSON-lines file (its path is the one parameter).
+
+        A plain INSERT: the documents it replaces are deleted first (``delete_sql``). DuckDB's
+        ``INSERT OR REPLACE`` costs 2.5x an INSERT for a new row, and 1.7x a delete and insert
+        for an existing one (a 60-column table, 1,000 rows)."""
         names = ", ".join(c.sql for c in self.columns)
         types = ", ".join(f"{_literal(c.name)}: {_literal(c.type)}" for c in self.columns)
         source = (f"read_json(?, format='newline_delimited', maximum_object_size={_MAX_DOC_BYTES}, "
                   f"columns={{{types}}})")
-        return f"INSERT OR REPLACE INTO {self.table} ({names}) SELECT {names} FROM {source}"
+        return f"INSERT INTO {self.table} ({names}) SELECT {names} FROM {source}"
 
     def refused_sql(self) -> str:
         """Which of the bound JSON texts DuckDB cannot store, and in which fields.
@@ -164,6 +168,9 @@ class TableSpec:
     def refusal_sql(self, column: Column) -> str:
         """Convert one field of one bound JSON text, to get DuckDB's own reason."""
         return f"SELECT json_transform_strict(?::JSON->'$.{column.name}', {_literal(column.json_shape)})"
+
+    def delete_sql(self) -> str:
+        return f"DELETE FROM {self.table} WHERE {BY_IDS}"
 
     def hashes_sql(self) -> str:
         return f"SELECT {ID_COLUMN}, {HASH_FIELD} FROM {self.table} WHERE {BY_IDS}"

@@ -1,4 +1,5 @@
-"""The embedded store's memory of what it committed lately: faster reads, never other answers."""
+"""The embedded store's shortcuts: its memory of what it committed lately, and inserting without
+asking when a family's writes have been new. Faster, never other answers."""
 
 from __future__ import annotations
 
@@ -123,3 +124,34 @@ def test_the_memory_keeps_the_latest_writes_up_to_its_capacity() -> None:
     }
     other_class = DocumentClass("Event", "event", dict(EVENTS.fields), ("name",), partition=ByDate("at"))
     assert memory.documents(other_class, [event(4).id]) == {}  # another version of the model
+
+
+@pytest.mark.parametrize("recent_docs", [0, 25])
+def test_a_reopened_store_tells_new_rewritten_and_changed_documents_apart(
+    path: Path, recent_docs: int
+) -> None:
+    with DuckDBStoreClosing(path, recent_docs) as store:
+        assert store.write([event(i) for i in range(10)]).counts() == {"created": 10}
+    with DuckDBStoreClosing(path, recent_docs) as store:  # remembers nothing, assumes new first
+        mixed = [event(i) for i in range(5)] + [event(i, n=50) for i in range(5, 8)] + [event(20)]
+        report = store.write(mixed)
+        assert {item.id: item.outcome for item in report.items} == {
+            **{event(i).id: "unchanged" for i in range(5)},
+            **{event(i).id: "updated" for i in range(5, 8)},
+            event(20).id: "created",
+        }
+        assert store.write([event(21), event(22)]).counts() == {"created": 2}
+        assert store.write([event(23), event(1, n=7)]).counts() == {"created": 1, "updated": 1}
+        assert store.get(EVENTS, [event(1).id])[event(1).id].data["n"] == 7
+        assert store.count(EVENTS) == 14
+
+
+class DuckDBStoreClosing:
+    def __init__(self, path: Path, recent_docs: int) -> None:
+        self.store = DuckDBStore(path, recent_docs=recent_docs)
+
+    def __enter__(self) -> DuckDBStore:
+        return self.store
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.store.close()
