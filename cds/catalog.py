@@ -6,6 +6,8 @@ from pathlib import Path
 
 from cds.engines import ENGINES
 from cds.models import MODELS
+from cds.report import REPORT
+from cds.views import VIEWS
 from maas.catalog import Catalog
 from maas.engine.registry import EngineRegistry
 from maas.model import ModelRegistry
@@ -22,4 +24,6 @@ CATALOG = Catalog(
     engines=EngineRegistry(ENGINES),
     routing_file=_existing(_CONFIG / "routing.yaml"),
     collectors_dir=_existing(_CONFIG / "collectors"),
+    views=VIEWS,
+    report=REPORT,
 )

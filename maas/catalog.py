@@ -14,6 +14,7 @@ from pathlib import Path
 
 from maas.engine.registry import EngineRegistry
 from maas.errors import ConfigError
+from maas.inspect.figures import Section
 from maas.inspect.views import View
 from maas.model import ModelRegistry
 
@@ -25,6 +26,7 @@ class Catalog:
     routing_file: Path | None = None
     collectors_dir: Path | None = None
     views: tuple[View, ...] = ()  # ready-made investigations for ``maas inspect``
+    report: tuple[Section, ...] = ()  # figures and tables of ``maas inspect report``
 
     def merged(self, other: Catalog) -> Catalog:
         return Catalog(
@@ -33,6 +35,7 @@ class Catalog:
             other.routing_file or self.routing_file,
             other.collectors_dir or self.collectors_dir,
             tuple({v.name: v for v in (*self.views, *other.views)}.values()),  # later catalogs win
+            tuple({s.name: s for s in (*self.report, *other.report)}.values()),
         )
 
 

@@ -37,7 +37,16 @@ def views_rows(db: Database, views: Iterable[View]) -> list[tuple[str, str, str]
 
 
 def view_sql(view: View, filters: Iterable[tuple[str, str]]) -> str:
-    """``SELECT * FROM view WHERE column = 'value' AND ... ORDER BY ...`` (DuckDB casts the text)."""
-    where = " AND ".join(f"{quote(column)} = {literal(value)}" for column, value in filters)
+    """``SELECT * FROM view WHERE column = 'value' AND ... ORDER BY ...`` (DuckDB casts the text).
+
+    A filter on the view's key matches its aliases too: ``(key = 'v' OR alias = 'v')``.
+    """
+    where = " AND ".join(_condition(view, column, value) for column, value in filters)
     sql = f"SELECT * FROM {quote(view.name)}" + (f" WHERE {where}" if where else "")
     return sql + (f" ORDER BY {', '.join(quote(c) for c in view.order_by)}" if view.order_by else "")
+
+
+def _condition(view: View, column: str, value: str) -> str:
+    columns = (column, *view.aliases) if column == view.key else (column,)
+    matches = [f"{quote(c)} = {literal(value)}" for c in columns]
+    return matches[0] if len(matches) == 1 else "(" + " OR ".join(matches) + ")"

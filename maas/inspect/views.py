@@ -18,13 +18,18 @@ _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 @dataclass(frozen=True)
 class View:
-    """``maas inspect view NAME [VALUE]``; ``key`` is the column VALUE filters on."""
+    """``maas inspect view NAME [VALUE]``; ``key`` is the column VALUE filters on.
+
+    ``aliases`` are other columns VALUE may match instead (a row matches when any does): a
+    product is looked up by its key or by a name as one interface published it, extensions and all.
+    """
 
     name: str
     sql: str
     description: str = ""
     key: str | None = None
     order_by: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _IDENTIFIER.match(self.name):

@@ -25,11 +25,12 @@ from maas.inspect.export import export as export_slices
 from maas.inspect.filters import parse_filters
 from maas.inspect.listing import tables_sql, view_sql, views_rows
 from maas.inspect.output import write
+from maas.inspect.report import build as build_report
 from maas.inspect.views import View
 from maas.model import DocumentClass
 from maas.store.factory import create_store, duckdb_path
 from maas_cli.defaults import catalog_for
-from maas_cli.options import not_built, state
+from maas_cli.options import state
 
 app = typer.Typer(help="Investigate with DuckDB SQL and ready-made views.", no_args_is_help=True)
 
@@ -118,15 +119,41 @@ def view(
     _show_view(ctx, _find_view(_catalog(ctx), name), value, filters, db, fmt, output, limit)
 
 
-# The business's ready-made investigations: each shows the catalog's view of the same name, and
-# says "not built yet" while no catalog provides one.
+# The business's ready-made investigations: each shows the catalog's view of the same name.
 BUSINESS_VIEWS = {
-    "product": "The journey of one product across interfaces (VALUE: the product name).",
+    "product": "The journey of one product across interfaces (VALUE: its name, with or without extensions).",
     "datatake": "Completeness per type, missing periods and products of one datatake (VALUE: its key).",
-    "timeliness": "Timeliness percentiles by type, interface or day.",
-    "completeness": "Datatake completeness; e.g. --filter status=Missing.",
-    "interfaces": "Interface status timelines.",
+    "timeliness": "Timeliness percentiles by product type, interface or day (VALUE: one of them).",
+    "completeness": "Datatake completeness per product type (VALUE: a datatake key).",
+    "interfaces": "Interface status timelines (VALUE: an interface name).",
 }
+
+
+class By(StrEnum):
+    TYPE = "type"
+    INTERFACE = "interface"
+    DAY = "day"
+
+
+def _business(
+    ctx: typer.Context,
+    name: str,
+    value: str | None,
+    filters: list[str],
+    db: Path | None,
+    fmt: Format,
+    output: Path | None,
+    limit: int,
+) -> None:
+    catalog = _catalog(ctx)
+    found = [v for v in catalog.views if v.name == name]
+    if not found:
+        known = ", ".join(v.name for v in catalog.views) or "none"
+        raise ConfigError(
+            f"maas inspect {name}: the catalogs in use provide no {name!r} view "
+            f"(their views: {known}); the CDS catalog does"
+        )
+    _show_view(ctx, found[0], value, filters, db, fmt, output, limit)
 
 
 def _business_command(name: str, summary: str) -> None:
@@ -139,17 +166,52 @@ def _business_command(name: str, summary: str) -> None:
         output: OutputOpt = None,
         limit: LimitOpt = 1000,
     ) -> None:
-        found = [v for v in _catalog(ctx).views if v.name == name]
-        if not found:
-            raise not_built(f"maas inspect {name} (the catalog has no {name!r} view)", 7)
-        _show_view(ctx, found[0], value, filters, db, fmt, output, limit)
+        _business(ctx, name, value, filters or [], db, fmt, output, limit)
 
     command.__doc__ = f"{summary} The catalog's {name!r} view."
     app.command(name=name)(command)
 
 
 for _name, _summary in BUSINESS_VIEWS.items():
-    _business_command(_name, _summary)
+    if _name not in ("timeliness", "completeness"):  # these two have shortcut options, below
+        _business_command(_name, _summary)
+
+
+@app.command()
+def timeliness(
+    ctx: typer.Context,
+    value: ValueArg = None,
+    by: Annotated[By, typer.Option("--by", help="Group by product type, interface or UTC day.")] = By.TYPE,
+    filters: FilterOpt = None,
+    db: DbOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+    output: OutputOpt = None,
+    limit: LimitOpt = 1000,
+) -> None:
+    """Timeliness percentiles p50/p90/p99 with min (signed), max and count, per interface kind and
+    measure (from_sensing, transfer, prip_to_dd). The catalog's 'timeliness' view; --by picks its
+    `grouping` column."""
+    _business(ctx, "timeliness", value, [f"grouping={by.value}", *(filters or [])], db, fmt, output, limit)
+
+
+@app.command()
+def completeness(
+    ctx: typer.Context,
+    value: ValueArg = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="Only this status: Missing, Partial or Complete.", show_default=False),
+    ] = None,
+    filters: FilterOpt = None,
+    db: DbOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+    output: OutputOpt = None,
+    limit: LimitOpt = 1000,
+) -> None:
+    """Completeness of every datatake per product type, with the missing periods. The catalog's
+    'completeness' view (S3/S5P orbits: `maas inspect view orbit_completeness`)."""
+    chosen = [f"status={status.strip().capitalize()}"] if status else []
+    _business(ctx, "completeness", value, [*chosen, *(filters or [])], db, fmt, output, limit)
 
 
 @app.command()
@@ -191,9 +253,26 @@ def export(
 
 
 @app.command()
-def report() -> None:
-    """Write a self-contained HTML report with plots."""
-    raise not_built("maas inspect report", 7)
+def report(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
+    db: DbOpt = None,
+) -> None:
+    """Write a self-contained HTML page with plots, for people without Grafana.
+
+    Completeness over time, timeliness distributions (negative values visible), interface
+    availability and the tables beside them — the catalog's report sections. The page loads
+    nothing (inline CSS and SVG, no script, no network) and is the same for the same file.
+    """
+    sections = _catalog(ctx).report
+    if not sections:
+        raise ConfigError("maas inspect report: the catalogs in use declare no report sections")
+    with closing(_database(ctx, db)) as database:
+        outcome = build_report(database, sections, database.path.name)
+    out.write_text(outcome.html, encoding="utf-8")
+    for name, reason in outcome.unavailable.items():
+        Console(stderr=True, highlight=False).print(Text(f"section {name} not available: {reason}"))
+    print(f"wrote {out}: {len(outcome.drawn)} of {len(sections)} sections")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -278,7 +357,7 @@ def _table(rows: Rows, output: Path | None) -> None:
     """Values are data, never markup: ``[x, y]`` stays ``[x, y]``; NULL shows as ∅."""
     table = Table(show_lines=False)
     for column in rows.columns:
-        table.add_column(Text(column))
+        table.add_column(Text(column), overflow="fold")  # a name cut short cannot be copied
     for row in rows.rows:
         table.add_row(*(Text("∅", style="dim") if v is None else Text(v) for v in row))
     if output is None:

@@ -46,12 +46,6 @@ def test_groups_list_their_subcommands(group: str, subcommands: list[str]) -> No
         assert f" {sub} " in result.stdout
 
 
-def test_unbuilt_command_exits_2_and_says_so(tmp_path: Path) -> None:
-    result = maas("inspect", "report", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "not built yet" in result.stderr
-
-
 def test_config_validate_names_file_key_and_reason(tmp_path: Path) -> None:
     cfg = tmp_path / "maas.yaml"
     cfg.write_text("store:\n  url: nosuch://x\nunknown_key: 1\n")

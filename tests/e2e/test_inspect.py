@@ -125,9 +125,10 @@ def test_catalog_views(site: Site) -> None:
     assert unavailable.returncode == 2 and "not available in replay.duckdb" in unavailable.stderr
 
 
-def test_investigations_without_a_catalog_view_are_not_built_yet(site: Site) -> None:
+def test_investigations_need_a_catalog_view(site: Site) -> None:
     result = site.maas("inspect", "product", "S1A_X", "--db", "replay.duckdb")
-    assert result.returncode == 2 and "not built yet (tracked in issue #7)" in result.stderr
+    assert result.returncode == 2 and "the catalogs in use provide no 'product' view" in result.stderr
+    assert "chain, completeness, orphans" in " ".join(result.stderr.split())
 
 
 def test_a_file_being_written_is_named_with_its_writer(site: Site, tmp_path: Path) -> None:
