@@ -3,10 +3,10 @@
 #
 #   ./tests/run.sh [pytest arguments]      e.g. ./tests/run.sh tests/unit -x
 #
-# installs the package with its test extras, starts the dev services (RabbitMQ, OpenSearch), runs
-# the cheap static checks (ruff, import-linter, mypy) and then pytest. Any failure stops the run with
-# a non-zero exit. Set MAAS_REQUIRE_SERVICES=1 (CI does) to make missing services fail the
-# integration tests instead of skipping them.
+# installs the package with its test extras and Debian's Chromium (for the report's browser test),
+# starts the dev services (RabbitMQ, OpenSearch), runs the cheap static checks (ruff, import-linter,
+# mypy) and then pytest. Any failure stops the run with a non-zero exit. Set MAAS_REQUIRE_SERVICES=1
+# (CI does) to make missing services fail the integration tests instead of skipping them.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -35,7 +35,19 @@ install() {
     touch "$stamp"
 }
 
+# The HTML report's browser test (tests/e2e/test_report_browser.py) drives Debian's Chromium; a fresh
+# machine has none. Installed once, quietly; a no-op when both commands are there.
+browser() {
+    command -v chromium >/dev/null && command -v chromedriver >/dev/null && return
+    local sudo=""
+    [[ $EUID -eq 0 ]] || sudo=sudo
+    step "apt-get install chromium chromium-driver"
+    quiet $sudo apt-get update -q
+    quiet $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver
+}
+
 install
+browser
 step "dev services"
 bash deploy/dev/services.sh start
 step "ruff check"
