@@ -1,0 +1,249 @@
+"""Every OpenSearch panel of every provisioned dashboard, run against the real OpenSearch after
+``backups/sample`` is replayed into it, returns data.
+
+Grafana cannot run here, so each panel target is sent as the request Grafana's OpenSearch
+datasource would send (``tests/grafana_queries.py``: Lucene query and time filter, bucket
+aggregations, metrics; ``_msearch`` with the datasource's index pattern), over the sample's time
+span and with the dashboards' saved variable values. ``pytest -s`` prints the panel / query /
+hit-count table; a failure carries it too.
+
+The replay wipes the ``raw-*`` and ``cds-*`` families first (the sample has fixed ids), like
+tests/integration/test_cds_chain_opensearch.py: the two must not run at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+from grafana_queries import (
+    OPENSEARCH,
+    ROOT,
+    Target,
+    dashboards,
+    data_points,
+    datasources,
+    interpolate,
+    metric_values,
+    search_body,
+    targets,
+    terms_variable_body,
+    variables,
+)
+
+from cds.catalog import CATALOG
+from maas.config import load_settings
+from maas.store.factory import opensearch_client
+
+pytestmark = pytest.mark.integration
+
+SAMPLE = ROOT / "backups" / "sample"
+EXPECTED: dict[str, Any] = json.loads((SAMPLE / "expected.json").read_text())
+ISO = re.compile(r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)"')
+DASHBOARDS = {d["uid"]: d for d in dashboards().values()}
+
+
+def sample_window() -> tuple[datetime, datetime]:
+    """Every date of expected.json, widened to whole UTC days."""
+    moments = [datetime.fromisoformat(m) for m in ISO.findall((SAMPLE / "expected.json").read_text())]
+    start = min(moments).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = max(moments).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+@dataclass
+class Replayed:
+    client: Any  # opensearchpy.OpenSearch
+    window: tuple[datetime, datetime]
+
+
+@dataclass
+class Ran:
+    target: Target
+    index: str
+    query: str
+    response: dict[str, Any]
+
+    @property
+    def hits(self) -> int:
+        return int(self.response.get("hits", {}).get("total", {}).get("value", 0))
+
+    @property
+    def points(self) -> int:
+        return 0 if "error" in self.response else data_points(self.target.query, self.response)
+
+    def row(self) -> str:
+        error = f"  ERROR {json.dumps(self.response['error'])[:300]}" if "error" in self.response else ""
+        counts = f"{self.hits:>5} | {self.points:>4}"
+        return f"{self.target.label:<92} | {self.index:<50} | {self.query:<70} | {counts}{error}"
+
+
+@pytest.fixture(scope="session")
+def replayed(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> Replayed:
+    config = tmp_path_factory.mktemp("grafana-sample") / "maas.yaml"
+    config.write_text(yaml.safe_dump({"store": {"url": opensearch_url}}))
+    client = opensearch_client(load_settings(config, environ={}))
+    for doc_class in CATALOG.models:
+        client.indices.delete(index=f"{doc_class.family}-*", ignore_unavailable=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")} | {"MAAS_CONFIG": str(config)}
+    done = subprocess.run(
+        [sys.executable, "-m", "maas_cli", "replay", str(SAMPLE), "--into-configured-store", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0 and json.loads(done.stdout)["ok"], done.stderr[-3000:]
+    client.indices.refresh(index="raw-*,cds-*")
+    return Replayed(client, sample_window())
+
+
+def run(
+    replayed: Replayed, chosen: Mapping[str, Any] | None = None, dashboard: str | None = None
+) -> list[Ran]:
+    """Each panel's targets in one ``_msearch``, as Grafana batches a panel's queries."""
+    by_panel: dict[tuple[str, str], list[Target]] = {}
+    for target in targets(OPENSEARCH):
+        if dashboard in (None, target.dashboard):
+            by_panel.setdefault((target.dashboard, target.panel), []).append(target)
+    return [ran for group in by_panel.values() for ran in _msearch(replayed, group, chosen)]
+
+
+def _msearch(replayed: Replayed, group: list[Target], chosen: Mapping[str, Any] | None) -> list[Ran]:
+    lines: list[dict[str, Any]] = []
+    for target in group:
+        source = datasources()[target.datasource_uid]
+        dashboard = DASHBOARDS[target.dashboard]
+        header = {"search_type": "query_then_fetch", "ignore_unavailable": True, "index": source.index}
+        lines += [header, search_body(target, source, replayed.window, dashboard, chosen)]
+    answer = replayed.client.msearch(body=lines, params={"max_concurrent_shard_requests": 5})
+    return [
+        Ran(
+            t,
+            datasources()[t.datasource_uid].index,
+            interpolate(t.query["query"], DASHBOARDS[t.dashboard], chosen),
+            r,
+        )
+        for t, r in zip(group, answer["responses"], strict=True)
+    ]
+
+
+def table(runs: list[Ran]) -> str:
+    head = f"{'dashboard / panel / query':<92} | {'index':<50} | {'lucene query':<70} | {'hits':>5} | data"
+    return "\n".join([head, "-" * len(head), *(r.row() for r in runs)])
+
+
+def one(runs: list[Ran], panel: str, ref: str = "A") -> Ran:
+    (found,) = [r for r in runs if r.target.panel == panel and r.target.query["refId"] == ref]
+    return found
+
+
+# --- every panel ------------------------------------------------------------------------------
+
+
+def test_every_opensearch_panel_query_returns_data(replayed: Replayed) -> None:
+    runs = run(replayed)
+    report = table(runs)
+    print(f"\nsample window {replayed.window[0]:%Y-%m-%d} .. {replayed.window[1]:%Y-%m-%d}\n{report}")
+    assert len(runs) == len(targets(OPENSEARCH))
+    empty = [r.target.label for r in runs if r.points == 0]
+    assert not empty, f"{len(empty)} panel queries return no data: {empty}\n{report}"
+
+
+def test_every_variable_offers_values(replayed: Replayed) -> None:
+    for uid, dashboard in DASHBOARDS.items():
+        for variable in variables(dashboard):
+            if variable["datasource"]["type"] != OPENSEARCH:
+                continue
+            source = datasources()[variable["datasource"]["uid"]]
+            body = terms_variable_body(variable, source, replayed.window)
+            answer = replayed.client.search(index=source.index, body=body, ignore_unavailable=True)
+            assert answer["aggregations"]["1"]["buckets"], f"{uid}: ${variable['name']} offers nothing"
+
+
+# --- what the panels show is the sample's truth ------------------------------------------------
+
+
+def test_overview_counts_and_latest_publication_per_interface(replayed: Replayed) -> None:
+    ran = one(run(replayed, dashboard="maas-overview"), "Volume and latest publication per interface")
+    buckets = ran.response["aggregations"]["2"]["buckets"]
+    shown = {b["key"]: (b["doc_count"], b["5"]["value_as_string"][:19]) for b in buckets}
+    expected: dict[str, tuple[int, str]] = {}
+    for publication in EXPECTED["publications"]:
+        count, latest = expected.get(publication["interface_name"], (0, ""))
+        expected[publication["interface_name"]] = (
+            count + 1,
+            max(latest, publication["publication_date"][:19]),
+        )
+    assert shown == expected
+
+
+def test_completeness_status_counts_are_the_samples(replayed: Replayed) -> None:
+    runs = run(replayed, dashboard="maas-datatake-completeness")
+    buckets = one(runs, "Datatake x product type by status").response["aggregations"]["2"]["buckets"]
+    shown = {label: b["doc_count"] for label, b in buckets.items() if b["doc_count"]}
+    assert shown == dict(Counter(c["status"] for c in EXPECTED["completeness"]))
+
+
+def test_negative_timeliness_is_shown_negative(replayed: Replayed) -> None:
+    negative = {
+        p["product_name"]
+        for p in EXPECTED["publications"]
+        if min(p["from_sensing_seconds"] or 0, p["transfer_seconds"] or 0) < 0
+    }
+    assert negative, "the sample has a publication before its sensing stop"
+    runs = run(replayed, dashboard="maas-timeliness")
+    listed = one(runs, "Publications with negative timeliness").response["hits"]["hits"]
+    assert {h["_source"]["product_name"] for h in listed} == negative
+    per_type = one(runs, "From sensing per interface and product type")
+    lowest = min(
+        p["from_sensing_seconds"] for p in EXPECTED["publications"] if p["from_sensing_seconds"] is not None
+    )
+    assert min(metric_values(per_type.target.query, per_type.response, "3")) == pytest.approx(lowest)
+
+
+def test_drilling_down_to_a_datatake_shows_that_datatake_only(replayed: Replayed) -> None:
+    with_products = {c["datatake_key"] for c in EXPECTED["completeness"] if c["products"]}
+    assert with_products
+    for key in sorted(with_products):
+        runs = run(replayed, {"datatake": key}, dashboard="maas-datatake-completeness")
+        empty = [r.target.label for r in runs if r.points == 0]
+        assert not empty, f"{key}: {empty}\n{table(runs)}"
+        for ran in runs:
+            for hit in ran.response.get("hits", {}).get("hits", []):
+                assert hit["_source"]["datatake_key"] == key, ran.target.label
+
+
+def test_the_raw_datasource_counts_each_raw_document_once(replayed: Replayed) -> None:
+    """Its index pattern reaches every raw family through its alias, never an index twice."""
+    ran = one(run(replayed, dashboard="maas-pipeline-health"), "Documents collected per interface")
+    source = datasources()[ran.target.datasource_uid]
+    named = [m.family for m in CATALOG.models if "interface_name" in m.fields]
+    families = source.families(named)
+    in_window = {"range": {"collected_at": {"gte": replayed.window[0], "lte": replayed.window[1]}}}
+    query = {"bool": {"filter": [in_window, {"exists": {"field": "interface_name"}}]}}
+    each = {f: replayed.client.count(index=f, body={"query": query})["count"] for f in families}
+    assert len(families) == 5 and all(each.values()), each  # four product kinds and the probes
+    assert ran.hits == sum(each.values())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="back-filled orbits (no product) have no orbit_start, and Grafana filters every query on the "
+    "datasource's time field: the orbit dashboard cannot show them until the engine dates them",
+)
+def test_back_filled_orbits_show_as_missing(replayed: Replayed) -> None:
+    runs = run(replayed, dashboard="maas-orbit-completeness")
+    buckets = one(runs, "Orbit x product type by status").response["aggregations"]["2"]["buckets"]
+    missing = sum(1 for o in EXPECTED["orbit_completeness"] if o["status"] == "Missing")
+    assert buckets["Missing"]["doc_count"] == missing
