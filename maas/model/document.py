@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from maas.errors import ValidationError
-from maas.model.fields import Field, FieldError, FieldType, convert_fields
+from maas.model.fields import Field, FieldError, FieldPlan, FieldType
 from maas.model.ids import content_hash, document_id
 from maas.model.partition import NoPartition, Partition
 
@@ -37,11 +37,13 @@ class DocumentClass:
     key: tuple[str, ...]
     partition: Partition = field(default_factory=NoPartition)
     description: str = ""
+    _plan: FieldPlan = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems = list(self._definition_problems())
         if problems:
             raise ValueError(f"document class {self.name!r}: " + "; ".join(problems))
+        object.__setattr__(self, "_plan", FieldPlan(self.fields))
 
     def _definition_problems(self) -> Iterator[str]:
         if not _FAMILY.match(self.family):
@@ -73,7 +75,7 @@ class DocumentClass:
     def make(self, raw: Mapping[str, Any]) -> Document:
         """Validate a raw mapping and build the document with its id and concrete index."""
         try:
-            data = convert_fields(self.fields, raw)
+            data = self._plan.convert(raw)
             missing = [k for k in self.key if data.get(k) is None]
             if missing:
                 raise FieldError(f"key field(s) missing: {', '.join(missing)}")

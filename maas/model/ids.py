@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 ID_HEX_LENGTH = 32
@@ -38,8 +39,21 @@ def canonical(value: Any) -> Any:
 
 
 def document_id(family: str, key_values: Sequence[Any]) -> str:
-    encoded = json.dumps([family, [canonical(v) for v in key_values]], ensure_ascii=False)
+    """SHA-256 of ``json.dumps([family, [canonical(v) ...]], ensure_ascii=False)``, the text
+    written directly for strings and integers (every engine document computes one or more)."""
+    values = ", ".join([_canonical_text(v) for v in key_values])
+    encoded = f"[{encode_basestring(family)}, [{values}]]"
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:ID_HEX_LENGTH]
+
+
+def _canonical_text(value: Any) -> str:
+    """``json.dumps(canonical(value), ensure_ascii=False)``, byte for byte."""
+    kind = type(value)
+    if kind is str:
+        return f'["s", {encode_basestring(value)}]'
+    if kind is int:
+        return f'["i", {int.__repr__(value)}]'
+    return _KEY_ENCODER.encode(canonical(value))
 
 
 def content_encoding(data: Any) -> str:
@@ -68,6 +82,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+_KEY_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps' separators: ", " and ": "
 _CONTENT_ENCODER = json.JSONEncoder(
     sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default
 )

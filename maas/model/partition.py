@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from maas.model.fields import FieldError
 
 _UNSAFE = re.compile(r"[^a-z0-9_.]+")
+MONTHLY = "%Y-%m"
 
 
 class Partition(Protocol):
@@ -35,12 +36,14 @@ class ByDate:
     """Partition by a datetime field formatted with a strftime pattern such as ``%Y-%m``."""
 
     field: str
-    pattern: str = "%Y-%m"
+    pattern: str = MONTHLY
 
     def suffix(self, data: dict[str, Any]) -> str:
         value = data.get(self.field)
         if not isinstance(value, datetime):
             raise FieldError(f"{self.field}: partition field is missing")
+        if self.pattern == MONTHLY and value.year >= 1000:  # what strftime gives, without it
+            return f"{value.year}-{value.month:02d}"
         return _safe(value.strftime(self.pattern))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -9,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from maas.model import content_hash, document_id
-from maas.model.ids import ID_HEX_LENGTH, content_encoding, hash_encoded
+from maas.model.ids import ID_HEX_LENGTH, canonical, content_encoding, hash_encoded
 
 pytestmark = pytest.mark.unit
 
@@ -74,3 +76,16 @@ def test_content_encoding_is_the_hashed_text() -> None:
     text = content_encoding(data)
     assert text == '{"a":"2024-01-01T10:00:00.000000+00:00","b":"é"}'
     assert hash_encoded(text.encode()) == content_hash(data)
+
+
+key_values = st.one_of(
+    st.text(), st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False),
+    st.datetimes(timezones=st.just(UTC)), st.lists(st.one_of(st.text(max_size=3), st.integers()), max_size=3),
+)  # fmt: skip
+
+
+@given(st.text(min_size=1), st.lists(key_values, max_size=4))
+def test_ids_are_the_hash_of_the_documented_json(family: str, values: list[object]) -> None:
+    """The id text is written by hand for speed: it must stay json.dumps' text exactly."""
+    text = json.dumps([family, [canonical(v) for v in values]], ensure_ascii=False)
+    assert document_id(family, values) == hashlib.sha256(text.encode("utf-8")).hexdigest()[:ID_HEX_LENGTH]

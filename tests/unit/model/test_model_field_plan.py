@@ -1,0 +1,103 @@
+"""The shortcuts of document building give what the long way gives: the compiled conversion
+takes already typed values as they are (same result as calling every field's converter, value
+by value and error by error), and monthly partitions are named without strftime."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maas.model import ByDate, Field, FieldType
+from maas.model.fields import FieldError, FieldPlan
+
+pytestmark = pytest.mark.unit
+
+T = FieldType
+FIELDS: dict[str, Field] = {
+    "keyword": Field(T.KEYWORD, required=True),
+    "text": Field(T.TEXT),
+    "integer": Field(T.INTEGER),
+    "long": Field(T.LONG),
+    "float": Field(T.FLOAT),
+    "boolean": Field(T.BOOLEAN),
+    "at": Field(T.DATETIME),
+    "local": Field(T.DATETIME, default_tz="Europe/Paris"),
+    "many": Field(T.KEYWORD, many=True),
+    "times": Field(T.DATETIME, many=True),
+    "nested": Field(T.NESTED, many=True, properties={"at": Field(T.DATETIME, required=True)}),
+}
+
+moments = st.datetimes(
+    min_value=datetime(1900, 1, 1), timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=2))])
+)
+values = st.one_of(
+    st.none(),
+    st.text(max_size=4),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, 2**63, -(2**63) - 1]),
+    st.floats(),
+    moments,
+    moments.map(lambda d: d.isoformat()),
+    st.lists(st.one_of(st.text(max_size=3), st.integers(), moments), max_size=3),
+    st.lists(st.fixed_dictionaries({"at": moments}), max_size=2),
+)
+raws = st.dictionaries(st.sampled_from([*FIELDS, "stray"]), values)
+
+
+def reference(fields: Mapping[str, Field], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Every present value through its field's converter (what the plan must equal)."""
+    out: dict[str, Any] = {}
+    errors = []
+    unknown = raw.keys() - fields.keys()
+    if unknown:
+        errors.append(f"unknown field(s): {', '.join(sorted(unknown))}")
+    for name, f in fields.items():
+        value = raw.get(name)
+        if value is None:
+            if f.required:
+                errors.append(f"{name}: required field is missing")
+            continue
+        try:
+            out[name] = f.converter(value)
+        except FieldError as exc:
+            errors.append(f"{name}: {exc}")
+    if errors:
+        raise FieldError("; ".join(errors))
+    return out
+
+
+def outcome(convert: Any, raw: Mapping[str, Any]) -> tuple[str, Any]:
+    try:
+        result = convert(raw)
+    except FieldError as exc:
+        return "refused", str(exc)
+    return "converted", [(k, v, type(v), getattr(v, "tzinfo", None)) for k, v in result.items()]
+
+
+@settings(max_examples=400)
+@given(raws)
+def test_the_plan_converts_and_refuses_exactly_like_the_converters(raw: dict[str, Any]) -> None:
+    assert outcome(FieldPlan(FIELDS).convert, raw) == outcome(lambda r: reference(FIELDS, r), raw)
+
+
+def test_values_already_typed_come_back_as_they_are() -> None:
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    raw = {"keyword": "k", "integer": 2**31 - 1, "long": -(2**63), "boolean": False, "at": at}
+    out = FieldPlan(FIELDS).convert(raw)
+    assert out == raw and out["at"] is at
+    with pytest.raises(FieldError, match="integer: integer 2147483648 out of range"):
+        FieldPlan(FIELDS).convert({**raw, "integer": 2**31})
+    with pytest.raises(FieldError, match="integer: expected an integer, got a boolean"):
+        FieldPlan(FIELDS).convert({**raw, "integer": True})
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_a_monthly_partition_is_named_as_strftime_names_it(moment: datetime) -> None:
+    expected = moment.strftime("%Y-%m").lower().strip("-") or "none"
+    assert ByDate("at").suffix({"at": moment}) == ByDate("at", "%Y-%m ").suffix({"at": moment}) == expected
