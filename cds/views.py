@@ -78,16 +78,16 @@ _MISSING = (
 COMPLETENESS_SQL = f"""
 SELECT
   datatake_key,
-  observation_start,
   product_type,
-  scope,
-  measure,
+  status,
+  round(percentage, 2) AS percentage,
   round(value, 3) AS value,
   round(expected, 3) AS expected,
-  round(percentage, 2) AS percentage,
-  status,
+  measure,
   products,
-  {_MISSING} AS missing_periods
+  {_MISSING} AS missing_periods,
+  observation_start,
+  scope
 FROM {_t(COMPLETENESS)}
 """
 

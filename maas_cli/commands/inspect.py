@@ -360,8 +360,8 @@ def _table(rows: Rows, output: Path | None) -> None:
         table.add_column(Text(column), overflow="fold")  # a name cut short cannot be copied
     for row in rows.rows:
         table.add_row(*(Text("∅", style="dim") if v is None else Text(v) for v in row))
-    if output is None:
-        Console(highlight=False).print(table)
+    if output is None:  # piped (grep, less -S, a file): whole rows, not wrapped at 80 columns
+        Console(highlight=False, width=None if sys.stdout.isatty() else 10_000).print(table)
     else:
         with output.open("w", encoding="utf-8") as handle:
             Console(file=handle, width=10_000, highlight=False, color_system=None).print(table)
