@@ -31,6 +31,7 @@ JOURNAL = DocumentClass(
         "lease_owner": Field(FieldType.KEYWORD),
         "lease_expires": Field(FieldType.DATETIME),
         "payloads": Field(FieldType.LONG),
+        "clean_exit": Field(FieldType.BOOLEAN),  # False while a run is in progress or after a crash
     },
     key=("interface", "collector_id"),
     description="collector checkpoints and leases",
@@ -53,6 +54,7 @@ class Lease:
     ttl: timedelta
     state: SourceState
     payloads: int = 0
+    recovering: bool = False  # the previous run did not end cleanly (killed, publish failed)
 
     @property
     def doc_id(self) -> str:
@@ -64,8 +66,9 @@ class Lease:
         self._update({"state": state.to_json(), "payloads": self.payloads}, renew=True)
         self.state = state
 
-    def release(self) -> None:
-        self._update({"lease_owner": None, "lease_expires": None}, renew=False)
+    def release(self, clean: bool = True) -> None:
+        """Give the lease back; ``clean=False`` makes the next run a recovery run."""
+        self._update({"lease_owner": None, "lease_expires": None, "clean_exit": clean}, renew=False)
 
     def _update(self, changes: dict[str, Any], renew: bool) -> None:
         now = datetime.now(UTC)
@@ -94,13 +97,15 @@ def acquire(
         _check_owner(current, owner, now)
         seen["current"] = current
         data = dict(current.data) if current else _fresh(interface, collector_id)
-        return JOURNAL.make(data | {"lease_owner": owner, "lease_expires": now + ttl, "updated_at": now})
+        fields = {"lease_owner": owner, "lease_expires": now + ttl, "updated_at": now, "clean_exit": False}
+        return JOURNAL.make(data | fields)
 
     _checked(store.update(JOURNAL, [doc_id], modify), doc_id)
     current = seen.get("current")
     state = SourceState.from_json(current.data.get("state") or {}) if current else SourceState()
     payloads = int(current.data.get("payloads") or 0) if current else 0
-    return Lease(store, interface, collector_id, owner, ttl, state, payloads)
+    recovering = current is not None and current.data.get("clean_exit") is False
+    return Lease(store, interface, collector_id, owner, ttl, state, payloads, recovering)
 
 
 def _fresh(interface: str, collector_id: str) -> dict[str, Any]:

@@ -128,12 +128,14 @@ class CollectorRun:
         state = lease.state if lease else SourceState()
         if self.since is not None:
             state = replace(state, watermark=self.since)
+        clean = False
         try:
             with create_source(collector.source, self.tls) as source:
                 self._poll(collector, source, state, lease, stats)
+            clean = True
         finally:
             if lease:
-                lease.release()
+                lease.release(clean)
 
     def _poll(
         self,
@@ -144,7 +146,7 @@ class CollectorRun:
         stats: CollectorStats,
     ) -> None:
         for payload in source.poll(state):
-            self.ingest(collector, payload, stats)
+            self.ingest(collector, payload, stats, second_pass=lease.recovering if lease else True)
             state = state.advance(payload.checkpoint)
             if lease:
                 lease.save(state)  # only now: archived, written, published
@@ -159,11 +161,17 @@ class CollectorRun:
         except MaasError as exc:
             self._reject(stats, f"{payload.name}: collected, but not moved/deleted on the source: {exc}")
 
-    def ingest(self, collector: CollectorConfig, payload: Payload, stats: CollectorStats) -> None:
+    def ingest(
+        self, collector: CollectorConfig, payload: Payload, stats: CollectorStats, second_pass: bool = True
+    ) -> None:
         """One payload: archive (if the target keeps one), extract, validate, write, publish.
 
         The journal is the caller's business: ``maas collect`` advances it afterwards, and
         ``maas replay`` feeds archived payloads here with no archive and no journal at all.
+        ``second_pass``: the documents may already be stored while their message never went out
+        (a run killed between write and publish, a broker that refused the publish, a replay
+        after a fix), so unchanged documents are published too; engines downstream stay quiet
+        after one hop if nothing changed for them either.
         """
         doc_class = self.models[collector.model]
         stats.payloads += 1
@@ -177,7 +185,8 @@ class CollectorRun:
                 self.hooks.dry_run_document(collector, doc)
             return
         report = self._write(docs, stats)
-        self._publish(collector, doc_class, report.changed)
+        published = report.changed + (report.with_outcome(Outcome.UNCHANGED) if second_pass else [])
+        self._publish(collector, doc_class, published)
 
     def _documents(
         self, collector: CollectorConfig, doc_class: DocumentClass, payload: Payload, stats: CollectorStats
@@ -224,7 +233,7 @@ class CollectorRun:
     ) -> None:
         by_key: dict[str, list[ItemResult]] = {}
         for item in changed:
-            key = collector.routing_key or f"{_ACTIONS[item.outcome]}.{doc_class.family}"
+            key = collector.routing_key or f"{_ACTIONS.get(item.outcome, 'update')}.{doc_class.family}"
             by_key.setdefault(key, []).append(item)
         envelopes = []
         for key, items in by_key.items():

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from maas.bus.base import Bus, Delivery, Envelope
+from maas.bus.base import H_REPLAYS, Bus, Delivery, Envelope
 from maas.bus.topology import routed
 from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
@@ -164,7 +164,8 @@ class Pool:
             except MaasError as exc:
                 self._dead(queue, [delivery], f"poison message: {exc}", stats)
                 continue
-            incoming.append(Incoming(delivery.routing_key, message))
+            second_pass = delivery.redelivered or delivery.attempts > 0 or H_REPLAYS in delivery.headers
+            incoming.append(Incoming(delivery.routing_key, message, second_pass))
             pending[message.message_id].append(delivery)
         return incoming, pending
 

@@ -33,10 +33,16 @@ _ACTION_OF = {Outcome.CREATED: Action.NEW, Outcome.UPDATED: Action.UPDATE}
 
 @dataclass(frozen=True)
 class Incoming:
-    """A decoded message with the routing key it arrived on."""
+    """A decoded message with the routing key it arrived on.
+
+    ``second_pass``: the message may have been processed before (redelivered after a crash,
+    retried, replayed from a DLQ, or forced). Its outputs may then already be written while
+    their reports were never published, so unchanged outputs are reported too.
+    """
 
     routing_key: str
     message: Message
+    second_pass: bool = False
 
 
 @dataclass
@@ -111,7 +117,8 @@ class Processor:
             outputs.writes.extend(step.writes)
             outputs.reported |= step.reported
         parent = incoming[0].message
-        result.reports = self._reports(parent, outputs, result.written)
+        second_pass = any(item.second_pass or item.message.force for item in incoming)
+        result.reports = self._reports(parent, outputs, result.written, second_pass)
         result.reports += self._delete_reports(parent, outputs)
         if result.reports:
             self._make_visible(outputs.writes)
@@ -173,13 +180,18 @@ class Processor:
             by_class[doc.doc_class].append(doc.id)
         return sum(self.store.delete(doc_class, ids) for doc_class, ids in by_class.items())
 
-    def _reports(self, parent: Message, outputs: _Outputs, report: WriteReport) -> list[tuple[str, Message]]:
-        """One report per (action, family) with the changed ids, chunked; unchanged ones stay quiet."""
+    def _reports(
+        self, parent: Message, outputs: _Outputs, report: WriteReport, second_pass: bool
+    ) -> list[tuple[str, Message]]:
+        """One report per (action, family) with the changed ids, chunked; unchanged ones stay
+        quiet, except on a second pass, where a crash may have lost their first report."""
         reported = {doc.id: doc.doc_class for doc in outputs.writes.upserts if id(doc) in outputs.reported}
         grouped: dict[tuple[Action, DocumentClass], list[tuple[str, str]]] = defaultdict(list)
-        for item in report.changed:
-            if item.id in reported:
-                grouped[(_ACTION_OF[item.outcome], reported[item.id])].append((item.id, item.index))
+        items = report.items if second_pass else report.changed
+        for item in items:
+            action = _ACTION_OF.get(item.outcome, Action.UPDATE)
+            if item.id in reported and (item.outcome.changed or item.outcome is Outcome.UNCHANGED):
+                grouped[(action, reported[item.id])].append((item.id, item.index))
         return self._messages(parent, grouped.items())
 
     def _delete_reports(self, parent: Message, outputs: _Outputs) -> list[tuple[str, Message]]:

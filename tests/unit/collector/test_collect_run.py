@@ -119,3 +119,41 @@ def test_a_failing_move_after_success_does_not_stop_the_run(
     assert sum("not moved/deleted" in p for p in stats.problems) == 2
     (again,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
     assert again.payloads == 0  # journaled: not collected twice
+
+
+def test_run_after_a_failed_publish_publishes_the_unchanged_documents(
+    tmp_path: Path, store: DuckDBStore
+) -> None:
+    from maas.bus.base import Envelope
+    from maas.bus.topology import Binding, QueueSpec, Topology
+    from maas.errors import BusUnavailable
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.csv").write_text("name,value\na,1\nb,2\n")
+    bus = MemoryBus(MemoryBroker())
+    bus.declare(Topology(("collect",), (QueueSpec("q", (Binding("collect", "*.test-raw"),)),)))
+
+    def run() -> CollectorRun:
+        return CollectorRun(
+            Target(store, bus, "collect", ("*.test-raw",), Archive(tmp_path / "archive")),
+            CATALOG.models,
+            TLSSettings(),
+        )
+
+    real_publish = bus.publish
+
+    def broker_down(envelopes: list[Envelope]) -> None:
+        raise BusUnavailable("broker unreachable")
+
+    bus.publish = broker_down  # type: ignore[method-assign]
+    (failed,) = run().run([collector(inbox)])
+    assert failed.error and store.count(RAW) == 2  # written, never announced
+    bus.publish = real_publish  # type: ignore[method-assign]
+    (recovered,) = run().run([collector(inbox)])
+    assert recovered.error is None and recovered.unchanged == 2
+    (delivery,) = bus.fetch(["q"], 10, 0)
+    assert delivery.routing_key == "update.test-raw"
+    assert set(delivery.message().document_ids) == {RAW.id_for("a"), RAW.id_for("b")}
+    (quiet,) = run().run([collector(inbox)])  # a clean run after that stays quiet
+    assert quiet.payloads == 0 and bus.fetch(["q"], 10, 0) == []

@@ -128,3 +128,27 @@ def test_replayed_dead_letter_is_processed_after_the_fix(
 
 def test_settings_defaults_match_the_exchange_names() -> None:
     assert Settings().bus.collect_exchange == BUS.collect_exchange
+
+
+def test_crash_after_write_before_reports_loses_nothing_downstream(store: DuckDBStore) -> None:
+    """The doubler writes its outputs, then dies before publishing its reports. On redelivery
+    the outputs are unchanged, yet their reports must go out: the tripler still gets them."""
+    broker = MemoryBroker()
+    crashed = MemoryBus(broker, "crashed")
+    chain = make_chain(store, crashed)
+    collect(store, crashed, {f"c{i}": i for i in range(1000, 1100)})
+    real_publish = crashed.publish
+
+    def die_on_reports(envelopes: list[Envelope]) -> None:
+        if any(e.exchange == BUS.etl_exchange for e in envelopes):
+            raise SystemExit("killed between the write and the reports")
+        real_publish(envelopes)
+
+    crashed.publish = die_on_reports  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        chain.run_until_idle()
+    assert store.count(DOUBLED) == 100 and store.count(TRIPLED) == 0
+    crashed.close()  # the dead process's unacked deliveries go back, marked redelivered
+    restarted = make_chain(store, MemoryBus(broker, "restarted"))
+    restarted.run_until_idle()
+    assert tripled(store) == {f"c{i}": i * 6 for i in range(1000, 1100)}

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from chain_catalog import CATALOG
-from replay_site import csv_collector
+from replay_units import T0, Put, collector
 
 from maas.collector.archive import Archive, ArchiveContext, Stored
 from maas.collector.config import CollectorConfig
 from maas.collector.sources.base import Checkpoint, Payload
 from maas.store.duckdb import DuckDBStore
-
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
-Put = Callable[..., Stored]
-
-
-def collector(collector_id: str = "inbox-csv", interface: str = "Inbox") -> CollectorConfig:
-    return CollectorConfig.model_validate(csv_collector(Path("/nowhere"), collector_id, interface))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import T0, Put, collector
+from replay_units import T0, Put, collector
 
 from maas.replay import Selection, plan
 
