@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
+from maas.bus.base import QueueStats
+from maas.collector.run import CollectorStats
+from maas.collector.run import Hooks as CollectorHooks
+from maas.config import Settings
+from maas.doctor import probe_bus, probe_store
 from maas.engine.pool import Hooks
 from maas.engine.processor import BatchResult
 
@@ -40,6 +52,9 @@ class PoolMetrics(Hooks):
         self.dead = Counter(
             "maas_messages_dead_lettered", "Messages dead-lettered", labels, registry=registry
         )
+        self.depth = Gauge(
+            "maas_queue_messages", "Ready messages per queue and DLQ (sampled)", labels, registry=registry
+        )
         self.latency = Histogram(
             "maas_batch_seconds",
             "Batch processing latency",
@@ -59,6 +74,60 @@ class PoolMetrics(Hooks):
 
     def dead_lettered(self, queue: str, count: int, reason: str) -> None:
         self.dead.labels(self.pool, queue).inc(count)
+
+    def queue_depths(self, stats: Sequence[QueueStats]) -> None:
+        for stat in stats:
+            self.depth.labels(self.pool, stat.name).set(stat.messages)
+
+
+class CollectorMetrics(CollectorHooks):
+    """Collector counters per collector and interface, and when each last succeeded.
+
+    ``maas_collector_last_success_timestamp_seconds`` is what the journal-lag alert needs:
+    ``time() - last_success`` grows while an interface is not collected.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ["collector", "interface"]
+        self.payloads = Counter(
+            "maas_collector_payloads", "Payloads fetched and processed", labels, registry=registry
+        )
+        self.records = Counter("maas_collector_records", "Records extracted", labels, registry=registry)
+        self.documents = Counter(
+            "maas_collector_documents",
+            "Documents written, by outcome",
+            [*labels, "outcome"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "maas_collector_rejected", "Records or payloads rejected", labels, registry=registry
+        )
+        self.failures = Counter(
+            "maas_collector_failures", "Collector passes that failed", labels, registry=registry
+        )
+        self.last_success = Gauge(
+            "maas_collector_last_success_timestamp_seconds",
+            "End of the last successful pass",
+            labels,
+            registry=registry,
+        )
+
+    def collector_done(self, stats: CollectorStats) -> None:
+        key = (stats.collector_id, stats.interface)
+        self.payloads.labels(*key).inc(stats.payloads)
+        self.records.labels(*key).inc(stats.records)
+        for outcome in ("created", "updated", "unchanged"):
+            self.documents.labels(*key, outcome).inc(getattr(stats, outcome))
+        self.rejected.labels(*key).inc(stats.rejected)
+        if stats.error:
+            self.failures.labels(*key).inc()
+        else:
+            self.last_success.labels(*key).set_to_current_time()
+
+
+def readiness(settings: Settings) -> dict[str, ReadinessCheck]:
+    """Ready means the configured store and bus answer right now."""
+    return {"store": lambda: probe_store(settings), "bus": lambda: probe_bus(settings)}
 
 
 def serve(

@@ -28,6 +28,12 @@ LogFormatOpt = Annotated[
     typer.Option("--log-format", help="Log format: text (terminal) or json (journald, Kubernetes)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+MetricsPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port", help="Serve /health, /ready (store and bus reachable) and /metrics on this port."
+    ),
+]
 
 
 @dataclass

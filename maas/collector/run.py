@@ -69,8 +69,34 @@ class Hooks:
     def dry_run_document(self, collector: CollectorConfig, document: Document) -> None:
         """With --dry-run: a document that would have been written."""
 
+    def collector_done(self, stats: CollectorStats) -> None:
+        """One collector finished its pass (``stats.error`` says whether it failed)."""
+
     def run_done(self) -> None:
         """Every collector of the run has finished."""
+
+
+class HookChain(Hooks):
+    """Several hooks (progress bar, metrics) called in order, like middleware."""
+
+    def __init__(self, *hooks: Hooks) -> None:
+        self.hooks = hooks
+
+    def payload_done(self, collector: CollectorConfig, payload: Payload, stats: CollectorStats) -> None:
+        for hook in self.hooks:
+            hook.payload_done(collector, payload, stats)
+
+    def dry_run_document(self, collector: CollectorConfig, document: Document) -> None:
+        for hook in self.hooks:
+            hook.dry_run_document(collector, document)
+
+    def collector_done(self, stats: CollectorStats) -> None:
+        for hook in self.hooks:
+            hook.collector_done(stats)
+
+    def run_done(self) -> None:
+        for hook in self.hooks:
+            hook.run_done()
 
 
 @dataclass(frozen=True)
@@ -117,6 +143,7 @@ class CollectorRun:
         except MaasError as exc:
             stats.error = str(exc)
             log.error("collector %s failed: %s", collector.id, exc)
+        self.hooks.collector_done(stats)
         return stats
 
     def _collect(self, collector: CollectorConfig, stats: CollectorStats) -> None:

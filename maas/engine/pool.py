@@ -16,8 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from maas.bus.base import H_REPLAYS, Bus, Delivery, Envelope
-from maas.bus.topology import routed
+from maas.bus.base import H_REPLAYS, Bus, Delivery, Envelope, QueueStats
+from maas.bus.topology import dlq_name, routed
 from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
 from maas.engine.registry import EngineRegistry
@@ -27,6 +27,7 @@ from maas.model import ModelRegistry
 from maas.store.base import Store
 
 log = logging.getLogger(__name__)
+DEPTH_SAMPLE_S = 10.0  # queue depths for the metrics: one broker round trip per interval
 BUS_BACKOFF_CAP_S = 30.0
 
 
@@ -41,6 +42,9 @@ class Hooks:
 
     def dead_lettered(self, queue: str, count: int, reason: str) -> None:
         """Messages went to the dead-letter queue."""
+
+    def queue_depths(self, stats: Sequence[QueueStats]) -> None:
+        """Ready messages of the pool's queues and their DLQs (sampled every few seconds)."""
 
 
 @dataclass
@@ -120,11 +124,14 @@ class Pool:
         deleted, permissions revoked), may come back, and a running pool is a service whose
         readiness probe tells the outside why it is not working. Startup errors still end it.
         """
-        total, failures = StepStats(), 0
+        total, failures, sampled = StepStats(), 0, 0.0
         while not should_stop():
             try:
                 total.add(self.step())
                 failures = 0
+                if time.monotonic() - sampled >= DEPTH_SAMPLE_S:
+                    sampled = time.monotonic()
+                    self.hooks.queue_depths(self.bus.queue_stats([*self.queues, *map(dlq_name, self.queues)]))
             except (BusError, TransientError) as exc:  # the processor settles its own errors
                 failures += 1
                 self._pause(exc, failures, should_stop)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -29,18 +30,19 @@ from maas.catalog import Catalog
 from maas.collector.archive import Archive
 from maas.collector.config import CollectorConfig, load_collectors, select
 from maas.collector.journal import JOURNAL
-from maas.collector.run import CollectorRun, CollectorStats, Hooks, Target, failed
+from maas.collector.run import CollectorRun, CollectorStats, HookChain, Hooks, Target, failed
 from maas.collector.sources.base import Payload
 from maas.config import Settings
 from maas.engine.pool import Chain
 from maas.engine.routing import RoutingFile
 from maas.errors import ConfigError
 from maas.model import Document
+from maas.observe import CollectorMetrics, readiness, serve
 from maas.store.base import Store
 from maas.store.factory import create_store
 from maas.store.lock import ProcessLock
 from maas_cli.defaults import catalog_for
-from maas_cli.options import state
+from maas_cli.options import MetricsPortOpt, state
 from maas_cli.runtime import routing_for
 
 log = logging.getLogger("maas.collect")
@@ -61,6 +63,7 @@ def collect(
     since: Annotated[
         datetime | None, typer.Option("--since", help="Collect from this date (ISO 8601, UTC) for backfill.")
     ] = None,
+    metrics_port: MetricsPortOpt = None,
 ) -> None:
     """Fetch new data from the configured interfaces, archive it, extract and store documents.
 
@@ -83,7 +86,12 @@ def collect(
     for lock in locks:
         lock.acquire()  # LockHeldError: exit 3, an overlapping cron run
     try:
-        _run(settings, catalog, chosen, dry_run=dry_run, since=since, loop=not once)
+        hooks = _hooks(dry_run)
+        if metrics_port is not None:
+            registry = CollectorRegistry()
+            hooks = HookChain(hooks, CollectorMetrics(registry))
+            serve(metrics_port, registry, readiness(settings))
+        _run(settings, catalog, chosen, hooks, dry_run=dry_run, since=since, loop=not once)
     finally:
         for lock in locks:
             lock.release()
@@ -93,6 +101,7 @@ def _run(
     settings: Settings,
     catalog: Catalog,
     chosen: list[CollectorConfig],
+    hooks: Hooks,
     *,
     dry_run: bool,
     since: datetime | None,
@@ -107,9 +116,7 @@ def _run(
             store.setup([*catalog.models, JOURNAL])
         patterns = routing.patterns("collect") if routing else ()
         target = Target(store, bus, settings.bus.collect_exchange, patterns, Archive(settings.archive_dir))
-        run = CollectorRun(
-            target, catalog.models, settings.tls, dry_run=dry_run, since=since, hooks=_hooks(dry_run)
-        )
+        run = CollectorRun(target, catalog.models, settings.tls, dry_run=dry_run, since=since, hooks=hooks)
         chain = _chain(settings, catalog, routing, store, bus)
         if loop:
             _loop(run, chosen, chain)

@@ -11,12 +11,10 @@ import typer
 from prometheus_client import CollectorRegistry
 
 from maas.bus.factory import create_bus
-from maas.config import Settings
-from maas.doctor import probe_bus, probe_store
 from maas.engine.pool import Pool
-from maas.observe import PoolMetrics, ReadinessCheck, serve
+from maas.observe import PoolMetrics, readiness, serve
 from maas.store.factory import create_store
-from maas_cli.options import state
+from maas_cli.options import MetricsPortOpt, state
 from maas_cli.runtime import routing_for
 
 app = typer.Typer(help="Run engine pools that consume routing keys and chain reports.", no_args_is_help=True)
@@ -27,9 +25,7 @@ log = logging.getLogger("maas.engine")
 def pool(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Pool name from the routing file.")],
-    metrics_port: Annotated[
-        int | None, typer.Option("--metrics-port", help="Serve /health, /ready and /metrics on this port.")
-    ] = None,
+    metrics_port: MetricsPortOpt = None,
 ) -> None:
     """Consume the queues of one pool, process batches, write, emit reports; until SIGTERM.
 
@@ -58,7 +54,7 @@ def pool(
             hooks=metrics,
         )
         if metrics_port is not None:
-            serve(metrics_port, registry, _readiness(settings))
+            serve(metrics_port, registry, readiness(settings))
         log.info("pool %s consuming %s", name, ", ".join(runner.queues))
         stats = runner.run(stop.is_set)
         log.info(
@@ -71,10 +67,6 @@ def pool(
     finally:
         bus.close()
         store.close()
-
-
-def _readiness(settings: Settings) -> dict[str, ReadinessCheck]:
-    return {"store": lambda: probe_store(settings), "bus": lambda: probe_bus(settings)}
 
 
 def _stop_on_signals() -> threading.Event:

@@ -207,3 +207,50 @@ def test_malformed_xml_and_a_bad_csv_date_are_reported_while_the_rest_is_stored(
         store.close()
     archived = sorted(p.name for p in (tmp_path / "archive").rglob("*.gz"))
     assert archived == ["broken.xml.gz", "good.xml.gz", "mixed.xml.gz", "plan.csv.gz"]  # kept for a replay
+
+
+def test_loop_serves_health_readiness_and_collector_metrics(site: Path) -> None:
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    (site / "inbox" / "a.csv").write_text("name,value\na,1\nb,2\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
+    env |= {"MAAS_CONFIG": str(site / "maas.yaml"), "PYTHONPATH": str(TESTS)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "maas_cli", "collect", "--loop", "--metrics-port", str(port)],
+        env=env,
+        cwd=site,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        metrics = ""
+        for _ in range(120):
+            time.sleep(0.5)
+            try:
+                metrics = (
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+                )
+            except OSError:
+                continue
+            created = (
+                'maas_collector_documents_total{collector="inbox-csv",interface="Inbox",outcome="created"}'
+            )
+            if f"{created} 2.0" in metrics:
+                break
+        assert 'outcome="created"} 2.0' in metrics, metrics[-2000:]
+        assert (
+            'maas_collector_last_success_timestamp_seconds{collector="inbox-csv",interface="Inbox"}'
+            in metrics
+        )
+        for path in ("/health", "/ready"):
+            assert urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""

@@ -152,3 +152,33 @@ def test_crash_after_write_before_reports_loses_nothing_downstream(store: DuckDB
     restarted = make_chain(store, MemoryBus(broker, "restarted"))
     restarted.run_until_idle()
     assert tripled(store) == {f"c{i}": i * 6 for i in range(1000, 1100)}
+
+
+def test_running_pool_samples_queue_depths_into_its_metrics(store: DuckDBStore, bus: MemoryBus) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from maas.engine.pool import Pool
+    from maas.observe import PoolMetrics
+
+    routing = load_routing(CATALOG.routing_file, CATALOG.engines)
+    bus.declare(routing.topology(BUS))
+    registry = CollectorRegistry()
+    pool = Pool.from_routing(
+        routing,
+        "doubler",
+        bus=bus,
+        store=store,
+        models=CATALOG.models,
+        engines=CATALOG.engines,
+        bus_settings=BUS,
+        hooks=PoolMetrics(registry, "doubler"),
+    )
+    collect(store, bus, {"q1": 1001, "q2": 1002})
+    steps = iter(range(3))
+    pool.run(lambda: next(steps, None) is None)
+    depth = registry.get_sample_value("maas_queue_messages", {"pool": "doubler", "queue": "test.double"})
+    dlq = registry.get_sample_value("maas_queue_messages", {"pool": "doubler", "queue": "test.double.dlq"})
+    consumed = registry.get_sample_value(
+        "maas_messages_consumed_total", {"pool": "doubler", "queue": "test.double"}
+    )
+    assert (depth, dlq, consumed) == (0.0, 0.0, 1.0)
