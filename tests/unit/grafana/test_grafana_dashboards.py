@@ -34,9 +34,11 @@ from grafana_queries import (
 from prometheus_client import CollectorRegistry
 
 from cds.catalog import CATALOG
+from maas.bus.base import QueueStats
+from maas.collector.run import CollectorStats
 from maas.engine.processor import BatchResult
 from maas.model import Field, FieldType
-from maas.observe import PoolMetrics
+from maas.observe import CollectorMetrics, PoolMetrics
 
 pytestmark = pytest.mark.unit
 
@@ -244,12 +246,16 @@ def _metrics(query: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _exported() -> dict[str, set[str]]:
-    """Series names and their labels as a live pool exposes them after one of each event."""
+    """Series names and their labels as a live pool and collector expose them after one of each event."""
     registry = CollectorRegistry()
     metrics = PoolMetrics(registry, "publication")
     metrics.batch_done("cds.publication", BatchResult(), 1, 0.2)
     metrics.retried("cds.publication", 1, "test")
     metrics.dead_lettered("cds.publication", 1, "test")
+    metrics.queue_depths([QueueStats("cds.publication", 3), QueueStats("cds.publication.dlq", 0)])
+    collector = CollectorMetrics(registry)
+    collector.collector_done(CollectorStats("prip-s1a-serco", "S1A-Serco", payloads=1))
+    collector.collector_done(CollectorStats("prip-s1a-serco", "S1A-Serco", error="unreachable"))
     series: dict[str, set[str]] = {}
     for family in registry.collect():
         for sample in family.samples:
