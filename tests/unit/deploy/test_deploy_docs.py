@@ -9,7 +9,7 @@ import pytest
 from deploy_files import ROOT, cli_error
 from prometheus_client import CollectorRegistry
 
-from maas.observe import PoolMetrics
+from maas.observe import CollectorMetrics, PoolMetrics
 
 pytestmark = pytest.mark.unit
 
@@ -46,6 +46,7 @@ def test_every_maas_command_in_the_guide_is_real() -> None:
 def test_the_dashboard_section_names_every_pool_metric() -> None:
     registry = CollectorRegistry()
     PoolMetrics(registry, "any")
+    CollectorMetrics(registry)
     exported = {metric.name for metric in registry.collect()}
     section = _section("Reading the pipeline dashboard")
     assert exported and {name for name in exported if f"`{name}`" not in section} == set()
