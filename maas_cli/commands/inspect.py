@@ -188,9 +188,11 @@ def timeliness(
     output: OutputOpt = None,
     limit: LimitOpt = 1000,
 ) -> None:
-    """Timeliness percentiles p50/p90/p99 with min (signed), max and count, per interface kind and
-    measure (from_sensing, transfer, prip_to_dd). The catalog's 'timeliness' view; --by picks its
-    `grouping` column."""
+    """Timeliness percentiles p50/p90/p99, min (signed), max and count (VALUE: a type, interface or day).
+
+    Per interface kind and measure (from_sensing, transfer, prip_to_dd). The catalog's
+    'timeliness' view; --by picks its `grouping` column.
+    """
     _business(ctx, "timeliness", value, [f"grouping={by.value}", *(filters or [])], db, fmt, output, limit)
 
 
@@ -208,8 +210,10 @@ def completeness(
     output: OutputOpt = None,
     limit: LimitOpt = 1000,
 ) -> None:
-    """Completeness of every datatake per product type, with the missing periods. The catalog's
-    'completeness' view (S3/S5P orbits: `maas inspect view orbit_completeness`)."""
+    """Datatake completeness per product type, with the missing periods (VALUE: a datatake key).
+
+    The catalog's 'completeness' view; S3/S5P orbits: `maas inspect view orbit_completeness`.
+    """
     chosen = [f"status={status.strip().capitalize()}"] if status else []
     _business(ctx, "completeness", value, [*chosen, *(filters or [])], db, fmt, output, limit)
 
