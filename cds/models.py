@@ -178,6 +178,7 @@ PUBLICATION = DocumentClass(
     key=("interface_name", "product_name"),
     partition=ByDate("publication_date"),
     description="One product on one interface, with its timeliness.",
+    lookups=("product_key", "datatake_key"),  # CONSOLIDATE_PRODUCT, ATTACH_DATATAKE search by them
 )
 
 
@@ -209,6 +210,7 @@ PRODUCT = DocumentClass(
     key=("product_key",),
     partition=ByDate("reference_date"),
     description="One product across every interface that published it.",
+    lookups=("datatake_key",),  # the completeness engines read every product of a (pseudo-)datatake
 )
 
 DATATAKE = DocumentClass(

@@ -29,6 +29,11 @@ class DocumentClass:
 
     Everything the backends need (OpenSearch template, DuckDB table, validation, ids) is
     derived from this one definition.
+
+    ``lookups`` are scalar fields engines search by exact value on their hot path (the
+    products of a datatake, the publications of a product): OpenSearch indexes every keyword
+    anyway, the embedded store creates an index for them so those searches do not read the
+    whole table.
     """
 
     name: str
@@ -37,6 +42,7 @@ class DocumentClass:
     key: tuple[str, ...]
     partition: Partition = field(default_factory=NoPartition)
     description: str = ""
+    lookups: tuple[str, ...] = ()
     _plan: FieldPlan = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +73,11 @@ class DocumentClass:
             f"key field {k!r} must be a scalar ({self.fields[k].type} cannot be hashed into an id)"
             for k in self.key
             if k in self.fields and self.fields[k].type not in _KEY_TYPES
+        )
+        yield from (
+            f"lookup field {n!r} must be a declared scalar field (not a list or an object)"
+            for n in self.lookups
+            if n not in self.fields or self.fields[n].type not in _KEY_TYPES or self.fields[n].many
         )
 
     def __hash__(self) -> int:  # families are unique in a registry; fields hold a dict

@@ -233,6 +233,8 @@ class DuckDBStore:
         for column in spec.columns:
             if column.name not in present:  # the model grew a field: add it, keep the data
                 self._conn.execute(spec.add_column_sql(column))
+        for statement in spec.index_sql():
+            self._conn.execute(statement)
 
     def _require_writer(self) -> None:
         if self.read_only:
@@ -497,17 +499,16 @@ class DuckDBStore:
         limit: int | None = None,
     ) -> list[Document]:
         spec = self._spec(doc_class)
-        where, params = spec.where(filters)
-        order = spec.order_by(sort)
+        by_ids = spec.ids_sql(filters, sort, limit)  # checks the filters, table or not
         if self._table(doc_class, create=False) is None:
             return []
         with _mapped(self.path):
-            if self._recent is not None:
-                found = self._find_by_ids(spec, spec.ids_sql(where, order, limit), params)
-                if found is not None:
-                    return found
-            rows = self._cursor().execute(spec.select_sql(where, order, limit), params).fetchall()
-            return [spec.document(row) for row in rows]
+            found = self._find_by_ids(spec, *by_ids) if self._recent is not None else None
+            if found is None:
+                where, params = spec.where(filters)
+                sql = spec.select_sql(where, spec.order_by(sort), limit)
+                found = [spec.document(row) for row in self._cursor().execute(sql, params).fetchall()]
+            return found
 
     def _find_by_ids(self, spec: TableSpec, sql: str, params: list[Any]) -> list[Document] | None:
         """The matching ids from DuckDB, their documents from memory where remembered;

@@ -9,6 +9,7 @@ Filter values always travel as typed parameters; identifiers come from the model
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -100,9 +101,10 @@ class Column:
             return _utc_list if self.many else _utc
         return None
 
-    @property
+    @functools.cached_property
     def scalar(self) -> Convert:
-        """Converter for one filter value, so filters accept what documents accept."""
+        """Converter for one filter value, so filters accept what documents accept (compiled
+        once: a search for a thousand product keys converts a thousand values)."""
         if self.field is None:
             return str
         return replace(self.field, many=False).converter
@@ -135,6 +137,15 @@ class TableSpec:
 
     def add_column_sql(self, column: Column) -> str:
         return f"ALTER TABLE {self.table} ADD COLUMN {column.sql} {column.type}"
+
+    def index_sql(self) -> list[str]:
+        """An ART index per lookup field: a search by value reads the rows it finds, where a
+        scan reads the column of every row (zone maps rarely help: values interleave)."""
+        name = table_name(self.doc_class)
+        return [
+            f"CREATE INDEX IF NOT EXISTS {quote(f'{name}__{field}')} ON {self.table} ({quote(field)})"
+            for field in self.doc_class.lookups
+        ]
 
     def insert_sql(self) -> str:
         """Insert every line of a JSON-lines file (its path is the one parameter).
@@ -178,12 +189,29 @@ class TableSpec:
     def select_sql(self, where: str = "", order: str = "", limit: int | None = None) -> str:
         return self._select(", ".join(c.select for c in self.readable), where, order, limit)
 
-    def ids_sql(self, where: str = "", order: str = "", limit: int | None = None) -> str:
-        """The ids of the matching documents only, in the same order."""
-        return self._select(ID_COLUMN, where, order, limit)
+    def ids_sql(
+        self, filters: Sequence[Filter], sort: Sequence[SortKey], limit: int | None
+    ) -> tuple[str, list[Any]]:
+        """The ids of the matching documents only, in ``find``'s order, and the parameters.
 
-    def _select(self, names: str, where: str, order: str, limit: int | None) -> str:
-        sql = f"SELECT {names} FROM {self.table}"
+        With other filters beside one on a lookup field, that one is applied first, alone, in a
+        materialised CTE: DuckDB answers a filter from an index only when it is alone on its scan.
+        """
+        order = self.order_by(sort)
+        lookups = self.doc_class.lookups
+        lookup = next((f for f in filters if isinstance(f, Term | Terms) and f.field in lookups), None)
+        if lookup is None or len(filters) == 1:
+            where, params = self.where(filters)
+            return self._select(ID_COLUMN, where, order, limit), params
+        first, params = self.where([lookup])
+        rest, more = self.where([f for f in filters if f is not lookup])
+        needed = dict.fromkeys([ID_COLUMN, *(f.field for f in filters), *(name for name, _ in sort)])
+        columns = ", ".join(self.by_name[name].sql for name in needed)
+        cte = f"WITH m AS MATERIALIZED (SELECT {columns} FROM {self.table} WHERE {first}) "
+        return cte + self._select(ID_COLUMN, rest, order, limit, source="m"), params + more
+
+    def _select(self, names: str, where: str, order: str, limit: int | None, source: str = "") -> str:
+        sql = f"SELECT {names} FROM {source or self.table}"
         sql += f" WHERE {where}" if where else ""
         sql += f" ORDER BY {order}" if order else ""
         return sql + (f" LIMIT {int(limit)}" if limit is not None else "")

@@ -144,3 +144,10 @@ def test_a_new_field_appears_in_both_schemas() -> None:
     grown = DocumentClass(base.name, base.family, {**base.fields, "latency": Field(T.FLOAT)}, base.key)
     assert opensearch_template(grown)["template"]["mappings"]["properties"]["latency"] == {"type": "double"}
     assert dict(duckdb_columns(grown))["latency"] == "DOUBLE"
+
+
+def test_lookup_fields_are_declared_scalars() -> None:
+    fields = {"k": Field(FieldType.KEYWORD), "tags": Field(FieldType.KEYWORD, many=True)}
+    with pytest.raises(ValueError, match="lookup field 'tags' must be a declared scalar") as info:
+        DocumentClass("C", "c", fields, ("k",), lookups=("tags", "nope", "k"))
+    assert "lookup field 'nope'" in str(info.value) and str(info.value).count("lookup field") == 2

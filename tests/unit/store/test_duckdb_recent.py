@@ -1,5 +1,6 @@
-"""The embedded store's shortcuts: its memory of what it committed lately, and inserting without
-asking when a family's writes have been new. Faster, never other answers."""
+"""The embedded store's shortcuts: its memory of what it committed lately, inserting without
+asking when a family's writes have been new, searching lookup fields first through their
+index. Faster, never other answers."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ EVENTS = DocumentClass(
     },
     ("name",),
     partition=ByDate("at"),
+    lookups=("kind",),
 )
 
 
@@ -65,6 +67,7 @@ def reads(store: DuckDBStore) -> list[object]:
         [d.data for d in store.find(EVENTS, [Term("kind", "a")], sort=[("n", "desc")])],
         [d.data for d in store.find(EVENTS, [Terms("tags", ["t1", "t3"])], sort=[("at", "asc")], limit=7)],
         [d.id for d in store.find(EVENTS, [Range("at", gte=datetime(2024, 2, 1, tzinfo=UTC))])],
+        [d.data for d in store.find(EVENTS, [Range("n", gte=9), Terms("kind", ["b"])], [("at", "desc")], 5)],
     ]
 
 
