@@ -99,6 +99,47 @@ def test_replay_into_opensearch_gives_the_expected_kpis(tmp_path: Path, opensear
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"]
     assert_as_expected(settings)
+    counts = document_counts(settings)
+    again = maas(env, "replay", str(SAMPLE), "--into-configured-store", "--json")
+    assert again.returncode == 0, again.stderr
+    assert document_counts(settings) == counts  # a re-ingestion creates no new documents
+    assert_as_expected(settings)
+    inspections_match_the_embedded_replay(tmp_path, env)
+
+
+def document_counts(settings: Settings) -> dict[str, int]:
+    store = create_store(settings, read_only=True)
+    try:
+        store.refresh()
+        return {c.family: store.count(c) for c in CATALOG.models}
+    finally:
+        store.close()
+
+
+INSPECTIONS = [
+    ("completeness",),
+    ("timeliness", "--by", "type"),
+    ("timeliness", "--by", "interface"),
+    ("interfaces",),
+]
+
+
+def inspections_match_the_embedded_replay(tmp_path: Path, env: dict[str, str]) -> None:
+    """An export of the OpenSearch slice, inspected offline, says what the embedded replay says."""
+    families = [
+        arg for c in CATALOG.models if c.family.startswith("cds-") for arg in ("--from-opensearch", c.family)
+    ]
+    export = maas(env, "inspect", "export", *families, "--out", str(tmp_path / "export.duckdb"))
+    assert export.returncode == 0, export.stderr
+    embedded = maas(env, "replay", str(SAMPLE), "--out", str(tmp_path / "embedded.duckdb"))
+    assert embedded.returncode == 0, embedded.stderr
+    for inspection in INSPECTIONS:
+        outputs = [
+            maas(env, "inspect", *inspection, "--db", str(tmp_path / db), "--format", "csv").stdout
+            for db in ("export.duckdb", "embedded.duckdb")
+        ]
+        assert outputs[0].count("\n") > 1, (inspection, outputs[0])
+        assert outputs[0] == outputs[1], inspection
 
 
 # --- the distributed chain: RabbitMQ + engine pool processes + OpenSearch ---------------------

@@ -83,26 +83,40 @@ def private_vhost(rabbitmq_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def pool(tmp_path: Path, rabbitmq_url: str, opensearch_url: str, private_vhost: str,
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningPool]:
+def pool(
+    tmp_path: Path,
+    rabbitmq_url: str,
+    opensearch_url: str,
+    private_vhost: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[RunningPool]:
     amqp = urlsplit(rabbitmq_url)
     monkeypatch.setenv(PASSWORD_ENV, amqp.password or "guest")
     settings_yaml = {
         "store": {"url": opensearch_url},
-        "bus": {"url": f"amqp://{amqp.hostname}:{amqp.port or 5672}/{private_vhost}",
-                "username": amqp.username or "guest", "password": f"env:{PASSWORD_ENV}"},
+        "bus": {
+            "url": f"amqp://{amqp.hostname}:{amqp.port or 5672}/{private_vhost}",
+            "username": amqp.username or "guest",
+            "password": f"env:{PASSWORD_ENV}",
+        },
         "routing_file": str(CATALOG.routing_file),
         "catalogs": ["chain_catalog:CATALOG"],
     }
     (tmp_path / "maas.yaml").write_text(yaml.safe_dump(settings_yaml))
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-    env |= {"MAAS_CONFIG": str(tmp_path / "maas.yaml"), PASSWORD_ENV: amqp.password or "guest",
-            "PYTHONPATH": str(TESTS)}
+    env |= {
+        "MAAS_CONFIG": str(tmp_path / "maas.yaml"),
+        PASSWORD_ENV: amqp.password or "guest",
+        "PYTHONPATH": str(TESTS),
+    }
     port, log = free_port(), tmp_path / "pool.log"
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "maas_cli", "engine", "pool", "doubler", "--metrics-port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
     settings = load_settings(tmp_path / "maas.yaml", environ={})
     running = RunningPool(process, port, settings, private_vhost, log)
@@ -187,3 +201,33 @@ def test_ready_says_503_when_the_broker_is_gone_and_the_pool_survives(pool: Runn
     assert pool.get("/ready").status_code == 503
     pool.process.send_signal(signal.SIGTERM)
     assert pool.process.wait(timeout=60) == 0, pool.output()
+
+
+def test_ready_says_503_while_rabbitmq_is_stopped_and_200_once_it_is_back(pool: RunningPool) -> None:
+    """The issue's words: /ready answers 503 when RabbitMQ is stopped. The broker application is
+    stopped for real (``rabbitmqctl stop_app``), then started; the pool rides it out."""
+    wait_for(lambda: pool.get("/ready").status_code == 200, 60, "/ready 200", pool)
+    rabbitmqctl("stop_app")
+    try:
+        wait_for(lambda: pool.get("/ready").status_code == 503, 60, "/ready 503 with RabbitMQ stopped", pool)
+        assert pool.get("/ready").text.startswith("bus: ")
+        assert pool.get("/health").status_code == 200
+    finally:
+        rabbitmqctl("start_app")
+        rabbitmqctl("await_startup")
+    wait_for(lambda: pool.get("/ready").status_code == 200, 120, "/ready 200 after the restart", pool)
+    run = uuid.uuid4().hex[:8]
+    names = [f"r{run}-{i}" for i in range(100)]
+    try:
+        consumed = pool.counter("maas_messages_consumed")
+        collect(pool.settings, names, per_message=50)  # and it consumes again
+        wait_for(
+            lambda: pool.counter("maas_messages_consumed") == consumed + 2,
+            120,
+            "2 messages after restart",
+            pool,
+        )
+    finally:
+        forget(pool.settings, names)
+    pool.process.send_signal(signal.SIGTERM)
+    assert pool.process.wait(timeout=90) == 0, pool.output()
