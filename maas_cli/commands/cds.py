@@ -15,9 +15,7 @@ import typer
 from cds.naming import parse as parse_name
 from cds.sample import EXPECTED_FILE, generate
 
-app = typer.Typer(
-    help="Sentinel business tools: product-name parsing, sample data.", no_args_is_help=True
-)
+app = typer.Typer(help="Sentinel business tools: product-name parsing, sample data.", no_args_is_help=True)
 
 
 _PARSE_HELP = (

@@ -125,8 +125,10 @@ def _differences(check: TopologyCheck) -> list[str]:
     lines = [f"{MISSING} exchange {name}" for name in check.missing_exchanges]
     for queue in check.queues:
         lines += _queue_differences(queue)
-    lines += [f"{EXTRA} {queue} (not in the file): binding {b.exchange}: {b.pattern}"
-              for b, queue in check.foreign_bindings]
+    lines += [
+        f"{EXTRA} {queue} (not in the file): binding {b.exchange}: {b.pattern}"
+        for b, queue in check.foreign_bindings
+    ]
     return lines
 
 
@@ -136,8 +138,10 @@ def _queue_differences(queue: QueueCheck) -> list[str]:
         *(f"{MISSING} {name}: binding {b.exchange}: {b.pattern}" for b in queue.missing_bindings),
         *(f"{MISSING} {name}: queue {missing}" for missing in queue.missing_queues),
         *(f"{EXTRA} {name}: binding {b.exchange}: {b.pattern}" for b in queue.extra_bindings),
-        *(f"{EXTRA} {name}: stale delay queue {q.name} ({q.ready} messages)"
-          for q in queue.stale_delay_queues),
+        *(
+            f"{EXTRA} {name}: stale delay queue {q.name} ({q.ready} messages)"
+            for q in queue.stale_delay_queues
+        ),
     ]
 
 

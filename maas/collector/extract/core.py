@@ -82,11 +82,6 @@ def extractor(spec: ExtractSpec | FormatSpec) -> Extractor:
     return plan
 
 
-def extract(
-    spec: ExtractSpec | FormatSpec, payload: bytes, context: Mapping[str, Any]
-) -> ExtractResult:
+def extract(spec: ExtractSpec | FormatSpec, payload: bytes, context: Mapping[str, Any]) -> ExtractResult:
     """Records of ``payload``; bad records are in ``errors``, an unreadable payload raises."""
     return extractor(spec)(payload, context)
-
-
-

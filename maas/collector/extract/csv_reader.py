@@ -79,9 +79,7 @@ def _columns(names: list[str], paths: list[str], source: str) -> list[int]:
     return indices
 
 
-def _rows(
-    rows: Any, width: int, source: str, errors: list[RecordError]
-) -> Iterator[tuple[int, list[str]]]:
+def _rows(rows: Any, width: int, source: str, errors: list[RecordError]) -> Iterator[tuple[int, list[str]]]:
     start = rows.line_num + 1
     try:
         for row in rows:
