@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Final, Literal, Self
 
 import pydantic
@@ -41,6 +42,7 @@ def routing_key(action: Action | str, family: str) -> str:
     return f"{Action(action).value}.{family}"
 
 
+@lru_cache(maxsize=1024)  # a handful of keys, parsed once per message on the consumer's hot path
 def parse_routing_key(key: str) -> tuple[Action, str]:
     action, _, family = key.partition(".")
     if action not in Action.__members__.values() or not _FAMILY.match(family):
