@@ -350,12 +350,13 @@ class DuckDBStore:
         """The stored content hashes: remembered ones from memory, DuckDB asked for the rest
         (unless they are assumed new: then the INSERT's primary key checks)."""
         known = self._recent.hashes(ids) if remembered and self._recent is not None else {}
+        stored = {doc_id: digest for doc_id, digest in known.items() if digest is not None}
         unknown = [doc_id for doc_id in ids if doc_id not in known]
         if unknown and not assume_new:
             found = cur.execute(spec.hashes_sql(), [unknown]).fetchall()
             self._assume_new[spec.doc_class.family] = not found
-            known.update(found)
-        return known
+            stored.update(found)
+        return stored
 
     def _remember(self, merged: Merged) -> None:
         if self._recent is not None:
@@ -430,6 +431,7 @@ class DuckDBStore:
         self._require_writer()
         cur = self._cursor()
         cur.execute("BEGIN TRANSACTION")
+        self._local.in_transaction = True
         try:
             result = work(cur)
             self._finish(cur, result, on_commit)
@@ -437,6 +439,8 @@ class DuckDBStore:
             with contextlib.suppress(duckdb.Error):
                 cur.execute("ROLLBACK")  # already gone when COMMIT itself conflicted
             raise
+        finally:
+            self._local.in_transaction = False
         return result
 
     def _finish(self, cur: Cursor, result: T, on_commit: Callable[[T], None] | None) -> None:
@@ -467,29 +471,45 @@ class DuckDBStore:
         spec = self._table(doc_class, create=False)
         if spec is None or not ids:
             return {}
-        found = self._remembered(doc_class, ids, indices)
-        missing = [doc_id for doc_id in ids if doc_id not in found]
+        found, known = self._remembered(doc_class, ids, indices)
+        missing = [doc_id for doc_id in ids if doc_id not in found and doc_id not in known]
         if missing:
             with _mapped(self.path):
-                found.update(self._fetch(self._cursor(), spec, missing, indices))
+                found.update(self._read(spec, missing, indices))
         return found
 
     def _remembered(
         self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
-    ) -> dict[str, Document]:
+    ) -> tuple[dict[str, Document], set[str]]:
+        """The remembered documents, and the ids known not to be stored (there)."""
         if self._recent is None:
-            return {}
+            return {}, set()
         return self._recent.documents(doc_class, ids, None if indices is None else set(indices))
 
-    def _fetch(
-        self, cur: Cursor, spec: TableSpec, ids: list[str], indices: Sequence[str] | None = None
-    ) -> dict[str, Document]:
-        where, params = BY_IDS, [ids]
-        if indices is not None:
-            where += " AND list_contains(?::VARCHAR[], maas_partition)"
-            params.append(spec.partitions(indices))
-        rows = cur.execute(spec.select_sql(where), params).fetchall()
+    def _fetch(self, cur: Cursor, spec: TableSpec, ids: list[str]) -> dict[str, Document]:
+        """Documents by id as the cursor's transaction sees them (nothing remembered)."""
+        rows = cur.execute(spec.select_sql(BY_IDS), [ids]).fetchall()
         return {row[0]: spec.document(row) for row in rows}
+
+    def _read(
+        self, spec: TableSpec, ids: list[str], indices: Sequence[str] | None = None
+    ) -> dict[str, Document]:
+        """Documents by id, remembered unless read inside a transaction or while a commit of
+        this process happened (the datatakes every batch reads, the orbits of a back-fill).
+
+        The partitions are checked here, not in SQL: DuckDB reads ids through the primary key
+        only when no other filter is on the scan (30 ms per 1,000 ids at 300,000 rows, growing,
+        against a flat 7 ms)."""
+        generation = self._recent.generation if self._recent is not None else 0
+        rows = self._cursor().execute(spec.select_sql(BY_IDS, with_hash=True), [ids]).fetchall()
+        read = [(spec.document(row), row[-1]) for row in rows]
+        if self._recent is not None and not getattr(self._local, "in_transaction", False):
+            stored = {row[0] for row in rows}
+            self._recent.remember_read(read, [i for i in ids if i not in stored], generation)
+        if indices is not None:
+            wanted = set(indices)
+            read = [(doc, digest) for doc, digest in read if doc.index in wanted]
+        return {doc.id: doc for doc, _ in read}
 
     def find(
         self,
@@ -515,12 +535,12 @@ class DuckDBStore:
         None when too many are not (one query for whole rows is then cheaper)."""
         cur = self._cursor()
         ids = [row[0] for row in cur.execute(sql, params).fetchall()]
-        found = self._remembered(spec.doc_class, ids)
+        found, _ = self._remembered(spec.doc_class, ids)
         missing = [doc_id for doc_id in ids if doc_id not in found]
         if len(missing) > FETCH_BY_ID_MAX:
             return None
         if missing:
-            found.update(self._fetch(cur, spec, missing))
+            found.update(self._read(spec, missing))
         return [found[doc_id] for doc_id in ids if doc_id in found]
 
     def scan(

@@ -186,8 +186,13 @@ class TableSpec:
     def hashes_sql(self) -> str:
         return f"SELECT {ID_COLUMN}, {HASH_FIELD} FROM {self.table} WHERE {BY_IDS}"
 
-    def select_sql(self, where: str = "", order: str = "", limit: int | None = None) -> str:
-        return self._select(", ".join(c.select for c in self.readable), where, order, limit)
+    def select_sql(
+        self, where: str = "", order: str = "", limit: int | None = None, with_hash: bool = False
+    ) -> str:
+        """The readable columns (``document`` turns a row into a document), then the content
+        hash when asked for."""
+        names = ", ".join([*(c.select for c in self.readable), *([HASH_FIELD] if with_hash else [])])
+        return self._select(names, where, order, limit)
 
     def ids_sql(
         self, filters: Sequence[Filter], sort: Sequence[SortKey], limit: int | None

@@ -13,8 +13,10 @@ Coherent by construction, not by timing:
 - a document is remembered (or forgotten, when deleted) only once its transaction committed,
   under the lock held across the COMMIT, so the memory never runs ahead of the database nor
   falls behind it, whatever the threads;
-- only what a writer *wrote* is remembered, never what it read (a read may be older than a
-  commit that happens while it runs);
+- what a writer reads by id is remembered too, ids it did not find included (as not
+  stored), but only when no commit happened in the process while the read ran
+  (``generation``: a read may be older than such a commit), and never a read inside a
+  transaction (its snapshot may be older still); a delete remembers the id as not stored;
 - documents are values: a snapshot of the data is kept and a copy handed out, so a caller
   changing the mapping it holds cannot change the store's memory (nested lists are shared and,
   like every document's, never changed in place);
@@ -40,49 +42,74 @@ class RecentDocuments:
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
         self.commit_lock = threading.RLock()  # held across COMMIT and the update of the memory
-        self._docs: OrderedDict[str, tuple[Document, str]] = OrderedDict()
+        self.generation = 0  # commits remembered so far: a read that saw none may be remembered
+        # id -> (document, content hash), or (None, "") for an id known not to be stored
+        self._docs: OrderedDict[str, tuple[Document | None, str]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._docs)
 
     def remember(self, written: Iterable[tuple[Document, str]]) -> None:
         """Documents just committed, each with its content hash (call under ``commit_lock``)."""
-        docs = self._docs
-        for doc, digest in written:
-            docs.pop(doc.id, None)
-            docs[doc.id] = (Document(doc.doc_class, doc.id, doc.index, dict(doc.data)), digest)
-        while len(docs) > self.capacity:
-            docs.popitem(last=False)
+        self.generation += 1
+        self._keep((doc.id, _snapshot(doc), digest) for doc, digest in written)
 
     def forget(self, ids: Iterable[str]) -> None:
         """Documents just deleted (call under ``commit_lock``)."""
-        for doc_id in ids:
-            self._docs.pop(doc_id, None)
+        self.generation += 1
+        self._keep((doc_id, None, "") for doc_id in ids)
 
-    def hashes(self, ids: Iterable[str]) -> dict[str, str]:
-        """The stored content hashes of the remembered documents among ``ids``."""
+    def remember_read(
+        self, read: Iterable[tuple[Document, str]], absent: Iterable[str], generation: int
+    ) -> None:
+        """What a read by id found (and did not: ``absent``), outside a transaction, started at
+        ``generation``: kept unless a commit happened meanwhile."""
+        with self.commit_lock:
+            if generation == self.generation:
+                self._keep((doc.id, _snapshot(doc), digest) for doc, digest in read)
+                self._keep((doc_id, None, "") for doc_id in absent)
+
+    def _keep(self, entries: Iterable[tuple[str, Document | None, str]]) -> None:
+        docs = self._docs
+        for doc_id, doc, digest in entries:
+            docs.pop(doc_id, None)
+            docs[doc_id] = (doc, digest)
+        while len(docs) > self.capacity:
+            docs.popitem(last=False)
+
+    def hashes(self, ids: Iterable[str]) -> dict[str, str | None]:
+        """The stored content hash of every id the memory knows (None: not stored)."""
         with self.commit_lock:
             found = [(doc_id, self._docs.get(doc_id)) for doc_id in ids]
-        return {doc_id: entry[1] for doc_id, entry in found if entry is not None}
+        return {
+            doc_id: entry[1] if entry[0] is not None else None for doc_id, entry in found if entry is not None
+        }
 
     def documents(
         self, doc_class: DocumentClass, ids: Sequence[str], indices: Collection[str] | None = None
-    ) -> dict[str, Document]:
-        """Copies of the remembered documents among ``ids`` (in ``indices`` when given).
+    ) -> tuple[dict[str, Document], set[str]]:
+        """Copies of the remembered documents among ``ids`` (in ``indices`` when given), and
+        the ids known not to be there: neither needs a read.
 
         A document remembered under another version of its class (a model that grew while the
-        store was open) is not returned: DuckDB reads it with the current columns.
+        store was open) is neither: DuckDB reads it with the current columns.
         """
         with self.commit_lock:
-            entries = [self._docs.get(doc_id) for doc_id in ids]
-        out = {}
-        for entry in entries:
-            if entry is None:
+            entries = [(doc_id, self._docs.get(doc_id)) for doc_id in ids]
+        found, absent = {}, set()
+        for doc_id, entry in entries:
+            doc = entry[0] if entry is not None else None
+            if entry is None or (doc is not None and doc.doc_class is not doc_class):
                 continue
-            doc = entry[0]
-            if doc.doc_class is doc_class and (indices is None or doc.index in indices):
-                out[doc.id] = Document(doc_class, doc.id, doc.index, dict(doc.data))
-        return out
+            if doc is None or (indices is not None and doc.index not in indices):
+                absent.add(doc_id)
+            else:
+                found[doc_id] = Document(doc_class, doc_id, doc.index, dict(doc.data))
+        return found, absent
+
+
+def _snapshot(doc: Document) -> Document:
+    return Document(doc.doc_class, doc.id, doc.index, dict(doc.data))
 
 
 _shared: dict[Path, tuple[RecentDocuments, int]] = {}  # database -> (memory, stores using it)

@@ -13,7 +13,7 @@ import pytest
 from maas.model import ByDate, Document, DocumentClass, Field, FieldType
 from maas.store.base import Range, Term, Terms
 from maas.store.duckdb import DuckDBStore
-from maas.store.recent import RecentDocuments
+from maas.store.recent import RecentDocuments, attach, detach
 
 pytestmark = pytest.mark.unit
 
@@ -72,7 +72,10 @@ def reads(store: DuckDBStore) -> list[object]:
 
 
 def test_reads_answer_as_a_store_that_remembers_nothing(store: DuckDBStore, path: Path) -> None:
+    store.setup([EVENTS])
+    reads(store)  # every id remembered as not stored
     store.write([event(i) for i in range(60)])
+    reads(store)
     store.write([event(i, n=100 + i) for i in range(0, 60, 3)])  # updates, some still remembered
     store.delete(EVENTS, [EVENTS.id_for(f"e{i:03d}") for i in range(0, 60, 7)])
     remembering = reads(store)
@@ -126,7 +129,7 @@ def test_the_memory_keeps_the_latest_writes_up_to_its_capacity() -> None:
         event(4).id: "h4",
     }
     other_class = DocumentClass("Event", "event", dict(EVENTS.fields), ("name",), partition=ByDate("at"))
-    assert memory.documents(other_class, [event(4).id]) == {}  # another version of the model
+    assert memory.documents(other_class, [event(4).id]) == ({}, set())  # another version of the model
 
 
 @pytest.mark.parametrize("recent_docs", [0, 25])
@@ -158,3 +161,37 @@ class DuckDBStoreClosing:
 
     def __exit__(self, *exc_info: object) -> None:
         self.store.close()
+
+
+def test_a_read_is_remembered_only_if_no_commit_ran_while_it_read() -> None:
+    memory = RecentDocuments()
+    started = memory.generation
+    with memory.commit_lock:
+        memory.remember([(event(1), "h1")])  # a commit of another thread, during the read
+    memory.remember_read([(event(2), "h2")], [event(4).id], started)
+    memory.remember_read([(event(3), "h3")], [event(5).id], memory.generation)
+    assert memory.hashes([event(i).id for i in (1, 2, 3, 4, 5)]) == {
+        event(1).id: "h1",
+        event(3).id: "h3",
+        event(5).id: None,  # known not to be stored
+    }
+
+
+def test_reads_by_id_are_remembered_but_not_inside_a_transaction(path: Path) -> None:
+    with DuckDBStoreClosing(path, 25) as store:
+        store.write([event(1), event(2), event(3)])
+    with DuckDBStoreClosing(path, 25) as store:  # a fresh memory
+        memory = attach(path)
+        try:
+
+            def modify(current: Document | None) -> Document | None:
+                assert store.get(EVENTS, [event(2).id])[event(2).id].data["n"] == 2  # in the transaction
+                return event(1, n=10)
+
+            store.update(EVENTS, [event(1).id], modify)
+            assert set(memory.hashes([event(i).id for i in (1, 2, 3)])) == {event(1).id}
+            store.get(EVENTS, [event(2).id, event(3).id])
+            assert set(memory.hashes([event(i).id for i in (1, 2, 3)])) == {event(i).id for i in (1, 2, 3)}
+            assert store.write([event(3)]).counts() == {"unchanged": 1}
+        finally:
+            detach(path)
