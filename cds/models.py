@@ -178,7 +178,7 @@ PUBLICATION = DocumentClass(
     key=("interface_name", "product_name"),
     partition=ByDate("publication_date"),
     description="One product on one interface, with its timeliness.",
-    lookups=("product_key", "datatake_key"),  # CONSOLIDATE_PRODUCT, ATTACH_DATATAKE search by them
+    lookups=("product_key",),  # CONSOLIDATE_PRODUCT reads every publication of its products
 )
 
 
