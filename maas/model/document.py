@@ -83,6 +83,11 @@ class DocumentClass:
     def __hash__(self) -> int:  # families are unique in a registry; fields hold a dict
         return hash((self.name, self.family))
 
+    def convert(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of a raw mapping converted field by field (a FieldError names the field),
+        with the plan compiled for this class; ``make`` adds the key check, index and id."""
+        return self._plan.convert(raw)
+
     def make(self, raw: Mapping[str, Any]) -> Document:
         """Validate a raw mapping and build the document with its id and concrete index."""
         try:

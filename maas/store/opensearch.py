@@ -37,7 +37,6 @@ from maas.config import Settings
 from maas.errors import ValidationError
 from maas.model import Document, DocumentClass, FieldError, NoPartition
 from maas.model.document import RESERVED_PREFIX
-from maas.model.fields import convert_fields
 from maas.model.ids import content_encoding, hash_encoded
 from maas.model.schema import HASH_FIELD, opensearch_template
 from maas.store._bulk import (
@@ -538,7 +537,7 @@ class OpenSearchStore:
         """Stored JSON back to typed values, keeping the stored id and concrete index."""
         data = {k: v for k, v in stored.source.items() if not k.startswith(RESERVED_PREFIX)}
         try:
-            return Document(doc_class, doc_id, stored.index, convert_fields(doc_class.fields, data))
+            return Document(doc_class, doc_id, stored.index, doc_class.convert(data))
         except FieldError as exc:
             raise ValidationError(f"{doc_class.name} {doc_id} in {stored.index}: {exc}") from None
 
