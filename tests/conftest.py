@@ -8,7 +8,13 @@ service is down the test is skipped on a developer's machine and fails in CI
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 from services import OPENSEARCH, RABBITMQ, Service, services_required
+
+# Property tests check behaviour, not speed: hypothesis' default 200 ms deadline per example
+# turns a busy shared machine into failures (speed is measured by bench/, not by tests).
+settings.register_profile("maas", deadline=None)
+settings.load_profile("maas")
 
 
 def _require(service: Service) -> str:
