@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
+import orjson
+
 ID_HEX_LENGTH = 32
+# Datetimes encoded lately, by value: a chain's documents repeat the same few instants (a
+# product's sensing times are in its raw, publication and product documents), and
+# ``isoformat`` is most of the cost of encoding a document otherwise.
+_DATETIME_TEXTS_MAX = 65_536
+_datetime_texts: dict[datetime, str] = {}
 
 
 def canonical(value: Any) -> Any:
@@ -57,12 +64,22 @@ def _canonical_text(value: Any) -> str:
 
 
 def content_encoding(data: Any) -> str:
-    """Canonical JSON of a document's content (sorted keys, UTC datetimes with microseconds).
+    """Canonical JSON of a document's content (sorted keys, UTC datetimes with microseconds)."""
+    return content_bytes(data).decode("utf-8")
 
-    One encoding serves both the content hash and the stores' bulk bodies, so each written
-    document is serialised once.
+
+def content_bytes(data: Any) -> bytes:
+    """``content_encoding`` as UTF-8: what the stores hash and send, one encoding per document.
+
+    orjson writes it ten times faster than ``json`` (a 40-field document: 4 us against 45),
+    and byte for byte the same text, but for floats below 1e-4 in magnitude (``0.00001`` for
+    ``1e-05``: the same value, another hash). What orjson refuses (a free object with an int
+    beyond 64 bits or a non-str key) goes through ``json``, which decides as before.
     """
-    return _CONTENT_ENCODER.encode(data)
+    try:
+        return orjson.dumps(data, default=_orjson_default, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return _CONTENT_ENCODER.encode(data).encode("utf-8")
 
 
 def hash_encoded(encoded: bytes) -> str:
@@ -72,7 +89,7 @@ def hash_encoded(encoded: bytes) -> str:
 
 def content_hash(data: Any) -> str:
     """Hash of a document's content, to detect 'unchanged' without comparing field by field."""
-    return hash_encoded(content_encoding(data).encode("utf-8"))
+    return hash_encoded(content_bytes(data))
 
 
 def _json_default(value: Any) -> Any:
@@ -82,7 +99,23 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+def _orjson_default(value: Any) -> Any:
+    """Datetimes as ``_json_default`` writes them, remembered by value (equal instants in any
+    time zone share one UTC text); anything else is refused, as ``json`` would."""
+    text = _datetime_texts.get(value) if type(value) is datetime else None
+    if text is None:
+        text = _json_default(value)
+        if len(_datetime_texts) >= _DATETIME_TEXTS_MAX:
+            _datetime_texts.clear()
+        if type(value) is datetime and value.tzinfo is not None:
+            _datetime_texts[value] = text
+    return text
+
+
 _KEY_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps' separators: ", " and ": "
 _CONTENT_ENCODER = json.JSONEncoder(
     sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default
 )
+# Datetimes and dataclasses go to the default (the first for our text, the second refused
+# there, as json refuses them); naive datetimes too: the default reads them as local time.
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS

@@ -35,7 +35,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from maas.config import Settings
 from maas.errors import LockHeldError, StoreError, StoreUnavailable
 from maas.model import Document, DocumentClass
-from maas.model.ids import content_encoding, hash_encoded
+from maas.model.ids import content_bytes, hash_encoded
 from maas.store.base import (
     Filter,
     ItemResult,
@@ -56,6 +56,7 @@ Plan = Callable[[Cursor], tuple[list[Document], list[ItemResult]]]
 # What a write transaction did: every item's outcome, and the documents now stored as given
 # (with their content hash), to remember once it committed.
 Merged = tuple[list[ItemResult], list[tuple[Document, str]]]
+Encoded = tuple[Document, bytes, str]  # a document, its canonical JSON and content hash
 
 CHUNK_DOCS = 10_000
 # WAL size that triggers a checkpoint (DuckDB's default: 16 MB). A checkpoint's cost grows
@@ -77,7 +78,7 @@ _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 class _RefusedItems(Exception):
     """Internal: DuckDB refused a chunk; ``lines`` are the documents' JSON, in order."""
 
-    def __init__(self, docs: list[Document], lines: list[str]) -> None:
+    def __init__(self, docs: list[Document], lines: list[bytes]) -> None:
         super().__init__(f"{len(docs)} documents")
         self.docs = docs
         self.lines = lines
@@ -344,8 +345,11 @@ class DuckDBStore:
         docs = [d for d in docs if d.id not in refused]
         encoded = [_encode(d) for d in docs]
         stored = self._stored_hashes(cur, spec, [d.id for d in docs], remembered, assume_new)
-        changed = [(d, text, digest) for d, (text, digest) in zip(docs, encoded, strict=True)
-                   if stored.get(d.id) != digest]
+        changed = [
+            (d, text, digest)
+            for d, (text, digest) in zip(docs, encoded, strict=True)
+            if stored.get(d.id) != digest
+        ]
         if changed:
             self._upsert(cur, spec, changed, [d.id for d, _, _ in changed if d.id in stored])
         outcomes = (_outcome(stored.get(d.id), digest) for d, (_, digest) in zip(docs, encoded, strict=True))
@@ -374,17 +378,15 @@ class DuckDBStore:
         if self._recent is not None:
             self._recent.forget(ids)
 
-    def _upsert(
-        self, cur: Cursor, spec: TableSpec, changed: list[tuple[Document, str, str]], stored: list[str]
-    ) -> None:
+    def _upsert(self, cur: Cursor, spec: TableSpec, changed: list[Encoded], stored: list[str]) -> None:
         """Delete the ``stored`` versions, load the changed documents as JSON lines; a refusal
         names the whole chunk's lines."""
         docs = [d for d, _, _ in changed]
         lines = [spec.line(d, text, digest) for d, text, digest in changed]
         if stored:
             cur.execute(spec.delete_sql(), [stored])
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".ndjson", dir=self._scratch()) as f:
-            f.write("\n".join(lines))
+        with tempfile.NamedTemporaryFile("wb", suffix=".ndjson", dir=self._scratch()) as f:
+            f.write(b"\n".join(lines))
             f.flush()
             try:
                 cur.execute(spec.insert_sql(), [f.name])
@@ -400,13 +402,14 @@ class DuckDBStore:
     def _refused(self, spec: TableSpec, exc: _RefusedItems) -> dict[str, ItemResult]:
         """Every document of a refused chunk that DuckDB cannot store, with DuckDB's reason."""
         cur = self._cursor()
-        rows = cur.execute(spec.refused_sql(), [exc.lines]).fetchall()
+        texts = [line.decode("utf-8") for line in exc.lines]
+        rows = cur.execute(spec.refused_sql(), [texts]).fetchall()
         if not rows:  # not the data after all: a real failure of the store
             raise StoreError(f"embedded store {self.path}: {exc.__cause__}") from exc.__cause__
         found = {}
         for position, fields in rows:
             doc = exc.docs[position]
-            reason = self._reason(cur, spec, exc.lines[position], fields[0])
+            reason = self._reason(cur, spec, texts[position], fields[0])
             found[doc.id] = ItemResult(doc.id, doc.index, Outcome.PERMANENT, reason)
         return found
 
@@ -419,9 +422,7 @@ class DuckDBStore:
             return f"{field}: {_first_line(exc)}"
         return f"{field}: refused by DuckDB"
 
-    def _transaction(
-        self, work: Callable[[Cursor], T], on_commit: Callable[[T], None] | None = None
-    ) -> T:
+    def _transaction(self, work: Callable[[Cursor], T], on_commit: Callable[[T], None] | None = None) -> T:
         """One transaction, retried from the start when another writer conflicts;
         ``on_commit`` sees the result once committed (under the lock of the recent documents)."""
         retrying = Retrying(
@@ -594,10 +595,10 @@ def _as_plan(docs: list[Document]) -> Plan:
     return lambda cur: (docs, [])
 
 
-def _encode(doc: Document) -> tuple[str, str]:
+def _encode(doc: Document) -> tuple[bytes, str]:
     """The canonical JSON (also the bulk line) and its content hash: one encoding per document."""
-    text = content_encoding(doc.data)
-    return text, hash_encoded(text.encode("utf-8"))
+    text = content_bytes(doc.data)
+    return text, hash_encoded(text)
 
 
 def _unknown_fields(spec: TableSpec, docs: list[Document]) -> dict[str, ItemResult]:

@@ -112,8 +112,7 @@ class Column:
 
 def _column(name: str, ddl: str, field: Field | None) -> Column:
     many = ddl.endswith("[]")
-    return Column(name, ddl, ddl.removesuffix("[]").removesuffix(_PRIMARY_KEY), many,
-                  ddl == "JSON", field)
+    return Column(name, ddl, ddl.removesuffix("[]").removesuffix(_PRIMARY_KEY), many, ddl == "JSON", field)
 
 
 class TableSpec:
@@ -155,8 +154,10 @@ class TableSpec:
         for an existing one (a 60-column table, 1,000 rows)."""
         names = ", ".join(c.sql for c in self.columns)
         types = ", ".join(f"{_literal(c.name)}: {_literal(c.type)}" for c in self.columns)
-        source = (f"read_json(?, format='newline_delimited', maximum_object_size={_MAX_DOC_BYTES}, "
-                  f"columns={{{types}}})")
+        source = (
+            f"read_json(?, format='newline_delimited', maximum_object_size={_MAX_DOC_BYTES}, "
+            f"columns={{{types}}})"
+        )
         return f"INSERT INTO {self.table} ({names}) SELECT {names} FROM {source}"
 
     def refused_sql(self) -> str:
@@ -173,8 +174,10 @@ class TableSpec:
         rows = "SELECT UNNEST(range(len($1))) AS i, UNNEST($1::VARCHAR[]) AS text"
         found = f"[x FOR x IN [{checks}] IF x IS NOT NULL]"
         fields = f"CASE WHEN j IS NULL THEN ['(document)'] ELSE {found} END"
-        return (f"SELECT i, bad FROM (SELECT i, {fields} AS bad FROM "
-                f"(SELECT i, TRY(text::JSON) AS j FROM ({rows}))) WHERE len(bad) > 0")
+        return (
+            f"SELECT i, bad FROM (SELECT i, {fields} AS bad FROM "
+            f"(SELECT i, TRY(text::JSON) AS j FROM ({rows}))) WHERE len(bad) > 0"
+        )
 
     def refusal_sql(self, column: Column) -> str:
         """Convert one field of one bound JSON text, to get DuckDB's own reason."""
@@ -226,11 +229,13 @@ class TableSpec:
     def partition(self, doc: Document) -> str:
         return doc.index.removeprefix(self._prefix)
 
-    def line(self, doc: Document, encoded: str, content_hash: str) -> str:
+    def line(self, doc: Document, encoded: bytes, content_hash: str) -> bytes:
         """One JSON line: the id, partition and hash columns spliced before the encoded data."""
-        head = (f'{{"id":{encode_basestring(doc.id)},"{PARTITION_COLUMN}":'
-                f'{encode_basestring(self.partition(doc))},"{HASH_FIELD}":"{content_hash}"')
-        return head + ("}" if encoded == "{}" else "," + encoded[1:])
+        head = (
+            f'{{"id":{encode_basestring(doc.id)},"{PARTITION_COLUMN}":'
+            f'{encode_basestring(self.partition(doc))},"{HASH_FIELD}":"{content_hash}"'
+        ).encode()
+        return head + (b"}" if encoded == b"{}" else b"," + encoded[1:])
 
     def unknown_fields(self, doc: Document) -> set[str]:
         return set(doc.data.keys() - self.doc_class.fields.keys())
@@ -314,8 +319,9 @@ def _terms(column: Column, values: list[Any]) -> tuple[str, list[Any]]:
 
 
 def _range(column: Column, f: Range) -> tuple[str, list[Any]]:
-    bounds = [(op, _value(column, getattr(f, attr))) for attr, op in _RANGE_OPS
-              if getattr(f, attr) is not None]
+    bounds = [
+        (op, _value(column, getattr(f, attr))) for attr, op in _RANGE_OPS if getattr(f, attr) is not None
+    ]
     if not bounds:
         raise ValidationError(f"range filter on {column.name!r} has no bound")
     subject = "x" if column.many else column.sql

@@ -37,7 +37,7 @@ from maas.config import Settings
 from maas.errors import ValidationError
 from maas.model import Document, DocumentClass, FieldError, NoPartition
 from maas.model.document import RESERVED_PREFIX
-from maas.model.ids import content_encoding, hash_encoded
+from maas.model.ids import content_bytes, hash_encoded
 from maas.model.schema import HASH_FIELD, opensearch_template
 from maas.store._bulk import (
     BulkOp,
@@ -128,7 +128,7 @@ class _Target:
     @classmethod
     def of(cls, doc: Document) -> _Target:
         """The hashed canonical JSON is also the body: one encoding per document, not two."""
-        canonical = content_encoding(doc.data).encode()
+        canonical = content_bytes(doc.data)
         digest = hash_encoded(canonical)
         extra = f'"{HASH_FIELD}":"{digest}","{ID_FIELD}":{json.dumps(doc.id)}}}'.encode()
         return cls(doc, digest, canonical[:-1] + (b"," if len(canonical) > 2 else b"") + extra)

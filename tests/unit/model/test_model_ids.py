@@ -15,9 +15,7 @@ from maas.model.ids import ID_HEX_LENGTH, canonical, content_encoding, hash_enco
 
 pytestmark = pytest.mark.unit
 
-scalars = st.one_of(
-    st.text(max_size=8), st.integers(), st.booleans(), st.floats(allow_nan=False), st.none()
-)
+scalars = st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.floats(allow_nan=False), st.none())
 
 
 def test_same_key_gives_the_same_id_every_time() -> None:
@@ -89,3 +87,38 @@ def test_ids_are_the_hash_of_the_documented_json(family: str, values: list[objec
     """The id text is written by hand for speed: it must stay json.dumps' text exactly."""
     text = json.dumps([family, [canonical(v) for v in values]], ensure_ascii=False)
     assert document_id(family, values) == hashlib.sha256(text.encode("utf-8")).hexdigest()[:ID_HEX_LENGTH]
+
+
+def _json_text(data: object) -> str:
+    """The canonical encoding as the ``json`` module writes it (what the hashes were made of)."""
+
+    def default(value: object) -> str:
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=default)
+
+
+document_values = st.recursive(
+    st.one_of(
+        st.text(), st.integers(min_value=-(2**63), max_value=2**64 - 1), st.booleans(), st.none(),
+        st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f == 0 or abs(f) >= 1e-4),
+        st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-3, minutes=-30))])),
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@given(st.dictionaries(st.text(max_size=6), document_values, max_size=8))
+def test_content_encoding_is_the_json_modules_text(data: dict[str, object]) -> None:
+    """Stored hashes stay valid: the fast encoder writes what ``json`` wrote, datetimes in UTC."""
+    assert content_encoding(data) == _json_text(data)
+
+
+def test_what_the_fast_encoder_refuses_is_encoded_as_before() -> None:
+    data = {"free": {"big": 2**70, "keys": {1: "a"}}}
+    expected = '{"free":{"big":1180591620717411303424,"keys":{"1":"a"}}}'
+    assert content_encoding(data) == _json_text(data) == expected
+    with pytest.raises(TypeError):
+        content_encoding({"x": {1, 2}})
