@@ -13,9 +13,11 @@ fix. A source that cannot be reached fails its collector only; the others go on.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from maas.bus.base import Bus, Envelope
@@ -34,6 +36,8 @@ from maas.store.base import ItemResult, Outcome, Store, WriteReport
 
 log = logging.getLogger(__name__)
 _ACTIONS = {Outcome.CREATED: "new", Outcome.UPDATED: "update"}
+_ANNOUNCED = ((Outcome.CREATED, Outcome.UPDATED), (Outcome.UNCHANGED,))  # changed first, then unchanged
+_OUTCOME = attrgetter("outcome")
 
 
 @dataclass
@@ -53,8 +57,7 @@ class CollectorStats:
     problems: list[str] = field(default_factory=list)
     error: str | None = None
 
-    def count(self, report: WriteReport) -> None:
-        counts = report.counts()
+    def count(self, counts: Counter[Outcome]) -> None:
         self.created += counts[Outcome.CREATED]
         self.updated += counts[Outcome.UPDATED]
         self.unchanged += counts[Outcome.UNCHANGED]
@@ -212,8 +215,8 @@ class CollectorRun:
                 self.hooks.dry_run_document(collector, doc)
             return
         report = self._write(docs, stats)
-        published = report.changed + (report.with_outcome(Outcome.UNCHANGED) if second_pass else [])
-        self._publish(collector, doc_class, published)
+        phases = _ANNOUNCED if second_pass else _ANNOUNCED[:1]  # a first pass: changed documents only
+        self._publish(collector, doc_class, report.items, phases)
 
     def _documents(
         self, collector: CollectorConfig, doc_class: DocumentClass, payload: Payload, stats: CollectorStats
@@ -247,26 +250,25 @@ class CollectorRun:
 
     def _write(self, docs: list[Document], stats: CollectorStats) -> WriteReport:
         report = self.target.store.write(docs) if docs else WriteReport()
-        retryable = report.with_outcome(Outcome.RETRYABLE)
-        if retryable:  # the journal does not advance: this payload comes again next run
+        counts = Counter(map(_OUTCOME, report.items))  # one pass in C: most payloads have no failure
+        if counts[Outcome.RETRYABLE]:  # the journal does not advance: this payload comes again next run
+            retryable = report.with_outcome(Outcome.RETRYABLE)
             raise TransientError(f"{len(retryable)} document(s) not written: {retryable[0].reason}")
-        for item in report.with_outcome(Outcome.PERMANENT):
-            self._reject(stats, f"document {item.id}: refused by the store: {item.reason}")
-        stats.count(report)
+        if counts[Outcome.PERMANENT]:
+            for item in report.with_outcome(Outcome.PERMANENT):
+                self._reject(stats, f"document {item.id}: refused by the store: {item.reason}")
+        stats.count(counts)
         return report
 
     def _publish(
-        self, collector: CollectorConfig, doc_class: DocumentClass, changed: list[ItemResult]
+        self,
+        collector: CollectorConfig,
+        doc_class: DocumentClass,
+        items: list[ItemResult],
+        phases: tuple[tuple[Outcome, ...], ...],
     ) -> None:
-        by_key: dict[str, list[ItemResult]] = {}
-        for item in changed:
-            key = collector.routing_key or f"{_ACTIONS.get(item.outcome, 'update')}.{doc_class.family}"
-            by_key.setdefault(key, []).append(item)
         envelopes = []
-        for key, items in by_key.items():
-            if not routed(self.target.patterns, key):
-                continue  # no pool consumes it: the store has the documents, nothing to trigger
-            ids, indices = [i.id for i in items], [i.index for i in items]
+        for key, ids, indices in self._announced(collector, doc_class, items, phases):
             for message in chunk_messages(doc_class.name, ids, indices, self.target.ids_per_message):
                 envelopes.append(Envelope.of(self.target.exchange, key, message))
         if envelopes:
@@ -274,11 +276,42 @@ class CollectorRun:
                 self.target.store.refresh(doc_class)
             self.target.bus.publish(envelopes)  # confirmed before the journal advances
 
+    def _announced(
+        self,
+        collector: CollectorConfig,
+        doc_class: DocumentClass,
+        items: list[ItemResult],
+        phases: tuple[tuple[Outcome, ...], ...],
+    ) -> list[tuple[str, list[str], list[str]]]:
+        """``(routing key, ids, indices)`` of the documents to announce, phase by phase (changed
+        ones first, then unchanged ones), each in write order.
+
+        The key depends on the outcome only, so it is chosen and checked against the bindings
+        once per outcome, and items whose key nobody consumes are not even looked at: most
+        collectors in a replay without engines announce nothing.
+        """
+        by_key: dict[str, list[ItemResult]] = {}
+        for outcomes in phases:
+            keys = {
+                o: k for o in outcomes if routed(self.target.patterns, k := _key(collector, doc_class, o))
+            }
+            if not keys:
+                continue
+            for item in items:
+                key = keys.get(item.outcome)
+                if key is not None:
+                    by_key.setdefault(key, []).append(item)
+        return [(key, [i.id for i in group], [i.index for i in group]) for key, group in by_key.items()]
+
     def _reject(self, stats: CollectorStats, problem: str) -> None:
         stats.rejected += 1
         if len(stats.problems) < 1000:  # the log has them all; the summary keeps the first ones
             stats.problems.append(problem)
         log.warning("rejected: %s", problem)
+
+
+def _key(collector: CollectorConfig, doc_class: DocumentClass, outcome: Outcome) -> str:
+    return collector.routing_key or f"{_ACTIONS.get(outcome, 'update')}.{doc_class.family}"
 
 
 def _archive_context(collector: CollectorConfig) -> ArchiveContext:

@@ -157,3 +157,34 @@ def test_run_after_a_failed_publish_publishes_the_unchanged_documents(
     assert set(delivery.message().document_ids) == {RAW.id_for("a"), RAW.id_for("b")}
     (quiet,) = run().run([collector(inbox)])  # a clean run after that stays quiet
     assert quiet.payloads == 0 and bus.fetch(["q"], 10, 0) == []
+
+
+def test_published_messages_list_changed_documents_first_then_unchanged_ones(
+    tmp_path: Path, store: DuckDBStore
+) -> None:
+    from maas.bus.topology import Binding, QueueSpec, Topology
+    from maas.collector.run import CollectorStats
+    from maas.collector.sources.base import Checkpoint, Payload
+
+    bus = MemoryBus(MemoryBroker())
+    bus.declare(Topology(("collect",), (QueueSpec("q", (Binding("collect", "*.test-raw"),)),)))
+    run = CollectorRun(Target(store, bus, "collect", ("*.test-raw",), None), CATALOG.models, TLSSettings())
+    config = collector(tmp_path)
+    stats = CollectorStats(config.id, config.interface_name)
+
+    def ingest(rows: str) -> dict[str, list[str]]:
+        payload = Payload(
+            "p.csv", f"name,value\n{rows}".encode(), "file:///x", Checkpoint(), datetime.now(UTC)
+        )
+        run.ingest(config, payload, stats)
+        deliveries = bus.fetch(["q"], 10, 0)
+        bus.ack(deliveries)
+        return {d.routing_key: list(d.message().document_ids) for d in deliveries}
+
+    ingest("a,1\nb,2\nc,3\n")
+    ids = [RAW.id_for(name) for name in "abcd"]
+    assert ingest("a,1\nb,20\nd,4\nc,30\n") == {
+        "update.test-raw": [ids[1], ids[2], ids[0]],  # updated b and c, then unchanged a
+        "new.test-raw": [ids[3]],
+    }
+    assert (stats.created, stats.updated, stats.unchanged) == (4, 2, 1)
