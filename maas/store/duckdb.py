@@ -342,19 +342,13 @@ class DuckDBStore:
         planned, results = plan(cur)
         docs = [d for d in {d.id: d for d in planned}.values() if d.id not in refused]
         refused.update(_unknown_fields(spec, docs))
-        docs = [d for d in docs if d.id not in refused]
-        encoded = [_encode(d) for d in docs]
-        stored = self._stored_hashes(cur, spec, [d.id for d in docs], remembered, assume_new)
-        changed = [
-            (d, text, digest)
-            for d, (text, digest) in zip(docs, encoded, strict=True)
-            if stored.get(d.id) != digest
-        ]
+        encoded = [_encode(d) for d in docs if d.id not in refused]
+        stored = self._stored_hashes(cur, spec, [d.id for d, _, _ in encoded], remembered, assume_new)
+        changed = [item for item in encoded if stored.get(item[0].id) != item[2]]
         if changed:
             self._upsert(cur, spec, changed, [d.id for d, _, _ in changed if d.id in stored])
-        outcomes = (_outcome(stored.get(d.id), digest) for d, (_, digest) in zip(docs, encoded, strict=True))
-        items = results + [ItemResult(d.id, d.index, o) for d, o in zip(docs, outcomes, strict=True)]
-        return items, [(d, digest) for d, (_, digest) in zip(docs, encoded, strict=True)]
+        items = [ItemResult(d.id, d.index, _outcome(stored.get(d.id), digest)) for d, _, digest in encoded]
+        return results + items, [(d, digest) for d, _, digest in encoded]
 
     def _stored_hashes(
         self, cur: Cursor, spec: TableSpec, ids: list[str], remembered: bool, assume_new: bool
@@ -595,16 +589,19 @@ def _as_plan(docs: list[Document]) -> Plan:
     return lambda cur: (docs, [])
 
 
-def _encode(doc: Document) -> tuple[bytes, str]:
+def _encode(doc: Document) -> Encoded:
     """The canonical JSON (also the bulk line) and its content hash: one encoding per document."""
     text = content_bytes(doc.data)
-    return text, hash_encoded(text)
+    return doc, text, hash_encoded(text)
 
 
 def _unknown_fields(spec: TableSpec, docs: list[Document]) -> dict[str, ItemResult]:
     """The table has no column for them: refuse, like OpenSearch's strict mapping does."""
     found = {}
+    names = spec.doc_class.fields.keys()
     for doc in docs:
+        if doc.data.keys() <= names:  # the common case, without building a set
+            continue
         unknown = spec.unknown_fields(doc)
         if unknown:
             reason = f"unknown field(s) {', '.join(sorted(unknown))}: the table has no such column"

@@ -30,10 +30,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from maas.model import Document, DocumentClass
 
 DEFAULT_CAPACITY = 20_000  # documents: a few engine batches of every family, tens of MB
+
+
+# id -> (class, index, a snapshot of the data, content hash), or _ABSENT for an id known not
+# to be stored. Tuples, not Documents: remembering is on every write's path, and a frozen
+# dataclass costs several times a tuple to build; a Document is built when one is read back.
+Entry = tuple[DocumentClass | None, str, dict[str, Any] | None, str]
+_ABSENT: Entry = (None, "", None, "")
 
 
 class RecentDocuments:
@@ -43,8 +51,7 @@ class RecentDocuments:
         self.capacity = capacity
         self.commit_lock = threading.RLock()  # held across COMMIT and the update of the memory
         self.generation = 0  # commits remembered so far: a read that saw none may be remembered
-        # id -> (document, content hash), or (None, "") for an id known not to be stored
-        self._docs: OrderedDict[str, tuple[Document | None, str]] = OrderedDict()
+        self._docs: OrderedDict[str, Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -52,12 +59,12 @@ class RecentDocuments:
     def remember(self, written: Iterable[tuple[Document, str]]) -> None:
         """Documents just committed, each with its content hash (call under ``commit_lock``)."""
         self.generation += 1
-        self._keep((doc.id, _snapshot(doc), digest) for doc, digest in written)
+        self._keep([(doc.id, (doc.doc_class, doc.index, dict(doc.data), digest)) for doc, digest in written])
 
     def forget(self, ids: Iterable[str]) -> None:
         """Documents just deleted (call under ``commit_lock``)."""
         self.generation += 1
-        self._keep((doc_id, None, "") for doc_id in ids)
+        self._keep([(doc_id, _ABSENT) for doc_id in ids])
 
     def remember_read(
         self, read: Iterable[tuple[Document, str]], absent: Iterable[str], generation: int
@@ -66,24 +73,23 @@ class RecentDocuments:
         ``generation``: kept unless a commit happened meanwhile."""
         with self.commit_lock:
             if generation == self.generation:
-                self._keep((doc.id, _snapshot(doc), digest) for doc, digest in read)
-                self._keep((doc_id, None, "") for doc_id in absent)
+                self._keep([(d.id, (d.doc_class, d.index, dict(d.data), digest)) for d, digest in read])
+                self._keep([(doc_id, _ABSENT) for doc_id in absent])
 
-    def _keep(self, entries: Iterable[tuple[str, Document | None, str]]) -> None:
+    def _keep(self, entries: list[tuple[str, Entry]]) -> None:
         docs = self._docs
-        for doc_id, doc, digest in entries:
-            docs.pop(doc_id, None)
-            docs[doc_id] = (doc, digest)
-        while len(docs) > self.capacity:
+        pop = docs.pop
+        for doc_id, entry in entries:
+            pop(doc_id, None)  # a rewritten id moves to the newest end
+            docs[doc_id] = entry
+        for _ in range(len(docs) - self.capacity):
             docs.popitem(last=False)
 
     def hashes(self, ids: Iterable[str]) -> dict[str, str | None]:
         """The stored content hash of every id the memory knows (None: not stored)."""
         with self.commit_lock:
             found = [(doc_id, self._docs.get(doc_id)) for doc_id in ids]
-        return {
-            doc_id: entry[1] if entry[0] is not None else None for doc_id, entry in found if entry is not None
-        }
+        return {doc_id: entry[3] if entry[0] is not None else None for doc_id, entry in found if entry}
 
     def documents(
         self, doc_class: DocumentClass, ids: Sequence[str], indices: Collection[str] | None = None
@@ -98,18 +104,16 @@ class RecentDocuments:
             entries = [(doc_id, self._docs.get(doc_id)) for doc_id in ids]
         found, absent = {}, set()
         for doc_id, entry in entries:
-            doc = entry[0] if entry is not None else None
-            if entry is None or (doc is not None and doc.doc_class is not doc_class):
+            if entry is None:
                 continue
-            if doc is None or (indices is not None and doc.index not in indices):
+            remembered_class, index, data, _ = entry
+            if data is not None and remembered_class is not doc_class:
+                continue
+            if data is None or (indices is not None and index not in indices):
                 absent.add(doc_id)
             else:
-                found[doc_id] = Document(doc_class, doc_id, doc.index, dict(doc.data))
+                found[doc_id] = Document(doc_class, doc_id, index, dict(data))
         return found, absent
-
-
-def _snapshot(doc: Document) -> Document:
-    return Document(doc.doc_class, doc.id, doc.index, dict(doc.data))
 
 
 _shared: dict[Path, tuple[RecentDocuments, int]] = {}  # database -> (memory, stores using it)
