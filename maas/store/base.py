@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from maas.model import Document, DocumentClass
 
@@ -29,10 +29,12 @@ class Outcome(StrEnum):
         return self in (Outcome.RETRYABLE, Outcome.PERMANENT)
 
 
-@dataclass(frozen=True, slots=True)
-class ItemResult:
+class ItemResult(NamedTuple):
+    """One document's outcome. A named tuple: a write builds one per document, at a third of a
+    frozen dataclass' cost."""
+
     id: str
-    index: str
+    index: str  # type: ignore[assignment]  # the field hides tuple.index(), which nobody calls
     outcome: Outcome
     reason: str | None = None
 
