@@ -40,6 +40,7 @@ def _text_finisher(spec: FieldSpec, to_item: Finisher, fallback: Finisher, gener
     pattern = re.compile(spec.regex) if spec.regex else None
     search, group = (pattern.search, 1 if pattern.groups else 0) if pattern else (None, 0)
     keep_text = spec.type in ("str", "any") and spec.lookup is None
+    as_int = spec.type == "int" and spec.lookup is None  # what ``convert.to_int`` does with text
 
     def finish(raw: Any) -> Any:
         if type(raw) is str:
@@ -53,6 +54,11 @@ def _text_finisher(spec: FieldSpec, to_item: Finisher, fallback: Finisher, gener
                 return fallback(None)
             if keep_text:
                 return raw
+            if as_int:
+                try:
+                    return int(raw)
+                except ValueError:
+                    pass  # the converter says why
         elif raw is None or type(raw) is Many or search or isinstance(raw, str):
             return general(raw)
         value = to_item(raw)
