@@ -97,6 +97,7 @@ class Replayer:
         self.run = CollectorRun(target, catalog.models, TLSSettings())
         self._pending = 0  # changed documents published since the chain last ran
         self._warned: set[tuple[str, str]] = set()
+        self._hashes: dict[str, str] = {}  # collector id -> its configuration hash
 
     def replay(self, plan: Plan) -> ReplayReport:
         report = ReplayReport(total=len(plan.payloads) + len(plan.bad), skipped=plan.skipped)
@@ -140,7 +141,7 @@ class Replayer:
 
     def _check_version(self, collector: CollectorConfig, sidecar: Sidecar, report: ReplayReport) -> None:
         """Say once per configuration version that the payload is read with another one."""
-        current = collector.config_hash()
+        current = self._config_hash(collector)
         if current == sidecar.config_hash or (collector.id, sidecar.config_hash) in self._warned:
             return
         self._warned.add((collector.id, sidecar.config_hash))
@@ -151,6 +152,12 @@ class Replayer:
         )
         report.warnings.append(warning)
         log.warning(warning)
+
+    def _config_hash(self, collector: CollectorConfig) -> str:
+        """Hashing dumps the whole configuration to JSON: once per collector, not per payload."""
+        if collector.id not in self._hashes:
+            self._hashes[collector.id] = collector.config_hash()
+        return self._hashes[collector.id]
 
     def _drain(self, report: ReplayReport) -> None:
         self._pending = 0
