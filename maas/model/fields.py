@@ -7,9 +7,10 @@ it runs for every field of every document on the hot write path.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -116,6 +117,10 @@ def _float(value: Any) -> float:
 
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+# OData v2's JSON dates: milliseconds since the epoch in UTC, and for Edm.DateTimeOffset the
+# offset (minutes) the sender was in, which does not change the instant.
+_ODATA_V2_DATE = re.compile(r"/Date\((-?\d{1,15})(?:[+-]\d{4})?\)/")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _boolean(value: Any) -> bool:
@@ -146,9 +151,25 @@ def _datetime_converter(default_tz: tzinfo | None) -> Converter:
 
 def _parse_datetime(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text.strip())
+        return datetime_from_text(text)
     except ValueError:
         raise FieldError(f"expected an ISO 8601 date-time, got {text!r}") from None
+
+
+def datetime_from_text(text: str) -> datetime:
+    """ISO 8601, or the ``/Date(ms)/`` form OData v2 services write in JSON (UTC milliseconds;
+    the offset some add does not change the instant). ValueError for anything else."""
+    try:
+        return datetime.fromisoformat(text)  # a TypeError for what is not text
+    except ValueError:
+        text = text.strip()
+        odata = _ODATA_V2_DATE.fullmatch(text)
+        if odata is None:
+            return datetime.fromisoformat(text)  # surrounded by spaces, or a ValueError
+    try:
+        return _EPOCH + timedelta(milliseconds=int(odata.group(1)))
+    except OverflowError:
+        raise ValueError(f"OData date {text!r} is out of range") from None
 
 
 def _geo_shape(value: Any) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Literal, NamedTuple, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from maas.model.fields import datetime_from_text
+
 TypeName = Literal["str", "int", "float", "bool", "datetime", "date", "any"]
 Converter = Callable[[Any], Any]
 
@@ -80,9 +82,10 @@ def identity(value: Any) -> Any:
 
 
 def _parser(fmt: str | None) -> Callable[[str], datetime]:
-    """ISO 8601 by default (fast, accepts offsets and 'Z'); strptime when a format is given."""
+    """ISO 8601 (offsets and 'Z') or OData v2's ``/Date(ms)/`` by default; strptime when a
+    format is given."""
     if fmt is None:
-        return datetime.fromisoformat
+        return datetime_from_text
     return lambda text: datetime.strptime(text, fmt)
 
 

@@ -228,10 +228,10 @@ def odata_v2_sample(request: pytest.FixtureRequest, tmp_path: Path, interface: s
     extract = {
         "format": "json",
         "record": "d.results[*]",
-        "fields": fields("Id", "Name", None, "ContentLength"),
+        "fields": fields("Id", "Name", "PublicationDate", "ContentLength"),  # /Date(ms)/ in v2's JSON
     }
     sample = collector(interface, "odata2", source, extract)
-    return Sample(sample, odata_rows(False), 4, service.v2_url + "Products?")
+    return Sample(sample, odata_rows(True), 4, service.v2_url + "Products?")
 
 
 def http_sample(request: pytest.FixtureRequest, tmp_path: Path, interface: str) -> Sample:

@@ -101,8 +101,12 @@ def test_error_names_the_document_class_and_every_bad_field() -> None:
         doc_class.make({"size": "big", "ok": "perhaps", "colour": "red"})
     message = str(info.value)
     assert message.startswith("Product: ")
-    for part in ("unknown field(s): colour", "name: required field is missing",
-                 "size: expected an integer, got 'big'", "ok: expected a boolean, got 'perhaps'"):
+    for part in (
+        "unknown field(s): colour",
+        "name: required field is missing",
+        "size: expected an integer, got 'big'",
+        "ok: expected a boolean, got 'perhaps'",
+    ):
         assert part in message
 
 
@@ -124,6 +128,26 @@ def test_zulu_and_aware_datetimes_are_accepted() -> None:
     assert convert(Field(T.DATETIME), "2024-03-01T10:00:00Z") == datetime(2024, 3, 1, 10, tzinfo=UTC)
     aware = datetime(2024, 3, 1, 10, tzinfo=timezone(timedelta(hours=-5)))
     assert convert(Field(T.DATETIME), aware) == datetime(2024, 3, 1, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("/Date(1709287200123)/", datetime(2024, 3, 1, 10, 0, 0, 123000, tzinfo=UTC)),
+        ("/Date(1709287200000+0120)/", datetime(2024, 3, 1, 10, tzinfo=UTC)),  # the offset is informative
+        ("/Date(-1000)/", datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ],
+)
+def test_odata_v2_json_dates_are_utc_milliseconds(raw: str, expected: datetime) -> None:
+    assert convert(Field(T.DATETIME), raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("/Date(x)/", "expected an ISO 8601 date-time"), ("/Date(999999999999999)/", "ISO 8601")],
+)
+def test_malformed_odata_v2_dates_are_refused(raw: str, message: str) -> None:
+    assert message in refusal(Field(T.DATETIME), raw)
 
 
 @pytest.mark.parametrize("raw", ["2024-03-01T10:00:00", datetime(2024, 3, 1, 10), "2024-03-01"])
