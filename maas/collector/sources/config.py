@@ -54,7 +54,10 @@ class _FileGates(_Strict):
     )
     stable_interval_s: float = Field(default=1.0, ge=0, description="pause between stability samples")
     after_success: Literal["keep", "delete", "move"] = "keep"
-    move_to: str | None = Field(default=None, description="directory for after_success: move")
+    move_to: str | None = Field(
+        default=None,
+        description="directory for after_success: move (made if missing; under root unless absolute)",
+    )
 
     @model_validator(mode="after")
     def _move_target(self) -> _FileGates:

@@ -58,6 +58,7 @@ class FileSource(Closing):
 
     def __init__(self, config: FileConfig) -> None:
         self.config = config
+        self._made_dirs: set[str] = set()  # move_to directories already made (or found)
 
     def poll(self, state: SourceState) -> Iterator[Payload]:
         candidates = [f for f in self._list() if self._matches(f.rel) and _is_new(f, state)]
@@ -174,8 +175,14 @@ class RemoteFileSource(FileSource):
             self._remove(path)
 
     def _move(self, path: str, target: str) -> None:
+        """Rename into move_to, made first if missing (as the filesystem source does)."""
+        destination = self._join(self.config.root, target)
+        directory = str(PurePosixPath(destination).parent)
         with self._errors(f"move {path} to {target}"):
-            self._rename(path, self._join(self.config.root, target))
+            if directory not in self._made_dirs:
+                self._make_dirs(directory)
+                self._made_dirs.add(directory)
+            self._rename(path, destination)
 
     def _url(self, path: str) -> str:
         cfg = self.config
@@ -195,6 +202,16 @@ class RemoteFileSource(FileSource):
 
     @abstractmethod
     def _rename(self, path: str, target: str) -> None: ...
+
+    @abstractmethod
+    def _make_dirs(self, directory: str) -> None:
+        """Make ``directory`` and its missing parents; one that exists is fine."""
+
+
+def levels(directory: str) -> list[str]:
+    """``/a/b`` -> ``['/a', '/a/b']``: the directories to make, outermost first (not the root)."""
+    path = PurePosixPath(directory)
+    return [str(p) for p in [*reversed(path.parents), path] if p.name]
 
 
 def _is_new(listed: Listed, state: SourceState) -> bool:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from maas.collector.sources.config import FtpConfig
-from maas.collector.sources.files import Entry, RemoteFileSource, Unreadable, safe_child
+from maas.collector.sources.files import Entry, RemoteFileSource, Unreadable, levels, safe_child
 from maas.collector.sources.tls import ssl_context
 from maas.config.settings import TLSSettings
 from maas.errors import SourceError, SourceRefused, SourceUnavailable
@@ -141,6 +141,11 @@ class FtpSource(RemoteFileSource):
 
     def _rename(self, path: str, target: str) -> None:
         self.ftp.rename(path, target)
+
+    def _make_dirs(self, directory: str) -> None:
+        for level in levels(directory):
+            with contextlib.suppress(ftplib.error_perm):  # 550: exists (else the rename says why)
+                self.ftp.mkd(level)
 
 
 def _mlsd(ftp: ftplib.FTP, directory: str) -> Iterator[Entry]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import paramiko
 
 from maas.collector.sources.config import SftpConfig
-from maas.collector.sources.files import Entry, RemoteFileSource, Unreadable, safe_child
+from maas.collector.sources.files import Entry, RemoteFileSource, Unreadable, levels, safe_child
 from maas.config.settings import TLSSettings
 from maas.errors import SourceError, SourceRefused, SourceUnavailable
 
@@ -130,6 +130,13 @@ class SftpSource(RemoteFileSource):
 
     def _rename(self, path: str, target: str) -> None:
         self.sftp.posix_rename(path, target)
+
+    def _make_dirs(self, directory: str) -> None:
+        for level in levels(directory):
+            try:
+                self.sftp.stat(level)
+            except FileNotFoundError:
+                self.sftp.mkdir(level)
 
 
 def _ssh_error(where: str, action: str, exc: paramiko.SSHException) -> SourceError:

@@ -668,7 +668,7 @@ def test_the_file_source_examples_collect_the_samples_they_document(
     assert not nfs.enabled and not ftps.enabled
     (tmp_path / "planning" / "S2A").mkdir(parents=True)
     (tmp_path / "planning" / "S2A" / "S2A_MP_ACQ_20240102T000000.xml").write_bytes(PLAN_XML)
-    (ftp_root / "outgoing" / "done").mkdir(parents=True)  # FTP does not create move_to
+    (ftp_root / "outgoing").mkdir()  # the example's move_to (outgoing/done) is made by the source
     uploaded = ftp_root / "outgoing" / "S3A_MP_20240102T000000.csv"
     uploaded.write_bytes(PLAN_CSV)
     an_hour_ago = time.time() - 3600  # older than the example's min_age_s

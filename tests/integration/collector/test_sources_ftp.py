@@ -102,13 +102,14 @@ def test_growing_file_is_not_taken_until_stable(ftp_server: FtpServer, ftp_root:
 
 def test_after_success_move_and_delete(ftp_server: FtpServer, ftp_root: Path, drain: Drain) -> None:
     fill(ftp_root)
-    (ftp_root / "done").mkdir()
-    moved = ftp_config(ftp_server, root="/incoming", patterns=["S2A*"], after_success="move", move_to="/done")
+    moved = ftp_config(
+        ftp_server, root="/incoming", patterns=["S2A*"], after_success="move", move_to="/done/2024"
+    )
     with create_source(moved) as source:
         [payload], _ = drain(source, SourceState())
         assert (ftp_root / "incoming/S2A_MP_20240309.csv").exists()
-        source.after_success(payload)
-    assert (ftp_root / "done/S2A_MP_20240309.csv").exists()
+        source.after_success(payload)  # /done/2024 does not exist yet: made, parents first
+    assert (ftp_root / "done/2024/S2A_MP_20240309.csv").exists()
 
     deleted = ftp_config(ftp_server, root="/incoming", patterns=["*.txt"], after_success="delete")
     with create_source(deleted) as source:

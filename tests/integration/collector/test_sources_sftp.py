@@ -159,12 +159,13 @@ def test_growing_file_is_not_taken_until_stable(
 
 
 def test_after_success_delete_and_move(sshd: Sshd, known_hosts: Path, remote: Path, drain: Drain) -> None:
-    moved = sftp_config(sshd, remote, known_hosts, patterns=["S1A*"], after_success="move", move_to="done")
-    (remote / "done").mkdir()
+    moved = sftp_config(
+        sshd, remote, known_hosts, patterns=["S1A*"], after_success="move", move_to="done/2024"
+    )
     with create_source(moved) as source:
         [payload], _ = drain(source, SourceState())
-        source.after_success(payload)
-    assert (remote / "done/S1A_MP_20240309.xml").exists()
+        source.after_success(payload)  # done/2024 does not exist yet: made, parents first
+    assert (remote / "done/2024/S1A_MP_20240309.xml").exists()
 
     deleted = sftp_config(sshd, remote, known_hosts, patterns=["*.tmp"], after_success="delete")
     with create_source(deleted) as source:
