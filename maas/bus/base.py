@@ -36,9 +36,15 @@ H_ROUTING_KEY = "x-maas-original-routing-key"
 H_QUEUE = "x-maas-queue"
 H_REPLAYS = "x-maas-replays"
 _FAILURE_HEADERS = (H_REASON, H_ATTEMPTS, H_CONSUMER, H_FIRST_FAILURE, H_LAST_FAILURE)
-_BROKER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue",
-                   "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue",
-                   "x-last-death-reason")
+_BROKER_HEADERS = (
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+)
 MAX_REASON_CHARS = 2000
 DEFAULT_EXCHANGE = ""  # AMQP's nameless direct exchange: routing key = queue name
 
@@ -103,21 +109,39 @@ class Delivery:
         if H_REASON not in self.headers:
             return None
         h = self.headers
-        return Failure(str(h[H_REASON]), self.attempts, str(h.get(H_CONSUMER, "")),
-                       str(h.get(H_FIRST_FAILURE, "")), str(h.get(H_LAST_FAILURE, "")))
+        return Failure(
+            str(h[H_REASON]),
+            self.attempts,
+            str(h.get(H_CONSUMER, "")),
+            str(h.get(H_FIRST_FAILURE, "")),
+            str(h.get(H_LAST_FAILURE, "")),
+        )
 
     def message(self) -> Message:
         """The decoded message; a ValidationError (permanent) says why it is not one."""
         return Message.decode(self.body)
 
 
-def make_delivery(queue: str, exchange: str, routing_key: str, body: bytes,
-                  headers: Mapping[str, Any] | None, redelivered: bool, token: Any) -> Delivery:
+def make_delivery(
+    queue: str,
+    exchange: str,
+    routing_key: str,
+    body: bytes,
+    headers: Mapping[str, Any] | None,
+    redelivered: bool,
+    token: Any,
+) -> Delivery:
     """A delivery with its original exchange and routing key restored from our headers."""
     headers = dict(headers or {})
-    return Delivery(queue, str(headers.get(H_EXCHANGE, exchange)),
-                    str(headers.get(H_ROUTING_KEY, routing_key)), body, headers, redelivered,
-                    token)
+    return Delivery(
+        queue,
+        str(headers.get(H_EXCHANGE, exchange)),
+        str(headers.get(H_ROUTING_KEY, routing_key)),
+        body,
+        headers,
+        redelivered,
+        token,
+    )
 
 
 @dataclass(frozen=True)
@@ -157,12 +181,10 @@ class Bus(Protocol):
         """Done with these (after the durable write); a delivery from a lost connection is
         skipped: the broker redelivers it."""
 
-    def retry(self, deliveries: Sequence[Delivery], reason: str,
-              consumer: str | None = None) -> Settled:
+    def retry(self, deliveries: Sequence[Delivery], reason: str, consumer: str | None = None) -> Settled:
         """Back to the queue after its policy's delay; to the DLQ once attempts are exhausted."""
 
-    def dead_letter(self, deliveries: Sequence[Delivery], reason: str,
-                    consumer: str | None = None) -> None:
+    def dead_letter(self, deliveries: Sequence[Delivery], reason: str, consumer: str | None = None) -> None:
         """To the queue's DLQ now, with reason, attempts and origin."""
 
     def queue_stats(self, queues: Sequence[str]) -> list[QueueStats]: ...
@@ -227,8 +249,7 @@ class BusBase(ABC):
         self._declare(topology)
         self._specs.update({spec.name: spec for spec in topology.queues})
 
-    def retry(self, deliveries: Sequence[Delivery], reason: str,
-              consumer: str | None = None) -> Settled:
+    def retry(self, deliveries: Sequence[Delivery], reason: str, consumer: str | None = None) -> Settled:
         settled, copies = Settled(), []
         for delivery in deliveries:
             spec, attempts = self._spec(delivery.queue), delivery.attempts + 1
@@ -242,8 +263,7 @@ class BusBase(ABC):
         self._move(copies, deliveries)
         return settled
 
-    def dead_letter(self, deliveries: Sequence[Delivery], reason: str,
-                    consumer: str | None = None) -> None:
+    def dead_letter(self, deliveries: Sequence[Delivery], reason: str, consumer: str | None = None) -> None:
         copies = [self._copy(d, dlq_name(d.queue), reason, consumer) for d in deliveries]
         self._move(copies, deliveries)
 
@@ -270,33 +290,34 @@ class BusBase(ABC):
         try:
             return self._specs[queue]
         except KeyError:
-            raise BusError(f"queue {queue!r}: retry policy unknown; declare its topology "
-                           "on this bus first") from None
+            raise BusError(
+                f"queue {queue!r}: retry policy unknown; declare its topology on this bus first"
+            ) from None
 
 
-def failure_headers(delivery: Delivery, reason: str, consumer: str,
-                    now: datetime) -> dict[str, Any]:
+def failure_headers(delivery: Delivery, reason: str, consumer: str, now: datetime) -> dict[str, Any]:
     """The delivery's headers plus one more failure (broker bookkeeping dropped)."""
     stamp = now.astimezone(UTC).isoformat()
     headers = _own_headers(delivery.headers)
-    headers.update({
-        H_REASON: redactor.mask(reason)[:MAX_REASON_CHARS],
-        H_ATTEMPTS: delivery.attempts + 1,
-        H_CONSUMER: consumer,
-        H_FIRST_FAILURE: headers.get(H_FIRST_FAILURE, stamp),
-        H_LAST_FAILURE: stamp,
-        H_EXCHANGE: delivery.exchange,
-        H_ROUTING_KEY: delivery.routing_key,
-        H_QUEUE: delivery.queue,
-    })
+    headers.update(
+        {
+            H_REASON: redactor.mask(reason)[:MAX_REASON_CHARS],
+            H_ATTEMPTS: delivery.attempts + 1,
+            H_CONSUMER: consumer,
+            H_FIRST_FAILURE: headers.get(H_FIRST_FAILURE, stamp),
+            H_LAST_FAILURE: stamp,
+            H_EXCHANGE: delivery.exchange,
+            H_ROUTING_KEY: delivery.routing_key,
+            H_QUEUE: delivery.queue,
+        }
+    )
     return headers
 
 
 def replay_envelope(delivery: Delivery) -> Envelope:
     """A dead letter sent straight back to its work queue (not re-routed to every binding),
     with fresh attempts; origin kept so the consumer still sees the original routing key."""
-    headers = {k: v for k, v in _own_headers(delivery.headers).items()
-               if k not in _FAILURE_HEADERS}
+    headers = {k: v for k, v in _own_headers(delivery.headers).items() if k not in _FAILURE_HEADERS}
     headers[H_REPLAYS] = int(delivery.headers.get(H_REPLAYS, 0)) + 1
     headers.setdefault(H_EXCHANGE, delivery.exchange)
     headers.setdefault(H_ROUTING_KEY, delivery.routing_key)
@@ -311,4 +332,3 @@ def _own_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
 def maas_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
     """Only our ``x-maas-*`` headers (what both backends must agree on)."""
     return {k: v for k, v in headers.items() if k.startswith("x-maas-")}
-

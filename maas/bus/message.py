@@ -97,9 +97,7 @@ class Message(BaseModel):
         except pydantic.ValidationError as exc:
             raise ValidationError(f"invalid message: {_problems(exc)}") from None
 
-    def child(
-        self, document_class: str, ids: Sequence[str], indices: Sequence[str]
-    ) -> Message:
+    def child(self, document_class: str, ids: Sequence[str], indices: Sequence[str]) -> Message:
         """A report caused by this message: the trace grows by this message's id, force carries."""
         return Message(
             ancestor_ids=(*self.ancestor_ids, self.message_id),

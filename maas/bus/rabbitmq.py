@@ -53,8 +53,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CAPABILITIES = BusCapabilities("rabbitmq", persistent=True, distributed=True, real_delay=True)
-_REFUSED = (px.AuthenticationError, px.ProbableAuthenticationError,
-            px.ProbableAccessDeniedError, px.IncompatibleProtocolError)
+_REFUSED = (
+    px.AuthenticationError,
+    px.ProbableAuthenticationError,
+    px.ProbableAccessDeniedError,
+    px.IncompatibleProtocolError,
+)
 _REFUSED_CODES = (403, 530)  # access refused, not allowed (unknown vhost)
 
 
@@ -99,8 +103,10 @@ class _Confirms:
             self.connection.call_later(0, _nothing)
 
     def on_return(self, _ch: Any, method: Any, _props: Any, _body: bytes) -> None:
-        self.returned.append(f"{method.exchange or '(default)'} {method.routing_key!r}: "
-                             f"{method.reply_code} {method.reply_text}")
+        self.returned.append(
+            f"{method.exchange or '(default)'} {method.routing_key!r}: "
+            f"{method.reply_code} {method.reply_text}"
+        )
 
     def on_close(self, _ch: Any, reason: BaseException) -> None:
         self.closed = reason
@@ -171,8 +177,15 @@ class _Session:
         self.buffers[queue].append(self.hold(self.delivery(queue, method, props, body)))
 
     def delivery(self, queue: str, method: Any, props: Any, body: bytes) -> Delivery:
-        return make_delivery(queue, method.exchange, method.routing_key, body, props.headers,
-                             method.redelivered, _Token(self.generation, method.delivery_tag))
+        return make_delivery(
+            queue,
+            method.exchange,
+            method.routing_key,
+            body,
+            props.headers,
+            method.redelivered,
+            _Token(self.generation, method.delivery_tag),
+        )
 
     def hold(self, delivery: Delivery) -> Delivery:
         """Count a consuming-channel delivery as unacked (tags are per channel)."""
@@ -205,11 +218,11 @@ class _Session:
         confirms.returned.clear()
         confirms.nacked = 0
         for env in envelopes:
-            props = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent,
-                                         headers=dict(env.headers) or None)
+            props = pika.BasicProperties(
+                delivery_mode=pika.DeliveryMode.Persistent, headers=dict(env.headers) or None
+            )
             confirms.track()  # before: its confirm may arrive while the publish is flushed
-            self.publish_ch.basic_publish(env.exchange, env.routing_key, env.body, props,
-                                          mandatory=True)
+            self.publish_ch.basic_publish(env.exchange, env.routing_key, env.body, props, mandatory=True)
         self._wait_confirms(time.monotonic() + timeout_s)
         problem = confirms.problem()
         if problem:
@@ -290,8 +303,7 @@ class RabbitMQBus(BusBase):
                 raise map_error(exc) from exc
             self._generation = self._session.generation
             if self._generation > 1:
-                log.info("%s: reconnected to the broker (session %d)", self.client_name,
-                         self._generation)
+                log.info("%s: reconnected to the broker (session %d)", self.client_name, self._generation)
         return self._session
 
     def _drop(self) -> None:
@@ -323,8 +335,9 @@ class RabbitMQBus(BusBase):
         return self._call(lambda s: self._fill(s, queues, max_count, prefetch, deadline))
 
     @staticmethod
-    def _fill(s: _Session, queues: Sequence[str], max_count: int, prefetch: int,
-              deadline: float) -> list[Delivery]:
+    def _fill(
+        s: _Session, queues: Sequence[str], max_count: int, prefetch: int, deadline: float
+    ) -> list[Delivery]:
         s.subscribe(queues, prefetch)
         s.connection.process_data_events(time_limit=0)  # what already arrived
         while s.buffered(queues) < max_count:
@@ -337,18 +350,26 @@ class RabbitMQBus(BusBase):
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         session = self._session
         live = session is not None and session.connection.is_open
-        tags = {d.token.tag for d in deliveries
-                if live and session and d.token.generation == session.generation}
+        tags = {
+            d.token.tag for d in deliveries if live and session and d.token.generation == session.generation
+        }
         if len(tags) < len(deliveries):
-            log.warning("%s: %d deliveries came from a lost connection; the broker redelivers "
-                        "them", self.client_name, len(deliveries) - len(tags))
+            log.warning(
+                "%s: %d deliveries came from a lost connection; the broker redelivers them",
+                self.client_name,
+                len(deliveries) - len(tags),
+            )
         if session is not None and tags:
             try:
                 session.ack(tags & session.unacked)
             except (px.AMQPError, OSError) as exc:
                 self._drop()
-                log.warning("%s: ack failed (%s); the broker redelivers %d deliveries",
-                            self.client_name, map_error(exc), len(tags))
+                log.warning(
+                    "%s: ack failed (%s); the broker redelivers %d deliveries",
+                    self.client_name,
+                    map_error(exc),
+                    len(tags),
+                )
 
     def _get(self, queue: str, limit: int) -> list[Delivery]:
         return self._call(lambda s: [s.hold(d) for d in _get(s, s.consume_ch, queue, limit)])
@@ -372,11 +393,15 @@ def _declare(ch: BlockingChannel, topology: Topology) -> None:
         ch.queue_declare(spec.name, durable=True)
         ch.queue_declare(spec.dlq, durable=True)
         for name, ttl_ms in spec.delay_queues().items():
-            ch.queue_declare(name, durable=True, arguments={
-                "x-message-ttl": ttl_ms,
-                "x-dead-letter-exchange": "",  # the default exchange: straight back to the work
-                "x-dead-letter-routing-key": spec.name,  # queue, not to every binding
-            })
+            ch.queue_declare(
+                name,
+                durable=True,
+                arguments={
+                    "x-message-ttl": ttl_ms,
+                    "x-dead-letter-exchange": "",  # the default exchange: straight back to the work
+                    "x-dead-letter-routing-key": spec.name,  # queue, not to every binding
+                },
+            )
         for binding in spec.bindings:
             ch.queue_bind(spec.name, binding.exchange, routing_key=binding.pattern)
 
