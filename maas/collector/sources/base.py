@@ -62,12 +62,16 @@ class Resume:
 class Checkpoint:
     """What the journal records once the payload is durably processed.
 
-    Files fill ``seen``; OData fills ``watermark`` (the max watermark of the page), ``recent``
-    (record key -> watermark, for the records inside the overlap window) and ``keep_after``
-    (entries of ``recent`` older than this can be forgotten); HTTP fills ``resume``.
+    Files fill ``seen`` and ``present`` (every path the poll listed: the seen entries of files
+    gone from the source are forgotten, so the seen set stays the size of the directory, not of
+    its history; a file that comes back later is collected again, onto the same document ids);
+    OData fills ``watermark`` (the max watermark of the page), ``recent`` (record key ->
+    watermark, for the records inside the overlap window) and ``keep_after`` (entries of
+    ``recent`` older than this can be forgotten); HTTP fills ``resume``.
     """
 
     seen: SeenFile | None = None
+    present: frozenset[str] | None = None
     watermark: datetime | None = None
     recent: Mapping[str, datetime] = field(default_factory=lambda: _EMPTY)
     keep_after: datetime | None = None
@@ -87,7 +91,7 @@ class SourceState:
         """The state after ``checkpoint`` was durably processed (pure: returns a new state)."""
         return replace(
             self,
-            seen=_with_seen(self.seen, checkpoint.seen),
+            seen=_with_seen(self.seen, checkpoint.seen, checkpoint.present),
             watermark=_max(self.watermark, checkpoint.watermark),
             recent=_merge_recent(self.recent, checkpoint.recent, checkpoint.keep_after),
             resume=checkpoint.resume or self.resume,
@@ -114,7 +118,11 @@ class SourceState:
         )
 
 
-def _with_seen(seen: Mapping[str, SeenFile], entry: SeenFile | None) -> Mapping[str, SeenFile]:
+def _with_seen(
+    seen: Mapping[str, SeenFile], entry: SeenFile | None, present: frozenset[str] | None
+) -> Mapping[str, SeenFile]:
+    if present is not None:
+        seen = {path: known for path, known in seen.items() if path in present}
     return seen if entry is None else {**seen, entry.path: entry}
 
 

@@ -61,9 +61,11 @@ class FileSource(Closing):
         self._made_dirs: set[str] = set()  # move_to directories already made (or found)
 
     def poll(self, state: SourceState) -> Iterator[Payload]:
-        candidates = [f for f in self._list() if self._matches(f.rel) and _is_new(f, state)]
+        listing = list(self._list())
+        present = frozenset(f.rel for f in listing)
+        candidates = [f for f in listing if self._matches(f.rel) and _is_new(f, state)]
         for listed in self._stable(self._old_enough(candidates)):
-            payload = self._fetch(listed)
+            payload = self._fetch(listed, present)
             if payload is not None:
                 yield payload
 
@@ -93,7 +95,7 @@ class FileSource(Closing):
             files = [f for f in files if self._stat(f.path) == f.signature]
         return files
 
-    def _fetch(self, listed: Listed) -> Payload | None:
+    def _fetch(self, listed: Listed, present: frozenset[str]) -> Payload | None:
         try:
             data = self._read(listed.path)
         except Unreadable as exc:
@@ -108,7 +110,7 @@ class FileSource(Closing):
             name=listed.rel,
             data=data,
             source_url=self._url(listed.path),
-            checkpoint=Checkpoint(seen=seen),
+            checkpoint=Checkpoint(seen=seen, present=present),
             remote_path=listed.path,
             sha256=digest,
         )

@@ -47,6 +47,20 @@ def test_collects_new_files_then_nothing(tmp_path: Path, drain: Drain) -> None:
     assert again == []
 
 
+def test_the_seen_set_keeps_only_files_still_at_the_source(tmp_path: Path, drain: Drain) -> None:
+    """Files moved away by another tool are forgotten at the next collected file: the journal's
+    seen set stays the size of the directory, not of its history."""
+    tree(tmp_path)
+    with create_source(config(tmp_path, patterns=["*.csv"], recursive=True)) as source:
+        _, state = drain(source, SourceState())
+        (tmp_path / "MPL_S1A_20240309.csv").unlink()
+        (tmp_path / "MPL_S1A_20240311.csv").write_text("id,start\n3,2024-03-11T10:00:00Z\n")
+        os.utime(tmp_path / "MPL_S1A_20240311.csv", (time.time() - 5, time.time() - 5))
+        new, state = drain(source, state)
+    assert [p.name for p in new] == ["MPL_S1A_20240311.csv"]
+    assert sorted(state.seen) == ["2024/03/MPL_S1B_20240310.csv", "MPL_S1A_20240311.csv"]
+
+
 def test_not_recursive_by_default(tmp_path: Path, drain: Drain) -> None:
     tree(tmp_path)
     with create_source(config(tmp_path, patterns=["*.csv"])) as source:
