@@ -24,7 +24,7 @@ from maas.collector.config import CollectorConfig
 from maas.collector.run import CollectorRun, Target
 from maas.collector.sources.base import Checkpoint, Payload
 from maas.config.settings import BusSettings, TLSSettings
-from maas.engine.pool import Chain
+from maas.engine.pool import Chain, batch_gc
 from maas.engine.routing import RoutingFile
 from maas.errors import MaasError
 from maas.replay.report import ReplayReport
@@ -104,12 +104,13 @@ class Replayer:
         for bad in plan.bad:
             report.fail(bad.path, bad.problem or "unusable")
         self.hooks.started(report)
-        for planned in plan.payloads:
-            self._payload(planned, report)
-            self.hooks.payload_done(report)
-            if self._pending >= self.drain_every:
-                self._drain(report)
-        self._drain(report)
+        with batch_gc():  # each payload allocates its documents by the thousand, like a batch
+            for planned in plan.payloads:
+                self._payload(planned, report)
+                self.hooks.payload_done(report)
+                if self._pending >= self.drain_every:
+                    self._drain(report)
+            self._drain(report)
         self.store.refresh()
         return report
 
