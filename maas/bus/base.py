@@ -132,7 +132,9 @@ def make_delivery(
     token: Any,
 ) -> Delivery:
     """A delivery with its original exchange and routing key restored from our headers."""
-    headers = dict(headers or {})
+    if not headers:  # a first delivery (most of them): nothing to restore
+        return Delivery(queue, exchange, routing_key, body, {}, redelivered, token)
+    headers = dict(headers)
     return Delivery(
         queue,
         str(headers.get(H_EXCHANGE, exchange)),
@@ -211,12 +213,21 @@ T = TypeVar("T")
 
 
 def round_robin(sources: Sequence[tuple[str, deque[T]]], limit: int) -> list[tuple[str, T]]:
-    """Take one item from each non-empty named source in turn, so no queue starves another."""
+    """Take one item from each non-empty named source in turn, so no queue starves another.
+
+    Once a single source is left (a pool of one queue: always), the rest is taken from it in
+    one go instead of one pass over the sources per item: this runs for every delivery.
+    """
     taken: list[tuple[str, T]] = []
-    while len(taken) < limit and any(source for _, source in sources):
-        for name, source in sources:
+    live = [(name, source) for name, source in sources if source]
+    while len(live) > 1 and len(taken) < limit:
+        for name, source in live:
             if source and len(taken) < limit:
                 taken.append((name, source.popleft()))
+        live = [(name, source) for name, source in live if source]
+    if live and len(taken) < limit:
+        name, source = live[0]
+        taken += [(name, source.popleft()) for _ in range(min(limit - len(taken), len(source)))]
     return taken
 
 

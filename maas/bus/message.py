@@ -91,9 +91,14 @@ class Message(BaseModel):
 
     @classmethod
     def decode(cls, body: bytes) -> Message:
-        """Parse and validate a body; any problem is a permanent ValidationError with the reason."""
+        """Parse and validate a body; any problem is a permanent ValidationError with the reason.
+
+        Runs once per message consumed: the compiled validator is called directly, without
+        the Python layers of ``model_validate_json`` around it (same validation, same result).
+        """
         try:
-            return cls.model_validate_json(body, strict=True)
+            message: Message = cls.__pydantic_validator__.validate_json(body, strict=True)
+            return message
         except pydantic.ValidationError as exc:
             raise ValidationError(f"invalid message: {_problems(exc)}") from None
 

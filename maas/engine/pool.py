@@ -134,12 +134,18 @@ class Pool:
         timeout = self.batch_timeout_s if timeout_s is None else timeout_s
         deliveries = self.bus.fetch(list(self.queues), self.batch_size, timeout)
         stats = StepStats(deliveries=len(deliveries))
+        for queue, group in self._by_queue(deliveries).items():
+            stats.add(self._handle(self.queues[queue], group))
+        return stats
+
+    def _by_queue(self, deliveries: list[Delivery]) -> dict[str, list[Delivery]]:
+        """A pool of one queue (the usual case) skips the grouping pass over every delivery."""
+        if len(self.queues) == 1:
+            return {deliveries[0].queue: deliveries} if deliveries else {}
         by_queue: dict[str, list[Delivery]] = defaultdict(list)
         for delivery in deliveries:
             by_queue[delivery.queue].append(delivery)
-        for queue, group in by_queue.items():
-            stats.add(self._handle(self.queues[queue], group))
-        return stats
+        return by_queue
 
     def run(self, should_stop: Callable[[], bool]) -> StepStats:
         """Consume until asked to stop; the batch in hand is always finished and settled.
@@ -197,8 +203,7 @@ class Pool:
             except MaasError as exc:
                 self._dead(queue, [delivery], f"poison message: {exc}", stats)
                 continue
-            second_pass = delivery.redelivered or delivery.attempts > 0 or H_REPLAYS in delivery.headers
-            incoming.append(Incoming(delivery.routing_key, message, second_pass))
+            incoming.append(Incoming(delivery.routing_key, message, _second_pass(delivery)))
             pending[message.message_id].append(delivery)
         return incoming, pending
 
@@ -241,6 +246,13 @@ class Pool:
         stats.dead_lettered += len(deliveries)
         self.hooks.dead_lettered(queue, len(deliveries), reason)
         log.error("queue %s: %d message(s) dead-lettered: %s", queue, len(deliveries), reason)
+
+
+def _second_pass(delivery: Delivery) -> bool:
+    """Seen before: redelivered, retried or replayed (most deliveries carry no headers at all)."""
+    if delivery.redelivered:
+        return True
+    return bool(delivery.headers) and (delivery.attempts > 0 or H_REPLAYS in delivery.headers)
 
 
 class Chain:

@@ -19,6 +19,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
+from typing import NamedTuple
 
 from maas.bus.message import DEFAULT_IDS_PER_MESSAGE, Action, Message, parse_routing_key
 from maas.engine.base import Batch, Context, Writes
@@ -31,13 +33,15 @@ log = logging.getLogger(__name__)
 _ACTION_OF = {Outcome.CREATED: Action.NEW, Outcome.UPDATED: Action.UPDATE}
 
 
-@dataclass(frozen=True)
-class Incoming:
+class Incoming(NamedTuple):
     """A decoded message with the routing key it arrived on.
 
     ``second_pass``: the message may have been processed before (redelivered after a crash,
     retried, replayed from a DLQ, or forced). Its outputs may then already be written while
     their reports were never published, so unchanged outputs are reported too.
+
+    A named tuple, not a frozen dataclass: one is built per message consumed, and a frozen
+    dataclass's ``__init__`` costs several times more.
     """
 
     routing_key: str
@@ -133,24 +137,24 @@ class Processor:
                 self.store.refresh(doc_class)
 
     def _load(self, incoming: Sequence[Incoming]) -> list[Batch]:
-        """One bulk read per (action, family): the documents every engine of the queue shares."""
-        groups: dict[tuple[Action, str], dict[str, str]] = defaultdict(dict)
-        force: dict[tuple[Action, str], bool] = defaultdict(bool)
-        for item in incoming:
-            action, family = parse_routing_key(item.routing_key)
-            ids = groups[(action, family)]
-            ids.update(zip(item.message.document_ids, item.message.document_indices, strict=True))
-            force[(action, family)] |= item.message.force
-        return [
-            self._batch(action, family, ids, force[(action, family)])
-            for (action, family), ids in groups.items()
-        ]
+        """One bulk read per (action, family): the documents every engine of the queue shares.
 
-    def _batch(self, action: Action, family: str, ids: dict[str, str], force: bool) -> Batch:
+        A routing key *is* ``<action>.<family>``, so messages are grouped by the key itself
+        (one dict lookup per message) and each key is parsed once per batch."""
+        groups: dict[str, list[Message]] = {}
+        for item in incoming:
+            groups.setdefault(item.routing_key, []).append(item.message)
+        return [self._batch(*parse_routing_key(key), messages) for key, messages in groups.items()]
+
+    def _batch(self, action: Action, family: str, messages: list[Message]) -> Batch:
         doc_class = self.models[family]
+        ids = _ids(messages)
+        force = any(message.force for message in messages)
         if action is Action.DELETE:
             return Batch(doc_class, action, [], list(ids), force)
         found = self.store.get(doc_class, list(ids), list(ids.values()))
+        if not found:
+            return Batch(doc_class, action, [], list(ids), force)
         missing = [doc_id for doc_id in ids if doc_id not in found]
         return Batch(doc_class, action, [found[i] for i in ids if i in found], missing, force)
 
@@ -210,6 +214,14 @@ class Processor:
             key = f"{action.value}.{doc_class.family}"
             out += [(key, m) for m in parent.children(doc_class.name, ids, indices, self.ids_per_message)]
         return out
+
+
+def _ids(messages: list[Message]) -> dict[str, str]:
+    """Every id of the messages once, in order of first appearance, with its index (the last
+    message naming an id wins, as when they were merged one by one)."""
+    ids = chain.from_iterable(message.document_ids for message in messages)
+    indices = chain.from_iterable(message.document_indices for message in messages)
+    return dict(zip(ids, indices, strict=True))
 
 
 def _reason(exc: BaseException) -> str:
