@@ -130,11 +130,21 @@ def _kept(planned: Planned, selection: Selection) -> bool:
 def _unique(entries: Iterable[Planned]) -> Iterable[Planned]:
     """Overlapping paths (an archive and one of its days) name some entries twice."""
     seen: set[Path] = set()
+    directories: dict[Path, Path] = {}  # resolving costs a system call per path component
     for planned in entries:
-        key = planned.path.resolve()
+        key = _resolved(planned.path, directories)
         if key not in seen:
             seen.add(key)
             yield planned
+
+
+def _resolved(path: Path, directories: dict[Path, Path]) -> Path:
+    """``path.resolve()``, its directory resolved once for all the entries it holds."""
+    if path.is_symlink():
+        return path.resolve()
+    if path.parent not in directories:
+        directories[path.parent] = path.parent.resolve()
+    return directories[path.parent] / path.name
 
 
 def reload(planned: Planned) -> ArchivedEntry:

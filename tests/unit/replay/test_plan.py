@@ -36,6 +36,15 @@ def test_overlapping_paths_name_each_entry_once(archive: Path, put: Put) -> None
     assert [p.path for p in chosen.payloads] == [stored.path]
 
 
+def test_paths_through_links_name_each_entry_once(archive: Path, put: Put, tmp_path: Path) -> None:
+    stored = put("a.csv", "name,value\na,1\n")
+    (tmp_path / "day").symlink_to(stored.path.parent)  # another way into the same day
+    (tmp_path / "copy.gz").symlink_to(stored.path)
+    (tmp_path / "copy.gz.json").symlink_to(Path(str(stored.path) + ".json"))
+    chosen = plan([archive, tmp_path / "day", tmp_path / "copy.gz"])
+    assert [p.path for p in chosen.payloads] == [stored.path]
+
+
 def test_filters_on_interface_collector_and_fetch_window(archive: Path, put: Put) -> None:
     other = collector("other-csv", "Other")
     put("a.csv", "name,value\na,1\n", T0)
