@@ -30,6 +30,7 @@ from maas.collector.journal import Lease, acquire
 from maas.collector.sources.base import Payload, Source, SourceState
 from maas.collector.sources.factory import create_source
 from maas.config.settings import TLSSettings
+from maas.engine.pool import batch_gc
 from maas.errors import MaasError, TransientError, ValidationError
 from maas.model import Document, DocumentClass, ModelRegistry
 from maas.store.base import ItemResult, Outcome, Store, WriteReport
@@ -134,7 +135,8 @@ class CollectorRun:
 
     def run(self, collectors: Sequence[CollectorConfig]) -> list[CollectorStats]:
         try:
-            return [self.run_one(collector) for collector in collectors]
+            with batch_gc():  # each payload allocates its records and documents by the thousand
+                return [self.run_one(collector) for collector in collectors]
         finally:
             self.hooks.run_done()
 
