@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,8 +14,9 @@ from maas.bus.memory import MemoryBroker, MemoryBus
 from maas.collector.archive import Archive
 from maas.collector.config import CollectorConfig
 from maas.collector.journal import JOURNAL, acquire
-from maas.collector.run import CollectorRun, Target
+from maas.collector.run import CollectorRun, Hooks, Target
 from maas.config.settings import TLSSettings
+from maas.engine.pool import GC_YOUNG_THRESHOLD
 from maas.errors import LockHeldError
 from maas.store.duckdb import DuckDBStore
 
@@ -44,6 +46,15 @@ def collector(inbox: Path) -> CollectorConfig:
     )
 
 
+def inbox_with(tmp_path: Path, files: dict[str, str]) -> Path:
+    """An inbox folder holding ``files`` (name: CSV text)."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name, text in files.items():
+        (inbox / name).write_text(text)
+    return inbox
+
+
 def make_run(store: DuckDBStore, archive: Path) -> CollectorRun:
     target = Target(store, MemoryBus(MemoryBroker()), "collect", (), Archive(archive))
     return CollectorRun(target, CATALOG.models, TLSSettings())
@@ -52,10 +63,7 @@ def make_run(store: DuckDBStore, archive: Path) -> CollectorRun:
 def test_crash_between_archive_and_write_leaves_no_gap_and_no_duplicate(
     tmp_path: Path, store: DuckDBStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    (inbox / "a.csv").write_text("name,value\na,1\nb,2\n")
-    (inbox / "b.csv").write_text("name,value\nc,3\n")
+    inbox = inbox_with(tmp_path, {"a.csv": "name,value\na,1\nb,2\n", "b.csv": "name,value\nc,3\n"})
     config = collector(inbox)
     real_write = store.write
     calls = {"n": 0}
@@ -104,10 +112,7 @@ def test_a_failing_move_after_success_does_not_stop_the_run(
     from maas.collector.sources.filesystem import FilesystemSource
     from maas.errors import SourceRefused
 
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    (inbox / "a.csv").write_text("name,value\na,1\n")
-    (inbox / "b.csv").write_text("name,value\nb,2\n")
+    inbox = inbox_with(tmp_path, {"a.csv": "name,value\na,1\n", "b.csv": "name,value\nb,2\n"})
 
     def refuse(self: object, payload: object) -> None:
         raise SourceRefused("permission denied on the source")
@@ -128,9 +133,7 @@ def test_run_after_a_failed_publish_publishes_the_unchanged_documents(
     from maas.bus.topology import Binding, QueueSpec, Topology
     from maas.errors import BusUnavailable
 
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    (inbox / "a.csv").write_text("name,value\na,1\nb,2\n")
+    inbox = inbox_with(tmp_path, {"a.csv": "name,value\na,1\nb,2\n"})
     bus = MemoryBus(MemoryBroker())
     bus.declare(Topology(("collect",), (QueueSpec("q", (Binding("collect", "*.test-raw"),)),)))
 
@@ -194,14 +197,7 @@ def test_the_cycle_collector_is_paced_while_collectors_run_and_restored_after(
     tmp_path: Path, store: DuckDBStore
 ) -> None:
     """At the default pace it took a quarter of a collect's CPU (100,000 CSV records)."""
-    import gc
-
-    from maas.collector.run import Hooks
-    from maas.engine.pool import GC_YOUNG_THRESHOLD
-
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    (inbox / "a.csv").write_text("name,value\na,1\n")
+    inbox = inbox_with(tmp_path, {"a.csv": "name,value\na,1\n"})
     seen: list[int] = []
 
     class Watch(Hooks):
