@@ -8,6 +8,7 @@ data. A broken file fails at load with ``file:line: key: reason``, never in an e
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from functools import cache
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -81,6 +82,7 @@ class MissionOrbits(_Strict):
 
     numbering: Literal["cycle", "absolute"]
     orbits_per_cycle: int | None = Field(default=None, gt=0)
+    orbit_period_minutes: float = Field(gt=0, le=1440)
     backfill_orbits: int = Field(default=0, ge=0, le=1000)
     types: Annotated[list[OrbitType], Field(min_length=1), AfterValidator(_unique_types)]
 
@@ -89,6 +91,11 @@ class MissionOrbits(_Strict):
         if (self.numbering == "cycle") != (self.orbits_per_cycle is not None):
             raise ValueError("orbits_per_cycle is required with numbering: cycle, and only then")
         return self
+
+    @property
+    def orbit_period(self) -> timedelta:
+        """The nominal period: how far apart consecutive orbits start (estimated dates)."""
+        return timedelta(minutes=self.orbit_period_minutes)
 
     def index(self, data: Mapping[str, Any]) -> int | None:
         """A linear orbit number (cycles folded in) of a product, None when it has none."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ def test_packaged_rules_load_and_answer() -> None:
     assert s3 is not None and s3.orbits_per_cycle == 385
     minutes = {t.type: t.minutes for t in s3.types}
     assert minutes["OL_1_EFR___"] == 44 and minutes["SL_1_RBT___"] == 101
+    assert s3.orbit_period == timedelta(minutes=100, seconds=59.4)  # exact: estimates add it up
 
 
 def test_only_the_designated_production_service_counts() -> None:
@@ -57,9 +59,11 @@ datatakes:
 orbits:
   S3:
     numbering: cycle
+    orbit_period_minutes: 100.99
     types: [{type: OL_1_EFR___, minutes: 44, timeliness: [NR]}]
   S5P:
     numbering: absolute
+    orbit_period_minutes: 0
     types: [{type: OFFL_L2__NO2___, minutes: 50, timeliness: [], colour: red}]
 """
 
@@ -75,8 +79,9 @@ def test_broken_rules_name_file_line_key_and_reason(tmp_path: Path) -> None:
         (8, "datatakes.S1.modes.EW", "EW_RAW__0S is listed twice"),
         (11, "datatakes.S7", "S7"),
         (14, "orbits.S3", "orbits_per_cycle is required"),
-        (19, "orbits.S5P.types.0.timeliness", "at least 1"),
-        (19, "orbits.S5P.types.0.colour", "unknown key"),
+        (20, "orbits.S5P.orbit_period_minutes", "greater than 0"),
+        (21, "orbits.S5P.types.0.timeliness", "at least 1"),
+        (21, "orbits.S5P.types.0.colour", "unknown key"),
     ]
     for line, key, reason in expected:
         assert any(r.startswith(f"{path}:{line}: {key}") and reason in r for r in rendered), (
