@@ -277,8 +277,9 @@ ORBIT_COMPLETENESS = DocumentClass(
         "absolute_orbit": _f(LONG),
         "relative_orbit": _f(INT),
         "timeliness": _f(KEYWORD),
-        "orbit_start": _f(DATETIME),
+        "orbit_start": _f(DATETIME),  # the orbit's span: its products' sensing, whatever their type
         "orbit_stop": _f(DATETIME),
+        "dates_estimated": _f(BOOL),  # no product: dated whole periods from the nearest dated orbit
         "value_minutes": _f(FLOAT),
         "expected_minutes": _f(FLOAT),
         "percentage": _f(FLOAT),

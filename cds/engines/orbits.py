@@ -6,13 +6,24 @@ in minutes against the table's expected minutes. Orbits with no product at all w
 simply be absent from every dashboard; so the ``backfill_orbits`` orbits before each touched
 orbit are checked (one read by id) and those without a record are computed too — at 0 % when
 nothing arrived for them. The window is bounded, so a batch's cost does not grow with history.
+
+Every record carries its orbit's dates, since dashboards select records by time: the span of
+the orbit's products of any listed type (whoever served them), shared by all its type records.
+An orbit without product is dated from the nearest orbit of its satellite whose dates this
+computation knows (touched orbits, and the window's records dated by products), whole
+``orbit_period_minutes`` away, and marked ``dates_estimated``. The estimated orbits of a window
+are estimated again with it, and rewritten when the estimate moved: the first estimate may come
+from an orbit whose first products only had arrived, the final one follows all its products.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from cds.engines.completeness import sensing
@@ -25,6 +36,7 @@ from maas.model import Document
 from maas.store.base import Store, Terms
 
 Products = Sequence[Mapping[str, Any]]
+Known = list[tuple[int, datetime]]  # (orbit index, start) of a satellite's dated orbits, sorted
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,16 @@ class Orbit:
         return str(rule.orbit(self.satellite, self.index)["orbit_key"])
 
 
+@dataclass(frozen=True)
+class Dates:
+    start: datetime | None
+    stop: datetime | None
+    estimated: bool = False
+
+
+UNDATED = Dates(None, None)
+
+
 class ComputeOrbitCompleteness(Engine[NoArgs]):
     """Recomputes the orbits a batch of products touched, and back-fills the empty ones before them."""
 
@@ -56,11 +78,16 @@ class ComputeOrbitCompleteness(Engine[NoArgs]):
         touched = touched_orbits(batch.documents, table)
         if not touched:
             return Writes()
-        orbits = touched | absent_before(ctx.store, touched, table)
+        window = read_window(ctx.store, touched, table)
+        orbits = touched | window.stale
         products = load_products(ctx.store, orbits, table)
-        return Writes(
-            [doc for orbit in sorted(orbits, key=_order) for doc in orbit_records(orbit, products, table)]
-        )
+        dates = date_orbits(orbits, products, window.dated, table)
+        records = []
+        for orbit in sorted(orbits, key=_order):
+            mine = products.get(orbit.key(_rule(table, orbit)), ())
+            if orbit in touched or not window.keeps(orbit, dates[orbit], mine):
+                records += orbit_records(orbit, mine, dates[orbit], table)
+        return Writes(records)
 
 
 def _order(orbit: Orbit) -> tuple[str, str, int]:
@@ -85,8 +112,22 @@ def _types(rule: MissionOrbits) -> dict[str, OrbitType]:
     return {t.type: t for t in rule.types}
 
 
-def absent_before(store: Store, touched: set[Orbit], table: CompletenessRules) -> set[Orbit]:
-    """Orbits of the back-fill windows missing a record for some product type (one read by id)."""
+@dataclass(frozen=True)
+class Window:
+    """The back-fill windows' stored records: what to (re)compute, and the dates they know."""
+
+    stale: set[Orbit]  # a type without a record, or records not dated by products
+    dated: dict[Orbit, datetime]  # the start of every other orbit of the windows
+    stored: dict[Orbit, Dates]  # the dates all the records of a stale orbit share
+
+    def keeps(self, orbit: Orbit, dates: Dates, products: Products) -> bool:
+        """Whether a stale orbit's records already say it all: still no product, same estimate
+        (re-estimating a window mostly changes nothing: nothing is rebuilt nor rewritten)."""
+        return not products and self.stored.get(orbit) == dates
+
+
+def read_window(store: Store, touched: set[Orbit], table: CompletenessRules) -> Window:
+    """The ``backfill_orbits`` before each touched orbit, read by id in one bounded read."""
     window = {
         Orbit(o.mission, o.satellite, i)
         for o in touched
@@ -97,8 +138,24 @@ def absent_before(store: Store, touched: set[Orbit], table: CompletenessRules) -
         for o in window
         for t in _rule(table, o).types
     }
-    existing = store.get(ORBIT_COMPLETENESS, list(ids))
-    return {orbit for doc_id, orbit in ids.items() if doc_id not in existing}
+    found = store.get(ORBIT_COMPLETENESS, list(ids))
+    records: dict[Orbit, list[Mapping[str, Any] | None]] = defaultdict(list)
+    for doc_id, orbit in ids.items():
+        records[orbit].append(found[doc_id].data if doc_id in found else None)
+    stale, dated, stored = set(), {}, {}
+    for orbit, datas in records.items():
+        if any(d is None or d.get("orbit_start") is None or d.get("dates_estimated") for d in datas):
+            stale.add(orbit)
+            shared = {_stored_dates(d) for d in datas if d is not None}
+            if None not in datas and len(shared) == 1:
+                stored[orbit] = shared.pop()
+        else:
+            dated[orbit] = min(d["orbit_start"] for d in datas if d is not None)
+    return Window(stale, dated, stored)
+
+
+def _stored_dates(data: Mapping[str, Any]) -> Dates:
+    return Dates(data.get("orbit_start"), data.get("orbit_stop"), bool(data.get("dates_estimated")))
 
 
 def _rule(table: CompletenessRules, orbit: Orbit) -> MissionOrbits:
@@ -110,27 +167,65 @@ def _rule(table: CompletenessRules, orbit: Orbit) -> MissionOrbits:
 def load_products(
     store: Store, orbits: set[Orbit], table: CompletenessRules
 ) -> dict[str, list[Mapping[str, Any]]]:
-    """The counted products of these orbits, of the tables' types, by orbit key: one search."""
+    """The products of these orbits, of the tables' types, by orbit key: one search."""
     keys = {o.key(_rule(table, o)) for o in orbits}
     types = {t.type for o in orbits for t in _rule(table, o).types}
     filters = [Terms("datatake_key", sorted(keys)), Terms("product_type", sorted(types))]
     by_orbit: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for product in store.find(PRODUCT, filters):
-        if table.counts(product.data):
-            by_orbit[product.data["datatake_key"]].append(product.data)
+        by_orbit[product.data["datatake_key"]].append(product.data)
     return by_orbit
 
 
-def orbit_records(orbit: Orbit, products: Mapping[str, Products], table: CompletenessRules) -> list[Document]:
+def date_orbits(
+    orbits: set[Orbit],
+    products: Mapping[str, Products],
+    dated: Mapping[Orbit, datetime],
+    table: CompletenessRules,
+) -> dict[Orbit, Dates]:
+    """Each orbit's products' span; the others estimated from the dated orbits around them."""
+    spans = {o: span(products.get(o.key(_rule(table, o)), ())) for o in orbits}
+    starts = {**dated, **{o: d.start for o, d in spans.items() if d.start is not None}}
+    known: dict[tuple[str, str], Known] = defaultdict(list)
+    for orbit, start in sorted(starts.items(), key=lambda item: _order(item[0])):
+        known[orbit.mission, orbit.satellite].append((orbit.index, start))
+    return {
+        o: d if d.start is not None else estimate(o.index, known[o.mission, o.satellite], _rule(table, o))
+        for o, d in spans.items()
+    }
+
+
+def span(products: Products) -> Dates:
+    """When an orbit was sensed, by any of its products: counted or not, they were there."""
+    starts = [p["sensing_start"] for p in products if p.get("sensing_start")]
+    stops = [p["sensing_stop"] for p in products if p.get("sensing_stop")]
+    return Dates(min(starts, default=None), max(stops, default=None))
+
+
+def estimate(index: int, known: Known, rule: MissionOrbits) -> Dates:
+    """Whole periods from the nearest dated orbit, the later one on a tie (a later orbit's
+    dates are final whenever this orbit is recomputed); the estimated orbit lasts one period."""
+    if not known:
+        return UNDATED
+    at = bisect_left(known, index, key=itemgetter(0))
+    near, start = min(known[max(at - 1, 0) : at + 1], key=lambda k: (abs(k[0] - index), -k[0]))
+    begin = start + (index - near) * rule.orbit_period
+    return Dates(begin, begin + rule.orbit_period, estimated=True)
+
+
+def orbit_records(orbit: Orbit, products: Products, dates: Dates, table: CompletenessRules) -> list[Document]:
+    """A record per type of the table, from the products its production service served."""
     rule = _rule(table, orbit)
-    mine = products.get(orbit.key(rule), ())
+    counted = [p for p in products if table.counts(p)]
     return [
-        type_record(orbit, rule, kind, [p for p in mine if p["product_type"] == kind.type])
+        type_record(orbit, rule, kind, [p for p in counted if p["product_type"] == kind.type], dates)
         for kind in rule.types
     ]
 
 
-def type_record(orbit: Orbit, rule: MissionOrbits, kind: OrbitType, products: Products) -> Document:
+def type_record(
+    orbit: Orbit, rule: MissionOrbits, kind: OrbitType, products: Products, dates: Dates
+) -> Document:
     """One orbit × type: products of an allowed timeliness, their sensing union in minutes."""
     counted = [p for p in products if p.get("timeliness") in kind.timeliness]
     result = of_intervals(Expectation(kind.type, "seconds", kind.minutes * 60), sensing(counted, None))
@@ -139,8 +234,9 @@ def type_record(orbit: Orbit, rule: MissionOrbits, kind: OrbitType, products: Pr
             **orbit.fields(rule),
             "product_type": kind.type,
             "timeliness": ",".join(sorted(kind.timeliness)),
-            "orbit_start": min((p["sensing_start"] for p in counted if p.get("sensing_start")), default=None),
-            "orbit_stop": max((p["sensing_stop"] for p in counted if p.get("sensing_stop")), default=None),
+            "orbit_start": dates.start,
+            "orbit_stop": dates.stop,
+            "dates_estimated": dates.estimated,
             "value_minutes": result.value / 60,
             "expected_minutes": kind.minutes,
             "percentage": result.percentage,

@@ -11,6 +11,9 @@ kept, never on parsed documents. Its arithmetic is deliberately naive:
 - **attachment**: S1 by the datatake id the product was made for, S2 by the planned window of
   the same satellite it overlaps most (then the nearest centre), S3/S5P by orbit (domain.md);
 - **plans**: each datatake as the plan with the latest application date lists it;
+- **orbit dates**: the span of an orbit's products of a listed type (counted or not); an orbit
+  without any is dated whole nominal periods from the nearest orbit that has some (the later
+  one when two are as near), and lasts one period;
 - **status timelines**: runs of equal status over the set of probes, sorted by time.
 
 Where domain.md leaves a choice open, the reference states the choice it checks:
@@ -30,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from cds.sample.truth import GroundSegment, PlannedDatatake, Product, Publication, iso, ms_of
+from cds.sample.truth import MINUTE, GroundSegment, PlannedDatatake, Product, Publication, iso, ms_of
 
 GLOBAL_TYPE = "ALL"
 SCOPE = "production"
@@ -240,10 +243,24 @@ class Reference:
     def orbit_records(self) -> list[dict[str, Any]]:
         out = []
         for mission, rule in sorted(rules()["orbits"].items()):
-            for satellite, index in sorted(self.orbits(mission, rule)):
+            orbits = self.orbits(mission, rule)
+            period = round(rule["orbit_period_minutes"] * MINUTE)
+            dates = orbit_dates(orbits, self.orbit_spans(mission, rule), period)
+            for satellite, index in sorted(orbits):
                 key = orbit_key(satellite, index, rule)
-                out += [self.orbit_record(key, satellite, t) for t in rule["types"]]
+                out += [self.orbit_record(key, satellite, t, dates[satellite, index]) for t in rule["types"]]
         return out
+
+    def orbit_spans(self, mission: str, rule: Mapping[str, Any]) -> dict[tuple[str, int], Segment]:
+        """When each orbit with products was sensed: its products of a listed type, counted or not."""
+        listed = {t["type"] for t in rule["types"]}
+        spans: dict[tuple[str, int], Segment] = {}
+        for p in self.products.values():
+            if p.mission == mission and p.product_type in listed:
+                orbit = (p.satellite, orbit_index(p, rule))
+                low, high = spans.get(orbit, (p.start, p.stop))
+                spans[orbit] = (min(low, p.start), max(high, p.stop))
+        return spans
 
     def orbits(self, mission: str, rule: Mapping[str, Any]) -> set[tuple[str, int]]:
         """Orbits with a product of a listed type, and the ``backfill_orbits`` before each."""
@@ -256,7 +273,9 @@ class Reference:
         back = rule.get("backfill_orbits", 0)
         return touched | {(s, i - k) for s, i in touched for k in range(1, back + 1)}
 
-    def orbit_record(self, key: str, satellite: str, kind: Mapping[str, Any]) -> dict[str, Any]:
+    def orbit_record(
+        self, key: str, satellite: str, kind: Mapping[str, Any], dates: tuple[int, int, bool]
+    ) -> dict[str, Any]:
         products = [p for p in self.members(key, kind["type"]) if p.timeliness in kind["timeliness"]]
         value_ms = covered_ms([(p.start, p.stop) for p in products])
         percent = percentage(value_ms, kind["minutes"] * 60_000)
@@ -269,8 +288,9 @@ class Reference:
             "percentage": percent,
             "status": status(percent),
             "products": len(products),
-            "orbit_start": iso(min(p.start for p in products)) if products else None,
-            "orbit_stop": iso(max(p.stop for p in products)) if products else None,
+            "orbit_start": iso(dates[0]),
+            "orbit_stop": iso(dates[1]),
+            "dates_estimated": dates[2],
         }
 
     def product(self, key: str) -> dict[str, Any]:
@@ -305,6 +325,22 @@ def global_record(datatake_key: str, records: Sequence[Mapping[str, Any]]) -> di
 
 def _ms(text: str) -> int:
     return ms_of(datetime.fromisoformat(text))
+
+
+def orbit_dates(
+    orbits: Iterable[tuple[str, int]], spans: Mapping[tuple[str, int], Segment], period: int
+) -> dict[tuple[str, int], tuple[int, int, bool]]:
+    """(start, stop, estimated) per orbit: its span, or the nearest span of its satellite moved
+    by whole periods (the later orbit when two are as near), one period long."""
+    out = {}
+    for satellite, index in orbits:
+        if (satellite, index) in spans:
+            out[satellite, index] = (*spans[satellite, index], False)
+            continue
+        near = min((i for s, i in spans if s == satellite), key=lambda i: (abs(i - index), -i))
+        start = spans[satellite, near][0] + (index - near) * period
+        out[satellite, index] = (start, start + period, True)
+    return out
 
 
 def orbit_index(product: Product, rule: Mapping[str, Any]) -> int:

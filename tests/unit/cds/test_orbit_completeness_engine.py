@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
-from kpi_chain import CountingStore, make_chain, product, publish
+from kpi_chain import CountingStore, at, make_chain, product, publish
 
 from cds.models import ORBIT_COMPLETENESS
 from cds.naming import parse
 from cds.rules import rules
 from maas.bus.memory import MemoryBus
+from maas.engine.pool import Chain
 from maas.store.duckdb import DuckDBStore
 
 pytestmark = pytest.mark.unit
@@ -18,6 +20,7 @@ S3 = rules().orbit_rule("S3")
 S5P = rules().orbit_rule("S5P")
 assert S3 is not None and S5P is not None
 S3_TYPES = len(S3.types)
+PERIOD = S3.orbit_period.total_seconds()
 
 
 def s3(
@@ -94,16 +97,24 @@ def test_orbits_with_no_product_are_back_filled_at_zero(kpi_store: DuckDBStore, 
     assert ("S3A-079-340", "SL_1_RBT___") not in found  # the future is not missing yet
 
 
+def two_batches(
+    store: DuckDBStore, bus: MemoryBus, first: list[Any], second: list[Any]
+) -> tuple[Chain, CountingStore]:
+    """One chain, two batches; the counting store holds the calls of the second only."""
+    counting = CountingStore(store)
+    chain = make_chain(counting, bus)  # type: ignore[arg-type]
+    for products in (first, second):
+        counting.calls.clear()
+        publish(store, bus, products)
+        chain.run_until_idle()
+    return chain, counting
+
+
 def test_back_fill_crosses_the_cycle_boundary_and_a_late_product_fills_its_orbit(
     kpi_store: DuckDBStore, kpi_bus: MemoryBus
 ) -> None:
-    counting = CountingStore(kpi_store)
-    chain = make_chain(counting, kpi_bus)  # type: ignore[arg-type]
-    publish(kpi_store, kpi_bus, [s3(79, 380, "SL_1_RBT___", 0, 6060)])
-    chain.run_until_idle()
-    counting.calls.clear()
-    publish(kpi_store, kpi_bus, [s3(80, 3, "SL_1_RBT___", 0, 6060)])
-    chain.run_until_idle()
+    first, second = [s3(79, 380, "SL_1_RBT___", 0, 6060)], [s3(80, 3, "SL_1_RBT___", 0, 6060)]
+    chain, counting = two_batches(kpi_store, kpi_bus, first, second)
     found = orbits(kpi_store)
     assert {
         ("S3A-079-381", "OL_1_EFR___"),
@@ -118,6 +129,68 @@ def test_back_fill_crosses_the_cycle_boundary_and_a_late_product_fills_its_orbit
     chain.run_until_idle()
     late = orbits(kpi_store)[("S3A-079-383", "SL_1_RBT___")]
     assert (late["percentage"], late["status"], late["products"]) == (50.0, "Partial", 1)
+
+
+def dates(found: dict[tuple[str, str], dict[str, Any]], key: str) -> tuple[datetime, datetime, bool]:
+    """An orbit's dates, checked to be the same on every type record of it."""
+    (shared,) = {
+        (r["orbit_start"], r["orbit_stop"], r["dates_estimated"]) for (k, _), r in found.items() if k == key
+    }
+    return shared
+
+
+def computed(
+    store: DuckDBStore, bus: MemoryBus, products: list[Any]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The orbit records once these products went through the chain."""
+    chain = make_chain(store, bus)
+    publish(store, bus, products)
+    chain.run_until_idle()
+    return orbits(store)
+
+
+def test_an_orbit_is_dated_by_its_products_of_any_type_even_not_counted(
+    kpi_store: DuckDBStore, kpi_bus: MemoryBus
+) -> None:
+    products = [
+        s3(79, 339, "OL_1_EFR___", 600, 1920),
+        s3(79, 339, "OL_1_EFR___", 1920, 4000, timeliness="NT"),  # not counted, but sensed then
+        s3(79, 339, "SL_1_RBT___", 300, 3030),
+    ]
+    found = computed(kpi_store, kpi_bus, products)
+    assert dates(found, "S3A-079-339") == (at(300), at(4000), False)  # SR_1_SRA___ has no product: same dates
+    assert found[("S3A-079-339", "SR_1_SRA___")]["status"] == "Missing"
+    assert found[("S3A-079-339", "OL_1_EFR___")]["products"] == 1
+
+
+def test_an_orbit_without_product_is_dated_whole_periods_from_the_nearest_dated_one(
+    kpi_store: DuckDBStore, kpi_bus: MemoryBus
+) -> None:
+    late = 2 * PERIOD + 5  # 79-341 starts 5 s later than 79-339's period says
+    products = [s3(79, 339, "SL_1_RBT___", 0, 3030), s3(79, 341, "SL_1_RBT___", late, late + 3030)]
+    found = computed(kpi_store, kpi_bus, products)
+    assert dates(found, "S3A-079-339") == (at(0), at(3030), False)
+    # between two dated orbits as near: from the later one, one period long
+    assert dates(found, "S3A-079-340") == (at(late - PERIOD), at(late), True)
+    # before the batch's first orbit: back from it
+    first = 339 - S3.backfill_orbits
+    assert dates(found, f"S3A-079-{first:03d}") == (at(-43 * PERIOD), at(-42 * PERIOD), True)
+
+
+def test_estimates_follow_the_stored_dated_orbits_and_unchanged_ones_are_not_rewritten(
+    kpi_store: DuckDBStore, kpi_bus: MemoryBus
+) -> None:
+    later = 6 * PERIOD + 100  # 79-345, 100 s off the period from 79-339
+    first, second = [s3(79, 339, "SL_1_RBT___", 0, 6060)], [s3(79, 345, "SL_1_RBT___", later, later + 6060)]
+    _, counting = two_batches(kpi_store, kpi_bus, first, second)
+    found = orbits(kpi_store)
+    for orbit, start in ((340, PERIOD), (341, 2 * PERIOD), (342, later - 3 * PERIOD), (344, later - PERIOD)):
+        assert dates(found, f"S3A-079-{orbit}") == (at(start), at(start + PERIOD), True), orbit
+    reads = counting.reads("cds-orbit-completeness")
+    assert [c.method for c in reads] == ["get"]  # 79-339's dates come with the window's records
+    # 79-302..338 were re-estimated from 79-339 again: the same as the first batch wrote, not rewritten
+    assert dates(found, "S3A-079-338") == (at(-PERIOD), at(0), True)
+    assert counting.written("cds-orbit-completeness").total() == 6 * S3_TYPES  # 79-340..345
 
 
 def test_s5p_orbits_are_absolute(kpi_store: DuckDBStore, kpi_bus: MemoryBus) -> None:

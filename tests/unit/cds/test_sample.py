@@ -14,7 +14,7 @@ import pytest
 
 from cds.naming import Unknown, parse
 from cds.sample import EXPECTED_FILE, generate
-from cds.sample.expected import attached_to, best_window, covered_ms, merged, runs, uncovered
+from cds.sample.expected import attached_to, best_window, covered_ms, merged, orbit_dates, runs, uncovered
 from cds.sample.payloads import PLAN_COLLECTOR, PROBE_COLLECTOR, PRODUCT_COLLECTORS, packaged_collectors
 from cds.sample.scenario import build
 from cds.sample.truth import PlannedDatatake, Product, iso, ms_of
@@ -102,6 +102,11 @@ def test_the_sample_holds_every_case_the_acceptance_relies_on(expected: dict[str
     assert {r["satellite"] for r in orbits} == {"S3A", "S5P"}
     assert {r["status"] for r in orbits} == {"Missing", "Partial", "Complete"}
     assert sum(r["products"] == 0 for r in orbits) > len(orbits) // 2  # back-filled orbits at 0 %
+    assert all(r["orbit_start"] and r["orbit_stop"] for r in orbits)  # every orbit dated...
+    assert {r["dates_estimated"] for r in orbits if r["products"] == 0} == {
+        True,
+        False,
+    }  # ...estimated or not
     publications = expected["publications"]
     assert any(p["from_sensing_seconds"] < 0 for p in publications)  # published before sensing stop
     assert any(p["transfer_seconds"] is None for p in publications)
@@ -161,6 +166,17 @@ def test_a_product_goes_to_the_window_it_overlaps_most_then_the_nearest_centre()
     assert best_window(product, [row("a", 0, 100), row("b", 100, 200)]) == "S2A-b"  # 30 > 10
     assert best_window(product, [row("a", 0, 110), row("b", 110, 300)]) == "S2A-a"  # 20 = 20, centre
     assert best_window(product, [row("a", 0, 50)]) is None
+
+
+def test_an_orbit_without_product_is_dated_whole_periods_from_the_nearest_one_with_some() -> None:
+    spans = {("S3A", 10): (1000, 1500), ("S3A", 12): (3050, 3600), ("S5P", 11): (0, 50)}
+    got = orbit_dates([("S3A", 8), ("S3A", 10), ("S3A", 11), ("S3A", 13)], spans, 1000)
+    assert got == {
+        ("S3A", 8): (-1000, 0, True),  # before the first: back from it
+        ("S3A", 10): (1000, 1500, False),
+        ("S3A", 11): (2050, 3050, True),  # as near to 10 as to 12: the later one
+        ("S3A", 13): (4050, 5050, True),  # never from another satellite
+    }
 
 
 def test_a_late_probe_inside_an_interval_splits_it() -> None:
