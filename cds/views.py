@@ -122,7 +122,7 @@ WHERE datatake_key IS NOT NULL
 
 ORBIT_COMPLETENESS_SQL = f"""
 SELECT
-  orbit_key, satellite, product_type, timeliness, orbit_start,
+  orbit_key, satellite, product_type, timeliness, orbit_start, dates_estimated,
   round(value_minutes, 3) AS value_minutes,
   round(expected_minutes, 3) AS expected_minutes,
   round(percentage, 2) AS percentage,
@@ -238,7 +238,8 @@ VIEWS: tuple[View, ...] = (
     View(
         "orbit_completeness",
         ORBIT_COMPLETENESS_SQL,
-        "S3/S5P completeness per orbit and product type, back-filled orbits included.",
+        "S3/S5P completeness per orbit and product type, back-filled orbits included "
+        "(dated from the nearest dated orbit: dates_estimated).",
         key="orbit_key",
         order_by=("satellite", "orbit_key", "product_type"),
     ),
