@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from maas.errors import ValidationError
 from maas.model.fields import Field, FieldError, FieldPlan, FieldType
-from maas.model.ids import content_hash, document_id
+from maas.model.ids import IdMaker, content_hash, document_id
 from maas.model.partition import NoPartition, Partition
 
 _FAMILY = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
@@ -51,12 +51,19 @@ class DocumentClass:
     description: str = ""
     lookups: tuple[str, ...] = ()
     _plan: FieldPlan = field(init=False, repr=False, compare=False)
+    _ids: IdMaker = field(init=False, repr=False, compare=False)
+    _check_key: bool = field(init=False, repr=False, compare=False)  # a key field is optional
+    _index: str | None = field(init=False, repr=False, compare=False)  # without a partition field
 
     def __post_init__(self) -> None:
         problems = list(self._definition_problems())
         if problems:
             raise ValueError(f"document class {self.name!r}: " + "; ".join(problems))
         object.__setattr__(self, "_plan", FieldPlan(self.fields))
+        object.__setattr__(self, "_ids", IdMaker(self.family, self.key))
+        object.__setattr__(self, "_check_key", not all(self.fields[k].required for k in self.key))
+        fixed = None if self.partition.field else f"{self.family}-{self.partition.suffix({})}"
+        object.__setattr__(self, "_index", fixed)
 
     def _definition_problems(self) -> Iterator[str]:
         if not _FAMILY.match(self.family):
@@ -96,15 +103,14 @@ class DocumentClass:
     def make(self, raw: Mapping[str, Any]) -> Document:
         """Validate a raw mapping and build the document with its id and concrete index."""
         try:
-            data = self._plan.convert(raw)
-            missing = [k for k in self.key if data.get(k) is None]
+            data = self._plan.convert(raw)  # required fields are checked there
+            missing = [k for k in self.key if data.get(k) is None] if self._check_key else None
             if missing:
                 raise FieldError(f"key field(s) missing: {', '.join(missing)}")
-            index = f"{self.family}-{self.partition.suffix(data)}"
+            index = self._index or f"{self.family}-{self.partition.suffix(data)}"
         except FieldError as exc:
             raise ValidationError(f"{self.name}: {exc}") from None
-        doc_id = document_id(self.family, [data[k] for k in self.key])
-        return Document(self, doc_id, index, data)
+        return Document(self, self._ids.of(data), index, data)
 
     def id_for(self, *key_values: Any) -> str:
         """The id a document with these key values has (for lookups before it exists)."""

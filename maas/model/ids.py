@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
@@ -51,6 +51,25 @@ def document_id(family: str, key_values: Sequence[Any]) -> str:
     values = ", ".join([_canonical_text(v) for v in key_values])
     encoded = f"[{encode_basestring(family)}, [{values}]]"
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:ID_HEX_LENGTH]
+
+
+class IdMaker:
+    """``document_id`` for one family and key, the constant part of the text encoded once
+    (a document class makes one id per document it builds)."""
+
+    def __init__(self, family: str, key: Sequence[str]) -> None:
+        self._head = f"[{encode_basestring(family)}, ["
+        self._key = tuple(key)
+        self._single = self._key[0] if len(self._key) == 1 else None
+
+    def of(self, data: Mapping[str, Any]) -> str:
+        """The id of a document with these (converted) values."""
+        if self._single is not None:
+            values = _canonical_text(data[self._single])
+        else:
+            values = ", ".join([_canonical_text(data[k]) for k in self._key])
+        encoded = f"{self._head}{values}]]"
+        return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:ID_HEX_LENGTH]
 
 
 def _canonical_text(value: Any) -> str:

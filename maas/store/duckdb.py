@@ -57,6 +57,8 @@ Plan = Callable[[Cursor], tuple[list[Document], list[ItemResult]]]
 # (with their content hash), to remember once it committed.
 Merged = tuple[list[ItemResult], list[tuple[Document, str]]]
 Encoded = tuple[Document, bytes, str]  # a document, its canonical JSON and content hash
+# The (id, index) of every document a write was asked for: built only when a write gives up.
+Targets = Callable[[], list[tuple[str, str]]]
 
 CHUNK_DOCS = 10_000
 # WAL size that triggers a checkpoint (DuckDB's default: 16 MB). A checkpoint's cost grows
@@ -257,7 +259,7 @@ class DuckDBStore:
         while chunk := list(itertools.islice(stream, self.chunk_docs)):
             for family_docs in _by_family(chunk):
                 spec = self._writable(family_docs[0].doc_class)
-                targets = [(d.id, d.index) for d in family_docs]
+                targets = _targets(family_docs)
                 report.items.extend(self._commit(spec, _as_plan(family_docs), targets, remembered=True))
         return report
 
@@ -270,7 +272,7 @@ class DuckDBStore:
             def plan(cur: Cursor, chunk: list[str] = chunk) -> tuple[list[Document], list[ItemResult]]:
                 return self._modified(cur, spec, chunk, modify)
 
-            report.items.extend(self._commit(spec, plan, [(i, "") for i in chunk], remembered=False))
+            report.items.extend(self._commit(spec, plan, _ids_only(chunk), remembered=False))
         return report
 
     def _modified(
@@ -293,9 +295,7 @@ class DuckDBStore:
                 docs.append(new)
         return docs, quiet
 
-    def _commit(
-        self, spec: TableSpec, plan: Plan, targets: list[tuple[str, str]], remembered: bool
-    ) -> list[ItemResult]:
+    def _commit(self, spec: TableSpec, plan: Plan, targets: Targets, remembered: bool) -> list[ItemResult]:
         """Run a plan in a transaction; items DuckDB refuses are reported, the rest written.
 
         ``remembered``: the stored hashes may come from the recent documents. Not for a
@@ -347,7 +347,7 @@ class DuckDBStore:
         changed = [item for item in encoded if stored.get(item[0].id) != item[2]]
         if changed:
             self._upsert(cur, spec, changed, [d.id for d, _, _ in changed if d.id in stored])
-        items = [ItemResult(d.id, d.index, _outcome(stored.get(d.id), digest)) for d, _, digest in encoded]
+        items = [ItemResult(d.id, d.index, _outcome(stored, d.id, digest)) for d, _, digest in encoded]
         return results + items, [(d, digest) for d, _, digest in encoded]
 
     def _stored_hashes(
@@ -375,7 +375,6 @@ class DuckDBStore:
     def _upsert(self, cur: Cursor, spec: TableSpec, changed: list[Encoded], stored: list[str]) -> None:
         """Delete the ``stored`` versions, load the changed documents as JSON lines; a refusal
         names the whole chunk's lines."""
-        docs = [d for d, _, _ in changed]
         lines = [spec.line(d, text, digest) for d, text, digest in changed]
         if stored:
             cur.execute(spec.delete_sql(), [stored])
@@ -385,7 +384,7 @@ class DuckDBStore:
             try:
                 cur.execute(spec.insert_sql(), [f.name])
             except _ITEM_ERRORS as exc:
-                raise _RefusedItems(docs, lines) from exc
+                raise _RefusedItems([d for d, _, _ in changed], lines) from exc
 
     def _scratch(self) -> str:
         """A private directory for the JSON-lines chunks DuckDB loads."""
@@ -609,15 +608,22 @@ def _unknown_fields(spec: TableSpec, docs: list[Document]) -> dict[str, ItemResu
     return found
 
 
-def _gave_up(
-    targets: list[tuple[str, str]], refused: dict[str, ItemResult], exc: Exception
-) -> list[ItemResult]:
+def _targets(docs: list[Document]) -> Targets:
+    return lambda: [(d.id, d.index) for d in docs]
+
+
+def _ids_only(ids: list[str]) -> Targets:
+    return lambda: [(i, "") for i in ids]
+
+
+def _gave_up(targets: Targets, refused: dict[str, ItemResult], exc: Exception) -> list[ItemResult]:
     """Still conflicting after bounded retries: retryable, for the caller's retry queue."""
     reason = f"gave up after {CONFLICT_ATTEMPTS} write conflicts: {_first_line(exc)}"
-    return [ItemResult(i, index, Outcome.RETRYABLE, reason) for i, index in targets if i not in refused]
+    return [ItemResult(i, index, Outcome.RETRYABLE, reason) for i, index in targets() if i not in refused]
 
 
-def _outcome(stored_hash: str | None, new_hash: str) -> Outcome:
+def _outcome(stored: dict[str, str], doc_id: str, new_hash: str) -> Outcome:
+    stored_hash = stored.get(doc_id)
     if stored_hash is None:
         return Outcome.CREATED
     return Outcome.UNCHANGED if stored_hash == new_hash else Outcome.UPDATED

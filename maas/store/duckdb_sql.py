@@ -127,6 +127,7 @@ class TableSpec:
         self.readable = tuple(c for c in self.columns if c.name != HASH_FIELD)
         self._decoders = [(i, c.name, c.decode) for i, c in enumerate(self.readable) if i > 1]
         self._prefix = doc_class.family + "-"
+        self._heads: dict[str, bytes] = {}  # index -> the line's partition and hash keys, encoded
 
     # --- statements ---------------------------------------------------------------------
 
@@ -230,12 +231,14 @@ class TableSpec:
         return doc.index.removeprefix(self._prefix)
 
     def line(self, doc: Document, encoded: bytes, content_hash: str) -> bytes:
-        """One JSON line: the id, partition and hash columns spliced before the encoded data."""
-        head = (
-            f'{{"id":{encode_basestring(doc.id)},"{PARTITION_COLUMN}":'
-            f'{encode_basestring(self.partition(doc))},"{HASH_FIELD}":"{content_hash}"'
-        ).encode()
-        return head + (b"}" if encoded == b"{}" else b"," + encoded[1:])
+        """One JSON line: the id, partition and hash columns spliced before the encoded data
+        (the partition's part encoded once per index)."""
+        head = self._heads.get(doc.index)
+        if head is None:
+            partition = encode_basestring(self.partition(doc))
+            head = self._heads[doc.index] = f',"{PARTITION_COLUMN}":{partition},"{HASH_FIELD}":"'.encode()
+        start = b'{"id":' + encode_basestring(doc.id).encode() + head + content_hash.encode()
+        return start + (b'"}' if encoded == b"{}" else b'",' + encoded[1:])
 
     def unknown_fields(self, doc: Document) -> set[str]:
         return set(doc.data.keys() - self.doc_class.fields.keys())

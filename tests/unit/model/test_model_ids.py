@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from maas.model import content_hash, document_id
-from maas.model.ids import ID_HEX_LENGTH, canonical, content_encoding, hash_encoded
+from maas.model.ids import ID_HEX_LENGTH, IdMaker, canonical, content_encoding, hash_encoded
 
 pytestmark = pytest.mark.unit
 
@@ -122,3 +122,10 @@ def test_what_the_fast_encoder_refuses_is_encoded_as_before() -> None:
     assert content_encoding(data) == _json_text(data) == expected
     with pytest.raises(TypeError):
         content_encoding({"x": {1, 2}})
+
+
+@given(st.text(min_size=1), st.lists(key_values, min_size=1, max_size=3))
+def test_a_classes_id_maker_gives_document_id(family: str, values: list[object]) -> None:
+    key = [f"k{i}" for i in range(len(values))]
+    data = dict(zip(key, values, strict=True))
+    assert IdMaker(family, key).of(data) == document_id(family, values)
