@@ -470,15 +470,26 @@ class DuckDBStore:
     def get(
         self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
     ) -> dict[str, Document]:
-        spec = self._table(doc_class, create=False)
-        if spec is None or not ids:
+        if not ids:
             return {}
         found, known = self._remembered(doc_class, ids, indices)
         missing = [doc_id for doc_id in ids if doc_id not in found and doc_id not in known]
         if missing:
             with _mapped(self.path):
-                found.update(self._read(spec, missing, indices))
+                found.update(self._read_if_any(self._spec(doc_class), missing, indices))
         return found
+
+    def _read_if_any(
+        self, spec: TableSpec, ids: list[str], indices: Sequence[str] | None
+    ) -> dict[str, Document]:
+        """``_read``, the catalog asked only when DuckDB says the table is missing (a family
+        nothing was written to yet): an engine's load per batch costs no catalog query."""
+        try:
+            return self._read(spec, ids, indices)
+        except duckdb.CatalogException:
+            if self._exists(spec):
+                raise
+            return {}
 
     def _remembered(
         self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None

@@ -195,3 +195,12 @@ def test_reads_by_id_are_remembered_but_not_inside_a_transaction(path: Path) -> 
             assert store.write([event(3)]).counts() == {"unchanged": 1}
         finally:
             detach(path)
+
+
+def test_reading_a_family_nothing_was_written_to_finds_nothing_then_its_writes(store: DuckDBStore) -> None:
+    """Reads by id try the table first and ask the catalog only when DuckDB says it is missing."""
+    ids = [event(i).id for i in range(3)]
+    assert store.get(EVENTS, ids) == {}
+    assert store.get(EVENTS, ids) == {}  # absent ids are not remembered as absent: no table, no read
+    store.write([event(1)])
+    assert list(store.get(EVENTS, ids)) == [event(1).id]
