@@ -204,3 +204,21 @@ def test_reading_a_family_nothing_was_written_to_finds_nothing_then_its_writes(s
     assert store.get(EVENTS, ids) == {}  # absent ids are not remembered as absent: no table, no read
     store.write([event(1)])
     assert list(store.get(EVENTS, ids)) == [event(1).id]
+
+
+def test_a_table_another_store_of_the_process_creates_is_read(path: Path) -> None:
+    """A family known missing is read again once any store of this process made a table."""
+    first = DuckDBStore(path)
+    try:
+        first.write([event(2)])  # then a file without the events' table, as a new one would be:
+        first._conn.execute('DROP TABLE "event"')
+        second = DuckDBStore(path, read_only=True)  # shares the writer's database
+        try:
+            assert second.get(EVENTS, [event(1).id]) == {}  # missing, and known missing
+            first._ready.clear()  # as a fresh writer: it creates the table again
+            first.write([event(1)])
+            assert list(second.get(EVENTS, [event(1).id])) == [event(1).id]
+        finally:
+            second.close()
+    finally:
+        first.close()
