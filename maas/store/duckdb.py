@@ -67,6 +67,12 @@ CHUNK_DOCS = 10_000
 # after, so ingesting N documents cost O(N^2). The WAL is fsync'd at every commit either way:
 # durability is the same; a crash replays more WAL on restart, and close() checkpoints more.
 CHECKPOINT_THRESHOLD = "256MB"
+# DuckDB threads of a writing connection. A writer's statements are batches (a payload's or an
+# engine batch's documents, up to CHUNK_DOCS rows): DuckDB's parallel insert into a table with
+# a primary key cost more than it won. bench/replay.py 1000000 on two cores, alternated: 18.3 and
+# 20.0 us per record with one thread, 22.0 and 23.1 with DuckDB's default (one per core).
+# Read-only connections (maas inspect's analytics) keep the default.
+WRITER_THREADS = 1
 # Above this many ids, DuckDB scans the table instead of using the primary key's index
 # (its ``index_scan_max_count``): a search missing that many documents in memory reads its
 # rows directly instead of asking for their ids twice.
@@ -164,6 +170,7 @@ class DuckDBStore:
         conn.execute("SET GLOBAL TimeZone = 'UTC'")
         if not read_only:
             conn.execute(f"SET GLOBAL checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+            conn.execute(f"SET GLOBAL threads = {WRITER_THREADS}")
         return conn
 
     def _open_error(self, exc: duckdb.IOException) -> StoreError | LockHeldError:
