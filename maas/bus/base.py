@@ -49,6 +49,12 @@ MAX_REASON_CHARS = 2000
 DEFAULT_EXCHANGE = ""  # AMQP's nameless direct exchange: routing key = queue name
 
 
+class BusInterrupted(BusError):
+    """A stop was requested while the bus waited for the broker to come back: the call gave up
+    before its reconnect budget so the process can exit within its grace period (nothing of
+    the call was settled; the broker redelivers what was unacked)."""
+
+
 @dataclass(frozen=True)
 class BusCapabilities:
     """Backend differences as data, so callers never test which backend they have."""
@@ -199,6 +205,10 @@ class Bus(Protocol):
 
     def purge(self, queue: str) -> int:
         """Drop every ready message of a queue; returns how many."""
+
+    def interrupt(self) -> None:
+        """A stop was requested (may be called from a signal handler or another thread): stop
+        waiting for a lost broker; calls that need it raise :class:`BusInterrupted` from then on."""
 
     def close(self) -> None:
         """Unacked deliveries go back to their queues (redelivered)."""

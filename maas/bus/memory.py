@@ -227,6 +227,9 @@ class MemoryBus(BusBase):
             source.clear()
             return count
 
+    def interrupt(self) -> None:
+        """Nothing to interrupt: an in-process broker is never away (a fetch waits its timeout)."""
+
     def close(self) -> None:
         """Like a closed connection: every unacked delivery is requeued, first in line."""
         b = self.broker

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ import pika
 import pika.exceptions as px
 from pika.adapters.blocking_connection import BlockingChannel
 from tenacity import (
+    RetryCallState,
     Retrying,
     before_sleep_log,
     retry_if_exception_type,
@@ -40,6 +42,7 @@ from tenacity import (
 from maas.bus.base import (
     BusBase,
     BusCapabilities,
+    BusInterrupted,
     Delivery,
     Envelope,
     QueueStats,
@@ -60,6 +63,7 @@ _REFUSED = (
     px.IncompatibleProtocolError,
 )
 _REFUSED_CODES = (403, 530)  # access refused, not allowed (unknown vhost)
+_STOP_POLL_S = 0.1  # how soon a reconnect wait notices a stop request
 
 
 def map_error(exc: BaseException) -> MaasError:
@@ -268,12 +272,44 @@ class RabbitMQBus(BusBase):
         self._confirm_timeout_s = confirm_timeout_s
         self._session: _Session | None = None
         self._generation = 0
+        self._interrupted = threading.Event()
+        self._last_failure: BaseException | None = None
+        self._log_retry = before_sleep_log(log, logging.WARNING)
         self._retrying = Retrying(
             stop=stop_after_delay(reconnect_max_s),
             wait=wait_exponential(multiplier=0.2, max=5.0),
             retry=retry_if_exception_type(BusUnavailable),
-            before_sleep=before_sleep_log(log, logging.WARNING),
+            before_sleep=self._before_sleep,
+            sleep=self._sleep,
             reraise=True,
+        )
+
+    # --- stopping -----------------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        """Give up waiting for a lost broker, now and in every later call of this bus.
+
+        A call that works at the first attempt is not affected, so a batch in hand is still
+        settled when the broker is up. Safe from a signal handler: it only sets a flag that
+        the reconnect wait polls (waiting *on* the event could deadlock a handler that runs
+        inside that same wait).
+        """
+        self._interrupted.set()
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self._last_failure = state.outcome.exception() if state.outcome else None
+        self._log_retry(state)
+
+    def _sleep(self, seconds: float) -> None:
+        """The backoff between reconnects, cut short by :meth:`interrupt`."""
+        deadline = time.monotonic() + seconds
+        while not self._interrupted.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            time.sleep(min(_STOP_POLL_S, remaining))
+        raise BusInterrupted(
+            f"{self.client_name}: stop requested while waiting for the broker ({self._last_failure})"
         )
 
     # --- sessions -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from maas.bus.base import H_REPLAYS, Bus, Delivery, Envelope, QueueStats
+from maas.bus.base import H_REPLAYS, Bus, BusInterrupted, Delivery, Envelope, QueueStats
 from maas.bus.topology import dlq_name, routed
 from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
@@ -148,7 +148,9 @@ class Pool:
         return by_queue
 
     def run(self, should_stop: Callable[[], bool]) -> StepStats:
-        """Consume until asked to stop; the batch in hand is always finished and settled.
+        """Consume until asked to stop; the batch in hand is always finished and settled,
+        unless the broker is away and the stop interrupts the bus's wait for it (then what
+        was not acked is redelivered).
 
         A failing bus never ends the loop: a broker that is away, or refuses us for now (vhost
         deleted, permissions revoked), may come back, and a running pool is a service whose
@@ -164,6 +166,9 @@ class Pool:
                         sampled = time.monotonic()
                         queues = [*self.queues, *map(dlq_name, self.queues)]
                         self.hooks.queue_depths(self.bus.queue_stats(queues))
+                except BusInterrupted as exc:  # a stop cut a reconnect short: the broker redelivers
+                    log.info("pool %s: %s", self.name, exc)
+                    break
                 except (BusError, TransientError) as exc:  # the processor settles its own errors
                     failures += 1
                     self._pause(exc, failures, should_stop)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from prometheus_client import CollectorRegistry
 
+from maas.bus.base import BusInterrupted
 from maas.bus.factory import create_bus
 from maas.engine.pool import Pool
 from maas.observe import PoolMetrics, readiness, serve
@@ -30,15 +32,17 @@ def pool(
     """Consume the queues of one pool, process batches, write, emit reports; until SIGTERM.
 
     On SIGTERM or Ctrl-C the batch in hand is finished, written and acknowledged, then the
-    process exits 0. Transient failures retry through delay queues; permanent ones and
-    exhausted retries go to the dead-letter queue (see ``maas dlq``).
+    process exits 0. While the broker is away the stop does not wait for it to come back:
+    the process exits 0 at once and the broker redelivers what was not acknowledged.
+    Transient failures retry through delay queues; permanent ones and exhausted retries go
+    to the dead-letter queue (see ``maas dlq``).
     """
     settings = state(ctx).settings
     routing, catalog = routing_for(settings)
-    stop = _stop_on_signals()
     registry = CollectorRegistry()
     metrics = PoolMetrics(registry, name)
     store, bus = create_store(settings), create_bus(settings, client_name=f"maas-pool-{name}")
+    stop = _stop_on_signals(bus.interrupt)
     try:
         topology = routing.topology(settings.bus)
         bus.declare(topology)
@@ -64,17 +68,21 @@ def pool(
             stats.retried,
             stats.dead_lettered,
         )
+    except BusInterrupted as exc:  # stopped while starting, the broker away
+        log.info("pool %s stopped before consuming: %s", name, exc)
     finally:
         bus.close()
         store.close()
 
 
-def _stop_on_signals() -> threading.Event:
+def _stop_on_signals(interrupt: Callable[[], None]) -> threading.Event:
+    """SIGTERM/SIGINT set the returned event and ``interrupt`` a wait for the broker."""
     stop = threading.Event()
 
     def handler(signum: int, _frame: object) -> None:
         log.info("signal %d: finishing the current batch, then stopping", signum)
         stop.set()
+        interrupt()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -267,3 +268,20 @@ def test_poison_and_permanent_errors_go_to_the_dlq_and_replay(deployment: Deploy
     stop(doubler)
     stop(tripler)
     assert queue_depths(deployment)[deployment.queues[0]] == 0
+
+
+def test_sigterm_while_the_broker_is_away_exits_promptly(deployment: Deployment) -> None:
+    """Kubernetes sends SIGKILL after its grace period: a pool waiting up to 300 s for the
+    broker to come back must give up that wait on SIGTERM and exit 0."""
+    with socket.socket() as sock:  # a port nobody listens on: the broker is down
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    deployment.env["MAAS_BUS_URL"] = f"amqp://127.0.0.1:{port}/"
+    pool = deployment.pool("doubler")
+    log = deployment.dir / "pool-doubler.log"
+    wait_for(lambda: "broker unreachable" in log.read_text(), 60, "the pool waiting for the broker")
+    started = time.monotonic()
+    pool.send_signal(signal.SIGTERM)
+    assert pool.wait(timeout=30) == 0, log.read_text()
+    assert time.monotonic() - started < 5.0
+    assert "stop requested while waiting for the broker" in log.read_text()
