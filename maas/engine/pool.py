@@ -184,18 +184,24 @@ class Pool:
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
     def _handle(self, queue: _Queue, deliveries: list[Delivery]) -> StepStats:
-        started = time.perf_counter()
         stats = StepStats()
         incoming, pending = self._decode(queue.config.name, deliveries, stats)
-        if not incoming:
-            return stats
+        for part, part_pending in _bounded(incoming, pending, queue.config.max_batch_docs):
+            self._process(queue, part, part_pending, stats)
+        return stats
+
+    def _process(
+        self, queue: _Queue, incoming: list[Incoming], pending: dict[str, list[Delivery]], stats: StepStats
+    ) -> None:
+        """One load through the engines, then its settling: reports, acks, dead letters or retry."""
+        started = time.perf_counter()
         try:
             result = queue.processor.process(incoming)
         except TransientError as exc:
-            return self._retry(queue.config.name, pending, str(exc), stats)
+            self._retry(queue.config.name, pending, str(exc), stats)
+            return
         self._settle(queue.config.name, result, pending, stats)
         self.hooks.batch_done(queue.config.name, result, len(incoming), time.perf_counter() - started)
-        return stats
 
     def _decode(
         self, queue: str, deliveries: list[Delivery], stats: StepStats
@@ -251,6 +257,43 @@ class Pool:
         stats.dead_lettered += len(deliveries)
         self.hooks.dead_lettered(queue, len(deliveries), reason)
         log.error("queue %s: %d message(s) dead-lettered: %s", queue, len(deliveries), reason)
+
+
+def _bounded(
+    incoming: list[Incoming], pending: dict[str, list[Delivery]], max_docs: int
+) -> Iterator[tuple[list[Incoming], dict[str, list[Delivery]]]]:
+    """The batch in loads of at most ``max_docs`` ids, each with the deliveries it settles.
+
+    A batch is bounded in messages, but each message names up to 500 ids: 500 messages would
+    ask the store for 250,000 documents at once. A message is never split (its deliveries are
+    settled by one result), so a load holds at least one message, even a larger one.
+    """
+    if not incoming:
+        return
+    if sum(len(item.message.document_ids) for item in incoming) <= max_docs:
+        yield incoming, pending  # the usual case: one load
+        return
+    part: list[Incoming] = []
+    docs = 0
+    for item in incoming:
+        size = len(item.message.document_ids)
+        if part and docs + size > max_docs:
+            yield part, _settled_by(part, pending)
+            part, docs = [], 0
+        part.append(item)
+        docs += size
+    yield part, _settled_by(part, pending)
+
+
+def _settled_by(part: list[Incoming], pending: dict[str, list[Delivery]]) -> dict[str, list[Delivery]]:
+    """The deliveries of ``part``'s messages, taken out of ``pending``: a message delivered
+    twice is settled by the first load that has it, once."""
+    taken = {}
+    for item in part:
+        message_id = item.message.message_id
+        if message_id in pending:
+            taken[message_id] = pending.pop(message_id)
+    return taken
 
 
 def _second_pass(delivery: Delivery) -> bool:

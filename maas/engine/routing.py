@@ -16,6 +16,7 @@ Example::
               - {id: CONSOLIDATE_PUBLICATION, args: {}, send_reports: true}
             batch_size: 500
             batch_timeout_s: 1.0
+            max_batch_docs: 20000
             retry: {max_attempts: 5, backoff_base_s: 5, backoff_cap_s: 600}
 """
 
@@ -72,6 +73,13 @@ class QueueConfig(_Strict):
     engines: list[EngineConfig] = Field(min_length=1)
     batch_size: int = Field(default=500, ge=1, le=100_000)
     batch_timeout_s: float = Field(default=1.0, gt=0)
+    max_batch_docs: int = Field(
+        default=20_000,
+        ge=1,
+        le=1_000_000,
+        description="Document ids loaded and processed at once: a batch whose messages name more "
+        "is processed in several loads (at least one message each), each settled on its own.",
+    )
     retry: RetryConfig = RetryConfig()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from maas.bus.memory import MemoryBroker, MemoryBus
 from maas.bus.message import chunk_messages
 from maas.config import Settings
 from maas.config.settings import BusSettings
-from maas.engine.pool import Chain
+from maas.engine.pool import Chain, Pool
 from maas.engine.routing import load_routing
 from maas.errors import StoreUnavailable
 from maas.store.duckdb import DuckDBStore
@@ -154,25 +155,17 @@ def test_crash_after_write_before_reports_loses_nothing_downstream(store: DuckDB
     assert tripled(store) == {f"c{i}": i * 6 for i in range(1000, 1100)}
 
 
-def test_running_pool_samples_queue_depths_into_its_metrics(store: DuckDBStore, bus: MemoryBus) -> None:
+def test_running_pool_samples_queue_depths_into_its_metrics(
+    store: DuckDBStore, bus: MemoryBus, catalog_pool: Callable[..., Pool]
+) -> None:
     from prometheus_client import CollectorRegistry
 
-    from maas.engine.pool import Pool
     from maas.observe import PoolMetrics
 
     routing = load_routing(CATALOG.routing_file, CATALOG.engines)
     bus.declare(routing.topology(BUS))
     registry = CollectorRegistry()
-    pool = Pool.from_routing(
-        routing,
-        "doubler",
-        bus=bus,
-        store=store,
-        models=CATALOG.models,
-        engines=CATALOG.engines,
-        bus_settings=BUS,
-        hooks=PoolMetrics(registry, "doubler"),
-    )
+    pool = catalog_pool(routing, "doubler", bus, store, PoolMetrics(registry, "doubler"))
     collect(store, bus, {"q1": 1001, "q2": 1002})
     steps = iter(range(3))
     pool.run(lambda: next(steps, None) is None)

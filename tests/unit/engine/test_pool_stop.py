@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pika
@@ -12,7 +13,6 @@ import pytest
 from chain_catalog import CATALOG
 
 from maas.bus.rabbitmq import RabbitMQBus
-from maas.config.settings import BusSettings
 from maas.engine.pool import Pool, StepStats
 from maas.engine.routing import load_routing
 from maas.store.duckdb import DuckDBStore
@@ -20,22 +20,16 @@ from maas.store.duckdb import DuckDBStore
 pytestmark = pytest.mark.unit
 
 
-def test_stop_while_reconnecting_ends_the_pool_promptly(tmp_path: Path) -> None:
+def test_stop_while_reconnecting_ends_the_pool_promptly(
+    tmp_path: Path, catalog_pool: Callable[..., Pool]
+) -> None:
     with socket.socket() as sock:  # a port nobody listens on: the broker is "down"
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     bus = RabbitMQBus(pika.ConnectionParameters("127.0.0.1", port), "test-pool-stop", reconnect_max_s=300)
     store = DuckDBStore(tmp_path / "stop.duckdb")
     routing = load_routing(CATALOG.routing_file, CATALOG.engines)
-    pool = Pool.from_routing(
-        routing,
-        next(iter(routing.pools)),
-        bus=bus,
-        store=store,
-        models=CATALOG.models,
-        engines=CATALOG.engines,
-        bus_settings=BusSettings(),
-    )
+    pool = catalog_pool(routing, next(iter(routing.pools)), bus, store)
     stop = threading.Event()
     result: list[StepStats] = []
     runner = threading.Thread(target=lambda: result.append(pool.run(stop.is_set)))
