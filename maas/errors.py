@@ -81,6 +81,12 @@ class BusUnavailable(BusError, TransientError):
     """The broker cannot be reached right now."""
 
 
+class BusInterrupted(BusError):
+    """A stop was requested while the bus waited for the broker to come back: the call gave up
+    before its reconnect budget so the process can exit within its grace period (nothing of
+    the call was settled; the broker redelivers what was unacked)."""
+
+
 class ValidationError(PermanentError):
     """A document or message does not match its schema."""
 

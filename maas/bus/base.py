@@ -49,12 +49,6 @@ MAX_REASON_CHARS = 2000
 DEFAULT_EXCHANGE = ""  # AMQP's nameless direct exchange: routing key = queue name
 
 
-class BusInterrupted(BusError):
-    """A stop was requested while the bus waited for the broker to come back: the call gave up
-    before its reconnect budget so the process can exit within its grace period (nothing of
-    the call was settled; the broker redelivers what was unacked)."""
-
-
 @dataclass(frozen=True)
 class BusCapabilities:
     """Backend differences as data, so callers never test which backend they have."""

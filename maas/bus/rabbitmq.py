@@ -42,7 +42,6 @@ from tenacity import (
 from maas.bus.base import (
     BusBase,
     BusCapabilities,
-    BusInterrupted,
     Delivery,
     Envelope,
     QueueStats,
@@ -50,7 +49,7 @@ from maas.bus.base import (
     round_robin,
 )
 from maas.bus.topology import Topology
-from maas.errors import BusError, BusUnavailable, MaasError
+from maas.errors import BusError, BusInterrupted, BusUnavailable, MaasError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

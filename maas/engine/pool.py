@@ -18,13 +18,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from maas.bus.base import H_REPLAYS, Bus, BusInterrupted, Delivery, Envelope, QueueStats
+from maas.bus.base import H_REPLAYS, Bus, Delivery, Envelope, QueueStats
 from maas.bus.topology import dlq_name, routed
 from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
 from maas.engine.registry import EngineRegistry
 from maas.engine.routing import QueueConfig, RoutingFile, build_engines
-from maas.errors import BusError, ConfigError, MaasError, TransientError
+from maas.errors import BusError, BusInterrupted, ConfigError, MaasError, TransientError
 from maas.model import ModelRegistry
 from maas.store.base import Store
 

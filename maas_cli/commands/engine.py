@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 from prometheus_client import CollectorRegistry
 
-from maas.bus.base import BusInterrupted
 from maas.bus.factory import create_bus
 from maas.engine.pool import Pool
+from maas.errors import BusInterrupted
 from maas.observe import PoolMetrics, readiness, serve
 from maas.store.factory import create_store
 from maas_cli.options import MetricsPortOpt, state

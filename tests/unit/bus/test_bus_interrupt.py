@@ -9,11 +9,11 @@ import time
 import pika
 import pytest
 
-from maas.bus.base import BusInterrupted, Envelope
+from maas.bus.base import Envelope
 from maas.bus.memory import MemoryBus
 from maas.bus.rabbitmq import RabbitMQBus
 from maas.bus.topology import QueueSpec, Topology
-from maas.errors import BusError, BusUnavailable
+from maas.errors import BusError, BusInterrupted, BusUnavailable
 
 pytestmark = pytest.mark.unit
 BUDGET_S = 300.0  # the production reconnect budget: the test must end far sooner
