@@ -428,11 +428,13 @@ def test_queues_are_served_round_robin(
     bus.publish([Envelope(exchange, "new.busy", b"b%d" % i) for i in range(60)])
     bus.publish([Envelope(exchange, "new.quiet", b"q%d" % i) for i in range(5)])
 
+    # One fetch for all: a real broker pushes the two queues' messages in its own time, and a
+    # smaller batch would only see the quiet ones that happened to arrive (timing, not ours).
     order: list[str] = []
     while len(order) < 65:
-        batch = bus.fetch([busy, quiet], 10, 0.5)
+        batch = bus.fetch([busy, quiet], 65 - len(order), 2.0)
         assert batch, "messages went missing"
         order += [d.queue for d in batch]
         bus.ack(batch)
     assert order.count(quiet) == 5
-    assert order[:20].count(quiet) == 5  # served alongside the backlog, not after it
+    assert order[:10].count(quiet) == 5  # served alongside the backlog, not after it
