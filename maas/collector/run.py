@@ -30,8 +30,8 @@ from maas.collector.journal import Lease, acquire
 from maas.collector.sources.base import Payload, Source, SourceState
 from maas.collector.sources.factory import create_source
 from maas.config.settings import TLSSettings
-from maas.engine.pool import batch_gc
 from maas.errors import MaasError, TransientError, ValidationError
+from maas.gc_pacing import batch_gc
 from maas.model import Document, DocumentClass, ModelRegistry
 from maas.store.base import ItemResult, Outcome, Store, WriteReport
 

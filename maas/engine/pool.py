@@ -10,8 +10,6 @@ the inputs; deterministic ids make the second pass a no-op.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import time
 from collections import defaultdict
@@ -25,34 +23,13 @@ from maas.engine.processor import BatchResult, Incoming, Processor
 from maas.engine.registry import EngineRegistry
 from maas.engine.routing import QueueConfig, RoutingFile, build_engines
 from maas.errors import BusError, BusInterrupted, ConfigError, MaasError, TransientError
+from maas.gc_pacing import batch_gc
 from maas.model import ModelRegistry
 from maas.store.base import Store
 
 log = logging.getLogger(__name__)
 DEPTH_SAMPLE_S = 10.0  # queue depths for the metrics: one broker round trip per interval
 BUS_BACKOFF_CAP_S = 30.0
-GC_YOUNG_THRESHOLD = 50_000  # allocations between collections of the youngest generation
-
-
-@contextlib.contextmanager
-def batch_gc() -> Iterator[None]:
-    """Python's cycle collector paced for batches while pools work, as it was afterwards.
-
-    Engines allocate thousands of documents per batch and free them by reference counting. At
-    the default pace (a collection every 700 allocations, the whole heap every hundred) the
-    collector ran thousands of times per 100,000 products and walked the heap (the store's
-    recent documents included) every two thousand: 15-20 % of the CPU of the CDS chain
-    (bench/cds_chain.py). Cycles are still collected, just less often.
-    """
-    before = gc.get_threshold()
-    if before[0] >= GC_YOUNG_THRESHOLD:  # already paced (another pool of this process)
-        yield
-        return
-    gc.set_threshold(GC_YOUNG_THRESHOLD, max(before[1], 20), max(before[2], 100))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 class Hooks:

@@ -24,9 +24,10 @@ from maas.collector.config import CollectorConfig
 from maas.collector.run import CollectorRun, Target
 from maas.collector.sources.base import Checkpoint, Payload
 from maas.config.settings import BusSettings, TLSSettings
-from maas.engine.pool import Chain, batch_gc
+from maas.engine.pool import Chain
 from maas.engine.routing import RoutingFile
 from maas.errors import MaasError
+from maas.gc_pacing import batch_gc
 from maas.replay.report import ReplayReport
 from maas.replay.selection import Plan, Planned, reload
 from maas.store.base import Store

@@ -16,8 +16,8 @@ from maas.collector.config import CollectorConfig
 from maas.collector.journal import JOURNAL, acquire
 from maas.collector.run import CollectorRun, Hooks, Target
 from maas.config.settings import TLSSettings
-from maas.engine.pool import GC_YOUNG_THRESHOLD
 from maas.errors import LockHeldError
+from maas.gc_pacing import GC_YOUNG_THRESHOLD
 from maas.store.duckdb import DuckDBStore
 
 pytestmark = pytest.mark.unit

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from maas.engine.pool import GC_YOUNG_THRESHOLD, batch_gc
+from maas.gc_pacing import GC_YOUNG_THRESHOLD, batch_gc
 
 pytestmark = pytest.mark.unit
 

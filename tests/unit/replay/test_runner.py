@@ -11,8 +11,8 @@ from chain_catalog import CATALOG, RAW, TRIPLED
 from replay_units import T0, Put, collector
 
 from maas.collector.config import CollectorConfig
-from maas.engine.pool import GC_YOUNG_THRESHOLD
 from maas.engine.routing import load_routing
+from maas.gc_pacing import GC_YOUNG_THRESHOLD
 from maas.replay import Collectors, Hooks, Replayer, ReplayReport, plan
 from maas.store.duckdb import DuckDBStore
 
