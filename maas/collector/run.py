@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from operator import attrgetter
 from typing import Any
 
 from maas.bus.base import Bus, Envelope
@@ -38,7 +37,6 @@ from maas.store.base import ItemResult, Outcome, Store, WriteReport
 log = logging.getLogger(__name__)
 _ACTIONS = {Outcome.CREATED: "new", Outcome.UPDATED: "update"}
 _ANNOUNCED = ((Outcome.CREATED, Outcome.UPDATED), (Outcome.UNCHANGED,))  # changed first, then unchanged
-_OUTCOME = attrgetter("outcome")
 
 
 @dataclass
@@ -252,7 +250,7 @@ class CollectorRun:
 
     def _write(self, docs: list[Document], stats: CollectorStats) -> WriteReport:
         report = self.target.store.write(docs) if docs else WriteReport()
-        counts = Counter(map(_OUTCOME, report.items))  # one pass in C: most payloads have no failure
+        counts = report.counts()
         if counts[Outcome.RETRYABLE]:  # the journal does not advance: this payload comes again next run
             retryable = report.with_outcome(Outcome.RETRYABLE)
             raise TransientError(f"{len(retryable)} document(s) not written: {retryable[0].reason}")

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, Literal, NamedTuple, Protocol
 
 from maas.model import Document, DocumentClass
@@ -27,6 +28,9 @@ class Outcome(StrEnum):
     @property
     def failed(self) -> bool:
         return self in (Outcome.RETRYABLE, Outcome.PERMANENT)
+
+
+_OUTCOME = attrgetter("outcome")
 
 
 class ItemResult(NamedTuple):
@@ -52,7 +56,8 @@ class WriteReport:
         self.items.extend(other.items)
 
     def counts(self) -> Counter[Outcome]:
-        return Counter(item.outcome for item in self.items)
+        """How many of each outcome: one pass in C (collectors ask it for every payload)."""
+        return Counter(map(_OUTCOME, self.items))
 
     def with_outcome(self, *outcomes: Outcome) -> list[ItemResult]:
         return [item for item in self.items if item.outcome in outcomes]
