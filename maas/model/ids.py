@@ -49,8 +49,16 @@ def document_id(family: str, key_values: Sequence[Any]) -> str:
     """SHA-256 of ``json.dumps([family, [canonical(v) ...]], ensure_ascii=False)``, the text
     written directly for strings and integers (every engine document computes one or more)."""
     values = ", ".join([_canonical_text(v) for v in key_values])
-    encoded = f"[{encode_basestring(family)}, [{values}]]"
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:ID_HEX_LENGTH]
+    return _hashed_id(_id_head(family), values)
+
+
+def _id_head(family: str) -> str:
+    return f"[{encode_basestring(family)}, ["
+
+
+def _hashed_id(head: str, values: str) -> str:
+    """The id of ``head`` (``_id_head``) and the key values' canonical texts, comma-joined."""
+    return hashlib.sha256(f"{head}{values}]]".encode()).hexdigest()[:ID_HEX_LENGTH]
 
 
 class IdMaker:
@@ -58,7 +66,7 @@ class IdMaker:
     (a document class makes one id per document it builds)."""
 
     def __init__(self, family: str, key: Sequence[str]) -> None:
-        self._head = f"[{encode_basestring(family)}, ["
+        self._head = _id_head(family)
         self._key = tuple(key)
         self._single = self._key[0] if len(self._key) == 1 else None
 
@@ -68,8 +76,7 @@ class IdMaker:
             values = _canonical_text(data[self._single])
         else:
             values = ", ".join([_canonical_text(data[k]) for k in self._key])
-        encoded = f"{self._head}{values}]]"
-        return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:ID_HEX_LENGTH]
+        return _hashed_id(self._head, values)
 
 
 def _canonical_text(value: Any) -> str:
