@@ -247,9 +247,6 @@ def _bounded(
     """
     if not incoming:
         return
-    if sum(len(item.message.document_ids) for item in incoming) <= max_docs:
-        yield incoming, pending  # the usual case: one load
-        return
     part: list[Incoming] = []
     docs = 0
     for item in incoming:
