@@ -128,13 +128,13 @@ def _json_default(value: Any) -> Any:
 def _orjson_default(value: Any) -> Any:
     """Datetimes as ``_json_default`` writes them, remembered by value (equal instants in any
     time zone share one UTC text); anything else is refused, as ``json`` would."""
-    text = _datetime_texts.get(value) if type(value) is datetime else None
+    if type(value) is not datetime or value.tzinfo is None:  # naive ones depend on the local zone
+        return _json_default(value)
+    text = _datetime_texts.get(value)
     if text is None:
-        text = _json_default(value)
         if len(_datetime_texts) >= _DATETIME_TEXTS_MAX:
             _datetime_texts.clear()
-        if type(value) is datetime and value.tzinfo is not None:
-            _datetime_texts[value] = text
+        text = _datetime_texts[value] = _json_default(value)
     return text
 
 
