@@ -102,6 +102,10 @@ def content_bytes(data: Any) -> bytes:
     ``1e-05``: the same value, another hash). What orjson refuses (a free object with an int
     beyond 64 bits or a non-str key) goes through ``json``, which decides as before.
     """
+    try:  # datetimes all met before: looked up by a C hook, no Python call per datetime
+        return orjson.dumps(data, default=_remembered_text, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        pass
     try:
         return orjson.dumps(data, default=_orjson_default, option=_ORJSON_OPTIONS)
     except orjson.JSONEncodeError:
@@ -126,9 +130,15 @@ def _json_default(value: Any) -> Any:
 
 
 def _orjson_default(value: Any) -> Any:
-    """Datetimes as ``_json_default`` writes them, remembered by value (equal instants in any
-    time zone share one UTC text); anything else is refused, as ``json`` would."""
-    if type(value) is not datetime or value.tzinfo is None:  # naive ones depend on the local zone
+    """Datetimes as ``_json_default`` writes them, the UTC ones remembered by value (an equal
+    instant in any zone shares the text); anything else is refused, as ``json`` would.
+
+    Only UTC datetimes are remembered: two times of one zone that differ by ``fold`` alone
+    compare and hash equal though they are an hour apart, and naive ones depend on the
+    local zone. A UTC key is equal only to the same instant, so any value it answers for in
+    ``_remembered_text`` has that text.
+    """
+    if type(value) is not datetime or value.tzinfo is not UTC:
         return _json_default(value)
     text = _datetime_texts.get(value)
     if text is None:
@@ -138,6 +148,10 @@ def _orjson_default(value: Any) -> Any:
     return text
 
 
+# The memo's own lookup as orjson's default hook: a datetime met before costs a C call, and
+# anything else (a new datetime, a type json refuses) a KeyError or TypeError, which orjson
+# raises as JSONEncodeError.
+_remembered_text = _datetime_texts.__getitem__
 _KEY_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps' separators: ", " and ": "
 _CONTENT_ENCODER = json.JSONEncoder(
     sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -112,8 +113,18 @@ document_values = st.recursive(
 
 @given(st.dictionaries(st.text(max_size=6), document_values, max_size=8))
 def test_content_encoding_is_the_json_modules_text(data: dict[str, object]) -> None:
-    """Stored hashes stay valid: the fast encoder writes what ``json`` wrote, datetimes in UTC."""
-    assert content_encoding(data) == _json_text(data)
+    """Stored hashes stay valid: the fast encoder writes what ``json`` wrote, datetimes in UTC,
+    the first time and once its datetimes are remembered."""
+    assert content_encoding(data) == content_encoding(data) == _json_text(data)
+
+
+def test_times_that_differ_by_fold_alone_are_encoded_apart() -> None:
+    """Equal to Python (same zone, fold ignored) but an hour apart: no remembered text mixes them."""
+    first = datetime(2024, 10, 27, 2, 30, tzinfo=ZoneInfo("Europe/Paris"))  # met twice that night
+    second = first.replace(fold=1)
+    for _ in range(2):
+        assert content_encoding({"t": first}) == '{"t":"2024-10-27T00:30:00.000000+00:00"}'
+        assert content_encoding({"t": second}) == '{"t":"2024-10-27T01:30:00.000000+00:00"}'
 
 
 def test_what_the_fast_encoder_refuses_is_encoded_as_before() -> None:
