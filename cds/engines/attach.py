@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from importlib.resources import as_file, files
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -71,9 +70,9 @@ def rules() -> AttachRules:
         return load_model(path, AttachRules)
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """What attaching needs to know about a product or publication."""
+class Subject(NamedTuple):
+    """What attaching needs to know about a product or publication (a named tuple: one is
+    built for every document an engine attaches)."""
 
     mission: str | None
     satellite: str | None
@@ -91,18 +90,23 @@ class Subject:
     @classmethod
     def of(cls, data: Mapping[str, Any], name_key: str | None = None) -> Subject:
         """From document data; ``name_key`` defaults to the stored key for name/pseudo missions."""
-        mission, level = data.get("mission"), data.get("level")
-        method = None if level in rules().skip_levels else rules().method(mission)
+        method = _method(data.get("mission"), data.get("level"))
         start = data.get("sensing_start")
-        stop = data.get("sensing_stop") or start
         current = data.get("datatake_key")
-        if name_key is None and method in ("name", "pseudo"):
+        if name_key is None and (method == "name" or method == "pseudo"):
             name_key = current
-        return cls(mission, data.get("satellite"), method, start, stop, name_key, current)
+        return cls(data.get("mission"), data.get("satellite"), method, start,
+                   data.get("sensing_stop") or start, name_key, current)  # fmt: skip
 
     @property
     def windowed(self) -> bool:
         return self.method == "window" and bool(self.satellite) and self.start is not None
+
+
+@cache
+def _method(mission: str | None, level: str | None) -> Method | None:
+    """The attach method of a mission's products of a level (the rules are read once)."""
+    return None if level in rules().skip_levels else rules().method(mission)
 
 
 class DatatakeIndex:
@@ -162,14 +166,14 @@ def _overlapping(subjects: Sequence[Subject]) -> list[Filter]:
 
 def _fields(key: str, method: str, planned: Document | None) -> dict[str, Any]:
     plan = planned.data if planned is not None else {}
-    return _EMPTY | {
+    return {
         "datatake_key": key,
         "attach_method": method,
         "planned": planned is not None,
         "timeliness_category": plan.get("timeliness_category"),
         "instrument_mode": plan.get("instrument_mode"),
         "plan_absolute_orbit": plan.get("absolute_orbit"),
-    }
+    }  # every field of ATTACH_FIELDS
 
 
 def _best_window(subject: Subject, candidates: Sequence[Document]) -> Document | None:
@@ -237,6 +241,9 @@ def _sensing_window(mission: str, datatakes: Sequence[Document]) -> list[Filter]
     lookback = timedelta(seconds=rules().missions[mission].max_sensing_s or 0.0)
     return [
         Terms("satellite", sorted({d.data["satellite"] for d in datatakes})),
-        Range("sensing_start", gte=min(d.data["observation_start"] for d in datatakes) - lookback,
-              lte=max(d.data["observation_stop"] for d in datatakes)),
+        Range(
+            "sensing_start",
+            gte=min(d.data["observation_start"] for d in datatakes) - lookback,
+            lte=max(d.data["observation_stop"] for d in datatakes),
+        ),
     ]

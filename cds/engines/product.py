@@ -12,9 +12,8 @@ The cost of monotony: a first publication date never moves later.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,83 +31,93 @@ HEAD_FIELDS = (
     "timeliness", "sensing_start", "sensing_stop", "absolute_orbit", "relative_orbit", "cycle",
     "datatake_id", "content_length",
     "datatake_key",  # for name/pseudo rules the name's key; recomputed by attaching anyway
-)
+)  # fmt: skip
 First = tuple[datetime, str]  # (publication date, interface name): compared as a pair
 
 
-@dataclass
+def _kind_fields(kind: str) -> tuple[str, str, str, str]:
+    prefix = kind.lower()
+    return (f"{prefix}_first_publication_date", f"{prefix}_first_interface", f"{prefix}_count",
+            f"{prefix}_interfaces")  # fmt: skip
+
+
+# Per interface kind: its first publication date, first interface, count and interfaces fields.
+KIND_FIELDS = {kind: _kind_fields(kind) for kind in INTERFACE_KINDS}
+# The fields of a kind no interface of which published the product.
+_NO_KIND: dict[str, Any] = {
+    name: 0 if name.endswith("_count") else None for names in KIND_FIELDS.values() for name in names
+}
+
+
+@dataclass(slots=True)
 class Summary:
-    """What is known of one product: a value that merges in any order."""
+    """What is known of one product: a value that merges in any order.
+
+    ``source`` is the data of the earliest publication (or of the stored product): its head
+    fields are read from it once, when the merged summary makes the product's fields, rather
+    than copied out of every summary that a merge then drops.
+    """
 
     key: str
     head: tuple[datetime, str, str]  # (date, interface, product name) of the earliest publication
-    head_fields: dict[str, Any]
-    first: dict[str, First] = field(default_factory=dict)
-    interfaces: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    source: Mapping[str, Any]
+    first: dict[str, First]
+    interfaces: dict[str, set[str]]
 
     @classmethod
     def of_publication(cls, pub: Mapping[str, Any]) -> Summary:
         when, where, kind = pub["publication_date"], pub["interface_name"], pub["interface_kind"]
-        summary = cls(pub["product_key"], (when, where, pub["product_name"]), _head(pub))
-        summary.first[kind] = (when, where)
-        summary.interfaces[kind].add(where)
-        return summary
+        return cls(pub["product_key"], (when, where, pub["product_name"]), pub,
+                   {kind: (when, where)}, {kind: {where}})  # fmt: skip
 
     @classmethod
     def of_product(cls, product: Mapping[str, Any]) -> Summary:
         head = (product["first_publication_date"], product["first_interface"], product["product_name"])
-        summary = cls(product["product_key"], head, _head(product))
-        for kind in INTERFACE_KINDS:
-            prefix = kind.lower()
-            if product.get(f"{prefix}_first_publication_date") is not None:
-                summary.first[kind] = (product[f"{prefix}_first_publication_date"],
-                                       product[f"{prefix}_first_interface"])
-                summary.interfaces[kind].update(product.get(f"{prefix}_interfaces") or ())
+        summary = cls(product["product_key"], head, product, {}, {})
+        for kind, (date, interface, _, names) in KIND_FIELDS.items():
+            if product.get(date) is not None:
+                summary.first[kind] = (product[date], product[interface])
+                summary.interfaces[kind] = set(product.get(names) or ())
         return summary
 
     def merge(self, other: Summary) -> None:
         if other.head < self.head:
-            self.head, self.head_fields = other.head, other.head_fields
+            self.head, self.source = other.head, other.source
         for kind, first in other.first.items():
             self.first[kind] = min(first, self.first.get(kind, first))
         for kind, names in other.interfaces.items():
-            self.interfaces[kind] |= names
+            mine = self.interfaces.get(kind)
+            if mine is None:
+                self.interfaces[kind] = set(names)
+            else:
+                mine |= names
 
     def fields(self) -> dict[str, Any]:
         """The product's fields (attach fields excepted)."""
         date, interface, name = self.head
-        data: dict[str, Any] = {
-            "product_key": self.key,
-            "product_name": name,
-            **self.head_fields,
-            "first_publication_date": date,
-            "first_interface": interface,
-            "reference_date": self.head_fields.get("sensing_start") or date,
-            "interfaces": sorted(set().union(*self.interfaces.values())),
-        }
-        for kind in INTERFACE_KINDS:
-            data |= self._kind_fields(kind)
+        data = dict(_NO_KIND)
+        data.update(zip(HEAD_FIELDS, map(self.source.get, HEAD_FIELDS), strict=True))
+        data["product_key"] = self.key
+        data["product_name"] = name
+        data["first_publication_date"] = date
+        data["first_interface"] = interface
+        data["reference_date"] = data["sensing_start"] or date
+        for kind, (when, where) in self.first.items():
+            if kind in KIND_FIELDS:
+                date_field, interface_field, _, _ = KIND_FIELDS[kind]
+                data[date_field], data[interface_field] = when, where
+        for kind, names in self.interfaces.items():
+            if kind in KIND_FIELDS:
+                _, _, count_field, names_field = KIND_FIELDS[kind]
+                data[count_field], data[names_field] = len(names), sorted(names) or None
+        data["interfaces"] = sorted(set().union(*self.interfaces.values()))
         data["prip_to_dd_seconds"] = seconds_between(
             data["dd_first_publication_date"], data["prip_first_publication_date"]
         )
         data["prip_from_sensing_seconds"] = seconds_between(
-            data["prip_first_publication_date"], data.get("sensing_stop")
+            data["prip_first_publication_date"], data["sensing_stop"]
         )
         return data
-
-    def _kind_fields(self, kind: str) -> dict[str, Any]:
-        prefix, first = kind.lower(), self.first.get(kind)
-        names = sorted(self.interfaces.get(kind, ()))
-        return {
-            f"{prefix}_first_publication_date": first[0] if first else None,
-            f"{prefix}_first_interface": first[1] if first else None,
-            f"{prefix}_count": len(names),
-            f"{prefix}_interfaces": names or None,
-        }
-
-
-def _head(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: data.get(name) for name in HEAD_FIELDS}
 
 
 def merge_all(summaries: Iterable[Summary]) -> dict[str, Summary]:
@@ -139,7 +148,9 @@ class ConsolidateProduct(Engine[NoArgs]):
         subjects = [Subject.of(data) for data in drafts]
         attached_now = (doc.data.get("datatake_key") for doc in batch.documents)
         index = DatatakeIndex.load(ctx.store, subjects, also=attached_now)
-        return Writes([PRODUCT.make(d | index.attach(s)) for d, s in zip(drafts, subjects, strict=True)])
+        for data, subject in zip(drafts, subjects, strict=True):
+            data.update(index.attach(subject))
+        return Writes([PRODUCT.make(data) for data in drafts])
 
 
 def _summaries(ctx: Context, keys: Sequence[str], batch_docs: Sequence[Document]) -> list[Summary]:
