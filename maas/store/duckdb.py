@@ -36,6 +36,7 @@ from maas.config import Settings
 from maas.errors import LockHeldError, StoreError, StoreUnavailable
 from maas.model import Document, DocumentClass
 from maas.model.ids import content_bytes, hash_encoded
+from maas.model.schema import ID_COLUMN
 from maas.store.base import (
     Filter,
     ItemResult,
@@ -48,7 +49,8 @@ from maas.store.base import (
 from maas.store.duckdb_sql import BY_IDS, TableSpec, table_name
 from maas.store.factory import duckdb_path
 from maas.store.lock import ProcessLock
-from maas.store.recent import DEFAULT_CAPACITY, RecentDocuments, attach, detach
+from maas.store.presence import Presence
+from maas.store.recent import DEFAULT_CAPACITY, attach, detach
 
 T = TypeVar("T")
 Cursor = duckdb.DuckDBPyConnection
@@ -78,6 +80,11 @@ WRITER_THREADS = 1
 # rows directly instead of asking for their ids twice.
 FETCH_BY_ID_MAX = 2048
 CONFLICT_ATTEMPTS = 60
+# A filter of a table's stored ids (``_track``) is built once the ids read by key, one absent id
+# costing DuckDB 7-10 us, would have paid for the scan that builds it (about 3 us per row:
+# fetching the id and adding it). Read in pages of SCAN_PAGE rows.
+SCANNED_PER_READ = 3
+SCAN_PAGE = 100_000
 # What DuckDB raises when a bound value does not fit its column (then we find the item).
 _ITEM_ERRORS = (duckdb.DataError, duckdb.InvalidInputException, duckdb.NotImplementedException)
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
@@ -111,9 +118,10 @@ class DuckDBStore:
         )
         self._lock = ProcessLock(path.with_name(path.name + ".lock"), f"embedded store {path}")
         self._conn = self._open()
-        self._recent: RecentDocuments | None = None  # writers only: what they committed lately
-        if not read_only and recent_docs > 0:
-            self._recent = attach(path, recent_docs)
+        # Writers share the memory of what the file's writers committed lately (every commit
+        # updates it); those that remember (``recent_docs`` > 0) read from it too.
+        self._memory = None if read_only else attach(path, recent_docs)
+        self._recent = self._memory if recent_docs > 0 else None
         self._local = threading.local()
         self._cursors: list[Cursor] = []
         self._guard = threading.Lock()
@@ -125,6 +133,10 @@ class DuckDBStore:
         # starts again reading first). Like the OpenSearch store's plain creates.
         self._assume_new: dict[str, bool] = {}
         self._missing: dict[str, int] = {}  # family -> _tables_made() when its table was missing
+        # Reads by id of ids not remembered, per family, and how many make a filter of the
+        # table's ids worth building (see _track).
+        self._asked: dict[str, int] = {}
+        self._build_at: dict[str, int] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, *, read_only: bool = False) -> DuckDBStore:
@@ -189,9 +201,9 @@ class DuckDBStore:
                 cursor.close()
             self._cursors.clear()
         self._conn.close()
-        if self._recent is not None:
+        if self._memory is not None:
             detach(self.path)
-            self._recent = None
+            self._memory = self._recent = None
         if self._scratch_dir is not None:
             self._scratch_dir.cleanup()
         if not self.read_only:
@@ -367,6 +379,8 @@ class DuckDBStore:
         known = self._recent.hashes(ids) if remembered and self._recent is not None else {}
         stored = {doc_id: digest for doc_id, digest in known.items() if digest is not None}
         unknown = [doc_id for doc_id in ids if doc_id not in known]
+        if unknown and remembered:  # ids the filter knows new: nothing to read, nothing to refuse
+            unknown = self._possible(spec, unknown, build=False)
         if unknown and not assume_new:
             found = cur.execute(spec.hashes_sql(), [unknown]).fetchall()
             self._assume_new[spec.doc_class.family] = not found
@@ -374,12 +388,12 @@ class DuckDBStore:
         return stored
 
     def _remember(self, merged: Merged) -> None:
-        if self._recent is not None:
-            self._recent.remember(merged[1])
+        if self._memory is not None:
+            self._memory.remember(merged[1])
 
     def _forget(self, ids: Sequence[str]) -> None:
-        if self._recent is not None:
-            self._recent.forget(ids)
+        if self._memory is not None:
+            self._memory.forget(ids)
 
     def _upsert(self, cur: Cursor, spec: TableSpec, changed: list[Encoded], stored: list[str]) -> None:
         """Delete the ``stored`` versions, load the changed documents as JSON lines; a refusal
@@ -456,10 +470,10 @@ class DuckDBStore:
 
     def _finish(self, cur: Cursor, result: T, on_commit: Callable[[T], None] | None) -> None:
         """COMMIT; the recent documents change with it, in commit order across threads."""
-        if on_commit is None or self._recent is None:
+        if on_commit is None or self._memory is None:
             cur.execute("COMMIT")
             return
-        with self._recent.commit_lock:
+        with self._memory.commit_lock:
             cur.execute("COMMIT")
             on_commit(result)
 
@@ -499,12 +513,48 @@ class DuckDBStore:
         if self._missing.get(family) == made:
             return {}
         try:
-            return self._read(spec, ids, indices)
+            possible = self._possible(spec, ids)
+            return self._read(spec, possible, indices) if possible else {}
         except duckdb.CatalogException:
             if self._exists(spec):
                 raise
             self._missing[family] = made
             return {}
+
+    def _possible(self, spec: TableSpec, ids: list[str], build: bool = True) -> list[str]:
+        """The ids the table may hold, by its filter of stored ids (``maas.store.presence``):
+        built (outside transactions: a scan must see every commit) once reading ids by key
+        has cost more than one scan of its ids would."""
+        if self._recent is None:
+            return ids
+        presence = self._recent.presence(spec.doc_class.family)
+        if presence is None and build and not getattr(self._local, "in_transaction", False):
+            presence = self._track(spec, len(ids))
+        if presence is None:
+            return ids
+        with self._recent.commit_lock:
+            return presence.possible(ids)
+
+    def _track(self, spec: TableSpec, asked: int) -> Presence | None:
+        """The filter of the table's ids, built under the commit lock (no commit of the
+        process between the scan and the filter's first update), or None while not worth it."""
+        assert self._recent is not None
+        family = spec.doc_class.family
+        asked = self._asked[family] = self._asked.get(family, 0) + asked
+        if asked < self._build_at.get(family, 0):
+            return None
+        cur = self._cursor()
+        with self._recent.commit_lock:
+            presence = self._recent.presence(family)
+            if presence is not None:
+                return presence
+            row = cur.execute(f"SELECT count(*) FROM {spec.table}").fetchone()
+            rows = int(row[0]) if row else 0
+            if asked * SCANNED_PER_READ < rows:
+                self._build_at[family] = rows // SCANNED_PER_READ
+                return None
+            cur.execute(f"SELECT {ID_COLUMN} FROM {spec.table}")
+            return self._recent.track(family, _first_column(cur), rows)
 
     def _remembered(
         self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
@@ -615,6 +665,12 @@ def _table_made(path: Path) -> None:
     with _made_guard:
         key = path.absolute()
         _made[key] = _made.get(key, 0) + 1
+
+
+def _first_column(cur: Cursor) -> Iterator[Any]:
+    """The first value of every row of the cursor's result, a page of rows at a time."""
+    while rows := cur.fetchmany(SCAN_PAGE):
+        yield from (row[0] for row in rows)
 
 
 def _by_family(docs: list[Document]) -> list[list[Document]]:

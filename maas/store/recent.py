@@ -21,7 +21,10 @@ Coherent by construction, not by timing:
   changing the mapping it holds cannot change the store's memory (nested lists are shared and,
   like every document's, never changed in place);
 - the memory is bounded, the oldest write leaving first; what is not remembered is read from
-  DuckDB as before.
+  DuckDB as before;
+- beside it, a family may have a filter of every id its table holds (``Presence``), built
+  from a scan under the same lock and told every id committed after: an id it does not hold
+  is not stored, whatever the memory forgot.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from maas.model import Document, DocumentClass
+from maas.store.presence import Presence
 
 DEFAULT_CAPACITY = 20_000  # documents: a few engine batches of every family, tens of MB
 
@@ -52,6 +56,7 @@ class RecentDocuments:
         self.commit_lock = threading.RLock()  # held across COMMIT and the update of the memory
         self.generation = 0  # commits remembered so far: a read that saw none may be remembered
         self._docs: OrderedDict[str, Entry] = OrderedDict()
+        self._presence: dict[str, Presence] = {}  # family -> every id its table may hold
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -59,7 +64,29 @@ class RecentDocuments:
     def remember(self, written: Iterable[tuple[Document, str]]) -> None:
         """Documents just committed, each with its content hash (call under ``commit_lock``)."""
         self.generation += 1
-        self._keep([(doc.id, (doc.doc_class, doc.index, dict(doc.data), digest)) for doc, digest in written])
+        entries: list[tuple[str, Entry]] = [
+            (doc.id, (doc.doc_class, doc.index, dict(doc.data), digest)) for doc, digest in written
+        ]
+        if self._presence:
+            self._stored(entries)
+        self._keep(entries)
+
+    def _stored(self, entries: list[tuple[str, Entry]]) -> None:
+        for family, ids in _ids_by_family(entries).items():
+            presence = self._presence.get(family)
+            if presence is not None:
+                presence.add(ids)
+
+    def presence(self, family: str) -> Presence | None:
+        """The filter of the ids ``family``'s table may hold, if one was built."""
+        return self._presence.get(family)
+
+    def track(self, family: str, stored: Iterable[str], rows: int) -> Presence:
+        """Start filtering ``family``'s ids with those its table holds now (``rows`` of them):
+        call under ``commit_lock``, with ids read after every commit that preceded it."""
+        presence = self._presence[family] = Presence(rows)
+        presence.add(stored)
+        return presence
 
     def forget(self, ids: Iterable[str]) -> None:
         """Documents just deleted (call under ``commit_lock``)."""
@@ -121,10 +148,12 @@ _guard = threading.Lock()
 
 
 def attach(path: Path, capacity: int = DEFAULT_CAPACITY) -> RecentDocuments:
-    """The memory of the writers of ``path`` in this process (created by the first one)."""
+    """The memory of the writers of ``path`` in this process (created by the first one; every
+    writer attaches, so every commit updates it, and the largest capacity asked for holds)."""
     key = path.absolute()
     with _guard:
         memory, users = _shared.get(key) or (RecentDocuments(capacity), 0)
+        memory.capacity = max(memory.capacity, capacity)
         _shared[key] = (memory, users + 1)
         return memory
 
@@ -136,3 +165,11 @@ def detach(path: Path) -> None:
         memory, users = _shared.pop(key)
         if users > 1:
             _shared[key] = (memory, users - 1)
+
+
+def _ids_by_family(entries: list[tuple[str, Entry]]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for doc_id, (doc_class, _, _, _) in entries:
+        if doc_class is not None:
+            found.setdefault(doc_class.family, []).append(doc_id)
+    return found

@@ -13,6 +13,7 @@ import pytest
 from maas.model import ByDate, Document, DocumentClass, Field, FieldType
 from maas.store.base import Range, Term, Terms
 from maas.store.duckdb import DuckDBStore
+from maas.store.presence import Presence
 from maas.store.recent import RecentDocuments, attach, detach
 
 pytestmark = pytest.mark.unit
@@ -150,6 +151,34 @@ def test_a_reopened_store_tells_new_rewritten_and_changed_documents_apart(
         assert store.write([event(23), event(1, n=7)]).counts() == {"created": 1, "updated": 1}
         assert store.get(EVENTS, [event(1).id])[event(1).id].data["n"] == 7
         assert store.count(EVENTS) == 14
+
+
+def test_the_filter_of_stored_ids_never_misses_one_as_it_grows() -> None:
+    presence = Presence()
+    ids = [f"event-{i}" for i in range(200_000)]  # three times its first capacity: it doubles
+    presence.add(ids[:1000])
+    presence.add(ids[1000:])
+    assert presence.possible(ids) == ids
+    assert len(presence.possible([f"other-{i}" for i in range(10_000)])) < 100  # "maybe": 1 %
+
+
+def test_ids_the_filter_knows_absent_are_answered_as_duckdb_would(path: Path) -> None:
+    """A file written before (the filter starts from a scan), other writers of the file
+    (forgetful or not), deletes: the filter never hides a stored document."""
+    with DuckDBStoreClosing(path, 0) as store:
+        store.write([event(i) for i in range(30)])
+    ids = [event(i).id for i in range(70)]
+    with DuckDBStoreClosing(path, 25) as store, DuckDBStoreClosing(path, 0) as forgetful:
+        assert set(store.get(EVENTS, ids)) == set(ids[:30])  # reads enough ids to build the filter
+        memory = attach(path)
+        detach(path)
+        assert memory.presence(EVENTS.family) is not None
+        forgetful.write([event(i) for i in range(30, 60)])
+        forgetful.delete(EVENTS, ids[:10])
+        assert set(store.get(EVENTS, ids)) == set(ids[10:60])
+        assert store.write([event(i) for i in range(5)] + [event(65)]).counts() == {"created": 6}
+        assert set(store.get(EVENTS, ids)) == {*ids[:5], *ids[10:60], ids[65]}
+        assert reads(store) == reads(forgetful)
 
 
 class DuckDBStoreClosing:

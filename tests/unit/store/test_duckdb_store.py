@@ -91,8 +91,9 @@ def test_the_store_is_free_again_once_the_writer_closes(
 
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     lock = tmp_path / "maas.duckdb.lock"
     lock.write_text(dead.stdout)
     store = DuckDBStore(tmp_path / "maas.duckdb")

@@ -1,0 +1,80 @@
+"""Which ids a table may hold: a Bloom filter that tells ids surely not stored without DuckDB.
+
+Engines ask for documents that do not exist yet as often as for ones that do (the stored
+product of every new publication): DuckDB answers an absent id through the primary key for
+7-10 us, growing with the table, and the memory of recent writes cannot say "not stored" about
+an id it never saw. A filter of every id ever stored can, in well under a microsecond.
+
+Built from one scan of the table's ids and then told every id committed (``RecentDocuments``
+does, under the lock held across COMMIT), it never misses a stored id: "no" is exact, "maybe"
+goes to DuckDB. Deleted ids stay in it (a "maybe" that DuckDB answers).
+
+Probes come from Python's string hash (stable within a process, which is as long as the filter
+lives). The hashes are kept (8 bytes an id) so that the filter doubles without reading the
+table again when it fills: with its 2 to 4 bytes of bits, 10 to 12 bytes per id in all.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Sequence
+
+BITS_PER_ID = 16  # at capacity, with three probes: about 0.5 % of absent ids go to DuckDB
+MIN_CAPACITY = 1 << 16  # ids: 128 KiB of bits
+
+
+class Presence:
+    """The ids a table may hold."""
+
+    def __init__(self, expected: int = 0) -> None:
+        self._hashes = array("q")
+        self._size(max(MIN_CAPACITY, 2 * expected))
+
+    def _size(self, capacity: int) -> None:
+        bits = 1 << (capacity * BITS_PER_ID - 1).bit_length()  # a power of two
+        self.capacity = capacity
+        self._bits = bytearray(bits // 8)
+        self._mask = bits - 1
+        self._set(self._hashes)
+
+    def add(self, ids: Iterable[str]) -> None:
+        hashes = array("q", map(hash, ids))
+        self._hashes.extend(hashes)
+        if len(self._hashes) > self.capacity:
+            self._size(2 * len(self._hashes))  # sets every hash, these included
+        else:
+            self._set(hashes)
+
+    def _set(self, hashes: Iterable[int]) -> None:
+        bits, mask = self._bits, self._mask
+        for h in hashes:
+            step = (h >> 32) | 1
+            p = h & mask
+            bits[p >> 3] |= 1 << (p & 7)
+            p = (h + step) & mask
+            bits[p >> 3] |= 1 << (p & 7)
+            p = (h + 2 * step) & mask
+            bits[p >> 3] |= 1 << (p & 7)
+
+    def possible(self, ids: Sequence[str]) -> list[str]:
+        """The ids that may be stored; the others surely are not."""
+        bits, mask = self._bits, self._mask
+        found = []
+        for doc_id in ids:
+            h = hash(doc_id)
+            p = h & mask
+            if not bits[p >> 3] >> (p & 7) & 1:
+                continue
+            step = (h >> 32) | 1
+            p = (h + step) & mask
+            if not bits[p >> 3] >> (p & 7) & 1:
+                continue
+            p = (h + 2 * step) & mask
+            if bits[p >> 3] >> (p & 7) & 1:
+                found.append(doc_id)
+        return found
+
+    @property
+    def size(self) -> int:
+        """Bytes held by the filter and the hashes it grows from."""
+        return len(self._bits) + self._hashes.itemsize * len(self._hashes)
