@@ -18,12 +18,10 @@ from cds.naming import ParsedName, S1Product, Unknown, parse
 from maas.engine.base import Batch, Context, Engine, NoArgs, Writes
 from maas.errors import PermanentError
 
-# Name fields some grammars have and others not (read with a default, never guessed).
-_OPTIONAL_NAME_FIELDS = ("absolute_orbit", "relative_orbit", "cycle")
-
 
 def name_fields(parsed: ParsedName) -> dict[str, Any]:
-    """The parsed name as publication/product fields (``cds.models._NAME_FIELDS``)."""
+    """The parsed name as publication/product fields (``cds.models._NAME_FIELDS``); orbits and
+    cycle are read with a default (some grammars have them, others not: never guessed)."""
     if isinstance(parsed, Unknown):
         return {"name_parsed": False, "parse_reason": parsed.reason}
     fields: dict[str, Any] = {
@@ -36,8 +34,10 @@ def name_fields(parsed: ParsedName) -> dict[str, Any]:
         "timeliness": parsed.timeliness,
         "sensing_start": parsed.sensing_start,
         "sensing_stop": parsed.sensing_stop,
+        "absolute_orbit": getattr(parsed, "absolute_orbit", None),
+        "relative_orbit": getattr(parsed, "relative_orbit", None),
+        "cycle": getattr(parsed, "cycle", None),
     }
-    fields |= {name: getattr(parsed, name, None) for name in _OPTIONAL_NAME_FIELDS}
     if isinstance(parsed, S1Product):
         fields["datatake_id"] = str(parsed.datatake_id)
     return fields
@@ -52,24 +52,23 @@ def seconds_between(later: datetime | None, earlier: datetime | None) -> float |
 
 def draft(raw: Mapping[str, Any], kind: str) -> tuple[dict[str, Any], Subject]:
     """The publication's fields (without attach fields) and what attaching it needs."""
-    parsed = parse(raw["name"])
-    data = {
-        "interface_name": raw["interface_name"],
-        "interface_kind": kind,
-        "product_name": raw["name"],
-        "product_key": parsed.key,
-        "product_id": raw.get("product_id"),
-        **name_fields(parsed),
-        "publication_date": raw["publication_date"],
-        "origin_date": raw.get("origin_date"),
-        "eviction_date": raw.get("eviction_date"),
-        "content_length": raw.get("content_length"),
-    }
+    name = raw["name"]
+    parsed = parse(name)
+    data = name_fields(parsed)
+    data["interface_name"] = raw["interface_name"]
+    data["interface_kind"] = kind
+    data["product_name"] = name
+    data["product_key"] = parsed.key
+    data["product_id"] = raw.get("product_id")
+    data["publication_date"] = published = raw["publication_date"]
+    data["origin_date"] = origin = raw.get("origin_date")
+    data["eviction_date"] = raw.get("eviction_date")
+    data["content_length"] = raw.get("content_length")
     # ContentDate is the sensing period on the OData interfaces: it stands in where the name is silent.
     data["sensing_start"] = data.get("sensing_start") or raw.get("content_start")
-    data["sensing_stop"] = data.get("sensing_stop") or raw.get("content_stop")
-    data["from_sensing_seconds"] = seconds_between(data["publication_date"], data["sensing_stop"])
-    data["transfer_seconds"] = seconds_between(data["publication_date"], data["origin_date"])
+    data["sensing_stop"] = stop = data.get("sensing_stop") or raw.get("content_stop")
+    data["from_sensing_seconds"] = seconds_between(published, stop)
+    data["transfer_seconds"] = seconds_between(published, origin)
     return data, Subject.of(data, parsed.datatake_key)
 
 
@@ -84,4 +83,6 @@ class ConsolidatePublication(Engine[NoArgs]):
             raise PermanentError(f"{self.ENGINE_ID} takes raw products, not {batch.doc_class.family}")
         drafts = [draft(doc.data, kind) for doc in batch.documents]
         index = DatatakeIndex.load(ctx.store, (subject for _, subject in drafts))
-        return Writes([PUBLICATION.make(data | index.attach(subject)) for data, subject in drafts])
+        for data, subject in drafts:
+            data.update(index.attach(subject))
+        return Writes([PUBLICATION.make(data) for data, _ in drafts])

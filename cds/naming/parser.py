@@ -19,12 +19,10 @@ def strip_extensions(name: str, rules_: Rules | None = None) -> str:
     """
     known = rules_ or rules()
     stem = name
-    while True:
-        head, dot, ext = stem.rpartition(".")
-        if not dot or not head or ext.lower() not in known.archive:
-            break
-        stem = head
     head, dot, ext = stem.rpartition(".")
+    while dot and head and ext.lower() in known.archive:
+        stem = head
+        head, dot, ext = stem.rpartition(".")
     return head if dot and head and ext.lower() in known.container else stem
 
 
