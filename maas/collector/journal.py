@@ -4,6 +4,14 @@ The journal lives in the store (it must survive the collector's machine) and adv
 after a payload is archived, its documents written and their message confirmed. A lease with
 an expiry keeps two replicas of one collector from collecting the same interface at once; a
 crashed holder's lease simply expires.
+
+The files a file collector has seen are documents of their own (``JOURNAL_SEEN``), one per
+path: a directory that keeps its files holds thousands of them, and writing the whole set
+with every payload made a run quadratic in the directory's size. The journal entry holds only
+the entries not yet written as documents (``seen`` in its state, at most ``SEEN_FLUSH`` of
+them), so every save is still one durable update of bounded size, and the pending entries go
+out as documents in one write every ``SEEN_FLUSH`` files. A journal entry from before holds its
+whole seen set there: it is read the same way and flushed on the first save.
 """
 
 from __future__ import annotations
@@ -11,14 +19,15 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from maas.collector.sources.base import SourceState
+from maas.collector.sources.base import Checkpoint, SeenFile, SourceState
 from maas.errors import LockHeldError, StoreError
 from maas.model import Document, DocumentClass, Field, FieldType
-from maas.store.base import Outcome, Store
+from maas.store.base import Outcome, Store, Term
 
 JOURNAL = DocumentClass(
     name="CollectorJournal",
@@ -36,6 +45,24 @@ JOURNAL = DocumentClass(
     key=("interface", "collector_id"),
     description="collector checkpoints and leases",
 )
+
+JOURNAL_SEEN = DocumentClass(
+    name="CollectorSeenFile",
+    family="maas-journal-seen",
+    fields={
+        "interface": Field(FieldType.KEYWORD, required=True),
+        "collector_id": Field(FieldType.KEYWORD, required=True),
+        "path": Field(FieldType.KEYWORD, required=True),
+        "size": Field(FieldType.LONG, required=True),
+        "mtime": Field(FieldType.FLOAT, required=True),
+        "sha256": Field(FieldType.KEYWORD, required=True),
+    },
+    key=("interface", "collector_id", "path"),
+    description="files a file collector collected, while they are listed",
+)
+
+JOURNAL_CLASSES = (JOURNAL, JOURNAL_SEEN)  # what a collecting store is set up with
+SEEN_FLUSH = 100  # pending seen entries: bounds the entry's size, one more write per this many files
 
 
 def owner_id() -> str:
@@ -55,16 +82,46 @@ class Lease:
     state: SourceState
     payloads: int = 0
     recovering: bool = False  # the previous run did not end cleanly (killed, publish failed)
+    pending: dict[str, SeenFile] = field(default_factory=dict)  # seen, not yet written as documents
 
     @property
     def doc_id(self) -> str:
         return JOURNAL.id_for(self.interface, self.collector_id)
 
-    def save(self, state: SourceState) -> None:
-        """Record the new state (call only after the payload is durably processed)."""
+    def save(self, state: SourceState, checkpoint: Checkpoint) -> None:
+        """Record the new state, ``checkpoint`` the one that made it (call only after the
+        payload is durably processed)."""
+        self._forget_gone(state.seen, checkpoint.seen)
+        if checkpoint.seen is not None:
+            self.pending[checkpoint.seen.path] = checkpoint.seen
+        if len(self.pending) >= SEEN_FLUSH:  # written before the entry forgets them
+            self._write_seen(self.pending.values())
+            self.pending = {}
         self.payloads += 1
-        self._update({"state": state.to_json(), "payloads": self.payloads}, renew=True)
+        self._update({"state": self._entry_state(state), "payloads": self.payloads}, renew=True)
         self.state = state
+
+    def _forget_gone(self, seen: Mapping[str, SeenFile], entry: SeenFile | None) -> None:
+        """Delete the entries the new state dropped (files gone from the listing), found by a
+        set difference only when the sizes say some were: once per listing, not per file."""
+        old = self.state.seen
+        if len(old) + (entry is not None and entry.path not in old) == len(seen):
+            return
+        gone = old.keys() - seen.keys()
+        self.pending = {path: e for path, e in self.pending.items() if path not in gone}
+        self.store.delete(JOURNAL_SEEN, [self._seen_id(path) for path in gone])
+
+    def _write_seen(self, entries: Iterable[SeenFile]) -> None:
+        docs = [JOURNAL_SEEN.make(_seen_fields(self.interface, self.collector_id, e)) for e in entries]
+        if docs:
+            _checked(self.store.write(docs), f"seen files of {self.doc_id}")
+
+    def _seen_id(self, path: str) -> str:
+        return JOURNAL_SEEN.id_for(self.interface, self.collector_id, path)
+
+    def _entry_state(self, state: SourceState) -> dict[str, Any]:
+        """The journal entry's part of the state: the seen entries are only the pending ones."""
+        return replace(state, seen=self.pending).to_json()
 
     def release(self, clean: bool = True) -> None:
         """Give the lease back; ``clean=False`` makes the next run a recovery run."""
@@ -91,21 +148,46 @@ def acquire(
     owner = owner or owner_id()
     now = datetime.now(UTC)
     doc_id = JOURNAL.id_for(interface, collector_id)
-    seen: dict[str, Document | None] = {}
+    captured: dict[str, Document | None] = {}
 
     def modify(current: Document | None) -> Document:
         _check_owner(current, owner, now)
-        seen["current"] = current
+        captured["current"] = current
         data = dict(current.data) if current else _fresh(interface, collector_id)
         fields = {"lease_owner": owner, "lease_expires": now + ttl, "updated_at": now, "clean_exit": False}
         return JOURNAL.make(data | fields)
 
     _checked(store.update(JOURNAL, [doc_id], modify), doc_id)
-    current = seen.get("current")
-    state = SourceState.from_json(current.data.get("state") or {}) if current else SourceState()
+    current = captured.get("current")
+    entry_state = (current.data.get("state") or {}) if current else {}
     payloads = int(current.data.get("payloads") or 0) if current else 0
     recovering = current is not None and current.data.get("clean_exit") is False
-    return Lease(store, interface, collector_id, owner, ttl, state, payloads, recovering)
+    state = SourceState.from_json(entry_state)
+    seen = {**_load_seen(store, interface, collector_id), **state.seen}
+    pending = dict(state.seen)
+    return Lease(
+        store, interface, collector_id, owner, ttl, replace(state, seen=seen), payloads, recovering, pending
+    )
+
+
+def _load_seen(store: Store, interface: str, collector_id: str) -> dict[str, SeenFile]:
+    store.refresh(JOURNAL_SEEN)  # once per run: the last run's entries may be a second old
+    filters = [Term("interface", interface), Term("collector_id", collector_id)]
+    return {
+        d.data["path"]: SeenFile(d.data["path"], d.data["size"], d.data["mtime"], d.data["sha256"])
+        for d in store.scan(JOURNAL_SEEN, filters)
+    }
+
+
+def _seen_fields(interface: str, collector_id: str, entry: SeenFile) -> dict[str, Any]:
+    return {
+        "interface": interface,
+        "collector_id": collector_id,
+        "path": entry.path,
+        "size": entry.size,
+        "mtime": entry.mtime,
+        "sha256": entry.sha256,
+    }
 
 
 def _fresh(interface: str, collector_id: str) -> dict[str, Any]:

@@ -179,7 +179,7 @@ class CollectorRun:
             self.ingest(collector, payload, stats, second_pass=lease.recovering if lease else True)
             state = state.advance(payload.checkpoint)
             if lease:
-                lease.save(state)  # only now: archived, written, published
+                lease.save(state, payload.checkpoint)  # only now: archived, written, published
                 self._after_success(source, payload, stats)
             self.hooks.payload_done(collector, payload, stats)
 

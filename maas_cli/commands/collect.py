@@ -29,7 +29,7 @@ from maas.bus.factory import create_bus
 from maas.catalog import Catalog
 from maas.collector.archive import Archive
 from maas.collector.config import CollectorConfig, load_collectors, select
-from maas.collector.journal import JOURNAL
+from maas.collector.journal import JOURNAL_CLASSES
 from maas.collector.run import CollectorRun, CollectorStats, HookChain, Hooks, Target, failed
 from maas.collector.sources.base import Payload
 from maas.config import Settings
@@ -113,7 +113,7 @@ def _run(
         if routing is not None:
             bus.declare(routing.topology(settings.bus))
         if not dry_run:
-            store.setup([*catalog.models, JOURNAL])
+            store.setup([*catalog.models, *JOURNAL_CLASSES])
         patterns = routing.patterns("collect") if routing else ()
         target = Target(store, bus, settings.bus.collect_exchange, patterns, Archive(settings.archive_dir))
         run = CollectorRun(target, catalog.models, settings.tls, dry_run=dry_run, since=since, hooks=hooks)

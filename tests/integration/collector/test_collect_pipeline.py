@@ -40,7 +40,7 @@ from cds.models import MODELS, RAW_MP_DATATAKE
 from maas.bus.memory import MemoryBroker, MemoryBus
 from maas.collector.archive import Archive, ArchivedEntry, read_archive
 from maas.collector.config import CollectorConfig, load_collector_file
-from maas.collector.journal import JOURNAL
+from maas.collector.journal import JOURNAL, JOURNAL_CLASSES
 from maas.collector.run import CollectorRun, CollectorStats, Target
 from maas.config import Settings
 from maas.config.settings import TLSSettings
@@ -291,6 +291,13 @@ def wipe_opensearch(settings: Settings) -> None:
         client.close()
 
 
+def forget_journal(store: Store, interface: str) -> None:
+    """The journal entries and seen files of our interface leave the shared OpenSearch."""
+    for doc_class in JOURNAL_CLASSES:
+        store.refresh(doc_class)  # find() searches: it sees what a refresh made visible
+        store.delete(doc_class, [d.id for d in store.find(doc_class, [Term("interface", interface)])])
+
+
 @pytest.fixture(params=["duckdb", "opensearch"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "duckdb":
@@ -306,11 +313,10 @@ def store(store_url: str, interface: str) -> Iterator[Store]:
     if remote:
         wipe_opensearch(settings)
     store = create_store(settings)
-    store.setup([PRODUCT, JOURNAL])
+    store.setup([PRODUCT, *JOURNAL_CLASSES])
     yield store
     if remote:
-        store.refresh(JOURNAL)  # find() searches: it sees what a refresh made visible
-        store.delete(JOURNAL, [d.id for d in store.find(JOURNAL, [Term("interface", interface)])])
+        forget_journal(store, interface)
         wipe_opensearch(settings)
     store.close()
 
@@ -387,7 +393,7 @@ def local_store(tmp_path: Path) -> Iterator[Store]:
     store = create_store(
         Settings.model_validate({"store": {"url": f"duckdb:///{tmp_path / 'local.duckdb'}"}})
     )
-    store.setup([PRODUCT, JOURNAL])
+    store.setup([PRODUCT, *JOURNAL_CLASSES])
     yield store
     store.close()
 
@@ -519,9 +525,9 @@ def site(tmp_path: Path, opensearch_url: str, interface: str) -> Iterator[Site]:
     loaded = Settings.model_validate(settings)
     wipe_opensearch(loaded)
     store = create_store(loaded)
-    store.setup([PRODUCT, JOURNAL])
+    store.setup([PRODUCT, *JOURNAL_CLASSES])
     yield Site(tmp_path, env, store, files, ids)
-    store.delete(JOURNAL, [JOURNAL.id_for(interface, config["id"])])
+    forget_journal(store, interface)
     wipe_opensearch(loaded)
     store.close()
 
@@ -679,7 +685,7 @@ def test_the_file_source_examples_collect_the_samples_they_document(
         ftps.id: {"host": "127.0.0.1", "port": ftps_server.port, "username": ftps_server.user},
     }
     store = create_store(Settings.model_validate({"store": {"url": f"duckdb:///{tmp_path / 'cds.duckdb'}"}}))
-    store.setup([RAW_MP_DATATAKE, JOURNAL])
+    store.setup([RAW_MP_DATATAKE, *JOURNAL_CLASSES])
     target = Target(store, MemoryBus(MemoryBroker()), "collect", (), Archive(tmp_path / "archive"))
     run = CollectorRun(target, ModelRegistry(MODELS), TLSSettings(ca_file=pki.ca_file))
 

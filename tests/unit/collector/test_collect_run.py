@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import socket
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,13 +12,16 @@ import pytest
 from chain_catalog import CATALOG, RAW
 
 from maas.bus.memory import MemoryBroker, MemoryBus
+from maas.collector import journal
 from maas.collector.archive import Archive
 from maas.collector.config import CollectorConfig
-from maas.collector.journal import JOURNAL, acquire
+from maas.collector.journal import JOURNAL, JOURNAL_CLASSES, JOURNAL_SEEN, acquire
 from maas.collector.run import CollectorRun, Hooks, Target
 from maas.config.settings import TLSSettings
 from maas.errors import LockHeldError
 from maas.gc_pacing import GC_YOUNG_THRESHOLD
+from maas.model import Document, DocumentClass
+from maas.store.base import Modify, WriteReport
 from maas.store.duckdb import DuckDBStore
 
 pytestmark = pytest.mark.unit
@@ -26,7 +30,7 @@ pytestmark = pytest.mark.unit
 @pytest.fixture
 def store(tmp_path: Path) -> DuckDBStore:
     store = DuckDBStore(tmp_path / "c.duckdb")
-    store.setup([*CATALOG.models, JOURNAL])
+    store.setup([*CATALOG.models, *JOURNAL_CLASSES])
     yield store
     store.close()
 
@@ -68,11 +72,11 @@ def test_crash_between_archive_and_write_leaves_no_gap_and_no_duplicate(
     real_write = store.write
     calls = {"n": 0}
 
-    def crash_on_second_payload(docs: object) -> object:
-        calls["n"] += 1
+    def crash_on_second_payload(docs: list[Document]) -> object:
+        calls["n"] += any(doc.doc_class is RAW for doc in docs)  # the journal writes too
         if calls["n"] == 2:
             raise SystemExit("killed between archive and write")  # not a MaasError: nothing catches it
-        return real_write(docs)  # type: ignore[arg-type]
+        return real_write(docs)
 
     monkeypatch.setattr(store, "write", crash_on_second_payload)
     with pytest.raises(SystemExit):
@@ -208,3 +212,65 @@ def test_the_cycle_collector_is_paced_while_collectors_run_and_restored_after(
     target = Target(store, MemoryBus(MemoryBroker()), "collect", (), Archive(tmp_path / "archive"))
     CollectorRun(target, CATALOG.models, TLSSettings(), hooks=Watch()).run([collector(inbox)])
     assert seen == [GC_YOUNG_THRESHOLD] and gc.get_threshold() == before
+
+
+def test_a_kept_directory_is_journaled_in_bounded_steps_not_the_whole_set_per_file(
+    tmp_path: Path, store: DuckDBStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal, "SEEN_FLUSH", 5)
+    inbox = inbox_with(tmp_path, {f"f{i:02d}.csv": f"name,value\nn{i},{i}\n" for i in range(12)})
+    entry_sizes: list[int] = []
+    real_update = store.update
+
+    def watching(doc_class: DocumentClass, ids: Sequence[str], modify: Modify) -> WriteReport:
+        def recorded(current: Document | None) -> Document | None:
+            new = modify(current)
+            entry_sizes.append(len(new.data["state"].get("seen", {})) if new else 0)
+            return new
+
+        return real_update(doc_class, ids, recorded)
+
+    monkeypatch.setattr(store, "update", watching)
+    (stats,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert stats.payloads == 12
+    assert max(entry_sizes) <= 5  # the entry never holds more than a flush: not 12, not growing
+    assert store.count(JOURNAL_SEEN) == 10  # two flushes of five; two entries still pending
+    doc_id = JOURNAL.id_for("Inbox", "inbox")
+    assert len(store.get(JOURNAL, [doc_id])[doc_id].data["state"]["seen"]) == 2
+    (again,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert again.payloads == 0  # documents and pending entries together: nothing collected twice
+
+
+def test_files_gone_from_the_directory_leave_the_journal_and_come_back_as_new(
+    tmp_path: Path, store: DuckDBStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal, "SEEN_FLUSH", 2)
+    inbox = inbox_with(tmp_path, {"a.csv": "name,value\na,1\n", "b.csv": "name,value\nb,2\n"})
+    make_run(store, tmp_path / "archive").run([collector(inbox)])
+    (inbox / "a.csv").unlink()
+    (inbox / "c.csv").write_text("name,value\nc,3\n")
+    (stats,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert stats.payloads == 1
+    assert [d.data["path"] for d in store.scan(JOURNAL_SEEN)] == ["b.csv"]  # a.csv's deleted
+    (inbox / "a.csv").write_text("name,value\na,1\n")
+    (back,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert back.payloads == 1  # forgotten, so collected again (onto the same document ids)
+    assert store.count(RAW) == 3
+
+
+def test_a_journal_written_with_its_seen_files_inside_is_migrated_once(
+    tmp_path: Path, store: DuckDBStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = inbox_with(tmp_path, {"a.csv": "name,value\na,1\n", "b.csv": "name,value\nb,2\n"})
+    listed = {p.name: p.stat() for p in inbox.iterdir()}
+    legacy = {name: [st.st_size, st.st_mtime, "0" * 64] for name, st in listed.items()}
+    store.write([JOURNAL.make({"interface": "Inbox", "collector_id": "inbox", "state": {"seen": legacy}})])
+    (stats,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert stats.payloads == 0  # the old entries still count as seen
+    (inbox / "c.csv").write_text("name,value\nc,3\n")
+    monkeypatch.setattr(journal, "SEEN_FLUSH", 3)
+    (more,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert more.payloads == 1
+    assert sorted(d.data["path"] for d in store.scan(JOURNAL_SEEN)) == ["a.csv", "b.csv", "c.csv"]
+    doc_id = JOURNAL.id_for("Inbox", "inbox")
+    assert store.get(JOURNAL, [doc_id])[doc_id].data["state"]["seen"] == {}  # flushed on the first save
