@@ -21,8 +21,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -41,19 +42,23 @@ Known = list[tuple[int, datetime]]  # (orbit index, start) of a satellite's date
 
 @dataclass(frozen=True)
 class Orbit:
+    """One orbit of a satellite, with its mission's rule (looked up once, not per use)."""
+
     mission: str
     satellite: str
     index: int  # linear orbit number: cycles folded in (MissionOrbits.index)
+    rule: MissionOrbits = field(compare=False, repr=False)
 
-    def fields(self, rule: MissionOrbits) -> dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
         return {
             "mission": self.mission,
             "satellite": self.satellite,
-            **rule.orbit(self.satellite, self.index),
+            **self.rule.orbit(self.satellite, self.index),
         }
 
-    def key(self, rule: MissionOrbits) -> str:
-        return str(rule.orbit(self.satellite, self.index)["orbit_key"])
+    @cached_property
+    def key(self) -> str:
+        return str(self.rule.orbit(self.satellite, self.index)["orbit_key"])
 
 
 @dataclass(frozen=True)
@@ -78,13 +83,13 @@ class ComputeOrbitCompleteness(Engine[NoArgs]):
         touched = touched_orbits(batch.documents, table)
         if not touched:
             return Writes()
-        window = read_window(ctx.store, touched, table)
+        window = read_window(ctx.store, touched)
         orbits = touched | window.stale
-        products = load_products(ctx.store, orbits, table)
-        dates = date_orbits(orbits, products, window.dated, table)
+        products = load_products(ctx.store, orbits)
+        dates = date_orbits(orbits, products, window.dated)
         records = []
         for orbit in sorted(orbits, key=_order):
-            mine = products.get(orbit.key(_rule(table, orbit)), ())
+            mine = products.get(orbit.key, ())
             if orbit in touched or not window.keeps(orbit, dates[orbit], mine):
                 records += orbit_records(orbit, mine, dates[orbit], table)
         return Writes(records)
@@ -95,21 +100,25 @@ def _order(orbit: Orbit) -> tuple[str, str, int]:
 
 
 def touched_orbits(products: Iterable[Document], table: CompletenessRules) -> set[Orbit]:
-    """The orbits of the products whose mission has an orbit table and whose type it lists."""
+    """The orbits of the products whose mission has an orbit table and whose type it lists
+    (the tables are looked up per mission of the batch, not per product)."""
+    datas = [doc.data for doc in products]
+    missions = {data.get("mission") for data in datas}
+    by_mission = {m: rule for m in missions if (rule := table.orbit_rule(m)) is not None}
+    types = {m: {t.type for t in rule.types} for m, rule in by_mission.items()}
     out = set()
-    for doc in products:
-        data = doc.data
-        rule = table.orbit_rule(data.get("mission"))
-        if rule is None or not data.get("satellite") or data.get("product_type") not in _types(rule):
+    for data in datas:
+        rule = by_mission.get(data.get("mission"))
+        if (
+            rule is None
+            or not data.get("satellite")
+            or data.get("product_type") not in types[data["mission"]]
+        ):
             continue
         index = rule.index(data)
         if index is not None:
-            out.add(Orbit(data["mission"], data["satellite"], index))
+            out.add(Orbit(data["mission"], data["satellite"], index, rule))
     return out
-
-
-def _types(rule: MissionOrbits) -> dict[str, OrbitType]:
-    return {t.type: t for t in rule.types}
 
 
 @dataclass(frozen=True)
@@ -126,18 +135,14 @@ class Window:
         return not products and self.stored.get(orbit) == dates
 
 
-def read_window(store: Store, touched: set[Orbit], table: CompletenessRules) -> Window:
+def read_window(store: Store, touched: set[Orbit]) -> Window:
     """The ``backfill_orbits`` before each touched orbit, read by id in one bounded read."""
     window = {
-        Orbit(o.mission, o.satellite, i)
+        Orbit(o.mission, o.satellite, i, o.rule)
         for o in touched
-        for i in range(o.index - _rule(table, o).backfill_orbits, o.index)
+        for i in range(o.index - o.rule.backfill_orbits, o.index)
     } - touched
-    ids = {
-        ORBIT_COMPLETENESS.id_for(o.key(_rule(table, o)), t.type): o
-        for o in window
-        for t in _rule(table, o).types
-    }
+    ids = {ORBIT_COMPLETENESS.id_for(o.key, t.type): o for o in window for t in o.rule.types}
     found = store.get(ORBIT_COMPLETENESS, list(ids))
     records: dict[Orbit, list[Mapping[str, Any] | None]] = defaultdict(list)
     for doc_id, orbit in ids.items():
@@ -158,18 +163,10 @@ def _stored_dates(data: Mapping[str, Any]) -> Dates:
     return Dates(data.get("orbit_start"), data.get("orbit_stop"), bool(data.get("dates_estimated")))
 
 
-def _rule(table: CompletenessRules, orbit: Orbit) -> MissionOrbits:
-    rule = table.orbit_rule(orbit.mission)
-    assert rule is not None  # orbits are only built for missions with a rule
-    return rule
-
-
-def load_products(
-    store: Store, orbits: set[Orbit], table: CompletenessRules
-) -> dict[str, list[Mapping[str, Any]]]:
+def load_products(store: Store, orbits: set[Orbit]) -> dict[str, list[Mapping[str, Any]]]:
     """The products of these orbits, of the tables' types, by orbit key: one search."""
-    keys = {o.key(_rule(table, o)) for o in orbits}
-    types = {t.type for o in orbits for t in _rule(table, o).types}
+    keys = {o.key for o in orbits}
+    types = {t.type for o in orbits for t in o.rule.types}
     filters = [Terms("datatake_key", sorted(keys)), Terms("product_type", sorted(types))]
     by_orbit: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for product in store.find(PRODUCT, filters):
@@ -181,16 +178,15 @@ def date_orbits(
     orbits: set[Orbit],
     products: Mapping[str, Products],
     dated: Mapping[Orbit, datetime],
-    table: CompletenessRules,
 ) -> dict[Orbit, Dates]:
     """Each orbit's products' span; the others estimated from the dated orbits around them."""
-    spans = {o: span(products.get(o.key(_rule(table, o)), ())) for o in orbits}
+    spans = {o: span(products.get(o.key, ())) for o in orbits}
     starts = {**dated, **{o: d.start for o, d in spans.items() if d.start is not None}}
     known: dict[tuple[str, str], Known] = defaultdict(list)
     for orbit, start in sorted(starts.items(), key=lambda item: _order(item[0])):
         known[orbit.mission, orbit.satellite].append((orbit.index, start))
     return {
-        o: d if d.start is not None else estimate(o.index, known[o.mission, o.satellite], _rule(table, o))
+        o: d if d.start is not None else estimate(o.index, known[o.mission, o.satellite], o.rule)
         for o, d in spans.items()
     }
 
@@ -215,7 +211,7 @@ def estimate(index: int, known: Known, rule: MissionOrbits) -> Dates:
 
 def orbit_records(orbit: Orbit, products: Products, dates: Dates, table: CompletenessRules) -> list[Document]:
     """A record per type of the table, from the products its production service served."""
-    rule = _rule(table, orbit)
+    rule = orbit.rule
     counted = [p for p in products if table.counts(p)]
     return [
         type_record(orbit, rule, kind, [p for p in counted if p["product_type"] == kind.type], dates)
@@ -231,7 +227,7 @@ def type_record(
     result = of_intervals(Expectation(kind.type, "seconds", kind.minutes * 60), sensing(counted, None))
     return ORBIT_COMPLETENESS.make(
         {
-            **orbit.fields(rule),
+            **orbit.fields(),
             "product_type": kind.type,
             "timeliness": ",".join(sorted(kind.timeliness)),
             "orbit_start": dates.start,
