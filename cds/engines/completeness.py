@@ -52,10 +52,12 @@ def touched_datatakes(batch: Batch, table: CompletenessRules) -> set[str]:
     """The datatake keys of the batch's documents whose mission has datatake rules."""
     if batch.doc_class not in (PRODUCT, DATATAKE):
         raise PermanentError(f"COMPUTE_COMPLETENESS does not take {batch.doc_class.family} documents")
+    missions = {d.data.get("mission") for d in batch.documents}
+    counted = {mission for mission in missions if table.has_datatakes(mission)}  # per mission, not product
     return {
         d.data["datatake_key"]
         for d in batch.documents
-        if d.data.get("datatake_key") and table.has_datatakes(d.data.get("mission"))
+        if d.data.get("datatake_key") and d.data.get("mission") in counted
     }
 
 
