@@ -50,7 +50,7 @@ from maas.store.duckdb_sql import BY_IDS, TableSpec, table_name
 from maas.store.factory import duckdb_path
 from maas.store.lock import ProcessLock
 from maas.store.presence import Presence
-from maas.store.recent import DEFAULT_CAPACITY, attach, detach
+from maas.store.recent import DEFAULT_CAPACITY, Lookups, attach, detach
 
 T = TypeVar("T")
 Cursor = duckdb.DuckDBPyConnection
@@ -540,21 +540,26 @@ class DuckDBStore:
         process between the scan and the filter's first update), or None while not worth it."""
         assert self._recent is not None
         family = spec.doc_class.family
-        asked = self._asked[family] = self._asked.get(family, 0) + asked
-        if asked < self._build_at.get(family, 0):
-            return None
-        cur = self._cursor()
         with self._recent.commit_lock:
             presence = self._recent.presence(family)
-            if presence is not None:
+            rows = None if presence else self._scan_rows(f"ids {family}", spec, asked)
+            if rows is None:
                 return presence
-            row = cur.execute(f"SELECT count(*) FROM {spec.table}").fetchone()
-            rows = int(row[0]) if row else 0
-            if asked * SCANNED_PER_READ < rows:
-                self._build_at[family] = rows // SCANNED_PER_READ
-                return None
-            cur.execute(f"SELECT {ID_COLUMN} FROM {spec.table}")
-            return self._recent.track(family, _first_column(cur), rows)
+            cur = self._cursor().execute(f"SELECT {ID_COLUMN} FROM {spec.table}")
+            return self._recent.track(family, (row[0] for row in _rows(cur)), rows)
+
+    def _scan_rows(self, key: str, spec: TableSpec, asked: int) -> int | None:
+        """The table's rows, once the reads that ``key`` counts (``asked`` more now) would have
+        paid for one scan of them; None before then (call under the commit lock)."""
+        asked = self._asked[key] = self._asked.get(key, 0) + asked
+        if asked < self._build_at.get(key, 0):
+            return None
+        row = self._cursor().execute(f"SELECT count(*) FROM {spec.table}").fetchone()
+        rows = int(row[0]) if row else 0
+        if asked * SCANNED_PER_READ < rows:
+            self._build_at[key] = rows // SCANNED_PER_READ
+            return None
+        return rows
 
     def _remembered(
         self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
@@ -601,12 +606,52 @@ class DuckDBStore:
         if self._table(doc_class, create=False) is None:
             return []
         with _mapped(self.path):
-            found = self._find_by_ids(spec, *by_ids) if self._recent is not None else None
+            found = self._find_remembered(spec, filters, sort, limit)
+            if found is None and self._recent is not None:
+                found = self._find_by_ids(spec, *by_ids)
             if found is None:
                 where, params = spec.where(filters)
                 sql = spec.select_sql(where, spec.order_by(sort), limit)
                 found = [spec.document(row) for row in self._cursor().execute(sql, params).fetchall()]
             return found
+
+    def _find_remembered(
+        self, spec: TableSpec, filters: Sequence[Filter], sort: Sequence[SortKey], limit: int | None
+    ) -> list[Document] | None:
+        """A search by lookup values (and other exact values) answered from memory, when the
+        family's lookups know every match is remembered (``maas.store.recent.Lookups``); None
+        otherwise. Ordered by id only: other sorts go to DuckDB."""
+        if self._recent is None or sort or getattr(self._local, "in_transaction", False):
+            return None
+        search = spec.exact_search(filters)
+        if search is None:
+            return None
+        field, values, matches = search
+        lookups = self._recent.lookups(spec.doc_class) or self._track_lookups(spec, len(values))
+        if lookups is None:
+            return None
+        with self._recent.commit_lock:
+            ids = lookups.ids(field, values)
+            if ids is None:
+                return None
+            found, _ = self._recent.documents(spec.doc_class, sorted(ids))
+        if len(found) < len(ids):  # not all remembered after all: DuckDB answers
+            return None
+        docs = [doc for doc in found.values() if matches(doc)]
+        return docs if limit is None else docs[:limit]
+
+    def _track_lookups(self, spec: TableSpec, asked: int) -> Lookups | None:
+        """The family's lookups, built like ``_track`` builds its filter of ids."""
+        assert self._recent is not None
+        doc_class = spec.doc_class
+        with self._recent.commit_lock:
+            lookups = self._recent.lookups(doc_class)
+            rows = None if lookups else self._scan_rows(f"lookups {doc_class.family}", spec, asked)
+            if rows is None:
+                return lookups
+            columns = ", ".join(spec.by_name[name].sql for name in doc_class.lookups)
+            cur = self._cursor().execute(f"SELECT {columns} FROM {spec.table}")
+            return self._recent.track_lookups(doc_class, _rows(cur))
 
     def _find_by_ids(self, spec: TableSpec, sql: str, params: list[Any]) -> list[Document] | None:
         """The matching ids from DuckDB, their documents from memory where remembered;
@@ -667,10 +712,10 @@ def _table_made(path: Path) -> None:
         _made[key] = _made.get(key, 0) + 1
 
 
-def _first_column(cur: Cursor) -> Iterator[Any]:
-    """The first value of every row of the cursor's result, a page of rows at a time."""
+def _rows(cur: Cursor) -> Iterator[tuple[Any, ...]]:
+    """Every row of the cursor's result, a page at a time."""
     while rows := cur.fetchmany(SCAN_PAGE):
-        yield from (row[0] for row in rows)
+        yield from rows
 
 
 def _by_family(docs: list[Document]) -> list[list[Document]]:

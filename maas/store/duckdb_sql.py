@@ -23,6 +23,7 @@ from maas.model.schema import HASH_FIELD, ID_COLUMN, PARTITION_COLUMN, duckdb_co
 from maas.store.base import Exists, Filter, Range, SortKey, Term, Terms
 
 Convert = Callable[[Any], Any]
+Match = Callable[[Document], bool]
 _PRIMARY_KEY = " PRIMARY KEY"
 _MAX_DOC_BYTES = 256 * 1024 * 1024  # read_json's default (16 MB) would fail a chunk, not an item
 _RANGE_OPS = (("gte", ">="), ("gt", ">"), ("lte", "<="), ("lt", "<"))
@@ -286,10 +287,39 @@ class TableSpec:
             return _terms(column, [_value(column, v) for v in f.values])
         return _range(column, f)
 
+    def exact_search(self, filters: Sequence[Filter]) -> tuple[str, list[Any], Match] | None:
+        """A search by exact values (``Term``/``Terms``, one on a lookup field) as that lookup
+        field, its values, and a test of a document against every filter, as SQL would (a
+        missing value matches nothing); None for any other search."""
+        if not filters or not all(isinstance(f, Term | Terms) for f in filters):
+            return None
+        lookup = next((f for f in filters if f.field in self.doc_class.lookups), None)
+        if lookup is None:
+            return None
+        tests: list[tuple[str, bool, set[Any]]] = []
+        for f in filters:
+            column = self.column(f.field, "filter")
+            if column.json:
+                return None
+            raw = [f.value] if isinstance(f, Term) else list(f.values)  # type: ignore[union-attr]
+            tests.append((f.field, column.many, {_value(column, v) for v in raw}))
+        values = next(list(wanted) for name, _, wanted in tests if name == lookup.field)
+        return lookup.field, values, functools.partial(_matches, tests)
+
     def order_by(self, sort: Sequence[SortKey]) -> str:
         """Missing values last in both directions (as OpenSearch does); id breaks ties."""
         keys = [f"{self.column(name, 'sort').sql} {_direction(d)} NULLS LAST" for name, d in sort]
         return ", ".join([*keys, f"{ID_COLUMN} ASC"])
+
+
+def _matches(tests: list[tuple[str, bool, set[Any]]], doc: Document) -> bool:
+    for name, many, wanted in tests:
+        value = doc.data.get(name)
+        if value is None:
+            return False
+        if not (wanted.intersection(value) if many else value in wanted):
+            return False
+    return True
 
 
 def _literal(text: str) -> str:

@@ -1,4 +1,5 @@
-"""Which ids a table may hold: a Bloom filter that tells ids surely not stored without DuckDB.
+"""Which ids a table may hold: a Bloom filter that tells ids surely not stored without DuckDB
+(or, as well, lookup values).
 
 Engines ask for documents that do not exist yet as often as for ones that do (the stored
 product of every new publication): DuckDB answers an absent id through the primary key for
@@ -17,10 +18,12 @@ table again when it fills: with its 2 to 4 bytes of bits, 10 to 12 bytes per id 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
+from typing import TypeVar
 
 BITS_PER_ID = 16  # at capacity, with three probes: about 0.5 % of absent ids go to DuckDB
 MIN_CAPACITY = 1 << 16  # ids: 128 KiB of bits
+T = TypeVar("T", bound=Hashable)
 
 
 class Presence:
@@ -37,7 +40,7 @@ class Presence:
         self._mask = bits - 1
         self._set(self._hashes)
 
-    def add(self, ids: Iterable[str]) -> None:
+    def add(self, ids: Iterable[Hashable]) -> None:
         hashes = array("q", map(hash, ids))
         self._hashes.extend(hashes)
         if len(self._hashes) > self.capacity:
@@ -56,7 +59,7 @@ class Presence:
             p = (h + 2 * step) & mask
             bits[p >> 3] |= 1 << (p & 7)
 
-    def possible(self, ids: Sequence[str]) -> list[str]:
+    def possible(self, ids: Sequence[T]) -> list[T]:
         """The ids that may be stored; the others surely are not."""
         bits, mask = self._bits, self._mask
         found = []

@@ -24,14 +24,18 @@ Coherent by construction, not by timing:
   DuckDB as before;
 - beside it, a family may have a filter of every id its table holds (``Presence``), built
   from a scan under the same lock and told every id committed after: an id it does not hold
-  is not stored, whatever the memory forgot.
+  is not stored, whatever the memory forgot;
+- likewise, a family may have ``Lookups``: its remembered documents by lookup value, and a
+  filter of the lookup values of every stored row that may not be remembered (all rows at
+  the scan that builds it, then every document leaving the memory): a search by values that
+  filter surely lacks finds every match in memory.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +61,7 @@ class RecentDocuments:
         self.generation = 0  # commits remembered so far: a read that saw none may be remembered
         self._docs: OrderedDict[str, Entry] = OrderedDict()
         self._presence: dict[str, Presence] = {}  # family -> every id its table may hold
+        self._lookups: dict[str, Lookups] = {}  # family -> its documents by lookup value
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -104,6 +109,9 @@ class RecentDocuments:
                 self._keep([(doc_id, _ABSENT) for doc_id in absent])
 
     def _keep(self, entries: list[tuple[str, Entry]]) -> None:
+        if self._lookups:
+            self._keep_indexed(entries)
+            return
         docs = self._docs
         pop = docs.pop
         for doc_id, entry in entries:
@@ -111,6 +119,42 @@ class RecentDocuments:
             docs[doc_id] = entry
         for _ in range(len(docs) - self.capacity):
             docs.popitem(last=False)
+
+    def _keep_indexed(self, entries: list[tuple[str, Entry]]) -> None:
+        """``_keep``, the families' lookups following: a replaced version leaves the index (no
+        longer stored), an evicted document leaves it for the filter (still stored)."""
+        docs, lookups = self._docs, self._lookups
+        for doc_id, entry in entries:
+            old = docs.pop(doc_id, None)
+            if old is not None and old[0] is not None and old[0].family in lookups:
+                lookups[old[0].family].leave(doc_id, old)
+            docs[doc_id] = entry
+            if entry[0] is not None and entry[0].family in lookups:
+                lookups[entry[0].family].enter(doc_id, entry)
+        evicted: dict[str, list[tuple[str, Hashable]]] = {}
+        for _ in range(len(docs) - self.capacity):
+            doc_id, old = docs.popitem(last=False)
+            if old[0] is not None and old[0].family in lookups:
+                evicted.setdefault(old[0].family, []).extend(lookups[old[0].family].leave(doc_id, old))
+        for family, pairs in evicted.items():  # still stored: no longer all remembered
+            lookups[family].cold.add(pairs)
+
+    def lookups(self, doc_class: DocumentClass) -> Lookups | None:
+        """The family's lookups, if built for this version of its class."""
+        found = self._lookups.get(doc_class.family)
+        return found if found is not None and found.doc_class is doc_class else None
+
+    def track_lookups(self, doc_class: DocumentClass, rows: Iterable[Sequence[Hashable]]) -> Lookups:
+        """Start indexing ``doc_class``'s lookup fields, every row of its table (their values in
+        ``doc_class.lookups`` order) taken as not remembered: call under ``commit_lock``, with
+        rows read after every commit that preceded it."""
+        built = Lookups(doc_class)
+        built.cold.add(_lookup_values(doc_class.lookups, rows))
+        for doc_id, entry in self._docs.items():
+            if entry[0] is not None and entry[0].family == doc_class.family:
+                built.enter(doc_id, entry)
+        self._lookups[doc_class.family] = built
+        return built
 
     def hashes(self, ids: Iterable[str]) -> dict[str, str | None]:
         """The stored content hash of every id the memory knows (None: not stored)."""
@@ -141,6 +185,59 @@ class RecentDocuments:
             else:
                 found[doc_id] = Document(doc_class, doc_id, index, dict(data))
         return found, absent
+
+
+class Lookups:
+    """A family's remembered documents by lookup field and value, and a filter of the
+    ``(field, value)`` pairs of the stored rows that may not be among them."""
+
+    def __init__(self, doc_class: DocumentClass) -> None:
+        self.doc_class = doc_class
+        self.cold = Presence()
+        self._ids: dict[tuple[str, Hashable], set[str]] = {}
+
+    def enter(self, doc_id: str, entry: Entry) -> None:
+        doc_class, _, data, _ = entry
+        if data is None:
+            return
+        pairs = [(name, data.get(name)) for name in self.doc_class.lookups]
+        if doc_class is not self.doc_class:  # another version of the model: not searched here
+            self.cold.add(pairs)
+            return
+        for pair in pairs:
+            self._ids.setdefault(pair, set()).add(doc_id)
+
+    def leave(self, doc_id: str, entry: Entry) -> list[tuple[str, Hashable]]:
+        """Unindex a document; its lookup values (for the filter, if it is still stored)."""
+        doc_class, _, data, _ = entry
+        if data is None or doc_class is not self.doc_class:
+            return []  # not indexed (and, if stored, in the filter already)
+        pairs = [(name, data.get(name)) for name in self.doc_class.lookups]
+        for pair in pairs:
+            ids = self._ids.get(pair)
+            if ids is not None:
+                ids.discard(doc_id)
+                if not ids:
+                    del self._ids[pair]
+        return pairs
+
+    def ids(self, field: str, values: Sequence[Hashable]) -> set[str] | None:
+        """Every id whose ``field`` holds one of ``values``, or None when some may not be
+        remembered."""
+        pairs = [(field, value) for value in values]
+        if self.cold.possible(pairs):
+            return None
+        found: set[str] = set()
+        for pair in pairs:
+            found |= self._ids.get(pair, set())
+        return found
+
+
+def _lookup_values(
+    names: tuple[str, ...], rows: Iterable[Sequence[Hashable]]
+) -> Iterable[tuple[str, Hashable]]:
+    for row in rows:
+        yield from zip(names, row, strict=True)
 
 
 _shared: dict[Path, tuple[RecentDocuments, int]] = {}  # database -> (memory, stores using it)

@@ -170,7 +170,7 @@ def test_ids_the_filter_knows_absent_are_answered_as_duckdb_would(path: Path) ->
     ids = [event(i).id for i in range(70)]
     with DuckDBStoreClosing(path, 25) as store, DuckDBStoreClosing(path, 0) as forgetful:
         assert set(store.get(EVENTS, ids)) == set(ids[:30])  # reads enough ids to build the filter
-        memory = attach(path)
+        memory = attach(path, 0)
         detach(path)
         assert memory.presence(EVENTS.family) is not None
         forgetful.write([event(i) for i in range(30, 60)])
@@ -179,6 +179,45 @@ def test_ids_the_filter_knows_absent_are_answered_as_duckdb_would(path: Path) ->
         assert store.write([event(i) for i in range(5)] + [event(65)]).counts() == {"created": 6}
         assert set(store.get(EVENTS, ids)) == {*ids[:5], *ids[10:60], ids[65]}
         assert reads(store) == reads(forgetful)
+
+
+def kinded(i: int, kind: str) -> Document:
+    return EVENTS.make({**event(i).data, "kind": kind})
+
+
+def test_searches_by_lookup_values_answer_as_duckdb_would(path: Path) -> None:
+    """Searches by lookup values answered from memory (the values no row out of memory holds)
+    find what DuckDB finds: rows written before, other writers, updates, deletes, evictions."""
+    with DuckDBStoreClosing(path, 0) as store:
+        store.write([event(i) for i in range(10)])  # kinds a and b, not remembered
+    with DuckDBStoreClosing(path, 100) as store, DuckDBStoreClosing(path, 0) as forgetful:
+        assert store.find(EVENTS, [Terms("kind", [f"k{i}" for i in range(5)])]) == []  # builds
+        store.write([kinded(i, "cd"[i % 2]) for i in range(10, 30)])
+        forgetful.write([kinded(i, "e") for i in range(30, 35)])
+        store.write([kinded(10, "d"), kinded(1, "c")])  # c -> d, and a row written before -> c
+        store.delete(EVENTS, [kinded(12, "c").id])
+        lookups = attach(path, 0).lookups(EVENTS)
+        detach(path)
+        assert lookups is not None and lookups.ids("kind", ["c", "d", "e"]) is not None  # from memory
+        assert_same_searches(store, forgetful)
+        store.write([kinded(i, "f") for i in range(100, 190)])  # evicts the oldest writes
+        assert lookups.ids("kind", ["c"]) is None  # from DuckDB
+        assert_same_searches(store, forgetful)
+        assert len(store.find(EVENTS, [Term("kind", "c")])) == 9
+
+
+def assert_same_searches(store: DuckDBStore, forgetful: DuckDBStore) -> None:
+    searches = [
+        [Term("kind", "c")],
+        [Terms("kind", ["c", "d", "e"])],
+        [Terms("kind", ["c", "d"]), Terms("name", ["e010", "e011", "e013", "e001"])],
+        [Term("kind", "a")],
+        [Term("kind", "f")],
+    ]
+    for filters in searches:
+        for limit in (None, 3):
+            expected = [(d.id, d.data) for d in forgetful.find(EVENTS, filters, limit=limit)]
+            assert [(d.id, d.data) for d in store.find(EVENTS, filters, limit=limit)] == expected
 
 
 class DuckDBStoreClosing:
