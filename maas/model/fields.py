@@ -238,15 +238,23 @@ class FieldPlan:
         )
 
     def convert(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """Convert field by field; errors name the (dotted) field path."""
+        """Convert field by field; errors name the (dotted) field path.
+
+        Undeclared fields are found by counting rather than by a set comparison of the names:
+        without errors, the converted fields and the declared ones present as None are every
+        declared field present, so any other field of ``raw`` is undeclared.
+        """
         out: dict[str, Any] = {}
-        errors = [] if raw.keys() <= self.names else [_unknown(raw.keys() - self.names)]
+        errors: list[str] = []
+        nones = 0  # declared fields present with the value None
         get = raw.get
         for name, convert, required, as_is, high in self.steps:
             value: Any = get(name)
             if value is None:
                 if required:
                     errors.append(f"{name}: required field is missing")
+                elif name in raw:
+                    nones += 1
             elif (
                 type(value) is as_is
                 and (as_is is not datetime or value.tzinfo is UTC)
@@ -258,8 +266,11 @@ class FieldPlan:
                     out[name] = convert(value)
                 except FieldError as exc:
                     errors.append(f"{name}: {exc}")
-        if errors:
-            raise FieldError("; ".join(errors))
+        if errors or len(out) + nones != len(raw):  # something to refuse: say all of it
+            if not raw.keys() <= self.names:
+                errors.insert(0, _unknown(raw.keys() - self.names))
+            if errors:
+                raise FieldError("; ".join(errors))
         return out
 
 

@@ -101,3 +101,19 @@ def test_values_already_typed_come_back_as_they_are() -> None:
 def test_a_monthly_partition_is_named_as_strftime_names_it(moment: datetime) -> None:
     expected = moment.strftime("%Y-%m").lower().strip("-") or "none"
     assert ByDate("at").suffix({"at": moment}) == ByDate("at", "%Y-%m ").suffix({"at": moment}) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"keyword": "k", "stray": None}, "unknown field(s): stray"),
+        ({"keyword": "k", "text": None, "other": None, "stray": 1}, "unknown field(s): other, stray"),
+        ({"stray": None}, "unknown field(s): stray; keyword: required field is missing"),
+        ({"keyword": "k", "x": 1, "long": "y"}, "unknown field(s): x; long: expected an integer, got 'y'"),
+    ],
+)  # fmt: skip
+def test_undeclared_fields_are_refused_first_even_when_none(raw: dict[str, Any], message: str) -> None:
+    """Undeclared fields are found by counting the declared ones present (None included)."""
+    with pytest.raises(FieldError) as info:
+        FieldPlan(FIELDS).convert(raw)
+    assert str(info.value) == message
