@@ -14,6 +14,7 @@ from maas.model.fields import FieldError
 
 _UNSAFE = re.compile(r"[^a-z0-9_.]+")
 MONTHLY = "%Y-%m"
+_MONTHS = ("", *(f"-{month:02d}" for month in range(1, 13)))  # by number: cheaper than a format
 
 
 class Partition(Protocol):
@@ -43,7 +44,7 @@ class ByDate:
         if not isinstance(value, datetime):
             raise FieldError(f"{self.field}: partition field is missing")
         if self.pattern == MONTHLY and value.year >= 1000:  # what strftime gives, without it
-            return f"{value.year}-{value.month:02d}"
+            return f"{value.year}{_MONTHS[value.month]}"
         return _safe(value.strftime(self.pattern))
 
 
