@@ -44,6 +44,7 @@ from maas.store.base import (
     Outcome,
     SortKey,
     StoreCapabilities,
+    Terms,
     WriteReport,
 )
 from maas.store.duckdb_sql import BY_IDS, TableSpec, table_name
@@ -602,25 +603,34 @@ class DuckDBStore:
         limit: int | None = None,
     ) -> list[Document]:
         spec = self._spec(doc_class)
-        by_ids = spec.ids_sql(filters, sort, limit)  # checks the filters, table or not
+        spec.where(filters)  # checks the filters, table or not
+        spec.order_by(sort)
         if self._table(doc_class, create=False) is None:
             return []
         with _mapped(self.path):
             found = self._find_remembered(spec, filters, sort, limit)
-            if found is None and self._recent is not None:
-                found = self._find_by_ids(spec, *by_ids)
-            if found is None:
-                where, params = spec.where(filters)
-                sql = spec.select_sql(where, spec.order_by(sort), limit)
-                found = [spec.document(row) for row in self._cursor().execute(sql, params).fetchall()]
-            return found
+            return self._find_stored(spec, filters, sort, limit) if found is None else found
+
+    def _find_stored(
+        self, spec: TableSpec, filters: Sequence[Filter], sort: Sequence[SortKey], limit: int | None
+    ) -> list[Document]:
+        """DuckDB's matches: their ids, documents from memory where remembered, or whole rows."""
+        found = None
+        if self._recent is not None:
+            found = self._find_by_ids(spec, *spec.ids_sql(filters, sort, limit))
+        if found is None:
+            where, params = spec.where(filters)
+            sql = spec.select_sql(where, spec.order_by(sort), limit)
+            found = [spec.document(row) for row in self._cursor().execute(sql, params).fetchall()]
+        return found
 
     def _find_remembered(
         self, spec: TableSpec, filters: Sequence[Filter], sort: Sequence[SortKey], limit: int | None
     ) -> list[Document] | None:
-        """A search by lookup values (and other exact values) answered from memory, when the
-        family's lookups know every match is remembered (``maas.store.recent.Lookups``); None
-        otherwise. Ordered by id only: other sorts go to DuckDB."""
+        """A search by lookup values (and other exact values) answered from memory for the
+        values whose every match the family's lookups know remembered (``Lookups``), from
+        DuckDB for the others; None when it is not such a search, or for none of its values.
+        Ordered by id only: other sorts go to DuckDB."""
         if self._recent is None or sort or getattr(self._local, "in_transaction", False):
             return None
         search = spec.exact_search(filters)
@@ -631,13 +641,16 @@ class DuckDBStore:
         if lookups is None:
             return None
         with self._recent.commit_lock:
-            ids = lookups.ids(field, values)
-            if ids is None:
+            ids, cold = lookups.split(field, values)
+            if len(cold) == len(values):
                 return None
             found, _ = self._recent.documents(spec.doc_class, sorted(ids))
         if len(found) < len(ids):  # not all remembered after all: DuckDB answers
             return None
         docs = [doc for doc in found.values() if matches(doc)]
+        if cold:  # values that rows out of memory may hold: DuckDB finds those
+            stored = self._find_stored(spec, [Terms(field, cold), *filters], (), limit)
+            docs = sorted({doc.id: doc for doc in [*docs, *stored]}.values(), key=_doc_id)
         return docs if limit is None else docs[:limit]
 
     def _track_lookups(self, spec: TableSpec, asked: int) -> Lookups | None:
@@ -716,6 +729,10 @@ def _rows(cur: Cursor) -> Iterator[tuple[Any, ...]]:
     """Every row of the cursor's result, a page at a time."""
     while rows := cur.fetchmany(SCAN_PAGE):
         yield from rows
+
+
+def _doc_id(doc: Document) -> str:
+    return doc.id
 
 
 def _by_family(docs: list[Document]) -> list[list[Document]]:

@@ -221,16 +221,16 @@ class Lookups:
                     del self._ids[pair]
         return pairs
 
-    def ids(self, field: str, values: Sequence[Hashable]) -> set[str] | None:
-        """Every id whose ``field`` holds one of ``values``, or None when some may not be
-        remembered."""
+    def split(self, field: str, values: Sequence[Hashable]) -> tuple[set[str], list[Hashable]]:
+        """The ids of the remembered documents whose ``field`` holds one of ``values`` that no
+        document out of memory holds, and the values that one may hold."""
         pairs = [(field, value) for value in values]
-        if self.cold.possible(pairs):
-            return None
+        cold = set(self.cold.possible(pairs))
         found: set[str] = set()
         for pair in pairs:
-            found |= self._ids.get(pair, set())
-        return found
+            if pair not in cold:
+                found |= self._ids.get(pair, set())
+        return found, [value for _, value in cold]
 
 
 def _lookup_values(
