@@ -80,6 +80,14 @@ def map_error(exc: BaseException) -> MaasError:
     return BusError(f"{type(exc).__name__}: {exc}")
 
 
+class _QueuesVanished(BusError):
+    """Queues being consumed were deleted on the broker."""
+
+    def __init__(self, queues: list[str]) -> None:
+        super().__init__(f"queue(s) {', '.join(queues)} deleted on the broker while consumed")
+        self.queues = queues
+
+
 class _Token(NamedTuple):
     generation: int
     tag: int
@@ -148,12 +156,14 @@ class _Session:
             self.admin_ch = self.connection.channel()
             self.confirms = _Confirms(self.connection)
             _enable_confirms(self.publish_ch, self.confirms)
+            self.consume_ch.add_on_cancel_callback(self._on_cancel)
         except BaseException:
             self.close()
             raise
         self.buffers: dict[str, deque[Delivery]] = {}
         self.unacked: set[int] = set()
         self.consuming: tuple[tuple[str, ...], int] = ((), 0)  # queues, prefetch
+        self.cancelled: set[str] = set()  # queues whose consumer the broker cancelled
 
     # --- consuming ----------------------------------------------------------------------
 
@@ -170,11 +180,28 @@ class _Session:
 
     def _unsubscribe(self) -> None:
         for queue in self.consuming[0]:
-            self.consume_ch.basic_cancel(f"maas:{queue}")
+            if queue not in self.cancelled:  # the broker's cancel already removed the consumer
+                self.consume_ch.basic_cancel(f"maas:{queue}")
             for delivery in self.buffers.pop(queue, deque()):
                 self.consume_ch.basic_nack(delivery.token.tag, requeue=True)
                 self.unacked.discard(delivery.token.tag)
         self.consuming = ((), 0)
+        self.cancelled.clear()
+
+    def _on_cancel(self, frame: Any) -> None:
+        """The broker cancelled a consumer: its queue was deleted (or its node lost). Without
+        this, the consumer would be gone and the pool would wait for messages forever."""
+        self.cancelled.add(str(frame.method.consumer_tag).removeprefix("maas:"))
+
+    def start_over(self, topologies: Sequence[Topology]) -> None:
+        """Drop every consumer (the next fetch subscribes again) and declare ``topologies``."""
+        self._unsubscribe()
+        for topology in topologies:
+            _declare(self.admin_ch, topology)
+
+    def check_consumers(self) -> None:
+        if self.cancelled:
+            raise _QueuesVanished(sorted(self.cancelled))
 
     def _on_message(self, queue: str, _ch: Any, method: Any, props: Any, body: bytes) -> None:
         self.buffers[queue].append(self.hold(self.delivery(queue, method, props, body)))
@@ -271,6 +298,7 @@ class RabbitMQBus(BusBase):
         self._confirm_timeout_s = confirm_timeout_s
         self._session: _Session | None = None
         self._generation = 0
+        self._topologies: list[Topology] = []  # declared here: declared again if queues vanish
         self._interrupted = threading.Event()
         self._last_failure: BaseException | None = None
         self._log_retry = before_sleep_log(log, logging.WARNING)
@@ -354,6 +382,8 @@ class RabbitMQBus(BusBase):
 
     def _declare(self, topology: Topology) -> None:
         self._call(lambda s: _declare(s.admin_ch, topology))
+        if topology not in self._topologies:
+            self._topologies.append(topology)
 
     def delete(self, topology: Topology) -> None:
         self._call(lambda s: _delete(s.admin_ch, topology))
@@ -367,7 +397,19 @@ class RabbitMQBus(BusBase):
     def fetch(self, queues: Sequence[str], max_count: int, timeout_s: float) -> list[Delivery]:
         deadline = time.monotonic() + timeout_s
         prefetch = max(self._prefetch, max_count)  # a batch must be able to fill
-        return self._call(lambda s: self._fill(s, queues, max_count, prefetch, deadline))
+        try:
+            return self._call(lambda s: self._fill(s, queues, max_count, prefetch, deadline))
+        except _QueuesVanished as exc:
+            self._redeclare(exc)
+            return []
+
+    def _redeclare(self, exc: _QueuesVanished) -> None:
+        """Declare what this bus declared again and consume anew: whoever deleted the queues
+        took their messages with them, and the pool says so loudly instead of idling."""
+        if not any(q.name in exc.queues for t in self._topologies for q in t.queues):
+            raise BusError(f"{exc}: declare them again (maas routing setup)") from None
+        log.error("%s: %s; declaring the topology again", self.client_name, exc)
+        self._call(lambda s: s.start_over(self._topologies))
 
     @staticmethod
     def _fill(
@@ -375,11 +417,12 @@ class RabbitMQBus(BusBase):
     ) -> list[Delivery]:
         s.subscribe(queues, prefetch)
         s.connection.process_data_events(time_limit=0)  # what already arrived
-        while s.buffered(queues) < max_count:
+        while s.buffered(queues) < max_count and not s.cancelled:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             s.connection.process_data_events(time_limit=remaining)
+        s.check_consumers()
         return s.take(queues, max_count)
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:

@@ -32,8 +32,7 @@ CHUNK = 100
 
 
 def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, timeout=120,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, timeout=120, stdout=subprocess.DEVNULL)
 
 
 def _restart_broker(down_s: float) -> None:
@@ -48,8 +47,7 @@ class Consumer(threading.Thread):
 
     def __init__(self, url: str, queue: str, expected: set[bytes]) -> None:
         super().__init__(daemon=True)
-        self.bus = RabbitMQBus(pika.URLParameters(url), "restart-consumer", prefetch=200,
-                               reconnect_max_s=120)
+        self.bus = RabbitMQBus(pika.URLParameters(url), "restart-consumer", prefetch=200, reconnect_max_s=120)
         self.queue, self.expected = queue, expected
         self.seen: set[bytes] = set()
         self.deliveries = 0
@@ -74,16 +72,13 @@ def test_consumer_and_publisher_survive_a_broker_restart(
     rabbitmq_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     if shutil.which("rabbitmqctl") is None or urlsplit(rabbitmq_url).hostname not in (
-        "127.0.0.1", "localhost"
+        "127.0.0.1",
+        "localhost",
     ):
         pytest.skip("needs the local broker's rabbitmqctl to restart it")
     caplog.set_level(logging.INFO, logger="maas.bus")
-    run = uuid.uuid4().hex[:10]
-    exchange, queue = f"test-{run}-collect", f"test-{run}-work"
-    topology = Topology((exchange,), (QueueSpec(queue, (Binding(exchange, "new.*"),),
-                                                RetryPolicy(3, (1.0,))),))
-    publisher = RabbitMQBus(pika.URLParameters(rabbitmq_url), "restart-publisher",
-                            reconnect_max_s=120)
+    exchange, queue, topology = _topology(uuid.uuid4().hex[:10])
+    publisher = RabbitMQBus(pika.URLParameters(rabbitmq_url), "restart-publisher", reconnect_max_s=120)
     publisher.declare(topology)
     bodies = [f"m{i}".encode() for i in range(TOTAL)]
     consumer = Consumer(rabbitmq_url, queue, set(bodies))
@@ -104,8 +99,11 @@ def test_consumer_and_publisher_survive_a_broker_restart(
         assert consumer.error is None, f"the consumer died: {consumer.error!r}"
         assert consumer.seen == set(bodies), f"{TOTAL - len(consumer.seen)} messages lost"
         assert consumer.deliveries >= TOTAL  # duplicates allowed (at-least-once), losses not
-        reconnected = {r.getMessage().split(":")[0] for r in caplog.records
-                       if "reconnected to the broker" in r.getMessage()}
+        reconnected = {
+            r.getMessage().split(":")[0]
+            for r in caplog.records
+            if "reconnected to the broker" in r.getMessage()
+        }
         assert reconnected == {"restart-consumer", "restart-publisher"}
         assert publisher.queue_stats([queue])[0].messages == 0
     finally:
@@ -144,3 +142,51 @@ def test_refused_credentials_are_permanent_and_not_retried(rabbitmq_url: str) ->
     assert not caught.value.transient
     assert time.monotonic() - started < 10  # not the 60 s reconnect window
     bus.close()
+
+
+def _topology(run: str) -> tuple[str, str, Topology]:
+    exchange, queue = f"test-{run}-collect", f"test-{run}-work"
+    spec = QueueSpec(queue, (Binding(exchange, "new.*"),), RetryPolicy(3, (1.0,)))
+    return exchange, queue, Topology((exchange,), (spec,))
+
+
+def test_a_queue_deleted_while_consumed_is_declared_again_not_waited_on_forever(
+    rabbitmq_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    exchange, queue, topology = _topology(uuid.uuid4().hex[:10])
+    bus = RabbitMQBus(pika.URLParameters(rabbitmq_url), "vanishing", reconnect_max_s=30)
+    admin = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
+    try:
+        bus.declare(topology)
+        bus.publish([Envelope(exchange, "new.x", b"before")])
+        first = bus.fetch([queue], 10, 2.0)
+        assert [d.body for d in first] == [b"before"]
+        bus.ack(first)
+        admin.channel().queue_delete(queue)  # an operator's mistake, or a broker reset
+        with caplog.at_level(logging.ERROR, logger="maas.bus"):
+            assert bus.fetch([queue], 10, 5.0) == []  # told at once, not after the timeout
+        assert any(queue in r.getMessage() and "declaring" in r.getMessage() for r in caplog.records)
+        bus.publish([Envelope(exchange, "new.x", b"after")])  # routable again: bound anew
+        again = bus.fetch([queue], 10, 5.0)
+        assert [d.body for d in again] == [b"after"]
+        bus.ack(again)
+    finally:
+        admin.close()
+        bus.delete(topology)
+        bus.close()
+
+
+def test_a_deleted_queue_this_bus_never_declared_is_a_clear_error(rabbitmq_url: str) -> None:
+    exchange, queue, topology = _topology(uuid.uuid4().hex[:10])
+    owner = RabbitMQBus(pika.URLParameters(rabbitmq_url), "owner", reconnect_max_s=30)
+    consumer = RabbitMQBus(pika.URLParameters(rabbitmq_url), "consumer", reconnect_max_s=30)
+    try:
+        owner.declare(topology)
+        assert consumer.fetch([queue], 10, 0.2) == []
+        owner.delete(topology)
+        with pytest.raises(BusError, match=f"{queue}.*maas routing setup"):
+            consumer.fetch([queue], 10, 5.0)
+    finally:
+        owner.delete(topology)
+        owner.close()
+        consumer.close()
