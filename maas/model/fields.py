@@ -209,77 +209,92 @@ _SCALAR: dict[FieldType, Converter] = {
 }
 
 
-# The Python type a converter returns unchanged, per field type: such a value is taken as is
-# (a datetime only when already in UTC, an int only within the field's range). Lists are
-# always converted item by item.
-_AS_IS: dict[FieldType, type] = {
-    FieldType.KEYWORD: str,
-    FieldType.TEXT: str,
-    FieldType.BOOLEAN: bool,
-    FieldType.DATETIME: datetime,
-    FieldType.INTEGER: int,
-    FieldType.LONG: int,
-}
-_BITS = {FieldType.INTEGER: 32, FieldType.LONG: 64}
-
-
 class FieldPlan:
     """The conversion of a mapping of fields, compiled once per document class.
 
-    It runs for every field of every document an engine builds; a value that already has its
-    converted type (a str for a keyword, a bool, a UTC datetime) skips the converter call that
-    would return it unchanged, which halves the cost of a wide, already typed document.
+    It runs for every field of every document an engine builds, so ``convert`` is Python
+    written for these fields (``_plan_source``): one test per field, its name and bounds as
+    constants, where a loop over the fields spent more on unpacking each field's step than on
+    the test. A value that already is what its converter would return (a str for a keyword,
+    a bool, a UTC datetime, an int in range, a finite float) is taken as it is. A document
+    with anything to refuse goes to ``convert_each``, which says every problem.
     """
 
     def __init__(self, fields: Mapping[str, Field]) -> None:
-        self.names = frozenset(fields)
-        self.steps: tuple[tuple[str, Converter, bool, Any, int], ...] = tuple(
-            (name, f.converter, f.required, *_as_is(f)) for name, f in fields.items()
-        )
-
-    def convert(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """Convert field by field; errors name the (dotted) field path.
-
-        Undeclared fields are found by counting rather than by a set comparison of the names:
-        without errors, the converted fields and the declared ones present as None are every
-        declared field present, so any other field of ``raw`` is undeclared.
-        """
-        out: dict[str, Any] = {}
-        errors: list[str] = []
-        nones = 0  # declared fields present with the value None
-        get = raw.get
-        for name, convert, required, as_is, high in self.steps:
-            value: Any = get(name)
-            if value is None:
-                if required:
-                    errors.append(f"{name}: required field is missing")
-                elif name in raw:
-                    nones += 1
-            elif (
-                type(value) is as_is
-                and (as_is is not datetime or value.tzinfo is UTC)
-                and (as_is is not int or -high - 1 <= value <= high)
-            ):
-                out[name] = value
-            else:
-                try:
-                    out[name] = convert(value)
-                except FieldError as exc:
-                    errors.append(f"{name}: {exc}")
-        if errors or len(out) + nones != len(raw):  # something to refuse: say all of it
-            if not raw.keys() <= self.names:
-                errors.insert(0, _unknown(raw.keys() - self.names))
-            if errors:
-                raise FieldError("; ".join(errors))
-        return out
+        self.convert: Callable[[Mapping[str, Any]], dict[str, Any]] = _compiled_plan(fields)
 
 
-def _as_is(f: Field) -> tuple[type, int]:
-    """The type taken as is (NoneType: none is, a value is never None here), and the largest
-    int the field holds."""
+def convert_each(fields: Mapping[str, Field], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Every value through its field's converter; errors name the (dotted) field path: the
+    undeclared fields first, then each bad field in declared order."""
+    out: dict[str, Any] = {}
+    unknown = raw.keys() - fields.keys()
+    errors = [_unknown(unknown)] if unknown else []
+    for name, f in fields.items():
+        value = raw.get(name)
+        if value is None:
+            if f.required:
+                errors.append(f"{name}: required field is missing")
+            continue
+        try:
+            out[name] = f.converter(value)
+        except FieldError as exc:
+            errors.append(f"{name}: {exc}")
+    if errors:
+        raise FieldError("; ".join(errors))
+    return out
+
+
+def _compiled_plan(fields: Mapping[str, Field]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """``convert_each`` for documents that have nothing to refuse, as straight-line code."""
+    fields = dict(fields)  # the fast path's fields are fixed here: so are the slow path's
+    env: dict[str, Any] = {"FieldError": FieldError, "datetime": datetime, "UTC": UTC}
+    env.update(isfinite=math.isfinite, refuse=lambda raw: convert_each(fields, raw))
+    env.update((f"convert_{i}", f.converter) for i, f in enumerate(fields.values()))
+    exec(_plan_source(fields), env)  # our own text: the field names only as repr() literals
+    convert: Callable[[Mapping[str, Any]], dict[str, Any]] = env["convert"]
+    return convert
+
+
+def _plan_source(fields: Mapping[str, Field]) -> str:
+    """The conversion's code. A required field missing or a value refused hands the document
+    to ``refuse``; so does an undeclared field, found by counting: the converted fields and
+    the declared ones present as None are all the declared fields present."""
+    lines = ["def convert(raw):", "    get = raw.get", "    nones = 0", "    try:", "        out = {}"]
+    for i, (name, f) in enumerate(fields.items()):
+        key, test = repr(name), _as_is_test(f)
+        lines.append(f"        value = get({key})")
+        if test:
+            lines += [f"        if {test}:", f"            out[{key}] = value", "        elif value is None:"]
+        else:
+            lines.append("        if value is None:")
+        lines.append("            raise FieldError" if f.required else f"            nones += {key} in raw")
+        lines += ["        else:", f"            out[{key}] = convert_{i}(value)"]
+    lines += ["    except FieldError:", "        return refuse(raw)"]
+    lines.append("    return out if len(out) + nones == len(raw) else refuse(raw)")
+    return "\n".join(lines)
+
+
+_BITS = {FieldType.INTEGER: 32, FieldType.LONG: 64}
+
+
+def _as_is_test(f: Field) -> str | None:
+    """The test (of ``value``) under which the field's converter would return the value
+    unchanged; None where it always makes a new one (lists, objects, shapes)."""
     if f.many:
-        return type(None), 0
-    return _AS_IS.get(f.type, type(None)), 2 ** (_BITS.get(f.type, 1) - 1) - 1
+        return None
+    if f.type in (FieldType.KEYWORD, FieldType.TEXT):
+        return "type(value) is str"
+    if f.type is FieldType.BOOLEAN:
+        return "type(value) is bool"
+    if f.type is FieldType.DATETIME:
+        return "type(value) is datetime and value.tzinfo is UTC"
+    if f.type is FieldType.FLOAT:
+        return "type(value) is float and isfinite(value)"
+    if f.type in _BITS:
+        high = 2 ** (_BITS[f.type] - 1) - 1
+        return f"type(value) is int and {-high - 1} <= value <= {high}"
+    return None
 
 
 def _unknown(names: set[Any]) -> str:
@@ -287,5 +302,5 @@ def _unknown(names: set[Any]) -> str:
 
 
 def convert_fields(fields: Mapping[str, Field], raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Convert a mapping field by field (compiling the plan each time: classes keep theirs)."""
-    return FieldPlan(fields).convert(raw)
+    """Convert a mapping field by field, without compiling a plan (classes keep theirs)."""
+    return convert_each(fields, raw)
