@@ -24,6 +24,10 @@ from cds.naming.model import (
 from cds.naming.rules import Rules
 
 OPEN_END = "99999999T999999"  # Earth Explorer convention for "valid until further notice"
+# The builders run once per name: they read the missions from here, because reading an enum
+# member through its class (Mission.S1) costs ~0.2 us in Python 3.11, and Mission("S1") ~1 us.
+_S1, _S2, _S3, _S5P = Mission.S1, Mission.S2, Mission.S3, Mission.S5P
+_MISSION_OF = {mission.value: mission for mission in Mission}
 
 
 class FieldError(ValueError):
@@ -84,8 +88,8 @@ S1_PRODUCT = re.compile(
 def build_s1_product(m: re.Match[str], name: str, key: str, rules: Rules) -> S1Product:
     unit, ptype, orbit = m["unit"], m["product_type"], int(m["absolute_orbit"])
     return S1Product(
-        name=name, key=key, grammar="s1_product", mission=Mission.S1, unit=unit,
-        product_type=ptype, level=rules.level_of(Mission.S1, ptype),
+        name=name, key=key, grammar="s1_product", mission=_S1, unit=unit,
+        product_type=ptype, level=rules.level_of(_S1, ptype),
         sensing_start=when(m, "sensing_start"), sensing_stop=when(m, "sensing_stop"),
         mode=m["mode"], resolution=None if m["resolution"] == "_" else m["resolution"],
         product_class=m["product_class"], polarisation=m["polarisation"],
@@ -104,8 +108,8 @@ S1_AUX_SAFE = re.compile(
 def build_s1_aux_safe(m: re.Match[str], name: str, key: str, rules: Rules) -> LongName:
     ptype = m["product_type"]
     return LongName(
-        name=name, key=key, grammar="s1_aux_safe", mission=Mission.S1, unit=m["unit"].rstrip("_"),
-        product_type=ptype, level=rules.level_of(Mission.S1, ptype), file_class=None,
+        name=name, key=key, grammar="s1_aux_safe", mission=_S1, unit=m["unit"].rstrip("_"),
+        product_type=ptype, level=rules.level_of(_S1, ptype), file_class=None,
         validity_start=when(m, "validity_start"), creation=when(m, "creation"),
     )  # fmt: skip
 
@@ -130,7 +134,7 @@ LONG = re.compile(
 
 
 def build_long(m: re.Match[str], name: str, key: str, rules: Rules) -> LongName:
-    mission, ptype = Mission(m["mission"]), m["product_type"]
+    mission, ptype = _MISSION_OF[m["mission"]], m["product_type"]
     start = maybe_when(m, "applicability_start")
     return LongName(
         name=name, key=key, grammar="long", mission=mission, unit=m["unit"].rstrip("_"),
@@ -153,7 +157,7 @@ LONG_VERSIONED = re.compile(
 
 
 def build_long_versioned(m: re.Match[str], name: str, key: str, rules: Rules) -> LongName:
-    mission, ptype = Mission(m["mission"]), m["product_type"]
+    mission, ptype = _MISSION_OF[m["mission"]], m["product_type"]
     return LongName(
         name=name, key=key, grammar="long_versioned", mission=mission, unit=m["unit"].rstrip("_"),
         product_type=ptype, level=rules.level_of(mission, ptype), file_class=m["file_class"],
@@ -173,8 +177,8 @@ S2_COMPACT = re.compile(
 def build_s2_compact(m: re.Match[str], name: str, key: str, rules: Rules) -> S2Product:
     ptype = f"MSI_{m['level_code']}".ljust(10, "_")  # the long form's padded type: MSI_L1C___
     return S2Product(
-        name=name, key=key, grammar="s2_compact", mission=Mission.S2, unit=m["unit"],
-        product_type=ptype, level=rules.level_of(Mission.S2, ptype),
+        name=name, key=key, grammar="s2_compact", mission=_S2, unit=m["unit"],
+        product_type=ptype, level=rules.level_of(_S2, ptype),
         sensing_start=when(m, "sensing_start"), baseline=m["baseline"],
         relative_orbit=int(m["relative_orbit"]), tile=m["tile"],
         discriminator=when(m, "discriminator"),
@@ -197,8 +201,8 @@ S3_PRODUCT = re.compile(
 def build_s3(m: re.Match[str], name: str, key: str, rules: Rules) -> S3Product:
     ptype, timeliness = m["product_type"], m["timeliness"]
     return S3Product(
-        name=name, key=key, grammar="s3_product", mission=Mission.S3, unit=m["unit"].rstrip("_"),
-        product_type=ptype, level=rules.level_of(Mission.S3, ptype),
+        name=name, key=key, grammar="s3_product", mission=_S3, unit=m["unit"].rstrip("_"),
+        product_type=ptype, level=rules.level_of(_S3, ptype),
         sensing_start=when(m, "sensing_start"), sensing_stop=maybe_when(m, "sensing_stop"),
         timeliness=None if timeliness == "__" else timeliness, creation=when(m, "creation"),
         instance=m["instance"], duration=maybe_int(m, "duration"), cycle=maybe_int(m, "cycle"),
@@ -221,8 +225,8 @@ S5P_PRODUCT = re.compile(
 def build_s5p(m: re.Match[str], name: str, key: str, rules: Rules) -> S5PProduct:
     ptype = m["product_type"]
     return S5PProduct(
-        name=name, key=key, grammar="s5p_product", mission=Mission.S5P, unit=m["unit"],
-        product_type=ptype, level=rules.level_of(Mission.S5P, ptype),
+        name=name, key=key, grammar="s5p_product", mission=_S5P, unit=m["unit"],
+        product_type=ptype, level=rules.level_of(_S5P, ptype),
         sensing_start=when(m, "sensing_start"), sensing_stop=when(m, "sensing_stop"),
         timeliness=m["timeliness"], data_type=m["data_type"],
         absolute_orbit=int(m["absolute_orbit"]), collection=m["collection"],
