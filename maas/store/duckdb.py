@@ -641,7 +641,7 @@ class DuckDBStore:
         if lookups is None:
             return None
         with self._recent.commit_lock:
-            ids, cold = lookups.split(field, values)
+            ids, cold = lookups.split(values)
             if len(cold) == len(values):
                 return None
             found, _ = self._recent.documents(spec.doc_class, sorted(ids))

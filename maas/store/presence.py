@@ -43,12 +43,12 @@ class Presence:
         self._set(self._hashes)
 
     def add(self, ids: Iterable[Hashable]) -> None:
-        hashes = array("q", map(hash, ids))
-        self._hashes.extend(hashes)
+        start = len(self._hashes)
+        self._hashes.extend(map(hash, ids))
         if len(self._hashes) > self.capacity:
             self._size(2 * len(self._hashes))  # sets every hash, these included
         else:
-            self._set(hashes)
+            self._set(self._hashes[start:])
 
     def _set(self, hashes: Iterable[int]) -> None:
         bits, mask = self._bits, self._mask

@@ -126,18 +126,19 @@ class RecentDocuments:
         docs, lookups = self._docs, self._lookups
         for doc_id, entry in entries:
             old = docs.pop(doc_id, None)
-            if old is not None and old[0] is not None and old[0].family in lookups:
-                lookups[old[0].family].leave(doc_id, old)
+            if old is not None and old[0] is not None and (family := lookups.get(old[0].family)):
+                family.leave(doc_id, old)
             docs[doc_id] = entry
-            if entry[0] is not None and entry[0].family in lookups:
-                lookups[entry[0].family].enter(doc_id, entry)
-        evicted: dict[str, list[tuple[str, Hashable]]] = {}
+            if entry[0] is not None and (family := lookups.get(entry[0].family)):
+                family.enter(doc_id, entry)
+        evicted: dict[str, list[Hashable]] = {name: [] for name in lookups}
         for _ in range(len(docs) - self.capacity):
             doc_id, old = docs.popitem(last=False)
-            if old[0] is not None and old[0].family in lookups:
-                evicted.setdefault(old[0].family, []).extend(lookups[old[0].family].leave(doc_id, old))
-        for family, pairs in evicted.items():  # still stored: no longer all remembered
-            lookups[family].cold.add(pairs)
+            if old[0] is not None and (family := lookups.get(old[0].family)):
+                evicted[old[0].family] += family.leave(doc_id, old)
+        for name, values in evicted.items():  # still stored: no longer all remembered
+            if values:
+                lookups[name].cold.add(values)
 
     def lookups(self, doc_class: DocumentClass) -> Lookups | None:
         """The family's lookups, if built for this version of its class."""
@@ -149,7 +150,7 @@ class RecentDocuments:
         ``doc_class.lookups`` order) taken as not remembered: call under ``commit_lock``, with
         rows read after every commit that preceded it."""
         built = Lookups(doc_class)
-        built.cold.add(_lookup_values(doc_class.lookups, rows))
+        built.cold.add(value for row in rows for value in row if value is not None)
         for doc_id, entry in self._docs.items():
             if entry[0] is not None and entry[0].family == doc_class.family:
                 built.enter(doc_id, entry)
@@ -188,56 +189,64 @@ class RecentDocuments:
 
 
 class Lookups:
-    """A family's remembered documents by lookup field and value, and a filter of the
-    ``(field, value)`` pairs of the stored rows that may not be among them."""
+    """A family's remembered documents by lookup value, and a filter of the lookup values of
+    the stored rows that may not be among them.
+
+    Values, not (field, value) pairs: a string's hash is cached, a tuple's is not, and this is
+    on every commit's path. A value of one lookup field found under another is a superset the
+    search's own test (``TableSpec.exact_search``) narrows."""
 
     def __init__(self, doc_class: DocumentClass) -> None:
         self.doc_class = doc_class
         self.cold = Presence()
-        self._ids: dict[tuple[str, Hashable], set[str]] = {}
+        self._fields = doc_class.lookups
+        self._ids: dict[Hashable, set[str]] = {}
+
+    def values(self, entry: Entry) -> list[Hashable]:
+        data = entry[2]
+        if data is None:
+            return []
+        if len(self._fields) == 1:
+            value = data.get(self._fields[0])
+            return [] if value is None else [value]
+        return [value for value in map(data.get, self._fields) if value is not None]
 
     def enter(self, doc_id: str, entry: Entry) -> None:
-        doc_class, _, data, _ = entry
-        if data is None:
+        if entry[0] is not self.doc_class:  # another version of the model: not searched here
+            self.cold.add(self.values(entry))
             return
-        pairs = [(name, data.get(name)) for name in self.doc_class.lookups]
-        if doc_class is not self.doc_class:  # another version of the model: not searched here
-            self.cold.add(pairs)
-            return
-        for pair in pairs:
-            self._ids.setdefault(pair, set()).add(doc_id)
+        index = self._ids
+        for value in self.values(entry):
+            ids = index.get(value)
+            if ids is None:
+                index[value] = {doc_id}
+            else:
+                ids.add(doc_id)
 
-    def leave(self, doc_id: str, entry: Entry) -> list[tuple[str, Hashable]]:
+    def leave(self, doc_id: str, entry: Entry) -> list[Hashable]:
         """Unindex a document; its lookup values (for the filter, if it is still stored)."""
-        doc_class, _, data, _ = entry
-        if data is None or doc_class is not self.doc_class:
+        if entry[0] is not self.doc_class:
             return []  # not indexed (and, if stored, in the filter already)
-        pairs = [(name, data.get(name)) for name in self.doc_class.lookups]
-        for pair in pairs:
-            ids = self._ids.get(pair)
+        values = self.values(entry)
+        index = self._ids
+        for value in values:
+            ids = index.get(value)
             if ids is not None:
                 ids.discard(doc_id)
                 if not ids:
-                    del self._ids[pair]
-        return pairs
+                    del index[value]
+        return values
 
-    def split(self, field: str, values: Sequence[Hashable]) -> tuple[set[str], list[Hashable]]:
-        """The ids of the remembered documents whose ``field`` holds one of ``values`` that no
-        document out of memory holds, and the values that one may hold."""
-        pairs = [(field, value) for value in values]
-        cold = set(self.cold.possible(pairs))
+    def split(self, values: Sequence[Hashable]) -> tuple[set[str], list[Hashable]]:
+        """The ids of the remembered documents holding one of ``values`` that no document out
+        of memory holds (in some lookup field), and the values that one may hold."""
+        cold = self.cold.possible(values)
         found: set[str] = set()
-        for pair in pairs:
-            if pair not in cold:
-                found |= self._ids.get(pair, set())
-        return found, [value for _, value in cold]
-
-
-def _lookup_values(
-    names: tuple[str, ...], rows: Iterable[Sequence[Hashable]]
-) -> Iterable[tuple[str, Hashable]]:
-    for row in rows:
-        yield from zip(names, row, strict=True)
+        skip = set(cold)
+        for value in values:
+            if value not in skip:
+                found |= self._ids.get(value, set())
+        return found, cold
 
 
 _shared: dict[Path, tuple[RecentDocuments, int]] = {}  # database -> (memory, stores using it)

@@ -198,10 +198,10 @@ def test_searches_by_lookup_values_answer_as_duckdb_would(path: Path) -> None:
         store.delete(EVENTS, [kinded(12, "c").id])
         lookups = attach(path, 0).lookups(EVENTS)
         detach(path)
-        assert lookups is not None and lookups.split("kind", ["c", "d", "e"])[1] == []  # from memory
+        assert lookups is not None and lookups.split(["c", "d", "e"])[1] == []  # from memory
         assert_same_searches(store, forgetful)
         store.write([kinded(i, "f") for i in range(100, 175)])  # evicts the oldest writes
-        assert lookups.split("kind", ["c", "e"])[1] == ["c"]  # c from DuckDB, e from memory
+        assert lookups.split(["c", "e"])[1] == ["c"]  # c from DuckDB, e from memory
         assert_same_searches(store, forgetful)
         assert len(store.find(EVENTS, [Term("kind", "c")])) == 9
 
