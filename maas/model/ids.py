@@ -150,7 +150,9 @@ def _orjson_default(value: Any) -> Any:
 
 # The memo's own lookup as orjson's default hook: a datetime met before costs a C call, and
 # anything else (a new datetime, a type json refuses) a KeyError or TypeError, which orjson
-# raises as JSONEncodeError.
+# raises as JSONEncodeError. A datetime subclass equal to a remembered instant gets the
+# instant's text too: what ``_json_default`` writes for it, unless the subclass rewrites
+# ``isoformat`` or ``astimezone``.
 _remembered_text = _datetime_texts.__getitem__
 _KEY_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps' separators: ", " and ": "
 _CONTENT_ENCODER = json.JSONEncoder(
