@@ -19,11 +19,7 @@ from typing import Any
 import orjson
 
 ID_HEX_LENGTH = 32
-# Datetimes encoded lately, by value: a chain's documents repeat the same few instants (a
-# product's sensing times are in its raw, publication and product documents), and
-# ``isoformat`` is most of the cost of encoding a document otherwise.
 _DATETIME_TEXTS_MAX = 65_536
-_datetime_texts: dict[datetime, str] = {}
 
 
 def canonical(value: Any) -> Any:
@@ -102,10 +98,6 @@ def content_bytes(data: Any) -> bytes:
     ``1e-05``: the same value, another hash). What orjson refuses (a free object with an int
     beyond 64 bits or a non-str key) goes through ``json``, which decides as before.
     """
-    try:  # datetimes all met before: looked up by a C hook, no Python call per datetime
-        return orjson.dumps(data, default=_remembered_text, option=_ORJSON_OPTIONS)
-    except orjson.JSONEncodeError:
-        pass
     try:
         return orjson.dumps(data, default=_orjson_default, option=_ORJSON_OPTIONS)
     except orjson.JSONEncodeError:
@@ -129,31 +121,31 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def _orjson_default(value: Any) -> Any:
-    """Datetimes as ``_json_default`` writes them, the UTC ones remembered by value (an equal
-    instant in any zone shares the text); anything else is refused, as ``json`` would.
+class _DatetimeTexts(dict[datetime, str]):
+    """Datetimes encoded lately, by value: a chain's documents repeat the same few instants
+    (a product's sensing times are in its raw, publication and product documents), and
+    ``isoformat`` is most of the cost of encoding a document otherwise.
 
-    Only UTC datetimes are remembered: two times of one zone that differ by ``fold`` alone
-    compare and hash equal though they are an hour apart, and naive ones depend on the
-    local zone. A UTC key is equal only to the same instant, so any value it answers for in
-    ``_remembered_text`` has that text.
+    Its own ``__getitem__`` is orjson's default hook: a datetime met before costs a C dict
+    lookup, no Python call; ``__missing__`` writes the others as ``_json_default`` does (and
+    refuses, as ``json`` would, what is not a datetime). Only UTC datetimes are remembered:
+    two times of one zone that differ by ``fold`` alone compare and hash equal though they
+    are an hour apart, and naive ones depend on the local zone; a UTC key is equal only to
+    the same instant. A datetime subclass equal to a remembered instant gets its text:
+    what ``_json_default`` writes for it, unless the subclass rewrites ``isoformat`` or
+    ``astimezone``.
     """
-    if type(value) is not datetime or value.tzinfo is not UTC:
-        return _json_default(value)
-    text = _datetime_texts.get(value)
-    if text is None:
-        if len(_datetime_texts) >= _DATETIME_TEXTS_MAX:
-            _datetime_texts.clear()
-        text = _datetime_texts[value] = _json_default(value)
-    return text
+
+    def __missing__(self, value: Any) -> str:
+        text: str = _json_default(value)
+        if type(value) is datetime and value.tzinfo is UTC:
+            if len(self) >= _DATETIME_TEXTS_MAX:
+                self.clear()
+            self[value] = text
+        return text
 
 
-# The memo's own lookup as orjson's default hook: a datetime met before costs a C call, and
-# anything else (a new datetime, a type json refuses) a KeyError or TypeError, which orjson
-# raises as JSONEncodeError. A datetime subclass equal to a remembered instant gets the
-# instant's text too: what ``_json_default`` writes for it, unless the subclass rewrites
-# ``isoformat`` or ``astimezone``.
-_remembered_text = _datetime_texts.__getitem__
+_orjson_default = _DatetimeTexts().__getitem__
 _KEY_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps' separators: ", " and ": "
 _CONTENT_ENCODER = json.JSONEncoder(
     sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default
