@@ -11,8 +11,9 @@ does, under the lock held across COMMIT), it never misses a stored id: "no" is e
 goes to DuckDB. Deleted ids stay in it (a "maybe" that DuckDB answers).
 
 Probes come from Python's string hash (stable within a process, which is as long as the filter
-lives). The hashes are kept (8 bytes an id) so that the filter doubles without reading the
-table again when it fills: with its 4 to 8 bytes of bits, 12 to 16 bytes per id in all.
+lives). The hashes are kept (8 bytes an id, repeats dropped when they fill it) so that the
+filter grows without reading the table again: with its 4 to 8 bytes of bits, 12 to 24 bytes
+per distinct id in all.
 """
 
 from __future__ import annotations
@@ -45,10 +46,16 @@ class Presence:
     def add(self, ids: Iterable[Hashable]) -> None:
         start = len(self._hashes)
         self._hashes.extend(map(hash, ids))
+        self._set(self._hashes[start:])
         if len(self._hashes) > self.capacity:
-            self._size(2 * len(self._hashes))  # sets every hash, these included
-        else:
-            self._set(self._hashes[start:])
+            self._grow()
+
+    def _grow(self) -> None:
+        """Full of hashes: drop the repeats (every rewrite of a document adds its id again),
+        and double the bits only if the distinct ones need it."""
+        self._hashes = array("q", set(self._hashes))
+        if len(self._hashes) > self.capacity // 2:
+            self._size(2 * len(self._hashes))
 
     def _set(self, hashes: Iterable[int]) -> None:
         bits, mask = self._bits, self._mask

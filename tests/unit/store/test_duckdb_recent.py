@@ -159,6 +159,11 @@ def test_the_filter_of_stored_ids_never_misses_one_as_it_grows() -> None:
     presence.add(ids[:1000])
     presence.add(ids[1000:])
     assert presence.possible(ids) == ids
+    size = presence.size
+    for _ in range(3):  # rewrites add their ids again: repeats are dropped, not kept
+        presence.add(ids)
+    assert presence.possible(ids) == ids
+    assert presence.size < 1.5 * size
     assert len(presence.possible([f"other-{i}" for i in range(10_000)])) < 100  # "maybe": 1 %
 
 
