@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from maas.errors import ValidationError
 from maas.model.fields import Field, FieldError, FieldPlan, FieldType
-from maas.model.ids import IdMaker, content_hash, document_id
+from maas.model.ids import IdMaker, content_hash
 from maas.model.partition import NoPartition, Partition
 
 _FAMILY = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
@@ -114,7 +114,7 @@ class DocumentClass:
 
     def id_for(self, *key_values: Any) -> str:
         """The id a document with these key values has (for lookups before it exists)."""
-        return document_id(self.family, list(key_values))
+        return self._ids.of_values(key_values)
 
 
 class Document(NamedTuple):

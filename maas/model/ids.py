@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -44,16 +45,30 @@ def canonical(value: Any) -> Any:
 def document_id(family: str, key_values: Sequence[Any]) -> str:
     """SHA-256 of ``json.dumps([family, [canonical(v) ...]], ensure_ascii=False)``, the text
     written directly for strings and integers (every engine document computes one or more)."""
-    values = ", ".join([_canonical_text(v) for v in key_values])
-    return _hashed_id(_id_head(family), values)
+    return _hashed_id(_id_head(family), key_values)
 
 
 def _id_head(family: str) -> str:
     return f"[{encode_basestring(family)}, ["
 
 
-def _hashed_id(head: str, values: str) -> str:
-    """The id of ``head`` (``_id_head``) and the key values' canonical texts, comma-joined."""
+# What separates the JSON texts of two string key values in the id text.
+_BETWEEN_STRINGS = '], ["s", '
+
+
+def _hashed_id(head: str, key_values: Sequence[Any]) -> str:
+    """The id of ``head`` (``_id_head``) and the key values. String values (nearly every key)
+    are written in one C join, as ``encode_basestring`` refuses anything but a string; then
+    each value writes its own canonical text."""
+    try:
+        if len(key_values) == 1:  # most keys: one string, no join to set up
+            values = f'["s", {encode_basestring(key_values[0])}]'
+        elif key_values:
+            values = f'["s", {_BETWEEN_STRINGS.join(map(encode_basestring, key_values))}]'
+        else:
+            values = ""
+    except TypeError:  # a key value that is not a string
+        values = ", ".join([_canonical_text(v) for v in key_values])
     return hashlib.sha256(f"{head}{values}]]".encode()).hexdigest()[:ID_HEX_LENGTH]
 
 
@@ -63,16 +78,17 @@ class IdMaker:
 
     def __init__(self, family: str, key: Sequence[str]) -> None:
         self._head = _id_head(family)
-        self._key = tuple(key)
-        self._single = self._key[0] if len(self._key) == 1 else None
+        self._single = len(key) == 1
+        self._values = itemgetter(*key)  # one key: its value; more: a tuple of them
 
     def of(self, data: Mapping[str, Any]) -> str:
         """The id of a document with these (converted) values."""
-        if self._single is not None:
-            values = _canonical_text(data[self._single])
-        else:
-            values = ", ".join([_canonical_text(data[k]) for k in self._key])
-        return _hashed_id(self._head, values)
+        values = self._values(data)
+        return _hashed_id(self._head, (values,) if self._single else values)
+
+    def of_values(self, key_values: Sequence[Any]) -> str:
+        """The id a document of this family with these key values has."""
+        return _hashed_id(self._head, key_values)
 
 
 def _canonical_text(value: Any) -> str:

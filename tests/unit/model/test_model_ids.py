@@ -140,3 +140,14 @@ def test_a_classes_id_maker_gives_document_id(family: str, values: list[object])
     key = [f"k{i}" for i in range(len(values))]
     data = dict(zip(key, values, strict=True))
     assert IdMaker(family, key).of(data) == document_id(family, values)
+    assert IdMaker(family, key).of_values(values) == document_id(family, values)
+
+
+def test_a_string_subclass_key_is_written_as_a_string() -> None:
+    class Name(str):
+        pass
+
+    text = json.dumps(["f", [["s", "a"], ["i", 1], ["s", "b"]]], ensure_ascii=False)
+    expected = hashlib.sha256(text.encode()).hexdigest()[:ID_HEX_LENGTH]
+    assert document_id("f", [Name("a"), 1, "b"]) == document_id("f", ["a", 1, Name("b")]) == expected
+    assert document_id("f", [Name("a")]) == document_id("f", ["a"])
