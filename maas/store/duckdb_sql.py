@@ -151,16 +151,13 @@ class TableSpec:
     def insert_sql(self) -> str:
         """Insert every line of a JSON-lines file (its path is the one parameter).
 
-        A plain INSERT: the documents it replaces are deleted first (``delete_sql``). DuckDB's
+        A plain insert: the documents it replaces are deleted first (``delete_sql``). DuckDB's
         ``INSERT OR REPLACE`` costs 2.5x an INSERT for a new row, and 1.7x a delete and insert
-        for an existing one (a 60-column table, 1,000 rows)."""
-        names = ", ".join(c.sql for c in self.columns)
-        types = ", ".join(f"{_literal(c.name)}: {_literal(c.type)}" for c in self.columns)
-        source = (
-            f"read_json(?, format='newline_delimited', maximum_object_size={_MAX_DOC_BYTES}, "
-            f"columns={{{types}}})"
-        )
-        return f"INSERT INTO {self.table} ({names}) SELECT {names} FROM {source}"
+        for an existing one (a 60-column table, 1,000 rows). ``COPY`` takes the columns and
+        their types from the table (by name; a key without a column is refused before, by
+        the store): ``INSERT ... SELECT FROM read_json(columns=...)`` bound the ~50 typed
+        columns on every call, a fixed 4-8 ms, and cost 1.4-1.7x as much per 1,000 rows."""
+        return f"COPY {self.table} FROM ? (FORMAT json, MAXIMUM_OBJECT_SIZE {_MAX_DOC_BYTES})"
 
     def refused_sql(self) -> str:
         """Which of the bound JSON texts DuckDB cannot store, and in which fields.
