@@ -26,6 +26,7 @@ from maas.bus.factory import create_bus
 from maas.bus.message import chunk_messages
 from maas.config import Settings, load_settings
 from maas.engine.routing import load_routing
+from maas.errors import StoreUnavailable
 from maas.store.factory import create_store, opensearch_client
 
 pytestmark = pytest.mark.integration
@@ -164,12 +165,18 @@ def wait_for(
     condition: Callable[[], bool], timeout: float, what: str, state: Callable[[], object] | None = None
 ) -> None:
     deadline = time.monotonic() + timeout
+    last: Exception | None = None
     while time.monotonic() < deadline:
-        if condition():
-            return
+        try:
+            if condition():
+                return
+        except StoreUnavailable as exc:  # e.g. an index the pool just created, its shard not started
+            last = exc
         time.sleep(0.5)
     raise AssertionError(
-        f"timed out after {timeout:.0f} s waiting for {what}" + (f"; state: {state()}" if state else "")
+        f"timed out after {timeout:.0f} s waiting for {what}"
+        + (f"; state: {state()}" if state else "")
+        + (f"; last store error: {last}" if last else "")
     )
 
 
