@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from cds_chain import CdsChain, plan_row, raw_product, utc
 
-from cds.models import PRODUCT, PUBLICATION, RAW_AUXIP_PRODUCT, RAW_MP_DATATAKE, RAW_PRIP_PRODUCT
+from cds.engines.attach import DatatakeIndex, Method, Subject
+from cds.models import (
+    ATTACH_FIELDS,
+    PRODUCT,
+    PUBLICATION,
+    RAW_AUXIP_PRODUCT,
+    RAW_MP_DATATAKE,
+    RAW_PRIP_PRODUCT,
+)
 
 pytestmark = pytest.mark.unit
 S1 = "S1A_EW_RAW__0NDH_20211206T121955_20211206T122150_029904_0391E7_D00D.SAFE.zip"
@@ -136,3 +144,13 @@ def test_s3_and_s5p_take_their_pseudo_datatake_and_aux_files_none(chain: CdsChai
     assert (s3_product["datatake_key"], s3_product["attach_method"]) == ("S3A-079-339", "pseudo")
     assert by_name[s5p["name"]]["datatake_key"] == "S5P-23146"
     assert "datatake_key" not in by_name[aux["name"]]
+
+
+PATHS = [("name", "S1A-233959"), ("pseudo", "S3A-101-023"), ("window", None), (None, None)]
+
+
+@pytest.mark.parametrize(("method", "name_key"), PATHS)
+def test_attach_gives_every_attach_field_on_every_path(method: Method | None, name_key: str | None) -> None:
+    """Documents are rewritten with these fields: a field left out would keep a stale value."""
+    subject = Subject("S1", "S1A", method, utc("2021-12-06T12:19:55"), utc("2021-12-06T12:21:50"), name_key)
+    assert DatatakeIndex([]).attach(subject).keys() == ATTACH_FIELDS.keys()
