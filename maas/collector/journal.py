@@ -29,12 +29,17 @@ from maas.errors import LockHeldError, StoreError
 from maas.model import Document, DocumentClass, Field, FieldType
 from maas.store.base import Outcome, Store, Term
 
+# Whose journal a document belongs to: the key of an entry, the start of a seen file's key.
+_OWNER = {
+    "interface": Field(FieldType.KEYWORD, required=True),
+    "collector_id": Field(FieldType.KEYWORD, required=True),
+}
+
 JOURNAL = DocumentClass(
     name="CollectorJournal",
     family="maas-journal",
     fields={
-        "interface": Field(FieldType.KEYWORD, required=True),
-        "collector_id": Field(FieldType.KEYWORD, required=True),
+        **_OWNER,
         "state": Field(FieldType.OBJECT),  # free-form: the source's SourceState as JSON
         "updated_at": Field(FieldType.DATETIME),
         "lease_owner": Field(FieldType.KEYWORD),
@@ -50,8 +55,7 @@ JOURNAL_SEEN = DocumentClass(
     name="CollectorSeenFile",
     family="maas-journal-seen",
     fields={
-        "interface": Field(FieldType.KEYWORD, required=True),
-        "collector_id": Field(FieldType.KEYWORD, required=True),
+        **_OWNER,
         "path": Field(FieldType.KEYWORD, required=True),
         "size": Field(FieldType.LONG, required=True),
         "mtime": Field(FieldType.FLOAT, required=True),
@@ -113,8 +117,7 @@ class Lease:
 
     def _write_seen(self, entries: Iterable[SeenFile]) -> None:
         docs = [JOURNAL_SEEN.make(_seen_fields(self.interface, self.collector_id, e)) for e in entries]
-        if docs:
-            _checked(self.store.write(docs), f"seen files of {self.doc_id}")
+        _checked(self.store.write(docs), f"seen files of {self.doc_id}")
 
     def _seen_id(self, path: str) -> str:
         return JOURNAL_SEEN.id_for(self.interface, self.collector_id, path)
