@@ -39,8 +39,12 @@ SETTLE_S = 2.0
 
 
 def payload() -> bytes:
-    (message,) = chunk_messages("BenchProduct", [f"{uuid.uuid4().hex}" for _ in range(10)],
-                                ["bench-product-2026-01"] * 10, per_message=10)
+    (message,) = chunk_messages(
+        "BenchProduct",
+        [f"{uuid.uuid4().hex}" for _ in range(10)],
+        ["bench-product-2026-01"] * 10,
+        per_message=10,
+    )
     return message.encode()
 
 

@@ -61,8 +61,9 @@ from maas.store.duckdb import DuckDBStore
 TARGET = 0.5
 PROFILE_SORT = "tottime"
 SETTLE_S = 2.0
-NOOP_DOC = DocumentClass("BenchNoop", "bench-noop", {"name": Field(FieldType.KEYWORD, required=True)},
-                         key=("name",))
+NOOP_DOC = DocumentClass(
+    "BenchNoop", "bench-noop", {"name": Field(FieldType.KEYWORD, required=True)}, key=("name",)
+)
 KEY = f"new.{NOOP_DOC.family}"
 
 
@@ -90,19 +91,33 @@ class Options:
 def payloads(n: int, ids: int) -> list[bytes]:
     """N messages of ``ids`` ids each, no id twice (a batch's ids are not deduplicated away)."""
     names = [f"{run}-{i}" for run in (uuid.uuid4().hex[:8],) for i in range(n * ids)]
-    messages = chunk_messages(NOOP_DOC.name, [NOOP_DOC.id_for(name) for name in names],
-                              [f"{NOOP_DOC.family}-all"] * len(names), per_message=ids)
+    messages = chunk_messages(
+        NOOP_DOC.name,
+        [NOOP_DOC.id_for(name) for name in names],
+        [f"{NOOP_DOC.family}-all"] * len(names),
+        per_message=ids,
+    )
     return [message.encode() for message in messages]
 
 
 def routing(queue: str, batch: int) -> RoutingFile:
-    return RoutingFile.model_validate({"pools": {"bench": {"queues": [{
-        "name": queue,
-        "bindings": [{"exchange": "collect", "keys": [KEY]}],
-        "engines": [{"id": Noop.ENGINE_ID}],
-        "batch_size": batch,
-        "batch_timeout_s": 1.0,
-    }]}}})
+    return RoutingFile.model_validate(
+        {
+            "pools": {
+                "bench": {
+                    "queues": [
+                        {
+                            "name": queue,
+                            "bindings": [{"exchange": "collect", "keys": [KEY]}],
+                            "engines": [{"id": Noop.ENGINE_ID}],
+                            "batch_size": batch,
+                            "batch_timeout_s": 1.0,
+                        }
+                    ]
+                }
+            }
+        }
+    )
 
 
 @dataclass
@@ -169,8 +184,9 @@ class TimedStore(DuckDBStore):
 
     read_s = 0.0
 
-    def get(self, doc_class: DocumentClass, ids: Sequence[str],
-            indices: Sequence[str] | None = None) -> dict[str, Document]:
+    def get(
+        self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+    ) -> dict[str, Document]:
         started = time.perf_counter()
         try:
             return super().get(doc_class, ids, indices)
@@ -181,15 +197,24 @@ class TimedStore(DuckDBStore):
 def ours(options: Options, stage: Stage, store: DuckDBStore) -> None:
     bus = RabbitMQBus(pika.URLParameters(options.url), "bench-pool", prefetch=options.prefetch)
     count = _Count()
-    pool = Pool.from_routing(stage.routing, "bench", bus=bus, store=store, models=MODELS,
-                             engines=ENGINES, bus_settings=stage.bus_settings, hooks=count)
+    pool = Pool.from_routing(
+        stage.routing,
+        "bench",
+        bus=bus,
+        store=store,
+        models=MODELS,
+        engines=ENGINES,
+        bus_settings=stage.bus_settings,
+        hooks=count,
+    )
     bus.declare(stage.topology)
     pool.run(lambda: count.messages >= options.n)
     bus.close()
 
 
-def timed(options: Options, admin: RabbitMQBus, bodies: list[bytes], side: str,
-          consume: Callable[[Stage], None]) -> float:
+def timed(
+    options: Options, admin: RabbitMQBus, bodies: list[bytes], side: str, consume: Callable[[Stage], None]
+) -> float:
     stage = Stage.make(side, options.batch)
     try:
         stage.fill(admin, bodies[: options.n])
@@ -216,8 +241,10 @@ def main() -> None:
     args = parser.parse_args()
     options = Options(args.url, args.n, args.batch, args.prefetch, args.ids)
     bodies = payloads(args.n, args.ids)
-    print(f"messages: {args.n} persistent, {len(bodies[0])} bytes ({args.ids} ids) each, "
-          f"batch {args.batch}, prefetch {args.prefetch}")
+    print(
+        f"messages: {args.n} persistent, {len(bodies[0])} bytes ({args.ids} ids) each, "
+        f"batch {args.batch}, prefetch {args.prefetch}"
+    )
     admin = RabbitMQBus(pika.URLParameters(args.url), "bench-admin")
     with tempfile.TemporaryDirectory() as tmp:
         store = TimedStore(Path(tmp) / "bench.duckdb")  # no setup: the family was never written

@@ -61,14 +61,16 @@ def generate(n: int, folder: Path) -> dict[str, bytes]:
     """Write the three files, then read them back as the payloads both sides parse."""
     products = [_product(i) for i in range(n)]
     (folder / "products.json").write_text(json.dumps({"value": products}))
-    cells = [(p["Id"], p["Name"], p["ContentLength"], p["PublicationDate"], p["Type"], p["Online"])
-             for p in products]
+    cells = [
+        (p["Id"], p["Name"], p["ContentLength"], p["PublicationDate"], p["Type"], p["Online"])
+        for p in products
+    ]
     with open(folder / "products.csv", "w", newline="") as out:
         writer = csv.writer(out, delimiter=";")
         writer.writerow(["Id", "Name", "ContentLength", "PublicationDate", "Type", "Online"])
         writer.writerows([[*c[:5], str(c[5]).lower()] for c in cells])
     body = "".join(
-        f'<Product><Id>{c[0]}</Id><Name>{c[1]}</Name><ContentLength>{c[2]}</ContentLength>'
+        f"<Product><Id>{c[0]}</Id><Name>{c[1]}</Name><ContentLength>{c[2]}</ContentLength>"
         f"<PublicationDate>{c[3]}</PublicationDate><Type>{c[4]}</Type>"
         f"<Online>{str(c[5]).lower()}</Online></Product>\n"
         for c in cells
@@ -91,16 +93,28 @@ def _fields(path: Callable[[str], str]) -> dict[str, Any]:
 
 
 SPECS = {
-    "xml": ExtractSpec.model_validate({
-        "format": "xml", "record": "/p:feed/p:Product", "namespaces": {"p": NS},
-        "fields": _fields(lambda name: f"p:{name}/text()"),
-    }),
-    "json": ExtractSpec.model_validate({
-        "format": "json", "record": "value[*]", "fields": _fields(lambda name: name),
-    }),
-    "csv": ExtractSpec.model_validate({
-        "format": "csv", "csv": {"delimiter": ";"}, "fields": _fields(lambda name: name),
-    }),
+    "xml": ExtractSpec.model_validate(
+        {
+            "format": "xml",
+            "record": "/p:feed/p:Product",
+            "namespaces": {"p": NS},
+            "fields": _fields(lambda name: f"p:{name}/text()"),
+        }
+    ),
+    "json": ExtractSpec.model_validate(
+        {
+            "format": "json",
+            "record": "value[*]",
+            "fields": _fields(lambda name: name),
+        }
+    ),
+    "csv": ExtractSpec.model_validate(
+        {
+            "format": "csv",
+            "csv": {"delimiter": ";"},
+            "fields": _fields(lambda name: name),
+        }
+    ),
 }
 
 
@@ -123,8 +137,12 @@ def bare_xml(payload: bytes) -> list[Row]:
     root = etree.fromstring(payload, hardened_parser())
     q = f"{{{NS}}}"
     return [
-        _record(*(el.findtext(q + tag) for tag in
-                  ("Id", "Name", "ContentLength", "PublicationDate", "Type", "Online")))
+        _record(
+            *(
+                el.findtext(q + tag)
+                for tag in ("Id", "Name", "ContentLength", "PublicationDate", "Type", "Online")
+            )
+        )
         for el in root.iterfind(q + "Product")
     ]
 

@@ -40,9 +40,7 @@ def _name(i: int, start: datetime) -> str:
     if kind == 3:
         return f"S2B_OPER_MSI_L0__GR_MPS__{c}_S{s}_D{i % 12 + 1:02d}_N05.10.tar"
     if kind == 4:
-        return (
-            f"S3A_OL_1_EFR____{s}_{e}_{c}_0179_{i % 999:03d}_{i % 385 + 1:03d}_2160_LN1_O_NT_002"
-        )
+        return f"S3A_OL_1_EFR____{s}_{e}_{c}_0179_{i % 999:03d}_{i % 385 + 1:03d}_2160_LN1_O_NT_002"
     return f"S5P_OFFL_L2__NO2____{s}_{e}_{i % 99_999:05d}_02_020301_{c}.nc"
 
 
@@ -57,9 +55,7 @@ def accepting_pattern(name: str) -> re.Pattern[str]:
     return next(g.pattern for g in BY_PREFIX[key[:2]] if g.pattern.fullmatch(key))
 
 
-def best_rates(
-    count: int, loops: dict[str, Callable[[], object]], rounds: int = 5
-) -> dict[str, float]:
+def best_rates(count: int, loops: dict[str, Callable[[], object]], rounds: int = 5) -> dict[str, float]:
     """Items per second of each loop, best of ``rounds``, runs interleaved.
 
     The machine is shared: interleaving exposes every loop to the same load, and the best run
