@@ -6,7 +6,9 @@ it through PYTHONPATH), so ``maas engine pool`` can run these engines in a real 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import NoReturn
 
 from pydantic import BaseModel, ConfigDict
 
@@ -40,6 +42,13 @@ class MultiplyArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     factor: int = 2
     poison_value: int | None = None  # a raw value the engine refuses (a permanent error)
+    crash_value: int | None = None  # a raw value that kills the process (a segfault, an OOM kill)
+
+
+def die() -> NoReturn:
+    """What a segfault in a C library or an OOM kill does: the process ends now, nothing settled
+    (unit tests replace it with an exception that escapes the pool)."""
+    os._exit(137)
 
 
 class Double(Engine[MultiplyArgs]):
@@ -47,6 +56,9 @@ class Double(Engine[MultiplyArgs]):
     Args = MultiplyArgs
 
     def process(self, batch: Batch, ctx: Context) -> Writes:
+        crash = self.args.crash_value
+        if crash is not None and any(d.data.get("value") == crash for d in batch.documents):
+            die()
         if any(d.data.get("value") == self.args.poison_value for d in batch.documents):
             raise PermanentError(f"value {self.args.poison_value} is refused by TEST_DOUBLE")
         return Writes(

@@ -35,7 +35,10 @@ H_EXCHANGE = "x-maas-original-exchange"
 H_ROUTING_KEY = "x-maas-original-routing-key"
 H_QUEUE = "x-maas-queue"
 H_REPLAYS = "x-maas-replays"
-_FAILURE_HEADERS = (H_REASON, H_ATTEMPTS, H_CONSUMER, H_FIRST_FAILURE, H_LAST_FAILURE)
+# Set on the copy of a redelivered message that an engine pool processes alone (maas.engine.pool).
+H_SOLO_ATTEMPTS = "x-maas-solo-attempts"
+# Dropped by a replay: a replayed message starts with fresh attempts, solo ones included.
+_FAILURE_HEADERS = (H_REASON, H_ATTEMPTS, H_CONSUMER, H_FIRST_FAILURE, H_LAST_FAILURE, H_SOLO_ATTEMPTS)
 _BROKER_HEADERS = (
     "x-death",
     "x-first-death-exchange",
@@ -103,6 +106,11 @@ class Delivery:
     @property
     def attempts(self) -> int:
         return int(self.headers.get(H_ATTEMPTS, 0))
+
+    @property
+    def solo_attempts(self) -> int:
+        """How often this message was handed out alone after a consumer died holding it."""
+        return int(self.headers.get(H_SOLO_ATTEMPTS, 0))
 
     @property
     def failure(self) -> Failure | None:
@@ -334,9 +342,23 @@ def replay_envelope(delivery: Delivery) -> Envelope:
     with fresh attempts; origin kept so the consumer still sees the original routing key."""
     headers = {k: v for k, v in _own_headers(delivery.headers).items() if k not in _FAILURE_HEADERS}
     headers[H_REPLAYS] = int(delivery.headers.get(H_REPLAYS, 0)) + 1
+    queue = str(delivery.headers.get(H_QUEUE) or delivery.queue.removesuffix(".dlq"))
+    return _to_queue(delivery, headers, queue)
+
+
+def solo_envelope(delivery: Delivery, attempts: int) -> Envelope:
+    """A copy of a redelivered message for its own queue, carrying its count of solo attempts:
+    the count survives the death of the process that handles it, where local state would not.
+    Origin kept (as for a retry), so the consumer still sees the original routing key."""
+    headers = _own_headers(delivery.headers)
+    headers[H_SOLO_ATTEMPTS] = attempts
+    return _to_queue(delivery, headers, delivery.queue)
+
+
+def _to_queue(delivery: Delivery, headers: dict[str, Any], queue: str) -> Envelope:
+    """Straight to ``queue`` through the default exchange (not re-routed to every binding)."""
     headers.setdefault(H_EXCHANGE, delivery.exchange)
     headers.setdefault(H_ROUTING_KEY, delivery.routing_key)
-    queue = str(delivery.headers.get(H_QUEUE) or delivery.queue.removesuffix(".dlq"))
     return Envelope(DEFAULT_EXCHANGE, queue, delivery.body, headers)
 
 

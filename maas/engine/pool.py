@@ -6,6 +6,13 @@ inside :class:`Chain` (embedded mode, replay): one code path, not a copy.
 Settling order is what makes it at-least-once and lossless: reports are published and
 confirmed first, then inputs are acked (or dead-lettered). A crash in between re-delivers
 the inputs; deterministic ids make the second pass a no-op.
+
+A message that kills the process (a segfault in a C library, an OOM kill) is never acked, so
+it would come back forever, taking its batch down each time. Redelivered messages are
+therefore *suspects*: never batched with others, each goes back to its queue as a copy that
+counts its solo attempts in a header (the count must outlive the process, so it travels with
+the message) and is processed alone; one that died ``MAX_SOLO_CRASHES`` times alone goes to
+the DLQ with the reason.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from maas.bus.base import H_REPLAYS, Bus, Delivery, Envelope, QueueStats
+from maas.bus.base import H_REPLAYS, H_SOLO_ATTEMPTS, Bus, Delivery, Envelope, QueueStats, solo_envelope
 from maas.bus.topology import dlq_name, routed
 from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
@@ -30,6 +37,11 @@ from maas.store.base import Store
 log = logging.getLogger(__name__)
 DEPTH_SAMPLE_S = 10.0  # queue depths for the metrics: one broker round trip per interval
 BUS_BACKOFF_CAP_S = 30.0
+# Deaths of the process while a message was processed alone before it is dead-lettered: one
+# death may be the machine's (an OOM kill under memory pressure from elsewhere), three in a row
+# of a message processed alone are the message's. Not per queue: it judges the process, not
+# an engine's retry policy.
+MAX_SOLO_CRASHES = 3
 
 
 class Hooks:
@@ -55,9 +67,10 @@ class StepStats:
     retried: int = 0
     dead_lettered: int = 0
     reports: int = 0
+    isolated: int = 0  # redelivered messages sent back to be processed alone
 
     def add(self, other: StepStats) -> None:
-        for name in ("deliveries", "acked", "retried", "dead_lettered", "reports"):
+        for name in ("deliveries", "acked", "retried", "dead_lettered", "reports", "isolated"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -78,8 +91,10 @@ class Pool:
         report_exchange: str,
         report_patterns: Sequence[str],
         hooks: Hooks | None = None,
+        max_solo_crashes: int = MAX_SOLO_CRASHES,
     ) -> None:
         self.name, self.bus, self.report_exchange = name, bus, report_exchange
+        self.max_solo_crashes = max_solo_crashes
         self.report_patterns = tuple(report_patterns)
         self.queues = {q.config.name: q for q in queues}
         self.hooks = hooks or Hooks()
@@ -112,8 +127,49 @@ class Pool:
         deliveries = self.bus.fetch(list(self.queues), self.batch_size, timeout)
         stats = StepStats(deliveries=len(deliveries))
         for queue, group in self._by_queue(deliveries).items():
-            stats.add(self._handle(self.queues[queue], group))
+            stats.add(self._handle_fetched(self.queues[queue], group))
         return stats
+
+    def _handle_fetched(self, queue: _Queue, deliveries: list[Delivery]) -> StepStats:
+        """Redelivered messages are turned into solo copies first (acked, so a crash of the
+        batch cannot count against them), then the batch, then each solo copy alone."""
+        if not any(map(_suspect, deliveries)):  # the usual case: one pass, nothing to sort
+            return self._handle(queue, deliveries)
+        stats = self._isolate(queue.config.name, [d for d in deliveries if d.redelivered])
+        stats.add(self._handle(queue, [d for d in deliveries if not _suspect(d)]))
+        for delivery in deliveries:
+            if _suspect(delivery) and not delivery.redelivered:
+                stats.add(self._handle(queue, [delivery]))
+        return stats
+
+    def _isolate(self, queue: str, redelivered: list[Delivery]) -> StepStats:
+        """Each redelivered message back to its queue as a solo copy counting one more
+        attempt; one whose solo attempts all killed the process to the DLQ instead."""
+        stats, again = StepStats(), []
+        for delivery in redelivered:
+            if delivery.solo_attempts >= self.max_solo_crashes:
+                self._crashed(queue, delivery, stats)
+            else:
+                again.append(delivery)
+        if again:
+            self.bus.publish([solo_envelope(d, d.solo_attempts + 1) for d in _culprit_last(again)])
+            self.bus.ack(again)
+            stats.isolated += len(again)
+            log.warning(
+                "queue %s: %d redelivered message(s) (their consumer died or lost its connection "
+                "before acking); each is processed alone",
+                queue,
+                len(again),
+            )
+        return stats
+
+    def _crashed(self, queue: str, delivery: Delivery, stats: StepStats) -> None:
+        deaths = delivery.solo_attempts
+        log.error("queue %s: message %s killed the engine process %d times", queue, _name(delivery), deaths)
+        reason = (
+            f"the engine process died {deaths} times while processing this message alone (crash or OOM kill?)"
+        )
+        self._dead(queue, [delivery], reason, stats)
 
     def _by_queue(self, deliveries: list[Delivery]) -> dict[str, list[Delivery]]:
         """A pool of one queue (the usual case) skips the grouping pass over every delivery."""
@@ -271,10 +327,33 @@ def _settled_by(part: list[Incoming], pending: dict[str, list[Delivery]]) -> dic
 
 
 def _second_pass(delivery: Delivery) -> bool:
-    """Seen before: redelivered, retried or replayed (most deliveries carry no headers at all)."""
+    """Seen before: redelivered, retried, replayed or isolated after a crash (most deliveries
+    carry no headers at all)."""
     if delivery.redelivered:
         return True
-    return bool(delivery.headers) and (delivery.attempts > 0 or H_REPLAYS in delivery.headers)
+    headers = delivery.headers
+    return bool(headers) and (delivery.attempts > 0 or H_REPLAYS in headers or H_SOLO_ATTEMPTS in headers)
+
+
+def _suspect(delivery: Delivery) -> bool:
+    """Its consumer died (or lost its connection) holding it, now or earlier: processed alone."""
+    return delivery.redelivered or (bool(delivery.headers) and H_SOLO_ATTEMPTS in delivery.headers)
+
+
+def _culprit_last(redelivered: list[Delivery]) -> list[Delivery]:
+    """Solo copies are processed in queue order and a broker requeues in place, so the first
+    redelivered message is the likeliest killer: its copy goes behind the others. Every message
+    held when the process died counts one more attempt, not only the one being processed; this
+    order lets an innocent one be processed before the killer takes the process down again."""
+    return [*redelivered[1:], *redelivered[:1]]
+
+
+def _name(delivery: Delivery) -> str:
+    """The message id for an operator, or why there is none."""
+    try:
+        return delivery.message().message_id
+    except MaasError as exc:
+        return f"(undecodable: {exc})"
 
 
 class Chain:

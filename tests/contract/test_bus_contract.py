@@ -31,6 +31,7 @@ from maas.bus.base import (
     Envelope,
     dead_letter_stats,
     maas_headers,
+    solo_envelope,
 )
 from maas.bus.factory import create_bus
 from maas.bus.memory import MemoryBroker, MemoryBus
@@ -370,6 +371,38 @@ def test_dlq_list_peek_replay_purge(
     assert bus.purge(a.dlq) == 2
     assert bus.purge(a.dlq) == 0
     assert bus.replay(a.dlq) == 0
+
+
+def test_a_solo_copy_goes_back_to_its_queue_with_its_count_and_origin(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    """What an engine pool does with a redelivered message (maas.engine.pool): the copy keeps
+    its origin and our headers, drops the broker's, keeps its count through a retry and loses
+    it in a replay (fresh attempts)."""
+    policy = RetryPolicy(max_attempts=3, delays_s=(0.2,))
+    topology = declare(one_queue(names, retry=policy, queues=("work", "sibling")))
+    (work, sibling), exchange = (q.name for q in topology.queues), topology.exchanges[0]
+    bus.publish([Envelope(exchange, "new.product", b"payload")])
+    bus.ack(fetch_all(bus, [sibling], 1))
+    bus.retry(fetch_all(bus, [work], 1), "store timed out")
+    (retried,) = fetch_all(bus, [work], 1)  # back from a delay queue: RabbitMQ added x-death
+
+    bus.publish([solo_envelope(retried, 1)])
+    bus.ack([retried])
+    (solo,) = fetch_all(bus, [work], 1)
+    assert (solo.body, solo.exchange, solo.routing_key) == (b"payload", exchange, "new.product")
+    assert (solo.solo_attempts, solo.attempts, solo.redelivered) == (1, 1, False)
+    assert "x-death" not in solo.headers
+    assert bus.fetch([sibling], 10, 0.3) == []  # not re-routed to every binding
+
+    bus.retry([solo], "store timed out")
+    (again,) = fetch_all(bus, [work], 1)
+    assert (again.solo_attempts, again.attempts) == (1, 2)
+    bus.dead_letter([again], "the engine process died")
+    assert bus.replay(topology.queues[0].dlq) == 1
+    (replayed,) = fetch_all(bus, [work], 1)
+    assert (replayed.solo_attempts, replayed.attempts, replayed.routing_key) == (0, 0, "new.product")
+    bus.ack([replayed])
 
 
 def test_retry_needs_a_declared_policy(bus: Bus, names: Names,

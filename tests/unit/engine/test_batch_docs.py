@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pydantic
@@ -54,11 +54,8 @@ class Batches(Hooks):
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SpyStore]:
-    store = SpyStore(tmp_path / "docs.duckdb")
-    store.setup(list(CATALOG.models))
-    yield store
-    store.close()
+def store(catalog_store: Callable[[type[SpyStore]], SpyStore]) -> SpyStore:
+    return catalog_store(SpyStore)
 
 
 def routing(max_batch_docs: int) -> RoutingFile:

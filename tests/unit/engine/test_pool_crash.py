@@ -1,0 +1,190 @@
+"""A message that kills the engine process is isolated, counted across restarts and dead-lettered.
+
+A death is simulated by an exception no handler of the pool catches, followed by closing the
+pool's bus handle without acking: what the broker sees of a process that dies (its unacked
+deliveries come back with ``redelivered=True``). The next "process" is a new handle and pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import chain_catalog
+import pytest
+import yaml
+from chain_catalog import CATALOG, DOUBLED, RAW
+
+from maas.bus.base import H_QUEUE, Delivery, Envelope
+from maas.bus.memory import MemoryBroker, MemoryBus
+from maas.bus.message import Message, chunk_messages
+from maas.config.settings import BusSettings
+from maas.engine.pool import MAX_SOLO_CRASHES, Hooks, Pool
+from maas.engine.processor import BatchResult
+from maas.engine.routing import RoutingFile
+from maas.model import Document, DocumentClass
+from maas.store.base import WriteReport
+from maas.store.duckdb import DuckDBStore
+
+pytestmark = pytest.mark.unit
+BUS = BusSettings()
+QUEUE, REPORTS = "test.double", "test.triple"
+CRASH = 777
+PoolMaker = Callable[..., Pool]
+
+
+class Died(BaseException):
+    """The process is gone: nothing of the pool may catch it (a ``BaseException``)."""
+
+
+class SpyStore(DuckDBStore):
+    """Records the size of every load of raw documents and every doubled document written."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.loads: list[int] = []
+        self.written: list[str] = []
+
+    def get(
+        self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+    ) -> dict[str, Document]:
+        if doc_class is RAW:
+            self.loads.append(len(ids))
+        return super().get(doc_class, ids, indices)
+
+    def write(self, documents: Sequence[Document]) -> WriteReport:
+        self.written += [d.data["name"] for d in documents if d.doc_class is DOUBLED]
+        return super().write(documents)
+
+
+class Batches(Hooks):
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def batch_done(self, queue: str, result: BatchResult, messages: int, seconds: float) -> None:
+        self.sizes.append(messages)
+
+
+@pytest.fixture(autouse=True)
+def crash_is_an_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    def die() -> None:
+        raise Died("the engine process died")
+
+    monkeypatch.setattr(chain_catalog, "die", die)
+
+
+@pytest.fixture
+def store(catalog_store: Callable[[type[SpyStore]], SpyStore]) -> SpyStore:
+    return catalog_store(SpyStore)
+
+
+@pytest.fixture
+def broker() -> MemoryBroker:
+    broker = MemoryBroker()
+    MemoryBus(broker).declare(routing().topology(BUS))
+    return broker
+
+
+def routing() -> RoutingFile:
+    data = yaml.safe_load(CATALOG.routing_file.read_text())
+    (queue,) = data["pools"]["doubler"]["queues"]
+    queue["engines"][0]["args"]["crash_value"] = CRASH
+    return RoutingFile.model_validate(data)
+
+
+def collect(store: SpyStore, broker: MemoryBroker, names: dict[str, int]) -> list[Message]:
+    """One message per document (a crash then takes several messages down together)."""
+    report = store.write([RAW.make({"name": n, "value": v}) for n, v in names.items()])
+    ids, indices = [i.id for i in report.changed], [i.index for i in report.changed]
+    messages = chunk_messages(RAW.name, ids, indices, per_message=1)
+    MemoryBus(broker).publish([Envelope.of(BUS.collect_exchange, "new.test-raw", m) for m in messages])
+    return messages
+
+
+def live(broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker, hooks: Hooks | None = None) -> bool:
+    """One life of a pool process: run until idle (True) or until it dies (False)."""
+    bus = MemoryBus(broker, client_name="pool")
+    pool = catalog_pool(routing(), "doubler", bus, store, hooks)
+    try:
+        while pool.step(timeout_s=0).deliveries:
+            pass
+    except Died:
+        return False
+    finally:
+        bus.close()  # after a death: the unacked deliveries go back, redelivered
+    return True
+
+
+def head(broker: MemoryBroker, queue: str = QUEUE) -> list[Delivery]:
+    return MemoryBus(broker).peek(queue, 100)
+
+
+def doubled(store: SpyStore) -> set[str]:
+    return {d.data["name"] for d in store.scan(DOUBLED)}
+
+
+def test_a_redelivered_message_is_processed_alone_and_the_others_together(
+    broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker
+) -> None:
+    collect(store, broker, {"first": 1})
+    dying = MemoryBus(broker)
+    assert len(dying.fetch([QUEUE], 10, 0)) == 1
+    dying.close()  # its consumer died holding it
+    collect(store, broker, {f"n{i}": i for i in range(4)})
+    hooks = Batches()
+    pool = catalog_pool(routing(), "doubler", MemoryBus(broker), store, hooks)
+
+    first = pool.step(timeout_s=0)
+    (copy,) = head(broker)
+    assert (first.deliveries, first.isolated, first.acked, hooks.sizes) == (5, 1, 4, [4])
+    assert (copy.solo_attempts, copy.redelivered, copy.routing_key) == (1, False, "new.test-raw")
+    assert copy.message().document_ids == (RAW.id_for("first"),)
+
+    second = pool.step(timeout_s=0)
+    assert (second.deliveries, second.acked, second.reports, hooks.sizes) == (1, 1, 1, [4, 1])
+    assert doubled(store) == {"first", "n0", "n1", "n2", "n3"}
+    assert head(broker) == [] and head(broker, f"{QUEUE}.dlq") == []
+    reported = {i for d in head(broker, REPORTS) for i in d.message().document_ids}
+    assert reported == {DOUBLED.id_for(n) for n in ("first", "n0", "n1", "n2", "n3")}
+
+
+def test_a_message_that_kills_the_process_alone_is_dead_lettered(
+    broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker
+) -> None:
+    """One death in the batch, then MAX_SOLO_CRASHES deaths alone; the innocents go on."""
+    innocents = {"i0": 0, "i1": 1, "i2": 2, "i3": 3}
+    poison = collect(store, broker, {"i0": 0, "bad": CRASH, "i1": 1, "i2": 2, "i3": 3})[1]
+    seen = []
+    for _ in range(10):  # a supervisor restarting the pool
+        if live(broker, store, catalog_pool):
+            break
+        (dead,) = [d for d in head(broker) if d.message().message_id == poison.message_id]
+        seen.append((store.loads[-1], dead.redelivered, dead.solo_attempts))
+    assert seen == [(5, True, 0)] + [(1, True, n) for n in range(1, MAX_SOLO_CRASHES + 1)]
+    (letter,) = head(broker, f"{QUEUE}.dlq")
+    assert letter.message().message_id == poison.message_id
+    assert letter.failure is not None and letter.failure.reason == (
+        f"the engine process died {MAX_SOLO_CRASHES} times while processing this message alone "
+        "(crash or OOM kill?)"
+    )
+    assert (letter.failure.consumer, letter.headers[H_QUEUE]) == ("pool:doubler", QUEUE)
+    assert letter.routing_key == "new.test-raw"
+    assert head(broker) == []
+    assert sorted(store.written) == sorted(innocents)  # each innocent processed exactly once
+
+
+def test_two_killers_in_one_batch_are_both_dead_lettered_and_every_innocent_processed_once(
+    broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker
+) -> None:
+    """Every message held when the process dies comes back redelivered and counts a death, not
+    only the one being processed; the likeliest killer (the first one back) is sent behind the
+    others, so innocents are processed before it dies again and never reach the limit."""
+    collect(store, broker, {"i0": 0, "bad": CRASH, "i1": 1, "worse": CRASH, "i2": 2})
+    deaths = 0
+    while not live(broker, store, catalog_pool):
+        deaths += 1
+        assert deaths <= 2 * MAX_SOLO_CRASHES, "the crash loop did not end"
+    letters = {RAW.id_for(n) for n in ("bad", "worse")}
+    assert {d.message().document_ids[0] for d in head(broker, f"{QUEUE}.dlq")} == letters
+    assert sorted(store.written) == ["i0", "i1", "i2"]
+    assert head(broker) == []
