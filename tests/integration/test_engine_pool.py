@@ -6,141 +6,38 @@ document families of the test catalog are wiped before each test.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
-from chain_catalog import CATALOG, DOUBLED, RAW, TRIPLED
+from chain_catalog import CATALOG, DOUBLED, TRIPLED
+from pool_deployment import Deployment, collect, deploy, queue_depths, stop, teardown
 
 from maas.bus.base import Envelope
 from maas.bus.factory import create_bus
-from maas.bus.message import chunk_messages
-from maas.config import Settings, load_settings
-from maas.engine.routing import load_routing
+from maas.config import Settings
 from maas.errors import StoreUnavailable
 from maas.store.factory import create_store, opensearch_client
 
 pytestmark = pytest.mark.integration
-TESTS = Path(__file__).resolve().parents[1]
-
-
-@dataclass
-class Deployment:
-    """A distributed deployment of the test catalog, with its own names."""
-
-    dir: Path
-    settings: Settings
-    env: dict[str, str]
-    queues: list[str]
-    processes: list[subprocess.Popen[str]] = field(default_factory=list)
-
-    def maas(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "maas_cli", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def pool(self, name: str) -> subprocess.Popen[str]:
-        log = (self.dir / f"pool-{name}.log").open("a")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "maas_cli", "engine", "pool", name],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.processes.append(process)
-        return process
 
 
 @pytest.fixture
 def deployment(tmp_path: Path, opensearch_url: str, rabbitmq_url: str) -> Iterator[Deployment]:
-    suffix = uuid.uuid4().hex[:8]
-    routing = yaml.safe_load(CATALOG.routing_file.read_text())
-    queues = []
-    for pool in routing["pools"].values():
-        for queue in pool["queues"]:
-            queue["name"] = f"{queue['name']}-{suffix}"
-            queues.append(queue["name"])
-    (tmp_path / "routing.yaml").write_text(yaml.safe_dump(routing))
-    host = rabbitmq_url.split("@")[-1]
-    settings_yaml = {
-        "store": {"url": opensearch_url},
-        "bus": {
-            "url": f"amqp://{host}",
-            "username": "guest",
-            "password": "env:MAAS_T_AMQP_PASSWORD",
-            "collect_exchange": f"collect-{suffix}",
-            "etl_exchange": f"etl-{suffix}",
-            "prefetch": 200,
-        },
-        "routing_file": str(tmp_path / "routing.yaml"),
-        "catalogs": ["chain_catalog:CATALOG"],
-    }
-    (tmp_path / "maas.yaml").write_text(yaml.safe_dump(settings_yaml))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-    env |= {
-        "MAAS_CONFIG": str(tmp_path / "maas.yaml"),
-        "MAAS_T_AMQP_PASSWORD": "guest",
-        "PYTHONPATH": os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]),
-    }
-    os.environ["MAAS_T_AMQP_PASSWORD"] = "guest"
-    settings = load_settings(tmp_path / "maas.yaml", environ={})
-    _wipe(settings)
-    deployment = Deployment(tmp_path, settings, env, queues)
+    deployment = deploy(tmp_path, opensearch_url, rabbitmq_url)
+    _wipe(deployment.settings)
     yield deployment
-    _teardown(deployment)
+    teardown(deployment)
 
 
 def _wipe(settings: Settings) -> None:
     client = opensearch_client(settings)
     for doc_class in CATALOG.models:
         client.indices.delete(index=f"{doc_class.family}-*", ignore_unavailable=True)
-
-
-def _teardown(deployment: Deployment) -> None:
-    for process in deployment.processes:  # a failed test must not leave pools consuming
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    bus = create_bus(deployment.settings)
-    try:
-        routing = load_routing(deployment.settings.routing_file, CATALOG.engines)  # type: ignore[arg-type]
-        bus.delete(routing.topology(deployment.settings.bus))
-    finally:
-        bus.close()
-
-
-def collect(deployment: Deployment, values: dict[str, int], per_message: int = 100) -> None:
-    """What a collector does: durable write, then confirmed publish of the ids."""
-    store = create_store(deployment.settings)
-    bus = create_bus(deployment.settings)
-    try:
-        store.setup(list(CATALOG.models))
-        report = store.write([RAW.make({"name": n, "value": v}) for n, v in values.items()])
-        ids, indices = [i.id for i in report.changed], [i.index for i in report.changed]
-        routing = load_routing(deployment.settings.routing_file, CATALOG.engines)  # type: ignore[arg-type]
-        bus.declare(routing.topology(deployment.settings.bus))
-        messages = chunk_messages(RAW.name, ids, indices, per_message=per_message)
-        bus.publish(
-            [Envelope.of(deployment.settings.bus.collect_exchange, "new.test-raw", m) for m in messages]
-        )
-    finally:
-        bus.close()
-        store.close()
 
 
 def count(deployment: Deployment, doc_class: object) -> int:
@@ -150,15 +47,6 @@ def count(deployment: Deployment, doc_class: object) -> int:
         return store.count(doc_class)  # type: ignore[arg-type]
     finally:
         store.close()
-
-
-def queue_depths(deployment: Deployment) -> dict[str, int]:
-    bus = create_bus(deployment.settings)
-    try:
-        names = [*deployment.queues, *(f"{q}.dlq" for q in deployment.queues)]
-        return {s.name: s.messages for s in bus.queue_stats(names)}
-    finally:
-        bus.close()
 
 
 def wait_for(
@@ -192,11 +80,6 @@ def progress(deployment: Deployment) -> dict[str, object]:
 def drained(deployment: Deployment) -> bool:
     """Every work queue and DLQ empty (redeliveries after a failure included)."""
     return set(queue_depths(deployment).values()) == {0}
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0, "a pool must exit 0 on SIGTERM after finishing its batch"
 
 
 def all_ids(deployment: Deployment, doc_class: object) -> list[str]:
@@ -264,9 +147,7 @@ def test_poison_and_permanent_errors_go_to_the_dlq_and_replay(deployment: Deploy
     shown = deployment.maas("dlq", "show", deployment.queues[0])
     assert "poison message" in shown.stdout and "666 is refused" in shown.stdout
     # The fix: the engine no longer refuses 666.
-    routing = yaml.safe_load(Path(deployment.settings.routing_file).read_text())  # type: ignore[arg-type]
-    routing["pools"]["doubler"]["queues"][0]["engines"][0]["args"]["poison_value"] = None
-    Path(deployment.settings.routing_file).write_text(yaml.safe_dump(routing))  # type: ignore[arg-type]
+    deployment.engine_args("doubler", poison_value=None)
     replayed = deployment.maas("dlq", "replay", deployment.queues[0])
     assert replayed.returncode == 0 and "replayed 2" in replayed.stdout
     doubler = deployment.pool("doubler")
