@@ -139,8 +139,19 @@ class Pool:
         stats.add(self._handle(queue, [d for d in deliveries if not _suspect(d)]))
         for delivery in deliveries:
             if _suspect(delivery) and not delivery.redelivered:
-                stats.add(self._handle(queue, [delivery]))
+                stats.add(self._alone(queue, delivery))
         return stats
+
+    def _alone(self, queue: _Queue, delivery: Delivery) -> StepStats:
+        """Named in the log first: if the process dies now, its last line says which message."""
+        log.info(
+            "queue %s: message %s alone (solo attempt %d of %d)",
+            queue.config.name,
+            _name(delivery),
+            delivery.solo_attempts,
+            self.max_solo_crashes,
+        )
+        return self._handle(queue, [delivery])
 
     def _isolate(self, queue: str, redelivered: list[Delivery]) -> StepStats:
         """Each redelivered message back to its queue as a solo copy counting one more

@@ -7,6 +7,7 @@ deliveries come back with ``redelivered=True``). The next "process" is a new han
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -149,9 +150,10 @@ def test_a_redelivered_message_is_processed_alone_and_the_others_together(
 
 
 def test_a_message_that_kills_the_process_alone_is_dead_lettered(
-    broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker
+    broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker, caplog: pytest.LogCaptureFixture
 ) -> None:
     """One death in the batch, then MAX_SOLO_CRASHES deaths alone; the innocents go on."""
+    caplog.set_level(logging.INFO, logger="maas.engine.pool")
     innocents = {"i0": 0, "i1": 1, "i2": 2, "i3": 3}
     poison = collect(store, broker, {"i0": 0, "bad": CRASH, "i1": 1, "i2": 2, "i3": 3})[1]
     seen = []
@@ -171,6 +173,8 @@ def test_a_message_that_kills_the_process_alone_is_dead_lettered(
     assert letter.routing_key == "new.test-raw"
     assert head(broker) == []
     assert sorted(store.written) == sorted(innocents)  # each innocent processed exactly once
+    last = f"message {poison.message_id} alone (solo attempt {MAX_SOLO_CRASHES} of {MAX_SOLO_CRASHES})"
+    assert last in caplog.text  # a death leaves no log: the line before it names the message
 
 
 def test_two_killers_in_one_batch_are_both_dead_lettered_and_every_innocent_processed_once(
