@@ -132,7 +132,8 @@ class Pool:
 
     def _handle_fetched(self, queue: _Queue, deliveries: list[Delivery]) -> StepStats:
         """Redelivered messages are turned into solo copies first (acked, so a crash of the
-        batch cannot count against them), then the batch, then each solo copy alone."""
+        batch cannot count against them), then the batch is settled (before the riskier solo
+        runs, whose death would send it back redelivered), then each solo copy alone."""
         if not any(map(_suspect, deliveries)):  # the usual case: one pass, nothing to sort
             return self._handle(queue, deliveries)
         stats = self._isolate(queue.config.name, [d for d in deliveries if d.redelivered])
@@ -167,8 +168,8 @@ class Pool:
             self.bus.ack(again)
             stats.isolated += len(again)
             log.warning(
-                "queue %s: %d redelivered message(s) (their consumer died or lost its connection "
-                "before acking); each is processed alone",
+                "queue %s: %d redelivered message(s) (their consumer died, lost its connection or "
+                "stopped while holding them); each is processed alone",
                 queue,
                 len(again),
             )
