@@ -35,7 +35,8 @@ H_EXCHANGE = "x-maas-original-exchange"
 H_ROUTING_KEY = "x-maas-original-routing-key"
 H_QUEUE = "x-maas-queue"
 H_REPLAYS = "x-maas-replays"
-# Set on the copy of a redelivered message that an engine pool processes alone (maas.engine.pool).
+# Set on the copy of a redelivered message that an engine pool makes (maas.engine.pool): 0 when
+# handed back once (processed with the others handed back), then how often it was processed alone.
 H_SOLO_ATTEMPTS = "x-maas-solo-attempts"
 # Dropped by a replay: a replayed message starts with fresh attempts, solo ones included.
 _FAILURE_HEADERS = (H_REASON, H_ATTEMPTS, H_CONSUMER, H_FIRST_FAILURE, H_LAST_FAILURE, H_SOLO_ATTEMPTS)
@@ -109,7 +110,7 @@ class Delivery:
 
     @property
     def solo_attempts(self) -> int:
-        """How often this message was handed out alone after a consumer died holding it."""
+        """How often this message was processed alone after a consumer died holding it."""
         return int(self.headers.get(H_SOLO_ATTEMPTS, 0))
 
     @property

@@ -9,10 +9,12 @@ the inputs; deterministic ids make the second pass a no-op.
 
 A message that kills the process (a segfault in a C library, an OOM kill) is never acked, so
 it would come back forever, taking its batch down each time. Redelivered messages are
-therefore *suspects*: never batched with others, each goes back to its queue as a copy that
-counts its solo attempts in a header (the count must outlive the process, so it travels with
-the message) and is processed alone; one that died ``MAX_SOLO_CRASHES`` times alone goes to
-the DLQ with the reason.
+therefore *suspects*, never batched with fresh ones: each goes back to its queue as a copy
+that counts its handings-back in a header (the count must outlive the process, so it travels
+with the message). The first time, the copies are processed together: most redeliveries
+follow a stop or a lost connection (the broker flags the whole unacked window), and that must
+not cost one batch per message. A copy handed back again is processed alone; one that died
+``MAX_SOLO_CRASHES`` times alone goes to the DLQ with the reason.
 """
 
 from __future__ import annotations
@@ -131,15 +133,20 @@ class Pool:
         return stats
 
     def _handle_fetched(self, queue: _Queue, deliveries: list[Delivery]) -> StepStats:
-        """Redelivered messages are turned into solo copies first (acked, so a crash of the
-        batch cannot count against them), then the batch is settled (before the riskier solo
-        runs, whose death would send it back redelivered), then each solo copy alone."""
+        """Redelivered messages are turned into copies first (acked, so a crash of the batch
+        cannot count against them), then the fresh batch is settled (before the riskier runs,
+        whose death would send it back redelivered), then the copies handed back once, together,
+        then each copy handed back more often, alone."""
         if not any(map(_suspect, deliveries)):  # the usual case: one pass, nothing to sort
             return self._handle(queue, deliveries)
         stats = self._isolate(queue.config.name, [d for d in deliveries if d.redelivered])
         stats.add(self._handle(queue, [d for d in deliveries if not _suspect(d)]))
-        for delivery in deliveries:
-            if _suspect(delivery) and not delivery.redelivered:
+        copies = [d for d in deliveries if _suspect(d) and not d.redelivered]
+        together = [d for d in copies if d.solo_attempts == 0]
+        if together:
+            stats.add(self._handle(queue, together))
+        for delivery in copies:
+            if delivery.solo_attempts > 0:
                 stats.add(self._alone(queue, delivery))
         return stats
 
@@ -159,17 +166,18 @@ class Pool:
         attempt; one whose solo attempts all killed the process to the DLQ instead."""
         stats, again = StepStats(), []
         for delivery in redelivered:
-            if delivery.solo_attempts >= self.max_solo_crashes:
+            if _isolated(delivery) and delivery.solo_attempts >= self.max_solo_crashes:
                 self._crashed(queue, delivery, stats)
             else:
                 again.append(delivery)
         if again:
-            self.bus.publish([solo_envelope(d, d.solo_attempts + 1) for d in _culprit_last(again)])
+            self.bus.publish([solo_envelope(d, _next_attempt(d)) for d in _culprit_last(again)])
             self.bus.ack(again)
             stats.isolated += len(again)
             log.warning(
-                "queue %s: %d redelivered message(s) (their consumer died, lost its connection or "
-                "stopped while holding them); each is processed alone",
+                "queue %s: %d redelivered message(s) (their consumer stopped, died or lost its "
+                "connection while holding them); processed apart from fresh ones, alone if they "
+                "come back again",
                 queue,
                 len(again),
             )
@@ -348,8 +356,18 @@ def _second_pass(delivery: Delivery) -> bool:
 
 
 def _suspect(delivery: Delivery) -> bool:
-    """Its consumer died (or lost its connection) holding it, now or earlier: processed alone."""
-    return delivery.redelivered or (bool(delivery.headers) and H_SOLO_ATTEMPTS in delivery.headers)
+    """Its consumer died (or stopped, or lost its connection) holding it, now or earlier."""
+    return delivery.redelivered or _isolated(delivery)
+
+
+def _isolated(delivery: Delivery) -> bool:
+    """A copy made by ``_isolate``: it carries its count (0: handed back once)."""
+    return bool(delivery.headers) and H_SOLO_ATTEMPTS in delivery.headers
+
+
+def _next_attempt(delivery: Delivery) -> int:
+    """0 for a first handing-back (processed with the others), then one more solo attempt."""
+    return delivery.solo_attempts + 1 if _isolated(delivery) else 0
 
 
 def _culprit_last(redelivered: list[Delivery]) -> list[Delivery]:

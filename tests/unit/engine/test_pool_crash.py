@@ -124,7 +124,7 @@ def doubled(store: SpyStore) -> set[str]:
     return {d.data["name"] for d in store.scan(DOUBLED)}
 
 
-def test_a_redelivered_message_is_processed_alone_and_the_others_together(
+def test_a_redelivered_message_is_processed_apart_from_the_fresh_ones(
     broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker
 ) -> None:
     collect(store, broker, {"first": 1})
@@ -138,7 +138,7 @@ def test_a_redelivered_message_is_processed_alone_and_the_others_together(
     first = pool.step(timeout_s=0)
     (copy,) = head(broker)
     assert (first.deliveries, first.isolated, first.acked, hooks.sizes) == (5, 1, 4, [4])
-    assert (copy.solo_attempts, copy.redelivered, copy.routing_key) == (1, False, "new.test-raw")
+    assert (copy.solo_attempts, copy.redelivered, copy.routing_key) == (0, False, "new.test-raw")
     assert copy.message().document_ids == (RAW.id_for("first"),)
 
     second = pool.step(timeout_s=0)
@@ -149,10 +149,32 @@ def test_a_redelivered_message_is_processed_alone_and_the_others_together(
     assert reported == {DOUBLED.id_for(n) for n in ("first", "n0", "n1", "n2", "n3")}
 
 
+def test_messages_handed_back_by_a_stopped_consumer_are_processed_together(
+    broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker
+) -> None:
+    """A stop or a lost connection hands the whole unacked window back, flagged redelivered:
+    one more batch for all of them, not one batch per message."""
+    collect(store, broker, {f"n{i}": i for i in range(6)})
+    stopped = MemoryBus(broker)
+    assert len(stopped.fetch([QUEUE], 10, 0)) == 6
+    stopped.close()
+    hooks = Batches()
+    pool = catalog_pool(routing(), "doubler", MemoryBus(broker), store, hooks)
+
+    first = pool.step(timeout_s=0)
+    assert (first.deliveries, first.isolated, hooks.sizes) == (6, 6, [])
+    assert [d.solo_attempts for d in head(broker)] == [0] * 6
+    second = pool.step(timeout_s=0)
+    assert (second.deliveries, second.acked, hooks.sizes) == (6, 6, [6])
+    assert sorted(store.written) == [f"n{i}" for i in range(6)]
+    assert head(broker) == [] and head(broker, f"{QUEUE}.dlq") == []
+
+
 def test_a_message_that_kills_the_process_alone_is_dead_lettered(
     broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """One death in the batch, then MAX_SOLO_CRASHES deaths alone; the innocents go on."""
+    """One death in the batch, one with the others handed back, then MAX_SOLO_CRASHES deaths
+    alone; the innocents go on."""
     caplog.set_level(logging.INFO, logger="maas.engine.pool")
     innocents = {"i0": 0, "i1": 1, "i2": 2, "i3": 3}
     poison = collect(store, broker, {"i0": 0, "bad": CRASH, "i1": 1, "i2": 2, "i3": 3})[1]
@@ -162,7 +184,7 @@ def test_a_message_that_kills_the_process_alone_is_dead_lettered(
             break
         (dead,) = [d for d in head(broker) if d.message().message_id == poison.message_id]
         seen.append((store.loads[-1], dead.redelivered, dead.solo_attempts))
-    assert seen == [(5, True, 0)] + [(1, True, n) for n in range(1, MAX_SOLO_CRASHES + 1)]
+    assert seen == [(5, True, 0), (5, True, 0)] + [(1, True, n) for n in range(1, MAX_SOLO_CRASHES + 1)]
     (letter,) = head(broker, f"{QUEUE}.dlq")
     assert letter.message().message_id == poison.message_id
     assert letter.failure is not None and letter.failure.reason == (
