@@ -52,6 +52,12 @@ class PoolMetrics(Hooks):
         self.dead = Counter(
             "maas_messages_dead_lettered", "Messages dead-lettered", labels, registry=registry
         )
+        self.handed_back_total = Counter(
+            "maas_messages_handed_back",
+            "Redelivered messages put back to be processed apart",
+            labels,
+            registry=registry,
+        )
         self.depth = Gauge(
             "maas_queue_messages", "Ready messages per queue and DLQ (sampled)", labels, registry=registry
         )
@@ -74,6 +80,9 @@ class PoolMetrics(Hooks):
 
     def dead_lettered(self, queue: str, count: int, reason: str) -> None:
         self.dead.labels(self.pool, queue).inc(count)
+
+    def handed_back(self, queue: str, count: int) -> None:
+        self.handed_back_total.labels(self.pool, queue).inc(count)
 
     def queue_depths(self, stats: Sequence[QueueStats]) -> None:
         for stat in stats:

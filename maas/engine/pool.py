@@ -58,6 +58,10 @@ class Hooks:
     def dead_lettered(self, queue: str, count: int, reason: str) -> None:
         """Messages went to the dead-letter queue."""
 
+    def handed_back(self, queue: str, count: int) -> None:
+        """Redelivered messages (their consumer stopped, died or lost its connection) were put
+        back as copies to be processed apart: a steady rate means a pool keeps dying."""
+
     def queue_depths(self, stats: Sequence[QueueStats]) -> None:
         """Ready messages of the pool's queues and their DLQs (sampled every few seconds)."""
 
@@ -174,6 +178,7 @@ class Pool:
             self.bus.publish([solo_envelope(d, _next_attempt(d)) for d in _culprit_last(again)])
             self.bus.ack(again)
             stats.isolated += len(again)
+            self.hooks.handed_back(queue, len(again))
             log.warning(
                 "queue %s: %d redelivered message(s) (their consumer stopped, died or lost its "
                 "connection while holding them); processed apart from fresh ones, alone if they "

@@ -61,9 +61,13 @@ class SpyStore(DuckDBStore):
 class Batches(Hooks):
     def __init__(self) -> None:
         self.sizes: list[int] = []
+        self.handed: list[tuple[str, int]] = []
 
     def batch_done(self, queue: str, result: BatchResult, messages: int, seconds: float) -> None:
         self.sizes.append(messages)
+
+    def handed_back(self, queue: str, count: int) -> None:
+        self.handed.append((queue, count))
 
 
 @pytest.fixture(autouse=True)
@@ -162,7 +166,7 @@ def test_messages_handed_back_by_a_stopped_consumer_are_processed_together(
     pool = catalog_pool(routing(), "doubler", MemoryBus(broker), store, hooks)
 
     first = pool.step(timeout_s=0)
-    assert (first.deliveries, first.isolated, hooks.sizes) == (6, 6, [])
+    assert (first.deliveries, first.isolated, hooks.sizes, hooks.handed) == (6, 6, [], [(QUEUE, 6)])
     assert [d.solo_attempts for d in head(broker)] == [0] * 6
     second = pool.step(timeout_s=0)
     assert (second.deliveries, second.acked, hooks.sizes) == (6, 6, [6])
