@@ -26,7 +26,7 @@ from maas.engine.pool import Chain
 from maas.engine.registry import EngineRegistry
 from maas.engine.routing import load_routing
 from maas.model import Document, DocumentClass, ModelRegistry
-from maas.store.base import Filter, Outcome, Store, WriteReport
+from maas.store.base import NOTHING_EXPECTED, Expected, Filter, Outcome, Store, WriteReport
 
 BUS = BusSettings()
 ROUTING = Path(__file__).parent / "data" / "cds_kpi_routing.yaml"
@@ -158,9 +158,9 @@ class CountingStore:
         self.calls.append(Call("scan", doc_class.family))
         return self.inner.scan(doc_class, *args, **kw)
 
-    def write(self, docs: Iterable[Document]) -> WriteReport:
+    def write(self, docs: Iterable[Document], *, expected: Expected = NOTHING_EXPECTED) -> WriteReport:
         docs = list(docs)
-        report = self.inner.write(docs)
+        report = self.inner.write(docs, expected=expected)
         families = {d.id: d.doc_class.family for d in docs}
         outcomes = Counter((families[i.id], i.outcome) for i in report.items)
         self.calls.append(Call("write", ",".join(sorted(set(families.values()))), outcomes=outcomes))

@@ -54,17 +54,34 @@ class Context:
 
 @dataclass
 class Writes:
-    """What an engine asks the framework to write (upserts) and delete."""
+    """What an engine asks the framework to write (upserts) and delete.
+
+    ``expected``: for an aggregate recomputed from what is stored for its key, the stored hash
+    of each output id (``Store.hashes``, None when absent) read *before* its inputs. Another
+    writer that changed one since (a replica of the pool on the same key) makes the write
+    retryable instead of overwritten by this older computation; the batch is recomputed.
+    """
 
     upserts: list[Document] = field(default_factory=list)
     deletes: list[Document] = field(default_factory=list)
+    expected: dict[str, str | None] = field(default_factory=dict)
 
     def extend(self, other: Writes) -> None:
         self.upserts.extend(other.upserts)
         self.deletes.extend(other.deletes)
+        self.expected.update(other.expected)
 
     def __len__(self) -> int:
         return len(self.upserts) + len(self.deletes)
+
+
+def read_hashes(
+    store: Store, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+) -> dict[str, str | None]:
+    """What ``Writes.expected`` holds for ``ids``: call it before reading the inputs, so any
+    write after it is seen by the write."""
+    found = store.hashes(doc_class, ids, indices)
+    return {doc_id: found.get(doc_id) for doc_id in ids}
 
 
 class Engine(Generic[A]):

@@ -27,7 +27,7 @@ from maas.engine.base import Batch, Context, Writes
 from maas.engine.routing import BoundEngine
 from maas.errors import MaasError, PermanentError, TransientError
 from maas.model import Document, DocumentClass, ModelRegistry
-from maas.store.base import Outcome, Store, WriteReport
+from maas.store.base import Expected, Outcome, Store, WriteReport
 
 log = logging.getLogger(__name__)
 _ACTION_OF = {Outcome.CREATED: Action.NEW, Outcome.UPDATED: Action.UPDATE}
@@ -114,7 +114,7 @@ class Processor:
             result.documents_in += len(batch.documents)
             step = _Outputs()
             self._run_engines(batch, step)
-            result.written.extend(self._write(step.writes.upserts))
+            result.written.extend(self._write(step.writes.upserts, step.writes.expected))
             result.deleted += self._delete(step.writes.deletes)
             if number + 1 < len(batches):
                 self._make_visible(step.writes)
@@ -166,9 +166,18 @@ class Processor:
                 outputs.reported.update(id(doc) for doc in (*writes.upserts, *writes.deletes))
             outputs.writes.extend(writes)
 
-    def _write(self, upserts: list[Document]) -> WriteReport:
-        report = self.store.write(upserts) if upserts else WriteReport()
+    def _write(self, upserts: list[Document], expected: Expected) -> WriteReport:
+        """Retryable documents fail the batch: it is retried, and recomputed, later. The
+        documents of the batch without a conflict are written already, which a retry finds
+        unchanged."""
+        report = self.store.write(upserts, expected=expected) if upserts else WriteReport()
         retryable = report.with_outcome(Outcome.RETRYABLE)
+        conflicts = report.conflicts
+        if conflicts:
+            raise TransientError(
+                f"{len(conflicts)} aggregate(s) changed by another writer since read: retrying the"
+                f" batch ({conflicts[0].reason})"
+            )
         if retryable:
             raise TransientError(
                 f"{len(retryable)} document(s) could not be written yet: {retryable[0].reason}"

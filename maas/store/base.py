@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from operator import attrgetter
@@ -70,6 +70,13 @@ class WriteReport:
     def failed(self) -> list[ItemResult]:
         return [item for item in self.items if item.outcome.failed]
 
+    @property
+    def conflicts(self) -> list[ItemResult]:
+        """The documents not written because another writer changed them since they were read."""
+        return [
+            i for i in self.items if i.outcome is Outcome.RETRYABLE and CHANGED_SINCE_READ in (i.reason or "")
+        ]
+
 
 # --- filter language: a list of filters means AND --------------------------------------------
 
@@ -104,6 +111,19 @@ Filter = Term | Terms | Range | Exists
 SortKey = tuple[str, Literal["asc", "desc"]]
 # A read-modify-write function: the current document (None if absent) -> the new one (None: no change).
 Modify = Callable[[Document | None], Document | None]
+# What a writer computed on: id -> the content hash it read before reading its inputs (None: absent).
+Expected = Mapping[str, str | None]
+NOTHING_EXPECTED: Expected = {}
+CHANGED_SINCE_READ = "changed since it was read (another writer)"
+
+
+def unexpected(expected: Expected, doc_id: str, stored: str | None, new: str) -> str | None:
+    """Why a document must not be written (None: it may): another writer changed it since the
+    writer read its hash, so what it computed may be stale. A result equal to what is stored
+    is no conflict: writing nothing leaves the store as the writer wants it."""
+    if doc_id not in expected or stored in (expected[doc_id], new):
+        return None
+    return f"{doc_id} {CHANGED_SINCE_READ}: read {expected[doc_id] or 'absent'}, now {stored or 'absent'}"
 
 
 @dataclass(frozen=True)
@@ -125,8 +145,18 @@ class Store(Protocol):
     def setup(self, classes: Iterable[DocumentClass]) -> None:
         """Create tables / install index templates, idempotently."""
 
-    def write(self, docs: Iterable[Document]) -> WriteReport:
-        """Bulk upsert by id; unchanged content is not rewritten; every item classified."""
+    def write(self, docs: Iterable[Document], *, expected: Expected = NOTHING_EXPECTED) -> WriteReport:
+        """Bulk upsert by id; unchanged content is not rewritten; every item classified.
+
+        ``expected``: for ids computed from what was stored (an aggregate), the hash read before
+        computing. One stored with another hash since is not written but RETRYABLE (the caller
+        recomputes), checked atomically with the write."""
+
+    def hashes(
+        self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+    ) -> dict[str, str]:
+        """The stored content hash of each id (absent ids left out), realtime: what a write's
+        ``expected`` is compared with. ``indices`` are where the ids probably are, as for ``get``."""
 
     def update(self, doc_class: DocumentClass, ids: Sequence[str], modify: Modify) -> WriteReport:
         """Read-modify-write with optimistic concurrency: no lost update between writers."""

@@ -38,6 +38,8 @@ from maas.model import Document, DocumentClass
 from maas.model.ids import content_bytes, hash_encoded
 from maas.model.schema import ID_COLUMN
 from maas.store.base import (
+    NOTHING_EXPECTED,
+    Expected,
     Filter,
     ItemResult,
     Modify,
@@ -46,6 +48,7 @@ from maas.store.base import (
     StoreCapabilities,
     Terms,
     WriteReport,
+    unexpected,
 )
 from maas.store.duckdb_sql import BY_IDS, TableSpec, table_name
 from maas.store.factory import duckdb_path
@@ -275,15 +278,37 @@ class DuckDBStore:
 
     # --- writing ------------------------------------------------------------------------
 
-    def write(self, docs: Iterable[Document]) -> WriteReport:
+    def write(self, docs: Iterable[Document], *, expected: Expected = NOTHING_EXPECTED) -> WriteReport:
+        """``expected`` is checked inside the write's transaction: with one writing process per
+        file, and the process' commits serialised with its memory, nobody writes in between."""
         report = WriteReport()
         stream = iter(docs)
         while chunk := list(itertools.islice(stream, self.chunk_docs)):
             for family_docs in _by_family(chunk):
                 spec = self._writable(family_docs[0].doc_class)
-                targets = _targets(family_docs)
-                report.items.extend(self._commit(spec, _as_plan(family_docs), targets, remembered=True))
+                plan, targets = _as_plan(family_docs), _targets(family_docs)
+                report.items.extend(self._commit(spec, plan, targets, remembered=True, expected=expected))
         return report
+
+    def hashes(
+        self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+    ) -> dict[str, str]:
+        """From memory where remembered or known absent, DuckDB asked for the rest; wherever the
+        ids are stored (``indices`` are a hint DuckDB needs not: ids are unique in a table)."""
+        if not ids:
+            return {}
+        spec = self._spec(doc_class)
+        known = self._recent.hashes(ids) if self._recent is not None else {}
+        found = {doc_id: digest for doc_id, digest in known.items() if digest is not None}
+        unknown = [doc_id for doc_id in ids if doc_id not in known]
+        if unknown:
+            with _mapped(self.path):
+                found.update(self._if_table(spec, lambda: self._stored(spec, unknown)))
+        return found
+
+    def _stored(self, spec: TableSpec, ids: list[str]) -> dict[str, str]:
+        possible = self._possible(spec, ids)
+        return dict(self._cursor().execute(spec.hashes_sql(), [possible]).fetchall()) if possible else {}
 
     def update(self, doc_class: DocumentClass, ids: Sequence[str], modify: Modify) -> WriteReport:
         spec = self._writable(doc_class)
@@ -317,7 +342,14 @@ class DuckDBStore:
                 docs.append(new)
         return docs, quiet
 
-    def _commit(self, spec: TableSpec, plan: Plan, targets: Targets, remembered: bool) -> list[ItemResult]:
+    def _commit(
+        self,
+        spec: TableSpec,
+        plan: Plan,
+        targets: Targets,
+        remembered: bool,
+        expected: Expected = NOTHING_EXPECTED,
+    ) -> list[ItemResult]:
         """Run a plan in a transaction; items DuckDB refuses are reported, the rest written.
 
         ``remembered``: the stored hashes may come from the recent documents. Not for a
@@ -329,7 +361,7 @@ class DuckDBStore:
         with _mapped(self.path):
             while True:
                 try:
-                    done = self._attempt(spec, plan, refused, remembered)
+                    done = self._attempt(spec, plan, refused, remembered, expected)
                     return [*refused.values(), *done]
                 except _RefusedItems as exc:
                     refused.update(self._refused(spec, exc))
@@ -342,11 +374,17 @@ class DuckDBStore:
                     return [*refused.values(), *_gave_up(targets, refused, exc)]
 
     def _attempt(
-        self, spec: TableSpec, plan: Plan, refused: dict[str, ItemResult], remembered: bool
+        self,
+        spec: TableSpec,
+        plan: Plan,
+        refused: dict[str, ItemResult],
+        remembered: bool,
+        expected: Expected,
     ) -> list[ItemResult]:
-        assume_new = remembered and self._assume_new.get(spec.doc_class.family, True)
+        """An expectation needs the stored hashes of its ids: none is assumed new."""
+        assume_new = remembered and not expected and self._assume_new.get(spec.doc_class.family, True)
         done, _ = self._transaction(
-            lambda cur: self._merge(cur, spec, plan, refused, remembered, assume_new),
+            lambda cur: self._merge(cur, spec, plan, refused, (remembered, assume_new), expected),
             on_commit=self._remember,
         )
         return done
@@ -357,15 +395,19 @@ class DuckDBStore:
         spec: TableSpec,
         plan: Plan,
         refused: dict[str, ItemResult],
-        remembered: bool,
-        assume_new: bool,
+        how: tuple[bool, bool],
+        expected: Expected,
     ) -> Merged:
-        """Classify by stored hash and upsert only what changed (inside the transaction)."""
+        """Classify by stored hash and upsert only what changed (inside the transaction);
+        ``how``: whether stored hashes may come from memory, and unknown ids be assumed new."""
         planned, results = plan(cur)
         docs = [d for d in {d.id: d for d in planned}.values() if d.id not in refused]
         refused.update(_unknown_fields(spec, docs))
         encoded = [_encode(d) for d in docs if d.id not in refused]
-        stored = self._stored_hashes(cur, spec, [d.id for d, _, _ in encoded], remembered, assume_new)
+        stored = self._stored_hashes(cur, spec, [d.id for d, _, _ in encoded], *how)
+        if expected:
+            encoded, conflicts = _as_expected(encoded, stored, expected)
+            results = [*results, *conflicts]
         changed = [item for item in encoded if stored.get(item[0].id) != item[2]]
         if changed:
             self._upsert(cur, spec, changed, [d.id for d, _, _ in changed if d.id in stored])
@@ -506,7 +548,14 @@ class DuckDBStore:
     def _read_if_any(
         self, spec: TableSpec, ids: list[str], indices: Sequence[str] | None
     ) -> dict[str, Document]:
-        """``_read``, unless the table is known missing (a family nothing was written to yet):
+        def read() -> dict[str, Document]:
+            possible = self._possible(spec, ids)
+            return self._read(spec, possible, indices) if possible else {}
+
+        return self._if_table(spec, read)
+
+    def _if_table(self, spec: TableSpec, read: Callable[[], dict[str, T]]) -> dict[str, T]:
+        """``read``, unless the table is known missing (a family nothing was written to yet):
         engines load a batch's documents by id, and a failed query plus a catalog query per
         batch cost an engine pool 16 % of its time. Known missing until a store of this process
         creates a table in the file (no other process can: DuckDB has one writer per file)."""
@@ -514,8 +563,7 @@ class DuckDBStore:
         if self._missing.get(family) == made:
             return {}
         try:
-            possible = self._possible(spec, ids)
-            return self._read(spec, possible, indices) if possible else {}
+            return read()
         except duckdb.CatalogException:
             if self._exists(spec):
                 raise
@@ -778,6 +826,21 @@ def _gave_up(targets: Targets, refused: dict[str, ItemResult], exc: Exception) -
     """Still conflicting after bounded retries: retryable, for the caller's retry queue."""
     reason = f"gave up after {CONFLICT_ATTEMPTS} write conflicts: {_first_line(exc)}"
     return [ItemResult(i, index, Outcome.RETRYABLE, reason) for i, index in targets() if i not in refused]
+
+
+def _as_expected(
+    encoded: list[Encoded], stored: dict[str, str], expected: Expected
+) -> tuple[list[Encoded], list[ItemResult]]:
+    """The documents still as their writer expected, and the others: retryable, not written."""
+    kept, conflicts = [], []
+    for item in encoded:
+        doc, _, digest = item
+        reason = unexpected(expected, doc.id, stored.get(doc.id), digest)
+        if reason is None:
+            kept.append(item)
+        else:
+            conflicts.append(ItemResult(doc.id, doc.index, Outcome.RETRYABLE, reason))
+    return kept, conflicts
 
 
 def _outcome(stored: dict[str, str], doc_id: str, new_hash: str) -> Outcome:

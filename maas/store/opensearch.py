@@ -53,6 +53,8 @@ from maas.store._bulk import (
 )
 from maas.store._opensearch_query import ID_FIELD, query, sort_clause
 from maas.store.base import (
+    NOTHING_EXPECTED,
+    Expected,
     Filter,
     ItemResult,
     Modify,
@@ -60,6 +62,7 @@ from maas.store.base import (
     SortKey,
     StoreCapabilities,
     WriteReport,
+    unexpected,
 )
 
 log = logging.getLogger(__name__)
@@ -145,7 +148,11 @@ class _Target:
 
 
 class _Refused(Exception):
-    """A wanted document cannot be written at all (reported PERMANENT with this reason)."""
+    """A wanted document cannot be written (reported with this outcome and reason)."""
+
+    def __init__(self, reason: str, outcome: Outcome = Outcome.PERMANENT) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
 
 
 # Given an id and its stored copy (None: absent), the document wanted there (None: leave as is).
@@ -244,24 +251,49 @@ class OpenSearchStore:
 
     # --- writes -----------------------------------------------------------------------------
 
-    def write(self, docs: Iterable[Document]) -> WriteReport:
+    def write(self, docs: Iterable[Document], *, expected: Expected = NOTHING_EXPECTED) -> WriteReport:
+        """``expected`` is checked against the store's own read, which the conditional write
+        makes atomic: a document written since that read answers 409, is read again and then
+        seen changed."""
         report = WriteReport()
         for batch in batched(docs, self._read_chunk):
             for targets in _by_family(batch).values():
-                self._write_family(targets, report)
+                self._write_family(targets, report, expected)
         return report
 
-    def _write_family(self, targets: dict[str, _Target], report: WriteReport) -> None:
-        """Read first, unless the family's previous batch was all new (see ``_optimistic``)."""
+    def _write_family(self, targets: dict[str, _Target], report: WriteReport, expected: Expected) -> None:
+        """Read first, unless the family's previous batch was all new (see ``_optimistic``) and
+        nothing is expected (an expected document must be seen as it is)."""
         doc_class = next(iter(targets.values())).doc.doc_class
         family = doc_class.family
         self._ensure(doc_class)
         where: dict[str, str | None] = {doc_id: t.doc.index for doc_id, t in targets.items()}
-        read_first = family not in self._optimistic or may_move(doc_class)
-        existed = self._converge(
-            doc_class, where, lambda doc_id, _: targets[doc_id], [HASH_FIELD], report, read_first
-        )
+        read_first = family not in self._optimistic or may_move(doc_class) or bool(expected)
+
+        def want(doc_id: str, stored: _Stored | None) -> _Target:
+            target = targets[doc_id]
+            reason = unexpected(expected, doc_id, stored.digest if stored else None, target.digest)
+            if reason is not None:
+                raise _Refused(reason, Outcome.RETRYABLE)
+            return target
+
+        existed = self._converge(doc_class, where, want, [HASH_FIELD], report, read_first)
         (self._optimistic.discard if existed else self._optimistic.add)(family)
+
+    def hashes(
+        self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+    ) -> dict[str, str]:
+        """Realtime where the index is known (``get``'s rules); documents that may have moved
+        partition are also looked for elsewhere, as the write's own read does."""
+        unique = list(dict.fromkeys(ids))
+        if indices is None:
+            stored = self._read(doc_class, dict.fromkeys(unique, home_index(doc_class)), [HASH_FIELD])
+        else:
+            stored = self._mget_in(unique, ids, indices, [HASH_FIELD])
+            lost = [doc_id for doc_id in unique if doc_id not in stored]
+            if lost and may_move(doc_class):
+                stored |= self._search_ids(doc_class, lost, [HASH_FIELD])
+        return {doc_id: digest for doc_id, s in stored.items() if (digest := s.digest) is not None}
 
     def update(self, doc_class: DocumentClass, ids: Sequence[str], modify: Modify) -> WriteReport:
         report = WriteReport()
@@ -322,7 +354,7 @@ class OpenSearchStore:
             try:
                 target = want(doc_id, current)
             except _Refused as exc:
-                report.items.append(ItemResult(doc_id, index, Outcome.PERMANENT, str(exc)))
+                report.items.append(ItemResult(doc_id, index, exc.outcome, str(exc)))
                 continue
             if target is None or current is not None and current.digest == target.digest:
                 report.items.append(ItemResult(doc_id, index, Outcome.UNCHANGED))
@@ -364,14 +396,18 @@ class OpenSearchStore:
         return {doc_id: self._decode(doc_class, doc_id, s) for doc_id, s in stored.items()}
 
     def _mget_in(
-        self, unique: Sequence[str], ids: Sequence[str], indices: Sequence[str]
+        self,
+        unique: Sequence[str],
+        ids: Sequence[str],
+        indices: Sequence[str],
+        fields: Sequence[str] | None = None,
     ) -> dict[str, _Stored]:
         """Parallel pairs first; an id not found there is then tried in each other candidate."""
         tried = set(zip(indices, ids, strict=True)) if len(indices) == len(ids) else set()
-        found = self._mget(list(tried), None)
+        found = self._mget(list(tried), fields)
         for index in dict.fromkeys(indices):
             pairs = [(index, i) for i in unique if i not in found and (index, i) not in tried]
-            found |= self._mget(pairs, None)
+            found |= self._mget(pairs, fields)
         return found
 
     def _read(

@@ -446,6 +446,52 @@ def test_read_modify_write_redoes_its_change_on_top_of_the_other_writer(
     assert store.get(doc_class, [doc.id])[doc.id].data["title"] == "v0+B+A"
 
 
+def test_an_expectation_met_by_the_read_but_not_by_the_write_is_a_conflict(
+    make_store: Store, recorder: Recorder, other_writer: OpenSearchStore, prefix: str
+) -> None:
+    """The other writer slips in between the store's own read and its conditional write: the
+    409 makes it read again, see the changed hash, and write nothing (the check is atomic)."""
+    doc_class = items_class(prefix)
+    store = make_store()
+    old = item(doc_class, 1, title="v0")
+    store.write([old])
+    expected = store.hashes(doc_class, [old.id])
+    recorder.clear()
+    recorder.before("POST", "/_bulk", lambda: other_writer.write([item(doc_class, 1, title="theirs")]))
+
+    report = store.write([item(doc_class, 1, title="mine")], expected=expected)
+
+    assert outcomes(report) == {old.id: Outcome.RETRYABLE}
+    assert report.conflicts and old.id in (report.conflicts[0].reason or "")
+    assert [[action for action, _ in ops] for ops in recorder.bulks()] == [["index"]]
+    assert store.get(doc_class, [old.id])[old.id].data["title"] == "theirs"
+
+
+def test_an_expected_absent_document_created_meanwhile_is_a_conflict(
+    make_store: Store, recorder: Recorder, other_writer: OpenSearchStore, prefix: str
+) -> None:
+    doc_class = items_class(prefix)
+    mine = item(doc_class, 1, title="mine")
+    recorder.before("POST", "/_bulk", lambda: other_writer.write([item(doc_class, 1, title="theirs")]))
+    report = make_store().write([mine], expected={mine.id: None})
+    assert outcomes(report) == {mine.id: Outcome.RETRYABLE}
+    assert other_writer.get(doc_class, [mine.id])[mine.id].data["title"] == "theirs"
+
+
+def test_hashes_of_a_moving_document_are_found_beyond_the_given_index(
+    make_store: Store, admin: OpenSearch, prefix: str
+) -> None:
+    """As the write's own read does: a document whose partition may change is also looked for
+    in the family's other indices (a search, after a refresh)."""
+    doc_class = items_class(prefix, ByDate("at"))
+    store = make_store()
+    doc = item(doc_class, 1)
+    store.write([doc])
+    admin.indices.refresh(index=f"{prefix}-*")
+    elsewhere = f"{doc_class.family}-1999-01"
+    assert list(store.hashes(doc_class, [doc.id], [elsewhere])) == [doc.id]
+
+
 # --- change detection paths --------------------------------------------------------------------
 
 

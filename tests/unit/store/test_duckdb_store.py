@@ -203,3 +203,27 @@ def test_filters_name_what_they_cannot_do(tmp_path: Path) -> None:
             store.find(with_object, sort=[("k", "up")])  # type: ignore[list-item]
         with pytest.raises(ValidationError, match="filter on 'n': expected an integer"):
             store.find(ITEMS, [Term("n", "many")])
+
+
+@pytest.mark.parametrize("recent_docs", [0, 100])
+def test_hashes_and_expectations_read_duckdb_when_nothing_is_remembered(
+    tmp_path: Path, recent_docs: int
+) -> None:
+    """Remembered or read from the table, the hash an expectation is checked against is the same."""
+    path = tmp_path / "maas.duckdb"
+    store, other = DuckDBStore(path, recent_docs=recent_docs), DuckDBStore(path, recent_docs=0)
+    try:
+        doc = ITEMS.make({"name": "a", "n": 1})
+        assert store.hashes(ITEMS, [doc.id]) == {}  # no table yet
+        other.write([doc])
+        expected = store.hashes(ITEMS, [doc.id, ITEMS.id_for("b")])
+        assert expected == other.hashes(ITEMS, [doc.id]) and list(expected) == [doc.id]
+        other.write([doc.replace(n=2)])
+        report = store.write([doc.replace(n=3)], expected=expected)
+        assert report.counts() == {Outcome.RETRYABLE: 1}
+        assert store.write([doc.replace(n=3)], expected=store.hashes(ITEMS, [doc.id])).counts() == {
+            Outcome.UPDATED: 1
+        }
+    finally:
+        other.close()
+        store.close()
