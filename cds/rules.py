@@ -141,6 +141,11 @@ class CompletenessRules(_Strict):
         rule = _lookup(self.datatakes, mission)
         return list(rule.modes.get(mode or "", ())) if rule else []
 
+    def datatake_types(self, mission: str | None) -> list[str]:
+        """Every product type some instrument mode of the mission expects."""
+        rule = _lookup(self.datatakes, mission)
+        return sorted({t.type for types in rule.modes.values() for t in types}) if rule else []
+
     def min_gap_s(self, mission: str | None) -> float:
         rule = _lookup(self.datatakes, mission)
         return rule.min_gap_s if rule else 0.0

@@ -16,13 +16,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from cds.kpi.completeness import Result, of_count, of_intervals, overall
 from cds.kpi.intervals import Interval
 from cds.models import COMPLETENESS, DATATAKE, PRODUCT
 from cds.rules import CompletenessRules, DatatakeType, rules
-from maas.engine.base import Batch, Context, Engine, NoArgs, Writes
+from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_hashes
 from maas.errors import PermanentError
 from maas.model import Document
 from maas.store.base import Store, Terms
@@ -43,9 +44,29 @@ class ComputeCompleteness(Engine[NoArgs]):
         keys = touched_datatakes(batch, table)
         if not keys:
             return Writes()
+        expected = read_hashes(ctx.store, COMPLETENESS, record_ids(batch, keys, table))
         datatakes = load_datatakes(ctx.store, batch, keys)
         products = load_products(ctx.store, datatakes, table)
-        return Writes([doc for dt in datatakes for doc in datatake_records(dt.data, products, table)])
+        records = [doc for dt in datatakes for doc in datatake_records(dt.data, products, table)]
+        return Writes(records, expected=expected)
+
+
+def record_ids(batch: Batch, keys: set[str], table: CompletenessRules) -> list[str]:
+    """The ids of every record the touched datatakes may have, whatever their mode: read before
+    the datatakes and their products, so that another replica's write of any of them after
+    this read is seen by this batch's write (ids that will not be written cost a lookup)."""
+    missions = {d.data.get("datatake_key"): d.data.get("mission") for d in batch.documents}
+    return [
+        _record_id(key, product_type)
+        for key in sorted(keys)
+        for product_type in (*table.datatake_types(missions[key]), GLOBAL)
+    ]
+
+
+@lru_cache(maxsize=1 << 16)
+def _record_id(datatake_key: str, product_type: str) -> str:
+    """A record's id (a hash): consecutive batches mostly touch the same datatakes."""
+    return COMPLETENESS.id_for(datatake_key, product_type, SCOPE)
 
 
 def touched_datatakes(batch: Batch, table: CompletenessRules) -> set[str]:

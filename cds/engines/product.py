@@ -8,6 +8,10 @@ publications arrive in, nor on whether a search already sees a publication writt
 ago: the batch's own publications (read by id) and the stored product (read by id) are always
 part of the merge, and the search over ``product_key`` adds every other publication it sees.
 The cost of monotony: a first publication date never moves later.
+
+Two replicas of the pool may merge publications of one product at once: each reads the stored
+products' hashes first and writes on condition that they did not change (``Writes.expected``),
+so the later merge cannot drop what the other added; it is retried and merges it in.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 from cds.engines.attach import DatatakeIndex, Subject
 from cds.engines.publication import seconds_between
 from cds.models import INTERFACE_KINDS, PRODUCT, PUBLICATION
-from maas.engine.base import Batch, Context, Engine, NoArgs, Writes
+from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_hashes
 from maas.errors import PermanentError
 from maas.model import Document
 from maas.store.base import Terms
@@ -143,20 +147,23 @@ class ConsolidateProduct(Engine[NoArgs]):
         keys = sorted({doc.data["product_key"] for doc in batch.documents})
         if not keys:
             return Writes()
-        merged = merge_all(_summaries(ctx, keys, batch.documents))
+        ids, indices = [PRODUCT.id_for(key) for key in keys], _candidate_indices(batch.documents)
+        expected = read_hashes(ctx.store, PRODUCT, ids, indices)
+        merged = merge_all(_summaries(ctx, keys, ctx.store.get(PRODUCT, ids, indices), batch.documents))
         drafts = [summary.fields() for summary in merged.values()]
         subjects = [Subject.of(data) for data in drafts]
         attached_now = (doc.data.get("datatake_key") for doc in batch.documents)
         index = DatatakeIndex.load(ctx.store, subjects, also=attached_now)
         for data, subject in zip(drafts, subjects, strict=True):
             data.update(index.attach(subject))
-        return Writes([PRODUCT.make(data) for data in drafts])
+        return Writes([PRODUCT.make(data) for data in drafts], expected=expected)
 
 
-def _summaries(ctx: Context, keys: Sequence[str], batch_docs: Sequence[Document]) -> list[Summary]:
+def _summaries(
+    ctx: Context, keys: Sequence[str], stored: Mapping[str, Document], batch_docs: Sequence[Document]
+) -> list[Summary]:
     """Every publication of the keys (the batch's own included, as read by id: a search may
     not see them yet), then the stored products: on equal heads the publication's fields win."""
-    stored = ctx.store.get(PRODUCT, [PRODUCT.id_for(key) for key in keys], _candidate_indices(batch_docs))
     found = {doc.id: doc for doc in ctx.store.find(PUBLICATION, [Terms("product_key", keys)])}
     found |= {doc.id: doc for doc in batch_docs}
     return [

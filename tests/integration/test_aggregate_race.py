@@ -1,0 +1,216 @@
+"""Two replicas of a pool recompute one aggregate at once: the older computation must not win.
+
+Replica A runs its batch up to its write: its store runs replica B's whole batch for the same
+key just before A writes (a hook, not a sleep: the interleaving is exact). B's result is newer
+(it saw both inputs); A's write then finds the aggregate changed since A read its hash, fails the
+batch with a TransientError (the pool retries it through the delay queues), and A's batch run
+again converges on the result that holds both inputs.
+
+On each backend (DuckDB: the embedded unit test; OpenSearch: two stores, as two replicas on two
+machines). On OpenSearch the documents are in the real ``cds-*`` families, which the acceptance
+tests of this directory own and wipe: this module lives here so that one pytest run never runs
+it beside them; its documents have names of their own, dated 2031, and are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cds.catalog import CATALOG
+from cds.engines.completeness import GLOBAL, ComputeCompleteness
+from cds.engines.product import ConsolidateProduct
+from cds.engines.publication import draft
+from cds.models import COMPLETENESS, DATATAKE, PRODUCT, PUBLICATION
+from cds.rules import rules
+from maas.bus.message import chunk_messages
+from maas.config import Settings
+from maas.config.settings import StoreSettings
+from maas.engine.base import Engine, NoArgs
+from maas.engine.processor import BatchResult, Incoming, Processor
+from maas.engine.routing import BoundEngine
+from maas.errors import TransientError
+from maas.model import Document, DocumentClass
+from maas.store.base import NOTHING_EXPECTED, Expected, Outcome, Store, Terms, WriteReport
+from maas.store.factory import create_store
+
+BACKENDS = (
+    pytest.param("duckdb", marks=pytest.mark.unit),
+    pytest.param("opensearch", marks=pytest.mark.integration),
+)
+T0 = datetime(2031, 1, 6, 12, 0, tzinfo=UTC)
+CONFLICT = "changed by another writer since read: retrying the batch"
+
+
+class PausingStore:
+    """Replica A's store: runs ``meanwhile`` once, just before A's first write (every read of
+    A's batch is done by then), and keeps what A asked to write."""
+
+    def __init__(self, inner: Store, meanwhile: Callable[[], None]) -> None:
+        self.inner, self.meanwhile = inner, meanwhile
+        self.attempted: list[Document] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def write(self, docs: Iterable[Document], *, expected: Expected = NOTHING_EXPECTED) -> WriteReport:
+        docs = list(docs)
+        if not self.attempted:
+            self.attempted = docs
+            self.meanwhile()
+        return self.inner.write(docs, expected=expected)
+
+
+class Replicas:
+    """Two stores on one backend, as two replicas of a pool have; the documents to clean up."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.a, self.b = create_store(settings), create_store(settings)
+        self.a.setup(list(CATALOG.models))
+        self.written: dict[DocumentClass, set[str]] = {}
+
+    def put(self, docs: list[Document]) -> list[Incoming]:
+        """What a collector or an upstream engine does: write, make searchable, report."""
+        self.b.write(docs)
+        self.b.refresh(docs[0].doc_class)
+        return self.incoming(docs)
+
+    def incoming(self, docs: list[Document]) -> list[Incoming]:
+        doc_class = docs[0].doc_class
+        self.written.setdefault(doc_class, set()).update(d.id for d in docs)
+        (message,) = chunk_messages(doc_class.name, [d.id for d in docs], [d.index for d in docs], 100)
+        return [Incoming(f"new.{doc_class.family}", message)]
+
+    def run(self, store: Store | PausingStore, engine: Engine[Any], incoming: list[Incoming]) -> BatchResult:
+        processor = Processor([BoundEngine(engine, True)], store, CATALOG.models)  # type: ignore[arg-type]
+        result = processor.process(incoming)
+        assert not result.dead, result.dead
+        store.refresh()
+        return result
+
+    def close(self) -> None:
+        self.b.refresh()
+        for doc_class, ids in self.written.items():
+            self.b.delete(doc_class, sorted(ids))
+        self.a.close()
+        self.b.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Replicas]:
+    if request.param == "duckdb":
+        settings = Settings(store=StoreSettings(url=f"duckdb:///{tmp_path / 'store.duckdb'}"))
+    else:
+        settings = Settings(store=StoreSettings(url=request.getfixturevalue("opensearch_url")))
+    rig = Replicas(settings)
+    yield rig
+    rig.close()
+
+
+def publication(name: str, interface: str, kind: str, minutes: int) -> Document:
+    raw = {"name": name, "interface_name": interface, "publication_date": T0 + timedelta(minutes=minutes)}
+    fields, _ = draft(raw, kind)
+    return PUBLICATION.make(fields)
+
+
+def test_a_product_merged_twice_at_once_keeps_both_interfaces(replicas: Replicas) -> None:
+    name = f"S1A_IW_SLC__1SDV_20310106T115955_20310106T120022_029904_0391E7_{uuid.uuid4().hex[:4].upper()}"
+    prip = publication(name, "S1A-Serco", "PRIP", 40)
+    lta = publication(name, "LTA-1", "LTA", 60)
+    first = replicas.put([prip])
+
+    def replica_b() -> None:
+        replicas.run(replicas.b, ConsolidateProduct(NoArgs()), replicas.put([lta]))
+
+    a = PausingStore(replicas.a, replica_b)
+    with pytest.raises(TransientError, match=CONFLICT):
+        replicas.run(a, ConsolidateProduct(NoArgs()), first)
+
+    (stale,) = a.attempted
+    assert stale.data["interfaces"] == ["S1A-Serco"], "A computed without B's publication"
+    replicas.written[PRODUCT] = {stale.id}
+    assert interfaces(replicas.b, stale) == ["LTA-1", "S1A-Serco"], "B's product stays"
+    again = replicas.run(replicas.a, ConsolidateProduct(NoArgs()), first)
+    assert again.written.counts() == {Outcome.UNCHANGED: 1}
+    assert interfaces(replicas.a, stale) == ["LTA-1", "S1A-Serco"]
+
+
+def interfaces(store: Store, product: Document) -> list[str]:
+    return list(store.get(PRODUCT, [product.id], [product.index])[product.id].data["interfaces"])
+
+
+def test_a_datatake_computed_twice_at_once_counts_both_products(replicas: Replicas) -> None:
+    key = f"S1A-{uuid.uuid4().int % 10**9}"
+    replicas.put([datatake(key)])
+    (product_type,) = [t.type for t in rules().expected_types("S1", "IW") if t.type == "IW_RAW__0S"]
+    first = replicas.put([product(key, product_type, 0, 50)])
+
+    def replica_b() -> None:
+        replicas.run(
+            replicas.b, ComputeCompleteness(NoArgs()), replicas.put([product(key, product_type, 50, 120)])
+        )
+
+    a = PausingStore(replicas.a, replica_b)
+    with pytest.raises(TransientError, match=CONFLICT):
+        replicas.run(a, ComputeCompleteness(NoArgs()), first)
+
+    assert counted(a.attempted) == {product_type: 1, GLOBAL: 1}, "A computed without B's product"
+    replicas.written[COMPLETENESS] = {d.id for d in a.attempted}
+    assert counted(records(replicas.b, key)) == {product_type: 2, GLOBAL: 2}, "B's records stay"
+    again = replicas.run(replicas.a, ComputeCompleteness(NoArgs()), first)
+    assert not again.written.changed
+    stored = records(replicas.a, key)
+    assert counted(stored) == {product_type: 2, GLOBAL: 2}
+    assert {d.data["product_type"]: d.data["value"] for d in stored}[product_type] == 120.0
+
+
+def counted(docs: Iterable[Document]) -> dict[str, int]:
+    """Products counted per record, for the records that count any (types, and the global one)."""
+    return {d.data["product_type"]: d.data["products"] for d in docs if d.data["products"]}
+
+
+def records(store: Store, key: str) -> list[Document]:
+    store.refresh(COMPLETENESS)
+    return store.find(COMPLETENESS, [Terms("datatake_key", [key])])
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def datatake(key: str) -> Document:
+    unit, number = key.split("-", 1)
+    return DATATAKE.make(
+        {
+            "datatake_key": key,
+            "satellite": unit,
+            "mission": "S1",
+            "datatake_id": number,
+            "observation_start": at(0),
+            "observation_stop": at(120),
+            "instrument_mode": "IW",
+            "plan_version": T0 - timedelta(days=3),
+        }
+    )
+
+
+def product(key: str, product_type: str, start: float, stop: float) -> Document:
+    return PRODUCT.make(
+        {
+            "product_key": f"S1A_{product_type}_{key}_{start:g}",
+            "name_parsed": True,
+            "mission": "S1",
+            "satellite": "S1A",
+            "product_type": product_type,
+            "sensing_start": at(start),
+            "sensing_stop": at(stop),
+            "reference_date": at(start),
+            "prip_interfaces": ["S1A-Serco"],
+            "datatake_key": key,
+        }
+    )
