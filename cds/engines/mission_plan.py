@@ -5,6 +5,10 @@ records hanging off it (completeness, attached products) stay, and are recompute
 ``update.cds-datatake`` report. The version is ``(plan application date, plan file name)``:
 a newer plan supersedes; an older plan arriving later changes nothing; the same plan again
 rewrites identical content, which the store recognises as unchanged.
+
+Replicas of the pool consolidating two plans that list one datatake at once: each writes on
+condition that the datatake did not change since it read it (``Writes.expected``), so the older
+plan cannot overwrite the newer one written in between; its batch is retried and then skipped.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from cds.models import DATATAKE, RAW_MP_DATATAKE
-from maas.engine.base import Batch, Context, Engine, NoArgs, Writes
+from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_hashes
 from maas.errors import PermanentError
 from maas.model import Document
 
@@ -81,14 +85,14 @@ class ConsolidateMissionPlan(Engine[NoArgs]):
             raise PermanentError(f"{self.ENGINE_ID} takes mission-plan rows, not {batch.doc_class.family}")
         candidates = newest(doc.data for doc in batch.documents)
         ids = {key: DATATAKE.id_for(key) for key in candidates}
+        expected = read_hashes(ctx.store, DATATAKE, list(ids.values()))
         stored = ctx.store.get(DATATAKE, list(ids.values()))
-        return Writes(
-            [
-                _upsert(fields, stored.get(ids[key]))
-                for key, fields in candidates.items()
-                if supersedes(fields, stored.get(ids[key]))
-            ]
-        )
+        upserts = [
+            _upsert(fields, stored.get(ids[key]))
+            for key, fields in candidates.items()
+            if supersedes(fields, stored.get(ids[key]))
+        ]
+        return Writes(upserts, expected=expected)
 
 
 def _upsert(fields: Mapping[str, Any], stored: Document | None) -> Document:

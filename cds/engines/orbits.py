@@ -14,6 +14,11 @@ computation knows (touched orbits, and the window's records dated by products), 
 ``orbit_period_minutes`` away, and marked ``dates_estimated``. The estimated orbits of a window
 are estimated again with it, and rewritten when the estimate moved: the first estimate may come
 from an orbit whose first products only had arrived, the final one follows all its products.
+
+Every record this batch may write (touched orbits and their windows) has its stored hash read
+before anything else, and is written on condition that it did not change since
+(``Writes.expected``): a replica computing the same orbit at once cannot be overwritten by
+this batch's older view of its products.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from cds.engines.completeness import sensing
 from cds.kpi.completeness import Expectation, of_intervals
 from cds.models import ORBIT_COMPLETENESS, PRODUCT
 from cds.rules import CompletenessRules, MissionOrbits, OrbitType, rules
-from maas.engine.base import Batch, Context, Engine, NoArgs, Writes
+from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_hashes
 from maas.errors import PermanentError
 from maas.model import Document
 from maas.store.base import Store, Terms
@@ -83,7 +88,10 @@ class ComputeOrbitCompleteness(Engine[NoArgs]):
         touched = touched_orbits(batch.documents, table)
         if not touched:
             return Writes()
-        window = read_window(ctx.store, touched)
+        before = window_orbits(touched)
+        ids = [_record_id(o.key, t.type) for o in touched | before for t in o.rule.types]
+        expected = read_hashes(ctx.store, ORBIT_COMPLETENESS, ids)
+        window = read_window(ctx.store, before)
         orbits = touched | window.stale
         products = load_products(ctx.store, orbits)
         dates = date_orbits(orbits, products, window.dated)
@@ -92,7 +100,7 @@ class ComputeOrbitCompleteness(Engine[NoArgs]):
             mine = products.get(orbit.key, ())
             if orbit in touched or not window.keeps(orbit, dates[orbit], mine):
                 records += orbit_records(orbit, mine, dates[orbit], table)
-        return Writes(records)
+        return Writes(records, expected=expected)
 
 
 def _order(orbit: Orbit) -> tuple[str, str, int]:
@@ -135,13 +143,17 @@ class Window:
         return not products and self.stored.get(orbit) == dates
 
 
-def read_window(store: Store, touched: set[Orbit]) -> Window:
-    """The ``backfill_orbits`` before each touched orbit, read by id in one bounded read."""
-    window = {
+def window_orbits(touched: set[Orbit]) -> set[Orbit]:
+    """The ``backfill_orbits`` before each touched orbit (touched ones excepted)."""
+    return {
         Orbit(o.mission, o.satellite, i, o.rule)
         for o in touched
         for i in range(o.index - o.rule.backfill_orbits, o.index)
     } - touched
+
+
+def read_window(store: Store, window: set[Orbit]) -> Window:
+    """The window's stored records, read by id in one bounded read."""
     ids = {_record_id(o.key, t.type): o for o in window for t in o.rule.types}
     found = store.get(ORBIT_COMPLETENESS, list(ids))
     records: dict[Orbit, list[Mapping[str, Any] | None]] = defaultdict(list)

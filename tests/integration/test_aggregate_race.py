@@ -24,9 +24,11 @@ import pytest
 
 from cds.catalog import CATALOG
 from cds.engines.completeness import GLOBAL, ComputeCompleteness
+from cds.engines.mission_plan import ConsolidateMissionPlan
+from cds.engines.orbits import ComputeOrbitCompleteness
 from cds.engines.product import ConsolidateProduct
 from cds.engines.publication import draft
-from cds.models import COMPLETENESS, DATATAKE, PRODUCT, PUBLICATION
+from cds.models import COMPLETENESS, DATATAKE, ORBIT_COMPLETENESS, PRODUCT, PUBLICATION, RAW_MP_DATATAKE
 from cds.rules import rules
 from maas.bus.message import chunk_messages
 from maas.config import Settings
@@ -118,24 +120,33 @@ def publication(name: str, interface: str, kind: str, minutes: int) -> Document:
     return PUBLICATION.make(fields)
 
 
+def race(
+    replicas: Replicas, engine: Engine[Any], first: list[Document], second: list[Document]
+) -> list[Document]:
+    """Replica A processes ``first`` and, just before it writes, replica B puts and processes
+    ``second``: A's batch must fail on the conflict. Returns what A tried to write."""
+    incoming = replicas.put(first)
+
+    def replica_b() -> None:
+        replicas.run(replicas.b, engine, replicas.put(second))
+
+    a = PausingStore(replicas.a, replica_b)
+    with pytest.raises(TransientError, match=CONFLICT):
+        replicas.run(a, engine, incoming)
+    for doc in a.attempted:
+        replicas.written.setdefault(doc.doc_class, set()).add(doc.id)
+    return a.attempted
+
+
 def test_a_product_merged_twice_at_once_keeps_both_interfaces(replicas: Replicas) -> None:
     name = f"S1A_IW_SLC__1SDV_20310106T115955_20310106T120022_029904_0391E7_{uuid.uuid4().hex[:4].upper()}"
     prip = publication(name, "S1A-Serco", "PRIP", 40)
     lta = publication(name, "LTA-1", "LTA", 60)
-    first = replicas.put([prip])
+    (stale,) = race(replicas, ConsolidateProduct(NoArgs()), [prip], [lta])
 
-    def replica_b() -> None:
-        replicas.run(replicas.b, ConsolidateProduct(NoArgs()), replicas.put([lta]))
-
-    a = PausingStore(replicas.a, replica_b)
-    with pytest.raises(TransientError, match=CONFLICT):
-        replicas.run(a, ConsolidateProduct(NoArgs()), first)
-
-    (stale,) = a.attempted
     assert stale.data["interfaces"] == ["S1A-Serco"], "A computed without B's publication"
-    replicas.written[PRODUCT] = {stale.id}
     assert interfaces(replicas.b, stale) == ["LTA-1", "S1A-Serco"], "B's product stays"
-    again = replicas.run(replicas.a, ConsolidateProduct(NoArgs()), first)
+    again = replicas.run(replicas.a, ConsolidateProduct(NoArgs()), replicas.incoming([prip]))
     assert again.written.counts() == {Outcome.UNCHANGED: 1}
     assert interfaces(replicas.a, stale) == ["LTA-1", "S1A-Serco"]
 
@@ -147,26 +158,89 @@ def interfaces(store: Store, product: Document) -> list[str]:
 def test_a_datatake_computed_twice_at_once_counts_both_products(replicas: Replicas) -> None:
     key = f"S1A-{uuid.uuid4().int % 10**9}"
     replicas.put([datatake(key)])
-    (product_type,) = [t.type for t in rules().expected_types("S1", "IW") if t.type == "IW_RAW__0S"]
-    first = replicas.put([product(key, product_type, 0, 50)])
+    product_type = "IW_RAW__0S"
+    assert product_type in {t.type for t in rules().expected_types("S1", "IW")}
+    mine = product(key, product_type, 0, 50)
+    attempted = race(replicas, ComputeCompleteness(NoArgs()), [mine], [product(key, product_type, 50, 120)])
 
-    def replica_b() -> None:
-        replicas.run(
-            replicas.b, ComputeCompleteness(NoArgs()), replicas.put([product(key, product_type, 50, 120)])
-        )
-
-    a = PausingStore(replicas.a, replica_b)
-    with pytest.raises(TransientError, match=CONFLICT):
-        replicas.run(a, ComputeCompleteness(NoArgs()), first)
-
-    assert counted(a.attempted) == {product_type: 1, GLOBAL: 1}, "A computed without B's product"
-    replicas.written[COMPLETENESS] = {d.id for d in a.attempted}
+    assert counted(attempted) == {product_type: 1, GLOBAL: 1}, "A computed without B's product"
     assert counted(records(replicas.b, key)) == {product_type: 2, GLOBAL: 2}, "B's records stay"
-    again = replicas.run(replicas.a, ComputeCompleteness(NoArgs()), first)
+    again = replicas.run(replicas.a, ComputeCompleteness(NoArgs()), replicas.incoming([mine]))
     assert not again.written.changed
     stored = records(replicas.a, key)
     assert counted(stored) == {product_type: 2, GLOBAL: 2}
     assert {d.data["product_type"]: d.data["value"] for d in stored}[product_type] == 120.0
+
+
+def test_an_older_plan_consolidated_beside_a_newer_one_never_wins(replicas: Replicas) -> None:
+    number = str(uuid.uuid4().int % 10**9)
+    older, newer = plan_row(number, days_ago=2, mode="IW"), plan_row(number, days_ago=1, mode="EW")
+    (stale,) = race(replicas, ConsolidateMissionPlan(NoArgs()), [older], [newer])
+
+    assert stale.data["instrument_mode"] == "IW", "A found no datatake: the older plan looked new"
+    assert replicas.b.get(DATATAKE, [stale.id])[stale.id].data["instrument_mode"] == "EW"
+    again = replicas.run(replicas.a, ConsolidateMissionPlan(NoArgs()), replicas.incoming([older]))
+    assert not again.written.items, "the older plan supersedes nothing"
+    assert replicas.a.get(DATATAKE, [stale.id])[stale.id].data["instrument_mode"] == "EW"
+
+
+def plan_row(number: str, days_ago: int, mode: str) -> Document:
+    return RAW_MP_DATATAKE.make(
+        {
+            "satellite": "S1A",
+            "datatake_id": number,
+            "observation_start": at(0),
+            "observation_stop": at(120),
+            "instrument_mode": mode,
+            "plan_application_date": T0 - timedelta(days=days_ago),
+            "plan_file_name": f"plan-{days_ago}-{number}.xml",
+        }
+    )
+
+
+def test_an_orbit_computed_twice_at_once_counts_both_products(replicas: Replicas) -> None:
+    cycle, orbit = 500 + uuid.uuid4().int % 400, 100 + uuid.uuid4().int % 200
+    kind = "SL_1_RBT___"
+    mine = s3_product(cycle, orbit, kind, 0, 600)
+    attempted = race(
+        replicas, ComputeOrbitCompleteness(NoArgs()), [mine], [s3_product(cycle, orbit, kind, 600, 1200)]
+    )
+
+    key = mine.data["datatake_key"]
+    assert by_type(attempted, key)[kind] == 1, "A computed without B's product"
+    assert by_type(orbit_records(replicas.b, key), key)[kind] == 2, "B's records stay"
+    again = replicas.run(replicas.a, ComputeOrbitCompleteness(NoArgs()), replicas.incoming([mine]))
+    assert not again.written.changed
+    assert by_type(orbit_records(replicas.a, key), key)[kind] == 2
+
+
+def s3_product(cycle: int, orbit: int, kind: str, start: float, stop: float) -> Document:
+    return PRODUCT.make(
+        {
+            "product_key": f"S3A_{kind}_{cycle}_{orbit}_{start:g}",
+            "name_parsed": True,
+            "mission": "S3",
+            "satellite": "S3A",
+            "product_type": kind,
+            "timeliness": "NR",
+            "cycle": cycle,
+            "relative_orbit": orbit,
+            "sensing_start": at(start),
+            "sensing_stop": at(stop),
+            "reference_date": at(start),
+            "prip_interfaces": ["S3A-ACRI"],
+            "datatake_key": f"S3A-{cycle:03d}-{orbit:03d}",
+        }
+    )
+
+
+def by_type(docs: Iterable[Document], orbit_key: str) -> dict[str, int]:
+    return {d.data["product_type"]: d.data["products"] for d in docs if d.data["orbit_key"] == orbit_key}
+
+
+def orbit_records(store: Store, orbit_key: str) -> list[Document]:
+    store.refresh(ORBIT_COMPLETENESS)
+    return store.find(ORBIT_COMPLETENESS, [Terms("orbit_key", [orbit_key])])
 
 
 def counted(docs: Iterable[Document]) -> dict[str, int]:
