@@ -307,8 +307,14 @@ class DuckDBStore:
         return found
 
     def _stored(self, spec: TableSpec, ids: list[str]) -> dict[str, str]:
+        """The hashes DuckDB holds, remembered for the conditional write that follows (which
+        then reads none of them again), unless a commit happened meanwhile."""
+        generation = self._recent.generation if self._recent is not None else 0
         possible = self._possible(spec, ids)
-        return dict(self._cursor().execute(spec.hashes_sql(), [possible]).fetchall()) if possible else {}
+        found = dict(self._cursor().execute(spec.hashes_sql(), [possible]).fetchall()) if possible else {}
+        if found and self._recent is not None:
+            self._recent.remember_hashes(found, generation)
+        return found
 
     def update(self, doc_class: DocumentClass, ids: Sequence[str], modify: Modify) -> WriteReport:
         spec = self._writable(doc_class)

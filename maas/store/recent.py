@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Hashable, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +45,10 @@ from maas.store.presence import Presence
 DEFAULT_CAPACITY = 20_000  # documents: a few engine batches of every family, tens of MB
 
 
-# id -> (class, index, a snapshot of the data, content hash), or _ABSENT for an id known not
-# to be stored. Tuples, not Documents: remembering is on every write's path, and a frozen
-# dataclass costs several times a tuple to build; a Document is built when one is read back.
+# id -> (class, index, a snapshot of the data, content hash), _ABSENT for an id known not to
+# be stored, or (None, "", None, hash) for one known stored with that hash only. Tuples, not
+# Documents: remembering is on every write's path, and a frozen dataclass costs several times
+# a tuple to build; a Document is built when one is read back.
 Entry = tuple[DocumentClass | None, str, dict[str, Any] | None, str]
 _ABSENT: Entry = (None, "", None, "")
 
@@ -108,6 +109,14 @@ class RecentDocuments:
                 self._keep([(d.id, (d.doc_class, d.index, dict(d.data), digest)) for d, digest in read])
                 self._keep([(doc_id, _ABSENT) for doc_id in absent])
 
+    def remember_hashes(self, found: Mapping[str, str], generation: int) -> None:
+        """Stored hashes read without their documents (see ``remember_read``), for ids not
+        remembered otherwise: a conditional write asks for the hashes its engine just read."""
+        with self.commit_lock:
+            if generation == self.generation:
+                docs = self._docs
+                self._keep([(i, (None, "", None, digest)) for i, digest in found.items() if i not in docs])
+
     def _keep(self, entries: list[tuple[str, Entry]]) -> None:
         if self._lookups:
             self._keep_indexed(entries)
@@ -161,7 +170,7 @@ class RecentDocuments:
         """The stored content hash of every id the memory knows (None: not stored)."""
         with self.commit_lock:
             found = [(doc_id, self._docs.get(doc_id)) for doc_id in ids]
-        return {doc_id: entry[3] if entry[0] is not None else None for doc_id, entry in found if entry}
+        return {doc_id: entry[3] or None for doc_id, entry in found if entry}
 
     def documents(
         self, doc_class: DocumentClass, ids: Sequence[str], indices: Collection[str] | None = None
@@ -178,7 +187,9 @@ class RecentDocuments:
         for doc_id, entry in entries:
             if entry is None:
                 continue
-            remembered_class, index, data, _ = entry
+            remembered_class, index, data, digest = entry
+            if data is None and digest:  # stored, its hash only remembered
+                continue
             if data is not None and remembered_class is not doc_class:
                 continue
             if data is None or (indices is not None and index not in indices):

@@ -296,3 +296,25 @@ def test_a_table_another_store_of_the_process_creates_is_read(path: Path) -> Non
             second.close()
     finally:
         first.close()
+
+
+def test_hashes_read_without_documents_are_remembered_as_hashes_only() -> None:
+    """A conditional write finds the hashes its engine just read; a read by id still reads the
+    document (memory holds no copy of it), and a full copy is never replaced by a hash."""
+    memory = RecentDocuments()
+    memory.remember([(event(1), "h1")])
+    started = memory.generation
+    memory.remember_hashes({event(1).id: "other", event(2).id: "h2"}, started)
+    memory.remember_hashes({event(3).id: "h3"}, started - 1)  # a commit ran while it was read
+    assert memory.hashes([event(i).id for i in (1, 2, 3)]) == {event(1).id: "h1", event(2).id: "h2"}
+    found, absent = memory.documents(EVENTS, [event(1).id, event(2).id])
+    assert (list(found), absent) == ([event(1).id], set())
+
+
+def test_a_conditional_write_after_hashes_read_from_duckdb_checks_them(path: Path) -> None:
+    with DuckDBStoreClosing(path, 2) as store:
+        store.write([event(i) for i in range(5)])  # event 0 forgotten: beyond the memory's 2
+        expected = store.hashes(EVENTS, [event(0).id])
+        assert store.get(EVENTS, [event(0).id])[event(0).id].data == event(0).data
+        assert store.write([event(0, n=7)], expected=expected).counts() == {"updated": 1}
+        assert store.write([event(0, n=8)], expected=expected).counts() == {"retryable": 1}
