@@ -155,8 +155,11 @@ class Store(Protocol):
     def hashes(
         self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
     ) -> dict[str, str]:
-        """The stored content hash of each id (absent ids left out), realtime: what a write's
-        ``expected`` is compared with. ``indices`` are where the ids probably are, as for ``get``."""
+        """The stored content hash of each id (absent ids left out): what a write's ``expected``
+        is compared with. Realtime wherever the index is known, as for ``get``: unpartitioned
+        families, or ``indices`` (where the ids probably are) given. A partitioned family read
+        without ``indices`` may go through a search, which on OpenSearch sees a write only
+        after a refresh: an engine passes the partitions its outputs may be in."""
 
     def update(self, doc_class: DocumentClass, ids: Sequence[str], modify: Modify) -> WriteReport:
         """Read-modify-write with optimistic concurrency: no lost update between writers."""
