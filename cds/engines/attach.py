@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cds.models import ATTACH_FIELDS, DATATAKE, PRODUCT, PUBLICATION
 from maas.config import load_model
-from maas.engine.base import Batch, Context, Engine, NoArgs, Writes
+from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_hashes
 from maas.errors import PermanentError
 from maas.model import Document, DocumentClass
 from maas.store.base import Filter, Range, Store, Terms
@@ -213,8 +213,29 @@ class AttachDatatake(Engine[NoArgs]):
             candidates = list(batch.documents)
         else:
             raise PermanentError(f"{self.ENGINE_ID} does not take {batch.doc_class.family} documents")
-        index = DatatakeIndex.load(ctx.store, (Subject.of(d.data) for d in candidates), known)
-        return Writes(reattach(candidates, index))
+        expected, fresh = _fresh(ctx.store, candidates)
+        index = DatatakeIndex.load(ctx.store, (Subject.of(d.data) for d in fresh), known)
+        return Writes(reattach(fresh, index), expected=expected)
+
+
+def _fresh(store: Store, candidates: Sequence[Document]) -> tuple[dict[str, str | None], list[Document]]:
+    """The candidates' stored hashes, then their current copies, read by id (realtime): a
+    product is rewritten whole, so a merge of CONSOLIDATE_PRODUCT since the search (or since
+    the batch was loaded) must be in it, or make this write retry rather than be undone."""
+    expected: dict[str, str | None] = {}
+    fresh: list[Document] = []
+    for doc_class, docs in _by_class(candidates).items():
+        ids, indices = [d.id for d in docs], sorted({d.index for d in docs})
+        expected |= read_hashes(store, doc_class, ids, indices)
+        fresh += store.get(doc_class, ids, indices).values()
+    return expected, fresh
+
+
+def _by_class(docs: Iterable[Document]) -> dict[DocumentClass, list[Document]]:
+    grouped: dict[DocumentClass, list[Document]] = defaultdict(list)
+    for doc in docs:
+        grouped[doc.doc_class].append(doc)
+    return grouped
 
 
 def _concerned(store: Store, doc_class: DocumentClass, datatakes: Sequence[Document]) -> list[Document]:

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from cds.catalog import CATALOG
+from cds.engines.attach import AttachDatatake, DatatakeIndex
 from cds.engines.completeness import GLOBAL, ComputeCompleteness
 from cds.engines.mission_plan import ConsolidateMissionPlan
 from cds.engines.orbits import ComputeOrbitCompleteness
@@ -116,19 +117,24 @@ def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Replica
 
 def publication(name: str, interface: str, kind: str, minutes: int) -> Document:
     raw = {"name": name, "interface_name": interface, "publication_date": T0 + timedelta(minutes=minutes)}
-    fields, _ = draft(raw, kind)
-    return PUBLICATION.make(fields)
+    fields, subject = draft(raw, kind)
+    return PUBLICATION.make(fields | DatatakeIndex([]).attach(subject))  # attached as to no plan yet
 
 
 def race(
-    replicas: Replicas, engine: Engine[Any], first: list[Document], second: list[Document]
+    replicas: Replicas,
+    engine: Engine[Any],
+    first: list[Document],
+    second: list[Document],
+    other: Engine[Any] | None = None,
 ) -> list[Document]:
     """Replica A processes ``first`` and, just before it writes, replica B puts and processes
-    ``second``: A's batch must fail on the conflict. Returns what A tried to write."""
+    ``second`` (with ``other``, or the same engine): A's batch must fail on the conflict.
+    Returns what A tried to write."""
     incoming = replicas.put(first)
 
     def replica_b() -> None:
-        replicas.run(replicas.b, engine, replicas.put(second))
+        replicas.run(replicas.b, other or engine, replicas.put(second))
 
     a = PausingStore(replicas.a, replica_b)
     with pytest.raises(TransientError, match=CONFLICT):
@@ -148,6 +154,26 @@ def test_a_product_merged_twice_at_once_keeps_both_interfaces(replicas: Replicas
     assert interfaces(replicas.b, stale) == ["LTA-1", "S1A-Serco"], "B's product stays"
     again = replicas.run(replicas.a, ConsolidateProduct(NoArgs()), replicas.incoming([prip]))
     assert again.written.counts() == {Outcome.UNCHANGED: 1}
+    assert interfaces(replicas.a, stale) == ["LTA-1", "S1A-Serco"]
+
+
+def test_a_product_re_attached_while_merged_keeps_both_interfaces(replicas: Replicas) -> None:
+    """ATTACH_DATATAKE rewrites whole products: one merged meanwhile must not lose an interface."""
+    number = uuid.uuid4().int % 0xFFFFFF
+    name = (
+        f"S1A_IW_SLC__1SDV_20310106T115955_20310106T120022_029904_{number:06X}_{uuid.uuid4().hex[:4].upper()}"
+    )
+    prip = publication(name, "S1A-Serco", "PRIP", 40)
+    replicas.run(replicas.b, ConsolidateProduct(NoArgs()), replicas.put([prip]))
+    plan = datatake(f"S1A-{number}", start=-10)
+    lta = publication(name, "LTA-1", "LTA", 60)
+    attempted = race(replicas, AttachDatatake(NoArgs()), [plan], [lta], ConsolidateProduct(NoArgs()))
+    (stale,) = [doc for doc in attempted if doc.doc_class is PRODUCT]  # and the publication, written
+
+    assert (stale.data["interfaces"], stale.data["planned"]) == (["S1A-Serco"], True)
+    assert interfaces(replicas.b, stale) == ["LTA-1", "S1A-Serco"], "B's merge stays"
+    again = replicas.run(replicas.a, AttachDatatake(NoArgs()), replicas.incoming([plan]))
+    assert stale.id not in {i.id for i in again.written.changed}, "B's merge attached the product already"
     assert interfaces(replicas.a, stale) == ["LTA-1", "S1A-Serco"]
 
 
@@ -257,7 +283,7 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def datatake(key: str) -> Document:
+def datatake(key: str, start: float = 0) -> Document:
     unit, number = key.split("-", 1)
     return DATATAKE.make(
         {
@@ -265,7 +291,7 @@ def datatake(key: str) -> Document:
             "satellite": unit,
             "mission": "S1",
             "datatake_id": number,
-            "observation_start": at(0),
+            "observation_start": at(start),
             "observation_stop": at(120),
             "instrument_mode": "IW",
             "plan_version": T0 - timedelta(days=3),
