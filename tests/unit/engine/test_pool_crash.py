@@ -8,7 +8,7 @@ deliveries come back with ``redelivered=True``). The next "process" is a new han
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import chain_catalog
@@ -24,7 +24,7 @@ from maas.engine.pool import MAX_SOLO_CRASHES, Hooks, Pool
 from maas.engine.processor import BatchResult
 from maas.engine.routing import RoutingFile
 from maas.model import Document, DocumentClass
-from maas.store.base import WriteReport
+from maas.store.base import NOTHING_EXPECTED, Expected, WriteReport
 from maas.store.duckdb import DuckDBStore
 
 pytestmark = pytest.mark.unit
@@ -53,9 +53,10 @@ class SpyStore(DuckDBStore):
             self.loads.append(len(ids))
         return super().get(doc_class, ids, indices)
 
-    def write(self, documents: Sequence[Document]) -> WriteReport:
+    def write(self, documents: Iterable[Document], *, expected: Expected = NOTHING_EXPECTED) -> WriteReport:
+        documents = list(documents)
         self.written += [d.data["name"] for d in documents if d.doc_class is DOUBLED]
-        return super().write(documents)
+        return super().write(documents, expected=expected)
 
 
 class Batches(Hooks):
