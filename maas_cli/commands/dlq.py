@@ -73,6 +73,7 @@ def _describe(delivery: Delivery) -> dict[str, object]:
         "exchange": delivery.exchange,
         "reason": failure.reason if failure else None,
         "attempts": failure.attempts if failure else 0,
+        "solo_attempts": delivery.solo_attempts,  # deaths of the pool while it was processed alone
         "consumer": failure.consumer if failure else None,
         "first_failure": failure.first_failure if failure else None,
         "last_failure": failure.last_failure if failure else None,

@@ -122,6 +122,7 @@ def test_a_message_that_kills_the_pool_is_dead_lettered_and_the_rest_is_processe
             "(crash or OOM kill?)"
         )
         assert (letter["routing_key"], letter["consumer"]) == ("new.test-raw", "pool:doubler")
+        assert letter["solo_attempts"] == MAX_SOLO_CRASHES
         assert f"message {poison.message_id} killed the engine process" in log(deployment)
     finally:
         forget(deployment, [*innocents, poison_name])
