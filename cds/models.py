@@ -52,20 +52,22 @@ _CHECKSUM = Field(
     properties={"Algorithm": _f(KEYWORD), "Value": _f(KEYWORD), "ChecksumDate": _f(DATETIME)},
 )
 
-RAW_PRODUCT_FIELDS: Mapping[str, Field] = MappingProxyType({
-    "interface_name": _req(KEYWORD),
-    "name": _req(KEYWORD),  # OData Name
-    "product_id": _f(KEYWORD),  # OData Id
-    "content_length": _f(LONG),
-    "publication_date": _req(DATETIME),
-    "eviction_date": _f(DATETIME),
-    "origin_date": _f(DATETIME),
-    "content_start": _f(DATETIME),  # OData ContentDate/Start
-    "content_stop": _f(DATETIME),  # OData ContentDate/End
-    "footprint": _f(FieldType.GEO_SHAPE),
-    "checksum": _CHECKSUM,
-    "collected_at": _f(DATETIME),
-})
+RAW_PRODUCT_FIELDS: Mapping[str, Field] = MappingProxyType(
+    {
+        "interface_name": _req(KEYWORD),
+        "name": _req(KEYWORD),  # OData Name
+        "product_id": _f(KEYWORD),  # OData Id
+        "content_length": _f(LONG),
+        "publication_date": _req(DATETIME),
+        "eviction_date": _f(DATETIME),
+        "origin_date": _f(DATETIME),
+        "content_start": _f(DATETIME),  # OData ContentDate/Start
+        "content_stop": _f(DATETIME),  # OData ContentDate/End
+        "footprint": _f(FieldType.GEO_SHAPE),
+        "checksum": _CHECKSUM,
+        "collected_at": _f(DATETIME),
+    }
+)
 
 
 def _raw_product(kind: str) -> DocumentClass:
@@ -148,14 +150,16 @@ _NAME_FIELDS: Mapping[str, Field] = {
 }
 
 # What attaching to a (pseudo-)datatake adds (written by ATTACH_DATATAKE, kept by the others).
-ATTACH_FIELDS: Mapping[str, Field] = MappingProxyType({
-    "datatake_key": _f(KEYWORD),  # <unit>-<datatake id>; S3 <unit>-<cycle>-<relative orbit>
-    "attach_method": _f(KEYWORD),  # name | window | pseudo (cds/data/attach.yaml)
-    "planned": _f(BOOL),  # a planned datatake was found (its fields below are the plan's)
-    "timeliness_category": _f(KEYWORD),
-    "instrument_mode": _f(KEYWORD),
-    "plan_absolute_orbit": _f(LONG),
-})
+ATTACH_FIELDS: Mapping[str, Field] = MappingProxyType(
+    {
+        "datatake_key": _f(KEYWORD),  # <unit>-<datatake id>; S3 <unit>-<cycle>-<relative orbit>
+        "attach_method": _f(KEYWORD),  # name | window | pseudo (cds/data/attach.yaml)
+        "planned": _f(BOOL),  # a planned datatake was found (its fields below are the plan's)
+        "timeliness_category": _f(KEYWORD),
+        "instrument_mode": _f(KEYWORD),
+        "plan_absolute_orbit": _f(LONG),
+    }
+)
 
 PUBLICATION = DocumentClass(
     "Publication",
@@ -235,9 +239,7 @@ DATATAKE = DocumentClass(
 )
 
 COMPLETENESS_STATUSES = ("Missing", "Partial", "Complete")
-_PERIOD = Field(
-    FieldType.NESTED, many=True, properties={"start": _req(DATETIME), "stop": _req(DATETIME)}
-)
+_PERIOD = Field(FieldType.NESTED, many=True, properties={"start": _req(DATETIME), "stop": _req(DATETIME)})
 
 COMPLETENESS = DocumentClass(
     "Completeness",

@@ -50,8 +50,9 @@ install
 browser
 step "dev services"
 bash deploy/dev/services.sh start
-step "ruff check"
+step "ruff check, ruff format --check"
 ruff check .
+ruff format --check .
 step "lint-imports"
 quiet lint-imports
 step "mypy"

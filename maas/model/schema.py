@@ -49,9 +49,7 @@ def opensearch_properties(fields: Mapping[str, Field]) -> dict[str, Any]:
     return {name: opensearch_mapping(f) for name, f in fields.items()}
 
 
-def opensearch_template(
-    doc_class: DocumentClass, shards: int = 1, replicas: int = 0
-) -> dict[str, Any]:
+def opensearch_template(doc_class: DocumentClass, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     """A composable index template: every ``<family>-*`` index gets the mapping and the alias."""
     properties = opensearch_properties(doc_class.fields) | {HASH_FIELD: {"type": "keyword"}}
     return {

@@ -41,12 +41,24 @@ from maas.config import Settings
 from maas.errors import BusError, ValidationError
 
 Connect = Callable[[], Bus]
-FAILURE_HEADERS = {H_REASON, H_ATTEMPTS, H_CONSUMER, H_FIRST_FAILURE, H_LAST_FAILURE,
-                   H_EXCHANGE, H_ROUTING_KEY, H_QUEUE}
+FAILURE_HEADERS = {
+    H_REASON,
+    H_ATTEMPTS,
+    H_CONSUMER,
+    H_FIRST_FAILURE,
+    H_LAST_FAILURE,
+    H_EXCHANGE,
+    H_ROUTING_KEY,
+    H_QUEUE,
+}
 
 
-@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.unit),
-                        pytest.param("rabbitmq", marks=pytest.mark.integration)])
+@pytest.fixture(
+    params=[
+        pytest.param("memory", marks=pytest.mark.unit),
+        pytest.param("rabbitmq", marks=pytest.mark.integration),
+    ]
+)
 def connect(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Connect]:
     """Opens connections to one broker (memory: one shared MemoryBroker); closes them after."""
     opened: list[Bus] = []
@@ -76,10 +88,16 @@ def _amqp_settings(url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("MAAS_TEST_BUS_PASSWORD", parts.password or "")
     host = parts.hostname or "127.0.0.1"
     bare = urlunsplit(parts._replace(netloc=f"{host}:{parts.port or 5672}"))
-    return Settings.model_validate({"bus": {
-        "url": bare, "username": parts.username or "guest",
-        "password": "env:MAAS_TEST_BUS_PASSWORD", "prefetch": 100,
-    }})
+    return Settings.model_validate(
+        {
+            "bus": {
+                "url": bare,
+                "username": parts.username or "guest",
+                "password": "env:MAAS_TEST_BUS_PASSWORD",
+                "prefetch": 100,
+            }
+        }
+    )
 
 
 @pytest.fixture
@@ -114,11 +132,14 @@ def declare(bus: Bus) -> Iterator[Callable[[Topology], Topology]]:
         bus.delete(topology)
 
 
-def one_queue(names: Names, pattern: str = "new.*", retry: RetryPolicy | None = None,
-              queues: tuple[str, ...] = ("work",)) -> Topology:
+def one_queue(
+    names: Names,
+    pattern: str = "new.*",
+    retry: RetryPolicy | None = None,
+    queues: tuple[str, ...] = ("work",),
+) -> Topology:
     exchange = names("collect")
-    specs = tuple(QueueSpec(names(q), (Binding(exchange, pattern),), retry or RetryPolicy())
-                  for q in queues)
+    specs = tuple(QueueSpec(names(q), (Binding(exchange, pattern),), retry or RetryPolicy()) for q in queues)
     return Topology((exchange,), specs)
 
 
@@ -126,8 +147,13 @@ def numbered(n: int) -> list[bytes]:
     return [b"m%d" % i for i in range(n)]
 
 
-def filled(bus: Bus, declare: Callable[[Topology], Topology], names: Names, n: int,
-           queues: tuple[str, ...] = ("work",)) -> Topology:
+def filled(
+    bus: Bus,
+    declare: Callable[[Topology], Topology],
+    names: Names,
+    n: int,
+    queues: tuple[str, ...] = ("work",),
+) -> Topology:
     """A declared one-exchange topology whose queues got bodies m0..m<n-1> on key new.x."""
     topology = declare(one_queue(names, queues=queues))
     bus.publish([Envelope(topology.exchanges[0], "new.x", body) for body in numbered(n)])
@@ -135,12 +161,12 @@ def filled(bus: Bus, declare: Callable[[Topology], Topology], names: Names, n: i
 
 
 def messages(n: int, family_class: str = "product") -> list[Message]:
-    return chunk_messages(family_class, [f"id-{i}" for i in range(n)], ["p-all"] * n,
-                          per_message=1)
+    return chunk_messages(family_class, [f"id-{i}" for i in range(n)], ["p-all"] * n, per_message=1)
 
 
-def fetch_all(bus: Bus, queues: list[str], expected: int, timeout_s: float = 10.0,
-              batch: int = 50) -> list[Delivery]:
+def fetch_all(
+    bus: Bus, queues: list[str], expected: int, timeout_s: float = 10.0, batch: int = 50
+) -> list[Delivery]:
     """Fetch until ``expected`` deliveries came (real brokers need a moment)."""
     got: list[Delivery] = []
     deadline = time.monotonic() + timeout_s
@@ -220,9 +246,11 @@ def test_topic_patterns_route_like_amqp(
 ) -> None:
     exchange = names("etl")
     patterns = {"star": "new.*", "family": "*.product", "all": "#", "update": "update.#"}
-    topology = declare(Topology((exchange,), tuple(
-        QueueSpec(names(q), (Binding(exchange, p),)) for q, p in patterns.items()
-    )))
+    topology = declare(
+        Topology(
+            (exchange,), tuple(QueueSpec(names(q), (Binding(exchange, p),)) for q, p in patterns.items())
+        )
+    )
     keys = ["new.product", "update.product", "delete.datatake", "update.product.extra"]
     bus.publish([Envelope(exchange, key, key.encode()) for key in keys])
 
@@ -346,16 +374,13 @@ def test_dead_letter_at_once_keeps_undecodable_bodies_byte_for_byte(
     assert count(bus, spec.name, 0) == 0
 
 
-def test_dlq_list_peek_replay_purge(
-    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
-) -> None:
+def test_dlq_list_peek_replay_purge(bus: Bus, names: Names, declare: Callable[[Topology], Topology]) -> None:
     topology = filled(bus, declare, names, 3, queues=("a", "b"))
     a, b = topology.queues
     bus.dead_letter(fetch_all(bus, [a.name], 3), "bad data")
     bus.ack(fetch_all(bus, [b.name], 3))
 
-    assert {(s.name, s.messages) for s in dead_letter_stats(bus, topology)} == {
-        (a.dlq, 3), (b.dlq, 0)}
+    assert {(s.name, s.messages) for s in dead_letter_stats(bus, topology)} == {(a.dlq, 3), (b.dlq, 0)}
     peeked = bus.peek(a.dlq, 2)
     assert bodies(peeked) == [b"m0", b"m1"]
     assert peeked[0].failure and peeked[0].failure.reason == "bad data"
@@ -405,8 +430,9 @@ def test_a_solo_copy_goes_back_to_its_queue_with_its_count_and_origin(
     bus.ack([replayed])
 
 
-def test_retry_needs_a_declared_policy(bus: Bus, names: Names,
-                                       declare: Callable[[Topology], Topology]) -> None:
+def test_retry_needs_a_declared_policy(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
     topology = declare(one_queue(names))
     bus.publish([Envelope(topology.exchanges[0], "new.x", b"m")])
     got = fetch_all(bus, [topology.queues[0].name], 1)
@@ -453,10 +479,15 @@ def test_queues_are_served_round_robin(
     bus: Bus, names: Names, declare: Callable[[Topology], Topology]
 ) -> None:
     exchange = names("collect")
-    topology = declare(Topology((exchange,), (
-        QueueSpec(names("busy"), (Binding(exchange, "new.busy"),)),
-        QueueSpec(names("quiet"), (Binding(exchange, "new.quiet"),)),
-    )))
+    topology = declare(
+        Topology(
+            (exchange,),
+            (
+                QueueSpec(names("busy"), (Binding(exchange, "new.busy"),)),
+                QueueSpec(names("quiet"), (Binding(exchange, "new.quiet"),)),
+            ),
+        )
+    )
     busy, quiet = (q.name for q in topology.queues)
     bus.publish([Envelope(exchange, "new.busy", b"b%d" % i) for i in range(60)])
     bus.publish([Envelope(exchange, "new.quiet", b"q%d" % i) for i in range(5)])

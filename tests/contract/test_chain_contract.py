@@ -106,8 +106,15 @@ def routing_with_suffix(suffix: str) -> RoutingFile:
 
 
 def make_pool(rig_settings: Settings, routing: RoutingFile, name: str, bus: Bus, store: Store) -> Pool:
-    return Pool.from_routing(routing, name, bus=bus, store=store, models=CATALOG.models,
-                             engines=CATALOG.engines, bus_settings=rig_settings.bus)
+    return Pool.from_routing(
+        routing,
+        name,
+        bus=bus,
+        store=store,
+        models=CATALOG.models,
+        engines=CATALOG.engines,
+        bus_settings=rig_settings.bus,
+    )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -132,17 +139,25 @@ def _embedded(tmp_path: Path, routing: RoutingFile) -> Iterator[Rig]:
     store.close()
 
 
-def _distributed_settings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-                          suffix: str) -> Settings:
+def _distributed_settings(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> Settings:
     amqp = urlsplit(request.getfixturevalue("rabbitmq_url"))
     opensearch_url = request.getfixturevalue("opensearch_url")
     monkeypatch.setenv("MAAS_T_CHAIN_AMQP_PASSWORD", amqp.password or "guest")
-    return Settings.model_validate({
-        "store": {"url": opensearch_url},
-        "bus": {"url": f"amqp://{amqp.hostname}:{amqp.port or 5672}{amqp.path or '/'}",
-                "username": amqp.username or "guest", "password": "env:MAAS_T_CHAIN_AMQP_PASSWORD",
-                "collect_exchange": f"collect-{suffix}", "etl_exchange": f"etl-{suffix}", "prefetch": 100},
-    })
+    return Settings.model_validate(
+        {
+            "store": {"url": opensearch_url},
+            "bus": {
+                "url": f"amqp://{amqp.hostname}:{amqp.port or 5672}{amqp.path or '/'}",
+                "username": amqp.username or "guest",
+                "password": "env:MAAS_T_CHAIN_AMQP_PASSWORD",
+                "collect_exchange": f"collect-{suffix}",
+                "etl_exchange": f"etl-{suffix}",
+                "prefetch": 100,
+            },
+        }
+    )
 
 
 def _distributed(settings: Settings, routing: RoutingFile) -> Iterator[Rig]:

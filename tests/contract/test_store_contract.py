@@ -36,9 +36,7 @@ PRODUCT_FIELDS = {
     "tags": Field(T.KEYWORD, many=True),
     "seen": Field(T.DATETIME, many=True),
     "attrs": Field(T.OBJECT),
-    "files": Field(
-        T.NESTED, many=True, properties={"path": Field(T.KEYWORD), "at": Field(T.DATETIME)}
-    ),
+    "files": Field(T.NESTED, many=True, properties={"path": Field(T.KEYWORD), "at": Field(T.DATETIME)}),
 }
 
 
@@ -103,7 +101,9 @@ def test_changing_one_field_is_updated_and_reads_back(store: Store, products: Do
     report = store.write([docs[0], changed, docs[2]])
     store.refresh(products)
     assert {i.id: i.outcome for i in report.items} == {
-        docs[0].id: Outcome.UNCHANGED, changed.id: Outcome.UPDATED, docs[2].id: Outcome.UNCHANGED
+        docs[0].id: Outcome.UNCHANGED,
+        changed.id: Outcome.UPDATED,
+        docs[2].id: Outcome.UNCHANGED,
     }
     assert [i.id for i in report.changed] == [changed.id]
     back = store.get(products, [changed.id])[changed.id]
@@ -154,19 +154,21 @@ def test_get_leaves_out_missing_ids(store: Store, products: DocumentClass) -> No
 
 
 def test_documents_read_back_equal(store: Store, products: DocumentClass) -> None:
-    doc = products.make({
-        "name": "full",
-        "mission": "S2B",
-        "count": -3,
-        "size": 2**53 + 1,
-        "score": 0.1,
-        "online": False,
-        "published": "2024-01-31T23:00:00.000001-02:00",
-        "tags": ["a", "b", "a"],
-        "seen": ["2024-01-01T00:00:00Z", "2024-01-01T00:00:00.5+01:00"],
-        "attrs": {"free": [1, "x", {"deep": True}], "empty": {}},
-        "files": [{"path": "/a", "at": "2024-01-02T03:04:05.000006Z"}, {"path": "/b"}],
-    })
+    doc = products.make(
+        {
+            "name": "full",
+            "mission": "S2B",
+            "count": -3,
+            "size": 2**53 + 1,
+            "score": 0.1,
+            "online": False,
+            "published": "2024-01-31T23:00:00.000001-02:00",
+            "tags": ["a", "b", "a"],
+            "seen": ["2024-01-01T00:00:00Z", "2024-01-01T00:00:00.5+01:00"],
+            "attrs": {"free": [1, "x", {"deep": True}], "empty": {}},
+            "files": [{"path": "/a", "at": "2024-01-02T03:04:05.000006Z"}, {"path": "/b"}],
+        }
+    )
     written(store, [doc])
     back = store.get(products, [doc.id])[doc.id]
     assert back.id == doc.id and back.index == doc.index
@@ -186,8 +188,13 @@ def test_geo_shapes_round_trip(store: Store, doc_class_factory: DocClassFactory)
 
 
 def test_datetimes_round_trip_in_utc_with_microseconds(store: Store, products: DocumentClass) -> None:
-    doc = product(products, 1, published="2024-06-30T23:59:59.999999+05:30",
-                  seen=["2000-01-01T00:00:00.000001Z"], files=[{"at": "2024-01-01T00:00:00.1-00:30"}])
+    doc = product(
+        products,
+        1,
+        published="2024-06-30T23:59:59.999999+05:30",
+        seen=["2000-01-01T00:00:00.000001Z"],
+        files=[{"at": "2024-01-01T00:00:00.1-00:30"}],
+    )
     written(store, [doc])
     data = store.get(products, [doc.id])[doc.id].data
     assert data["published"] == datetime(2024, 6, 30, 18, 29, 59, 999999, tzinfo=UTC)

@@ -46,8 +46,13 @@ class Site:
 
     def maas(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "maas_cli", *args], env=self.env, cwd=self.dir,
-            capture_output=True, text=True, timeout=120, check=False,
+            [sys.executable, "-m", "maas_cli", *args],
+            env=self.env,
+            cwd=self.dir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
 
     def show(self) -> tuple[int, dict[str, Any]]:
@@ -136,8 +141,10 @@ class Management:
 
     def bind(self, exchange: str, queue: str, key: str) -> None:
         response = requests.post(
-            f"{self.url}/api/bindings/%2F/e/{exchange}/q/{queue}", json={"routing_key": key},
-            auth=self.auth, timeout=10,
+            f"{self.url}/api/bindings/%2F/e/{exchange}/q/{queue}",
+            json={"routing_key": key},
+            auth=self.auth,
+            timeout=10,
         )
         assert response.status_code == 201, response.text
 
@@ -201,8 +208,12 @@ def test_show_gives_message_counts_and_foreign_queues(site: Site, management_url
     finally:
         bus.close()
     stray = site.name("stray")
-    requests.put(f"{management_url}/api/queues/%2F/{stray}", json={"durable": False, "auto_delete": True},
-                 auth=("guest", "guest"), timeout=10).raise_for_status()
+    requests.put(
+        f"{management_url}/api/queues/%2F/{stray}",
+        json={"durable": False, "auto_delete": True},
+        auth=("guest", "guest"),
+        timeout=10,
+    ).raise_for_status()
     try:
         Management(management_url).bind(settings.bus.collect_exchange, stray, "#")
         report = wait_for_report(site, lambda r: (queue_entry(r, double)["live"] or {}).get("ready") == 3)
@@ -229,8 +240,9 @@ def wait_for_report(site: Site, condition: Any, timeout: float = 30) -> dict[str
 
 
 @pytest.mark.integration
-def test_management_errors_are_clear_and_mask_the_password(tmp_path: Path, rabbitmq_url: str,
-                                                           management_url: str) -> None:
+def test_management_errors_are_clear_and_mask_the_password(
+    tmp_path: Path, rabbitmq_url: str, management_url: str
+) -> None:
     host = urlsplit(rabbitmq_url).netloc.split("@")[-1]
     bus = {"url": f"amqp://{host}/", "username": "guest", "password": f"env:{PASSWORD_ENV}"}
     closed = make_site(tmp_path / "a", {**bus, "management_url": "http://127.0.0.1:1"})
@@ -261,8 +273,10 @@ def test_show_on_the_memory_bus_says_the_topology_is_in_process(tmp_path: Path) 
         ({"url": "amqp://rabbit.example:5672/prod"}, "http://rabbit.example:15672"),
         ({"url": "amqps://rabbit.example/prod"}, "https://rabbit.example:15671"),
         ({"url": "amqp://[::1]:5672/"}, "http://[::1]:15672"),
-        ({"url": "amqp://rabbit.example/", "management_url": "https://mgmt.example/rmq/"},
-         "https://mgmt.example/rmq"),
+        (
+            {"url": "amqp://rabbit.example/", "management_url": "https://mgmt.example/rmq/"},
+            "https://mgmt.example/rmq",
+        ),
     ],
 )
 def test_management_url_defaults_to_the_bus_host(bus: dict[str, str], expected: str) -> None:

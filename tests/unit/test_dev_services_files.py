@@ -32,8 +32,14 @@ def _script_version() -> str:
 def _call(function: str, cache: Path, services: Path) -> subprocess.CompletedProcess[str]:
     """Runs one function of the sourced script, with the cache and services directories redirected."""
     env = {**os.environ, "MAAS_CACHE_DIR": str(cache), "MAAS_SERVICES_DIR": str(services)}
-    return subprocess.run(["bash", "-c", f'source "$1" && {function}', "sourcing", str(SCRIPT)],
-                          capture_output=True, text=True, timeout=30, check=False, env=env)
+    return subprocess.run(
+        ["bash", "-c", f'source "$1" && {function}', "sourcing", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=env,
+    )
 
 
 def _cached_geo_jar(cache: Path, manifest: str) -> Path:
@@ -97,8 +103,17 @@ def test_compose_services_publish_on_loopback_and_have_healthchecks() -> None:
 
 
 # What OpenSearch 2.19 reads from a plugin descriptor (the transport-netty4 module's has the same keys).
-DESCRIPTOR_KEYS = {"name", "description", "version", "opensearch.version", "java.version", "classname",
-                   "custom.foldername", "extended.plugins", "has.native.controller"}
+DESCRIPTOR_KEYS = {
+    "name",
+    "description",
+    "version",
+    "opensearch.version",
+    "java.version",
+    "classname",
+    "custom.foldername",
+    "extended.plugins",
+    "has.native.controller",
+}
 
 
 def test_geo_module_is_installed_as_jar_and_descriptor(tmp_path: Path, modules: Path) -> None:

@@ -38,8 +38,7 @@ def test_memory_urls_name_in_process_brokers() -> None:
 
 def test_amqp_builds_a_rabbitmq_bus_without_connecting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUS_TEST_PW", "s3cret-pw")
-    conf = settings(url="amqp://127.0.0.1:1/", username="maas", password="env:BUS_TEST_PW",
-                    prefetch=42)
+    conf = settings(url="amqp://127.0.0.1:1/", username="maas", password="env:BUS_TEST_PW", prefetch=42)
     bus = create_bus(conf, client_name="pool:products")  # port 1: it would fail if it connected
     assert isinstance(bus, RabbitMQBus)
     assert bus.capabilities.persistent and bus.capabilities.distributed
@@ -51,8 +50,10 @@ def test_amqp_builds_a_rabbitmq_bus_without_connecting(monkeypatch: pytest.Monke
 
 
 def test_rabbitmq_client_is_imported_only_for_amqp() -> None:
-    code = ("import sys; from maas.config import Settings; from maas.bus.factory import "
-            "create_bus; create_bus(Settings()); print('pika' in sys.modules)")
+    code = (
+        "import sys; from maas.config import Settings; from maas.bus.factory import "
+        "create_bus; create_bus(Settings()); print('pika' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -89,8 +90,7 @@ def test_an_absent_broker_is_transient_after_bounded_reconnects() -> None:
         (ConnectionRefusedError(111, "refused"), BusUnavailable, True),
         (px.ProbableAuthenticationError("ACCESS_REFUSED"), BusError, False),
         (px.ConnectionClosedByBroker(530, "NOT_ALLOWED - vhost not found"), BusError, False),
-        (px.ChannelClosedByBroker(406, "PRECONDITION_FAILED - inequivalent arg"), BusError,
-         False),
+        (px.ChannelClosedByBroker(406, "PRECONDITION_FAILED - inequivalent arg"), BusError, False),
         (px.ChannelClosedByBroker(404, "NOT_FOUND - no queue 'q'"), BusError, False),
     ],
 )

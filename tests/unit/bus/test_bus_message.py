@@ -37,8 +37,11 @@ def valid_body(**changes: object) -> bytes:
 
 def test_round_trip_keeps_every_field() -> None:
     message = Message(
-        ancestor_ids=("x", "y"), document_class="product", document_ids=("a",),
-        document_indices=("p-all",), force=True,
+        ancestor_ids=("x", "y"),
+        document_class="product",
+        document_ids=("a",),
+        document_indices=("p-all",),
+        force=True,
     )
     decoded = Message.decode(message.encode())
     assert decoded == message
@@ -47,8 +50,12 @@ def test_round_trip_keeps_every_field() -> None:
 
 def test_date_is_stored_in_utc() -> None:
     plus_two = timezone(timedelta(hours=2))
-    message = Message(date=datetime(2026, 1, 1, 2, 0, tzinfo=plus_two), document_class="c",
-                      document_ids=("a",), document_indices=("i",))
+    message = Message(
+        date=datetime(2026, 1, 1, 2, 0, tzinfo=plus_two),
+        document_class="c",
+        document_ids=("a",),
+        document_indices=("i",),
+    )
     assert message.date == datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
     assert message.date.utcoffset() == timedelta(0)
     assert b'"2026-01-01T00:00:00Z"' in message.encode()

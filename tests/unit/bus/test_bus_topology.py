@@ -40,7 +40,9 @@ def test_companion_queues_are_named_by_delay() -> None:
     assert spec.dlq == "work.dlq"
     assert spec.delay_queues() == {"work.delay.500ms": 500, "work.delay.2000ms": 2000}
     assert [spec.delay_queue(n) for n in (1, 2, 3)] == [
-        "work.delay.500ms", "work.delay.2000ms", "work.delay.2000ms"
+        "work.delay.500ms",
+        "work.delay.2000ms",
+        "work.delay.2000ms",
     ]
 
 

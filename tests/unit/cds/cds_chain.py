@@ -40,8 +40,12 @@ class CdsChain:
         routing = load_routing(CATALOG.routing_file, CATALOG.engines)
         self.bus.declare(routing.topology(BUS))
         self.chain = Chain.from_routing(
-            routing, bus=self.bus, store=self.store, models=CATALOG.models,
-            engines=CATALOG.engines, bus_settings=BUS,
+            routing,
+            bus=self.bus,
+            store=self.store,
+            models=CATALOG.models,
+            engines=CATALOG.engines,
+            bus_settings=BUS,
         )
 
     def collect(
@@ -84,9 +88,7 @@ def raw_product(name: str, interface: str, published: str, **extra: Any) -> dict
     return {"interface_name": interface, "name": name, "publication_date": utc(published), **extra}
 
 
-def plan_row(
-    satellite: str, ident: str, start: str, stop: str, plan: str, **extra: Any
-) -> dict[str, Any]:
+def plan_row(satellite: str, ident: str, start: str, stop: str, plan: str, **extra: Any) -> dict[str, Any]:
     """One mission-plan row; ``plan`` is the application date (the version), also the file name."""
     return {
         "satellite": satellite,

@@ -21,16 +21,45 @@ from cds.models import (
 
 pytestmark = pytest.mark.unit
 S1 = "S1A_EW_RAW__0NDH_20211206T121955_20211206T122150_029904_0391E7_D00D.SAFE.zip"
-S1_PLAN = plan_row("S1A", "233959", "2021-12-06T12:19:55", "2021-12-06T12:21:50", "2021-12-01T00:00:00",
-                   instrument_mode="EW", timeliness_category="NRT-3h", absolute_orbit=29904)
+S1_PLAN = plan_row(
+    "S1A",
+    "233959",
+    "2021-12-06T12:19:55",
+    "2021-12-06T12:21:50",
+    "2021-12-01T00:00:00",
+    instrument_mode="EW",
+    timeliness_category="NRT-3h",
+    absolute_orbit=29904,
+)
 # Two S2A windows and a longer S2B one over both.
 S2_PLAN = [
-    plan_row("S2A", "DT1", "2021-12-06T18:00:00", "2021-12-06T18:20:00", "2021-12-01T00:00:00",
-             instrument_mode="NOBS", timeliness_category="NRT"),
-    plan_row("S2A", "DT2", "2021-12-06T18:25:00", "2021-12-06T18:35:00", "2021-12-01T00:00:00",
-             instrument_mode="NOBS", timeliness_category="NRT"),
-    plan_row("S2B", "DT3", "2021-12-06T17:00:00", "2021-12-06T20:00:00", "2021-12-01T00:00:00",
-             instrument_mode="DASC", timeliness_category="NTC"),
+    plan_row(
+        "S2A",
+        "DT1",
+        "2021-12-06T18:00:00",
+        "2021-12-06T18:20:00",
+        "2021-12-01T00:00:00",
+        instrument_mode="NOBS",
+        timeliness_category="NRT",
+    ),
+    plan_row(
+        "S2A",
+        "DT2",
+        "2021-12-06T18:25:00",
+        "2021-12-06T18:35:00",
+        "2021-12-01T00:00:00",
+        instrument_mode="NOBS",
+        timeliness_category="NRT",
+    ),
+    plan_row(
+        "S2B",
+        "DT3",
+        "2021-12-06T17:00:00",
+        "2021-12-06T20:00:00",
+        "2021-12-01T00:00:00",
+        instrument_mode="DASC",
+        timeliness_category="NTC",
+    ),
 ]
 
 
@@ -47,8 +76,12 @@ S2_GRANULES = {
     "inside-dt1": s2_granule("2021-12-06T18:05:00", "2021-12-06T18:06:00"),
     "in-no-s2a-window": s2_granule("2021-12-06T18:50:00", "2021-12-06T18:55:00"),
 }
-EXPECTED_S2 = {"mostly-dt2": "S2A-DT2", "tie-nearer-dt2": "S2A-DT2", "inside-dt1": "S2A-DT1",
-               "in-no-s2a-window": None}
+EXPECTED_S2 = {
+    "mostly-dt2": "S2A-DT2",
+    "tie-nearer-dt2": "S2A-DT2",
+    "inside-dt1": "S2A-DT1",
+    "in-no-s2a-window": None,
+}
 
 
 @pytest.fixture
@@ -65,8 +98,11 @@ def attached(chain: CdsChain, raws: Sequence[dict[str, Any]]) -> list[tuple[Any,
     out = []
     for raw in raws:
         for data in (products[raw["name"]], publications[raw["name"]]):
-            out.append(tuple(data.get(f) for f in ("datatake_key", "planned", "timeliness_category",
-                                                   "instrument_mode")))
+            out.append(
+                tuple(
+                    data.get(f) for f in ("datatake_key", "planned", "timeliness_category", "instrument_mode")
+                )
+            )
     return out
 
 
@@ -130,12 +166,22 @@ def test_a_newer_plan_moving_a_window_detaches_and_reattaches(
 
 
 def test_s3_and_s5p_take_their_pseudo_datatake_and_aux_files_none(chain: CdsChain) -> None:
-    s3 = raw_product("S3A_TM_0_NAT____20211214T151253_20211214T165228_20211214T165453_5974_079_339"
-                     "______LN3_O_AL_002.SEN3.zip", "S3A-ACRI", "2021-12-14T17:00:00")
-    s5p = raw_product("S5P_NRTI_L2__AER_LH_20220401T203521_20220401T204021_23146_02_020301_20220401T213615",
-                      "S5P-DLR", "2022-04-01T21:40:00")
-    aux = raw_product("S1A_OPER_AUX_RESORB_OPOD_20211206T121955_V20211206T100000_20211206T130000.EOF",
-                      "AUXIP-1", "2021-12-06T13:00:00")
+    s3 = raw_product(
+        "S3A_TM_0_NAT____20211214T151253_20211214T165228_20211214T165453_5974_079_339"
+        "______LN3_O_AL_002.SEN3.zip",
+        "S3A-ACRI",
+        "2021-12-14T17:00:00",
+    )
+    s5p = raw_product(
+        "S5P_NRTI_L2__AER_LH_20220401T203521_20220401T204021_23146_02_020301_20220401T213615",
+        "S5P-DLR",
+        "2022-04-01T21:40:00",
+    )
+    aux = raw_product(
+        "S1A_OPER_AUX_RESORB_OPOD_20211206T121955_V20211206T100000_20211206T130000.EOF",
+        "AUXIP-1",
+        "2021-12-06T13:00:00",
+    )
     chain.feed(RAW_PRIP_PRODUCT, [s3, s5p])
     chain.feed(RAW_AUXIP_PRODUCT, [aux])
     chain.feed(RAW_MP_DATATAKE, [S1_PLAN])  # an S1 plan over the AUX file's validity changes nothing

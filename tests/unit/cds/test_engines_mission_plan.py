@@ -17,8 +17,16 @@ PRODUCT_NAME = "S1A_EW_RAW__0NDH_20211206T121955_20211206T122150_029904_0391E7_D
 
 
 def s1_plan(plan: str, mode: str, timeliness: str, stop: str = "2021-12-06T12:21:50") -> dict[str, object]:
-    return plan_row("S1A", "233959", "2021-12-06T12:19:55", stop, plan,
-                    instrument_mode=mode, timeliness_category=timeliness, absolute_orbit=29904)
+    return plan_row(
+        "S1A",
+        "233959",
+        "2021-12-06T12:19:55",
+        stop,
+        plan,
+        instrument_mode=mode,
+        timeliness_category=timeliness,
+        absolute_orbit=29904,
+    )
 
 
 @pytest.fixture
@@ -52,11 +60,14 @@ def test_newer_plan_supersedes_and_older_plan_changes_nothing(chain: CdsChain) -
 
 
 def test_newest_row_of_one_batch_wins_whatever_its_position(chain: CdsChain) -> None:
-    chain.feed(RAW_MP_DATATAKE, [
-        s1_plan("2021-12-03T00:00:00", "IW", "NTC"),
-        s1_plan("2021-12-01T00:00:00", "EW", "NRT-3h"),
-        s1_plan("2021-12-02T00:00:00", "SM", "FAST-24h"),
-    ])
+    chain.feed(
+        RAW_MP_DATATAKE,
+        [
+            s1_plan("2021-12-03T00:00:00", "IW", "NTC"),
+            s1_plan("2021-12-01T00:00:00", "EW", "NRT-3h"),
+            s1_plan("2021-12-02T00:00:00", "SM", "FAST-24h"),
+        ],
+    )
     assert chain.by(DATATAKE, "datatake_key")[KEY]["instrument_mode"] == "IW"
 
 
@@ -67,9 +78,17 @@ def test_superseding_keeps_the_datatake_and_what_hangs_off_it(
     attached products take the new plan's fields."""
     chain.feed(RAW_MP_DATATAKE, [s1_plan("2021-12-01T00:00:00", "EW", "NRT-3h")])
     chain.feed(RAW_PRIP_PRODUCT, [raw_product(PRODUCT_NAME, "S1A-Serco", "2021-12-06T12:40:00")])
-    completeness = COMPLETENESS.make({"datatake_key": KEY, "product_type": "EW_RAW__0N", "scope": "all",
-                                      "value": 115.0, "expected": 115.0, "percentage": 100.0,
-                                      "status": "Complete"})
+    completeness = COMPLETENESS.make(
+        {
+            "datatake_key": KEY,
+            "product_type": "EW_RAW__0N",
+            "scope": "all",
+            "value": 115.0,
+            "expected": 115.0,
+            "percentage": 100.0,
+            "status": "Complete",
+        }
+    )
     chain.store.write([completeness])
     deleted: list[str] = []
     real_delete = chain.store.delete

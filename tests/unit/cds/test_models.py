@@ -30,8 +30,12 @@ pytestmark = pytest.mark.unit
 
 def test_catalog_holds_every_model_and_the_default_files() -> None:
     assert [c.family for c in CATALOG.models] == [c.family for c in MODELS]
-    assert {"CONSOLIDATE_PUBLICATION", "CONSOLIDATE_PRODUCT", "CONSOLIDATE_MISSION_PLAN",
-            "ATTACH_DATATAKE"} <= set(CATALOG.engines)
+    assert {
+        "CONSOLIDATE_PUBLICATION",
+        "CONSOLIDATE_PRODUCT",
+        "CONSOLIDATE_MISSION_PLAN",
+        "ATTACH_DATATAKE",
+    } <= set(CATALOG.engines)
     assert CATALOG.routing_file is not None and CATALOG.collectors_dir is not None
 
 
@@ -65,15 +69,24 @@ def test_every_raw_family_has_an_example_collector() -> None:
 
 
 def test_interface_kind_is_decided_by_the_raw_family() -> None:
-    assert dict(INTERFACE_KIND) == {"raw-prip-product": "PRIP", "raw-lta-product": "LTA",
-                                    "raw-auxip-product": "AUXIP", "raw-dd-product": "DD"}
+    assert dict(INTERFACE_KIND) == {
+        "raw-prip-product": "PRIP",
+        "raw-lta-product": "LTA",
+        "raw-auxip-product": "AUXIP",
+        "raw-dd-product": "DD",
+    }
     assert all(c.fields == RAW_PRIP_PRODUCT.fields for c in RAW_PRODUCTS)
 
 
 def test_ids_come_from_the_domain_keys() -> None:
     name = "S1A_EW_RAW__0NDH_20211206T121955_20211206T122150_029904_0391E7_D00D"
-    pub = {"interface_kind": "PRIP", "product_name": f"{name}.SAFE.zip", "product_key": name,
-           "name_parsed": True, "publication_date": "2021-12-06T12:40:00Z"}
+    pub = {
+        "interface_kind": "PRIP",
+        "product_name": f"{name}.SAFE.zip",
+        "product_key": name,
+        "name_parsed": True,
+        "publication_date": "2021-12-06T12:40:00Z",
+    }
     one = PUBLICATION.make(pub | {"interface_name": "S1A-Serco"})
     other = PUBLICATION.make(pub | {"interface_name": "S1A-Backup"})
     assert one.id == PUBLICATION.id_for("S1A-Serco", f"{name}.SAFE.zip") != other.id
@@ -93,10 +106,12 @@ def test_large_families_are_partitioned_by_month_small_ones_not() -> None:
 
 
 def test_field_types_suit_grafana() -> None:
-    floats = {PUBLICATION: ("from_sensing_seconds", "transfer_seconds"),
-              PRODUCT: ("prip_to_dd_seconds", "prip_from_sensing_seconds"),
-              COMPLETENESS: ("value", "expected", "percentage"),
-              ORBIT_COMPLETENESS: ("value_minutes", "expected_minutes", "percentage")}
+    floats = {
+        PUBLICATION: ("from_sensing_seconds", "transfer_seconds"),
+        PRODUCT: ("prip_to_dd_seconds", "prip_from_sensing_seconds"),
+        COMPLETENESS: ("value", "expected", "percentage"),
+        ORBIT_COMPLETENESS: ("value_minutes", "expected_minutes", "percentage"),
+    }
     for doc_class, names in floats.items():
         assert {doc_class.fields[n].type for n in names} == {FieldType.FLOAT}, doc_class.name
     for doc_class in (PUBLICATION, PRODUCT, COMPLETENESS):
@@ -108,16 +123,27 @@ def test_field_types_suit_grafana() -> None:
 def test_full_documents_round_trip_through_duckdb(tmp_path: Path) -> None:
     store = DuckDBStore(tmp_path / "models.duckdb")
     store.setup(MODELS)
-    raw = RAW_PRIP_PRODUCT.make({
-        "interface_name": "S1A-Serco", "name": "x.zip", "publication_date": "2021-12-06T12:40:00Z",
-        "footprint": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
-        "checksum": [{"Algorithm": "MD5", "Value": "ab12", "ChecksumDate": "2021-12-06T12:40:00Z"}],
-    })
-    completeness = COMPLETENESS.make({
-        "datatake_key": "S1A-1", "product_type": "EW_RAW__0N", "scope": "all", "value": 60.0,
-        "expected": 115.0, "percentage": 52.17, "status": "Partial",
-        "missing_periods": [{"start": "2021-12-06T12:20:00Z", "stop": "2021-12-06T12:20:55Z"}],
-    })
+    raw = RAW_PRIP_PRODUCT.make(
+        {
+            "interface_name": "S1A-Serco",
+            "name": "x.zip",
+            "publication_date": "2021-12-06T12:40:00Z",
+            "footprint": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+            "checksum": [{"Algorithm": "MD5", "Value": "ab12", "ChecksumDate": "2021-12-06T12:40:00Z"}],
+        }
+    )
+    completeness = COMPLETENESS.make(
+        {
+            "datatake_key": "S1A-1",
+            "product_type": "EW_RAW__0N",
+            "scope": "all",
+            "value": 60.0,
+            "expected": 115.0,
+            "percentage": 52.17,
+            "status": "Partial",
+            "missing_periods": [{"start": "2021-12-06T12:20:00Z", "stop": "2021-12-06T12:20:55Z"}],
+        }
+    )
     assert store.write([raw, completeness]).counts()["created"] == 2
     assert store.get(RAW_PRIP_PRODUCT, [raw.id])[raw.id].data == raw.data
     assert store.get(COMPLETENESS, [completeness.id])[completeness.id].data == completeness.data

@@ -30,8 +30,7 @@ S1_DOMAIN = "S1A_EW_RAW__0NDH_20211206T121955_20211206T122150_029904_0391E7_D00D
 S2_COMPACT_DOMAIN = "S2A_MSIL1C_20211206T182741_N0301_R127_T11SQS_20211206T201831"
 S2_LONG_DOMAIN = "S2B_OPER_MSI_L0__GR_MPS__20170728T232806_S20170728T183039_D03_N02.05.tar"
 S3_DOMAIN = (
-    "S3A_TM_0_NAT____20211214T151253_20211214T165228_20211214T165453"
-    "_5974_079_339______LN3_O_AL_002.SEN3.zip"
+    "S3A_TM_0_NAT____20211214T151253_20211214T165228_20211214T165453_5974_079_339______LN3_O_AL_002.SEN3.zip"
 )
 S5P_DOMAIN = "S5P_NRTI_L2__AER_LH_20220401T203521_20220401T204021_23146_02_020301_20220401T213615"
 
@@ -337,9 +336,7 @@ def test_unknown_names_say_why(name: str, reason: str) -> None:
 def test_bad_date_reason_names_grammar_field_and_value() -> None:
     parsed = parse(S1_KEY.replace("20211206T121955", "20211306T121955"))
     assert isinstance(parsed, Unknown)
-    assert parsed.reason == (
-        "s1_product: invalid sensing_start '20211306T121955': month must be in 1..12"
-    )
+    assert parsed.reason == ("s1_product: invalid sensing_start '20211306T121955': month must be in 1..12")
 
 
 def test_relative_orbit_is_data_driven() -> None:

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.unit
 
 Case = tuple[str, dict[str, Any]]
 
-instants = st.datetimes(
-    min_value=datetime(2014, 1, 1), max_value=datetime(2099, 12, 31, 23, 59, 59)
-).map(lambda d: d.replace(microsecond=0, tzinfo=UTC))
+instants = st.datetimes(min_value=datetime(2014, 1, 1), max_value=datetime(2099, 12, 31, 23, 59, 59)).map(
+    lambda d: d.replace(microsecond=0, tzinfo=UTC)
+)
 extensions = st.sampled_from(["", ".zip", ".SAFE", ".SAFE.zip", ".SEN3.zip", ".tar", ".EOF", ".nc"])
 
 
@@ -40,8 +40,10 @@ def s1_products(draw: st.DrawFn) -> Case:
     klass = draw(st.sampled_from("SANC"))
     pol = draw(st.sampled_from(["SH", "SV", "DH", "DV", "HH", "HV", "VV", "VH"]))
     start, stop = draw(instants), draw(instants)
-    orbit, take, uid = draw(st.integers(1, 999_999)), draw(st.integers(0, 0xFFFFFF)), draw(
-        st.integers(0, 0xFFFF)
+    orbit, take, uid = (
+        draw(st.integers(1, 999_999)),
+        draw(st.integers(0, 0xFFFFFF)),
+        draw(st.integers(0, 0xFFFF)),
     )
     ptype = f"{mode}_{kind}{resolution}_{level}{klass}"
     name = f"{unit}_{ptype}{pol}_{stamp(start)}_{stamp(stop)}_{orbit:06d}_{take:06X}_{uid:04X}"
@@ -107,13 +109,12 @@ def s3_products(draw: st.DrawFn) -> Case:
         )
     )  # fmt: skip
     start, stop, created = draw(instants), draw(instants), draw(instants)
-    duration, cycle, rel = draw(st.integers(0, 9999)), draw(st.integers(0, 999)), draw(
-        st.integers(1, 385)
-    )
+    duration, cycle, rel = draw(st.integers(0, 9999)), draw(st.integers(0, 999)), draw(st.integers(1, 385))
     frame = draw(st.none() | st.integers(0, 9999))
     frame_text = "____" if frame is None else f"{frame:04d}"
-    centre, timeliness = draw(st.sampled_from(["LN1", "LN2", "LN3", "MAR", "SVL"])), draw(
-        st.sampled_from(["NR", "ST", "NT", "AL"])
+    centre, timeliness = (
+        draw(st.sampled_from(["LN1", "LN2", "LN3", "MAR", "SVL"])),
+        draw(st.sampled_from(["NR", "ST", "NT", "AL"])),
     )
     name = (
         f"{unit}_{ptype}_{stamp(start)}_{stamp(stop)}_{stamp(created)}"
@@ -137,9 +138,7 @@ def s5p_products(draw: st.DrawFn) -> Case:
         )
     )  # fmt: skip
     start, stop, made = draw(instants), draw(instants), draw(instants)
-    orbit, coll, proc = draw(st.integers(0, 99_999)), draw(st.integers(0, 99)), draw(
-        st.integers(0, 999_999)
-    )
+    orbit, coll, proc = draw(st.integers(0, 99_999)), draw(st.integers(0, 99)), draw(st.integers(0, 999_999))
     name = (
         f"S5P_{timeliness}_{data_type}_{stamp(start)}_{stamp(stop)}"
         f"_{orbit:05d}_{coll:02d}_{proc:06d}_{stamp(made)}"

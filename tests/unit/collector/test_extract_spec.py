@@ -67,8 +67,11 @@ def test_embeds_in_a_collector_schema_with_errors_located_under_extract() -> Non
         (xml(a={"path": "q:A"}), (), "undefined namespace prefix"),
         ({**xml(a={"path": "p:A"}), "record": "//q:Product"}, (), "record: invalid XPath"),
         (xml(a={"path": "p:A", "regex": "(S1"}), ("fields", "a", "regex"), "invalid regex"),
-        (xml(a={"path": "p:A", "type": "datetime", "timezone": "Mars/Olympus"}),
-         ("fields", "a", "timezone"), "unknown timezone"),
+        (
+            xml(a={"path": "p:A", "type": "datetime", "timezone": "Mars/Olympus"}),
+            ("fields", "a", "timezone"),
+            "unknown timezone",
+        ),
         (xml(a={"path": "p:A", "type": "int", "format": "%d"}), ("fields", "a"), "format applies"),
         (xml(a={"path": "p:A", "type": "date", "timezone": "UTC"}), ("fields", "a"), "timezone applies"),
         (xml(a={"path": "p:A", "required": True, "default": "x"}), ("fields", "a"), "cannot have a default"),
@@ -83,14 +86,26 @@ def test_embeds_in_a_collector_schema_with_errors_located_under_extract() -> Non
         ({"format": "json", "fields": {}}, ("fields",), "at least 1 item"),
         ({"format": "jsonl", "record": "x", "fields": {"a": {"path": "a"}}}, ("record",), "Extra inputs"),
         ({"format": "csv", "record": "x", "fields": {"a": {"path": "a"}}}, ("record",), "Extra inputs"),
-        ({"format": "csv", "csv": {"header": False}, "fields": {"a": {"path": "a"}}},
-         ("csv",), "give columns exactly"),
-        ({"format": "csv", "csv": {"encoding": "utf-9"}, "fields": {"a": {"path": "a"}}},
-         ("csv", "encoding"), "unknown encoding"),
-        ({"format": "csv", "csv": {"delimiter": ";;"}, "fields": {"a": {"path": "a"}}},
-         ("csv", "delimiter"), "at most 1 character"),
-        ({"format": "csv", "csv": {"header": False, "columns": ["a"]}, "fields": {"b": {"path": "b"}}},
-         (), "'b' is not in csv.columns"),
+        (
+            {"format": "csv", "csv": {"header": False}, "fields": {"a": {"path": "a"}}},
+            ("csv",),
+            "give columns exactly",
+        ),
+        (
+            {"format": "csv", "csv": {"encoding": "utf-9"}, "fields": {"a": {"path": "a"}}},
+            ("csv", "encoding"),
+            "unknown encoding",
+        ),
+        (
+            {"format": "csv", "csv": {"delimiter": ";;"}, "fields": {"a": {"path": "a"}}},
+            ("csv", "delimiter"),
+            "at most 1 character",
+        ),
+        (
+            {"format": "csv", "csv": {"header": False, "columns": ["a"]}, "fields": {"b": {"path": "b"}}},
+            (),
+            "'b' is not in csv.columns",
+        ),
     ],
 )
 def test_rejects_bad_blocks_naming_the_key_and_reason(

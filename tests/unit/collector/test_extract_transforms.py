@@ -86,10 +86,16 @@ def test_conversion_failures_name_the_value(type_: str, raw: Any, says: str) -> 
         ({"timezone": "Europe/Paris"}, "2021-07-01T12:00:00", datetime(2021, 7, 1, 10, 0, tzinfo=UTC)),
         ({"timezone": "Europe/Paris"}, "2021-01-01T12:00:00", datetime(2021, 1, 1, 11, 0, tzinfo=UTC)),
         ({"timezone": "Europe/Paris"}, "2021-07-01T12:00:00Z", datetime(2021, 7, 1, 12, 0, tzinfo=UTC)),
-        ({"format": "%d/%m/%Y %H:%M", "timezone": "UTC"}, "06/12/2021 06:30",
-         datetime(2021, 12, 6, 6, 30, tzinfo=UTC)),
-        ({"format": "%Y%m%dT%H%M%S%z"}, "20211206T121955-0200",
-         datetime(2021, 12, 6, 14, 19, 55, tzinfo=UTC)),
+        (
+            {"format": "%d/%m/%Y %H:%M", "timezone": "UTC"},
+            "06/12/2021 06:30",
+            datetime(2021, 12, 6, 6, 30, tzinfo=UTC),
+        ),
+        (
+            {"format": "%Y%m%dT%H%M%S%z"},
+            "20211206T121955-0200",
+            datetime(2021, 12, 6, 14, 19, 55, tzinfo=UTC),
+        ),
     ],
 )
 def test_datetimes_come_out_aware_in_utc(field: dict[str, Any], raw: str, expected: datetime) -> None:

@@ -94,9 +94,27 @@ ODD = b"""<r xmlns:x="urn:x">
   </rec>
 </r>"""
 PATHS = [
-    "plain", "plain/text()", "rep", "rep/text()", "mixed", "mixed/text()", "commented",
-    "commented/text()", "empty", "empty/text()", "blank", "absent", "absent/text()", "@a",
-    "@x:b", "@missing", "x:ns", "x:ns/text()", "deep", "deep/deeper/text()", "*[1]",
+    "plain",
+    "plain/text()",
+    "rep",
+    "rep/text()",
+    "mixed",
+    "mixed/text()",
+    "commented",
+    "commented/text()",
+    "empty",
+    "empty/text()",
+    "blank",
+    "absent",
+    "absent/text()",
+    "@a",
+    "@x:b",
+    "@missing",
+    "x:ns",
+    "x:ns/text()",
+    "deep",
+    "deep/deeper/text()",
+    "*[1]",
 ]
 
 
@@ -170,8 +188,8 @@ def test_external_dtds_and_parameter_entities_are_never_loaded(tmp_path: Path) -
     (tmp_path / "outer.dtd").write_text('<!ENTITY outer "LEAKED-FROM-DTD">')
     (tmp_path / "param.dtd").write_text('<!ENTITY leak "LEAKED-FROM-PARAMETER-ENTITY">')
     payload = f"""<?xml version="1.0"?>
-<!DOCTYPE r SYSTEM "{(tmp_path / 'outer.dtd').as_uri()}" [
-  <!ENTITY % p SYSTEM "{(tmp_path / 'param.dtd').as_uri()}"> %p;
+<!DOCTYPE r SYSTEM "{(tmp_path / "outer.dtd").as_uri()}" [
+  <!ENTITY % p SYSTEM "{(tmp_path / "param.dtd").as_uri()}"> %p;
 ]>
 <r><item><a>&leak;</a><b>&outer;</b></item></r>""".encode()
     root = etree.fromstring(payload, hardened_parser())
