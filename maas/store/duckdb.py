@@ -298,9 +298,7 @@ class DuckDBStore:
         if not ids:
             return {}
         spec = self._spec(doc_class)
-        known = self._recent.hashes(ids) if self._recent is not None else {}
-        found = {doc_id: digest for doc_id, digest in known.items() if digest is not None}
-        unknown = [doc_id for doc_id in ids if doc_id not in known]
+        found, unknown = self._known_hashes(ids)
         if unknown:
             with _mapped(self.path):
                 found.update(self._if_table(spec, lambda: self._stored(spec, unknown)))
@@ -425,9 +423,7 @@ class DuckDBStore:
     ) -> dict[str, str]:
         """The stored content hashes: remembered ones from memory, DuckDB asked for the rest
         (unless they are assumed new: then the INSERT's primary key checks)."""
-        known = self._recent.hashes(ids) if remembered and self._recent is not None else {}
-        stored = {doc_id: digest for doc_id, digest in known.items() if digest is not None}
-        unknown = [doc_id for doc_id in ids if doc_id not in known]
+        stored, unknown = self._known_hashes(ids) if remembered else ({}, ids)
         if unknown and remembered:  # ids the filter knows new: nothing to read, nothing to refuse
             unknown = self._possible(spec, unknown, build=False)
         if unknown and not assume_new:
@@ -435,6 +431,13 @@ class DuckDBStore:
             self._assume_new[spec.doc_class.family] = not found
             stored.update(found)
         return stored
+
+    def _known_hashes(self, ids: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+        """The stored hashes the memory knows, and the ids it knows nothing of (those it knows
+        absent are in neither)."""
+        known = self._recent.hashes(ids) if self._recent is not None else {}
+        stored = {doc_id: digest for doc_id, digest in known.items() if digest is not None}
+        return stored, [doc_id for doc_id in ids if doc_id not in known]
 
     def _remember(self, merged: Merged) -> None:
         if self._memory is not None:
