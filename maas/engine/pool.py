@@ -73,10 +73,10 @@ class StepStats:
     retried: int = 0
     dead_lettered: int = 0
     reports: int = 0
-    isolated: int = 0  # redelivered messages sent back to be processed alone
+    handed_back: int = 0  # redelivered messages put back as copies, to be processed apart
 
     def add(self, other: StepStats) -> None:
-        for name in ("deliveries", "acked", "retried", "dead_lettered", "reports", "isolated"):
+        for name in ("deliveries", "acked", "retried", "dead_lettered", "reports", "handed_back"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -166,8 +166,9 @@ class Pool:
         return self._handle(queue, [delivery])
 
     def _isolate(self, queue: str, redelivered: list[Delivery]) -> StepStats:
-        """Each redelivered message back to its queue as a solo copy counting one more
-        attempt; one whose solo attempts all killed the process to the DLQ instead."""
+        """Each redelivered message back to its queue as a copy carrying its count (0 the first
+        time, then one more solo attempt); one whose solo attempts all killed the process to
+        the DLQ instead."""
         stats, again = StepStats(), []
         for delivery in redelivered:
             if _isolated(delivery) and delivery.solo_attempts >= self.max_solo_crashes:
@@ -177,7 +178,7 @@ class Pool:
         if again:
             self.bus.publish([solo_envelope(d, _next_attempt(d)) for d in _culprit_last(again)])
             self.bus.ack(again)
-            stats.isolated += len(again)
+            stats.handed_back += len(again)
             self.hooks.handed_back(queue, len(again))
             log.warning(
                 "queue %s: %d redelivered message(s) (their consumer stopped, died or lost its "
@@ -354,10 +355,9 @@ def _settled_by(part: list[Incoming], pending: dict[str, list[Delivery]]) -> dic
 def _second_pass(delivery: Delivery) -> bool:
     """Seen before: redelivered, retried, replayed or isolated after a crash (most deliveries
     carry no headers at all)."""
-    if delivery.redelivered:
+    if _suspect(delivery):
         return True
-    headers = delivery.headers
-    return bool(headers) and (delivery.attempts > 0 or H_REPLAYS in headers or H_SOLO_ATTEMPTS in headers)
+    return bool(delivery.headers) and (delivery.attempts > 0 or H_REPLAYS in delivery.headers)
 
 
 def _suspect(delivery: Delivery) -> bool:

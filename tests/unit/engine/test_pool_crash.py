@@ -142,7 +142,7 @@ def test_a_redelivered_message_is_processed_apart_from_the_fresh_ones(
 
     first = pool.step(timeout_s=0)
     (copy,) = head(broker)
-    assert (first.deliveries, first.isolated, first.acked, hooks.sizes) == (5, 1, 4, [4])
+    assert (first.deliveries, first.handed_back, first.acked, hooks.sizes) == (5, 1, 4, [4])
     assert (copy.solo_attempts, copy.redelivered, copy.routing_key) == (0, False, "new.test-raw")
     assert copy.message().document_ids == (RAW.id_for("first"),)
 
@@ -167,7 +167,7 @@ def test_messages_handed_back_by_a_stopped_consumer_are_processed_together(
     pool = catalog_pool(routing(), "doubler", MemoryBus(broker), store, hooks)
 
     first = pool.step(timeout_s=0)
-    assert (first.deliveries, first.isolated, hooks.sizes, hooks.handed) == (6, 6, [], [(QUEUE, 6)])
+    assert (first.deliveries, first.handed_back, hooks.sizes, hooks.handed) == (6, 6, [], [(QUEUE, 6)])
     assert [d.solo_attempts for d in head(broker)] == [0] * 6
     second = pool.step(timeout_s=0)
     assert (second.deliveries, second.acked, hooks.sizes) == (6, 6, [6])
