@@ -115,9 +115,7 @@ def chain(count: int, page: int, s3_every: int, recorder: Recorder, tmp: Path) -
 def duckdb_floor(chunks: list[Chunk], tmp: Path) -> tuple[float, dict[str, float]]:
     """CPU seconds DuckDB takes to load the chunks into a fresh file; and per table."""
     conn = duckdb.connect(str(tmp / "floor.duckdb"))
-    conn.execute("SET GLOBAL TimeZone = 'UTC'")
-    conn.execute(f"SET GLOBAL checkpoint_threshold = '{embedded.CHECKPOINT_THRESHOLD}'")
-    conn.execute(f"SET GLOBAL threads = {embedded.WRITER_THREADS}")
+    embedded.configure(conn, read_only=False)
     for spec in {chunk.spec.table: chunk.spec for chunk in chunks}.values():
         conn.execute(spec.create_sql())
         for statement in spec.index_sql():

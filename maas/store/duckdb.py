@@ -183,10 +183,7 @@ class DuckDBStore:
             raise  # the same file open with another mode in this process: the caller decides
         except duckdb.Error as exc:
             raise StoreError(f"embedded store {self.path} cannot be opened: {_first_line(exc)}") from exc
-        conn.execute("SET GLOBAL TimeZone = 'UTC'")
-        if not read_only:
-            conn.execute(f"SET GLOBAL checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
-            conn.execute(f"SET GLOBAL threads = {WRITER_THREADS}")
+        configure(conn, read_only=read_only)
         return conn
 
     def _open_error(self, exc: duckdb.IOException) -> StoreError | LockHeldError:
@@ -780,6 +777,15 @@ def _table_made(path: Path) -> None:
     with _made_guard:
         key = path.absolute()
         _made[key] = _made.get(key, 0) + 1
+
+
+def configure(conn: Cursor, *, read_only: bool) -> None:
+    """The settings of every connection the store opens (``bench/cds_floor.py`` times bare
+    DuckDB with them, so that it compares like with like)."""
+    conn.execute("SET GLOBAL TimeZone = 'UTC'")
+    if not read_only:
+        conn.execute(f"SET GLOBAL checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+        conn.execute(f"SET GLOBAL threads = {WRITER_THREADS}")
 
 
 def _rows(cur: Cursor) -> Iterator[tuple[Any, ...]]:
