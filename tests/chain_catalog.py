@@ -12,11 +12,16 @@ from typing import NoReturn
 
 from pydantic import BaseModel, ConfigDict
 
+from maas.bus.base import Bus
 from maas.catalog import Catalog
+from maas.config.settings import BusSettings
 from maas.engine.base import Batch, Context, Engine, Writes
+from maas.engine.pool import Hooks, Pool
 from maas.engine.registry import EngineRegistry
+from maas.engine.routing import RoutingFile
 from maas.errors import PermanentError
 from maas.model import DocumentClass, Field, FieldType, ModelRegistry
+from maas.store.base import Store
 
 RAW = DocumentClass(
     "TestRaw",
@@ -87,3 +92,24 @@ CATALOG = Catalog(
     engines=EngineRegistry([Double, Triple]),
     routing_file=Path(__file__).parent / "data" / "chain_routing.yaml",
 )
+
+
+def catalog_pool(
+    routing: RoutingFile,
+    name: str,
+    bus: Bus,
+    store: Store,
+    hooks: Hooks | None = None,
+    bus_settings: BusSettings | None = None,
+) -> Pool:
+    """A pool of this catalog's engines, as ``maas engine pool`` builds one."""
+    return Pool.from_routing(
+        routing,
+        name,
+        bus=bus,
+        store=store,
+        models=CATALOG.models,
+        engines=CATALOG.engines,
+        bus_settings=bus_settings or BusSettings(),
+        hooks=hooks,
+    )

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from chain_catalog import CATALOG, DOUBLED, RAW, TRIPLED
+from chain_catalog import CATALOG, DOUBLED, RAW, TRIPLED, catalog_pool
 
 from maas.bus.base import Bus, Envelope, Failure
 from maas.bus.factory import create_bus
@@ -105,18 +105,6 @@ def routing_with_suffix(suffix: str) -> RoutingFile:
     return RoutingFile.model_validate(data)
 
 
-def make_pool(rig_settings: Settings, routing: RoutingFile, name: str, bus: Bus, store: Store) -> Pool:
-    return Pool.from_routing(
-        routing,
-        name,
-        bus=bus,
-        store=store,
-        models=CATALOG.models,
-        engines=CATALOG.engines,
-        bus_settings=rig_settings.bus,
-    )
-
-
 @pytest.fixture(params=BACKENDS)
 def rig(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
     suffix = uuid.uuid4().hex[:8]
@@ -133,7 +121,9 @@ def _embedded(tmp_path: Path, routing: RoutingFile) -> Iterator[Rig]:
     store, bus = create_store(settings), MemoryBus(MemoryBroker(), "contract")
     store.setup(list(CATALOG.models))
     bus.declare(routing.topology(settings.bus))
-    chain = Chain([make_pool(settings, routing, name, bus, store) for name in routing.pools])
+    chain = Chain(
+        [catalog_pool(routing, name, bus, store, bus_settings=settings.bus) for name in routing.pools]
+    )
     yield Rig(settings, routing, store, bus, chain.run_until_idle)
     bus.close()
     store.close()
@@ -168,7 +158,9 @@ def _distributed(settings: Settings, routing: RoutingFile) -> Iterator[Rig]:
     pool_buses = {name: create_bus(settings, f"contract-pool-{name}") for name in routing.pools}
     for handle in pool_buses.values():
         handle.declare(topology)  # as `maas engine pool` does: a bus retries by its queues' policies
-    pools = [make_pool(settings, routing, name, b, store) for name, b in pool_buses.items()]
+    pools = [
+        catalog_pool(routing, name, b, store, bus_settings=settings.bus) for name, b in pool_buses.items()
+    ]
     rig = Rig(settings, routing, store, bus, lambda: _until_idle(pools, rig))
     try:
         yield rig
