@@ -60,7 +60,7 @@ def list_(ctx: typer.Context) -> None:
 
 @app.command()
 def show(ctx: typer.Context, queue: QueueArg, limit: LimitOpt = 20) -> None:
-    """Show dead letters (left in place): reason, attempts, consumer, failure times, origin."""
+    """Show dead letters (left in place): reason, attempts, solo attempts, consumer, failure times, origin."""
     with _dead_letters(ctx) as (bus, topology):
         for delivery in bus.peek(_dlq(topology, queue), limit or 20):
             print(json.dumps(_describe(delivery), ensure_ascii=False))
