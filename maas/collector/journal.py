@@ -27,7 +27,7 @@ from typing import Any
 from maas.collector.sources.base import Checkpoint, SeenFile, SourceState
 from maas.errors import LockHeldError, StoreError
 from maas.model import Document, DocumentClass, Field, FieldType
-from maas.store.base import Outcome, Store, Term
+from maas.store.base import Store, Term, WriteReport
 
 # Whose journal a document belongs to: the key of an entry, the start of a seen file's key.
 _OWNER = {
@@ -223,7 +223,7 @@ def _dead_here(holder: str) -> bool:
     return False
 
 
-def _checked(report: Any, doc_id: str) -> None:
-    for item in report.items:
-        if item.outcome in (Outcome.RETRYABLE, Outcome.PERMANENT):
-            raise StoreError(f"journal entry {doc_id}: {item.reason}")
+def _checked(report: WriteReport, doc_id: str) -> None:
+    failed = report.failed
+    if failed:
+        raise StoreError(f"journal entry {doc_id}: {failed[0].reason}")

@@ -251,8 +251,9 @@ class CollectorRun:
     def _write(self, docs: list[Document], stats: CollectorStats) -> WriteReport:
         report = self.target.store.write(docs) if docs else WriteReport()
         counts = report.counts()
-        if counts[Outcome.RETRYABLE]:  # the journal does not advance: this payload comes again next run
-            retryable = report.with_outcome(Outcome.RETRYABLE)
+        # Not written yet: the journal does not advance, this payload comes again next run.
+        if counts[Outcome.RETRYABLE] or counts[Outcome.CONFLICT]:
+            retryable = report.with_outcome(Outcome.RETRYABLE, Outcome.CONFLICT)
             raise TransientError(f"{len(retryable)} document(s) not written: {retryable[0].reason}")
         if counts[Outcome.PERMANENT]:
             for item in report.with_outcome(Outcome.PERMANENT):

@@ -58,8 +58,9 @@ class Writes:
 
     ``expected``: for an aggregate recomputed from what is stored for its key, the stored hash
     of each output id (``Store.hashes``, None when absent) read *before* its inputs. Another
-    writer that changed one since (a replica of the pool on the same key) makes the write
-    retryable instead of overwritten by this older computation; the batch is recomputed.
+    writer that changed one since (a replica of the pool on the same key) makes the write a
+    conflict (``Outcome.CONFLICT``) instead of overwritten by this older computation; the batch
+    is recomputed.
     """
 
     upserts: list[Document] = field(default_factory=list)

@@ -4,9 +4,10 @@ Transport-agnostic on purpose: RabbitMQ pools and the in-process chain call the 
 embedded mode and replay behave exactly like production.
 
 Failure rules:
-- a transient error (store down, 429 after bounded retries) fails the whole batch with a
-  TransientError: the caller retries every message through its delay queue. Writes are
-  idempotent (deterministic ids, unchanged documents skipped), so a retry is harmless;
+- a transient error (store down, 429 after bounded retries) or a write conflict (an aggregate
+  changed by another writer since it was read) fails the whole batch with a TransientError:
+  the caller retries every message through its delay queue. Writes are idempotent
+  (deterministic ids, unchanged documents skipped), so a retry is harmless;
 - a permanent error (engine bug, mapping violation) in a batch of several messages is isolated
   by processing each message alone: only the guilty messages are dead-lettered, with the
   reason; the others are acknowledged.
@@ -167,17 +168,17 @@ class Processor:
             outputs.writes.extend(writes)
 
     def _write(self, upserts: list[Document], expected: Expected) -> WriteReport:
-        """Retryable documents fail the batch: it is retried, and recomputed, later. The
-        documents of the batch without a conflict are written already, which a retry finds
+        """Conflicting and retryable documents fail the batch: it is retried, and recomputed,
+        later. The other documents of the batch are written already, which a retry finds
         unchanged."""
         report = self.store.write(upserts, expected=expected) if upserts else WriteReport()
-        retryable = report.with_outcome(Outcome.RETRYABLE)
         conflicts = report.conflicts
         if conflicts:
             raise TransientError(
                 f"{len(conflicts)} aggregate(s) changed by another writer since read: retrying the"
                 f" batch ({conflicts[0].reason})"
             )
+        retryable = report.with_outcome(Outcome.RETRYABLE)
         if retryable:
             raise TransientError(
                 f"{len(retryable)} document(s) could not be written yet: {retryable[0].reason}"

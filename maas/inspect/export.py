@@ -15,7 +15,7 @@ from pathlib import Path
 
 from maas.errors import MaasError, StoreError
 from maas.model import DocumentClass
-from maas.store.base import Filter, Outcome, Store
+from maas.store.base import Filter, Store
 from maas.store.duckdb import DuckDBStore
 from maas.store.lock import ProcessLock
 
@@ -66,7 +66,7 @@ def _copy(source: Store, target: DuckDBStore, part: Slice, progress: Progress | 
     documents = source.scan(part.doc_class, part.filters, batch_size=CHUNK)
     done = 0
     while chunk := list(itertools.islice(documents, CHUNK)):
-        refused = target.write(chunk).with_outcome(Outcome.PERMANENT, Outcome.RETRYABLE)
+        refused = target.write(chunk).failed
         if refused:
             raise StoreError(
                 f"{len(refused)} {part.doc_class.family} document(s) not exported: "

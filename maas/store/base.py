@@ -18,6 +18,9 @@ class Outcome(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"  # same content: not rewritten, no report emitted
+    # Not written: another writer changed it since the writer read its hash (``expected``).
+    # What the writer computed may be stale: recompute, then write again.
+    CONFLICT = "conflict"
     RETRYABLE = "retryable"  # 429, 5xx, rejected execution... still failing after bounded retries
     PERMANENT = "permanent"  # mapping or validation error: retrying will not help
 
@@ -27,7 +30,12 @@ class Outcome(StrEnum):
 
     @property
     def failed(self) -> bool:
-        return self in (Outcome.RETRYABLE, Outcome.PERMANENT)
+        return self in (Outcome.CONFLICT, Outcome.RETRYABLE, Outcome.PERMANENT)
+
+    @property
+    def transient(self) -> bool:
+        """Worth trying again later (a dead letter only once the retry policy is exhausted)."""
+        return self in (Outcome.CONFLICT, Outcome.RETRYABLE)
 
 
 _OUTCOME = attrgetter("outcome")
@@ -73,9 +81,7 @@ class WriteReport:
     @property
     def conflicts(self) -> list[ItemResult]:
         """The documents not written because another writer changed them since they were read."""
-        return [
-            i for i in self.items if i.outcome is Outcome.RETRYABLE and CHANGED_SINCE_READ in (i.reason or "")
-        ]
+        return self.with_outcome(Outcome.CONFLICT)
 
 
 # --- filter language: a list of filters means AND --------------------------------------------
@@ -149,7 +155,7 @@ class Store(Protocol):
         """Bulk upsert by id; unchanged content is not rewritten; every item classified.
 
         ``expected``: for ids computed from what was stored (an aggregate), the hash read before
-        computing. One stored with another hash since is not written but RETRYABLE (the caller
+        computing. One stored with another hash since is not written but a CONFLICT (the caller
         recomputes), checked atomically with the write."""
 
     def hashes(

@@ -838,7 +838,10 @@ def _ids_only(ids: list[str]) -> Targets:
 
 
 def _gave_up(targets: Targets, refused: dict[str, ItemResult], exc: Exception) -> list[ItemResult]:
-    """Still conflicting after bounded retries: retryable, for the caller's retry queue."""
+    """Still conflicting after bounded retries: retryable, for the caller's retry queue. Not an
+    ``Outcome.CONFLICT``: nothing says the caller's read is stale (a write without expectations
+    gives up the same way); the store could not commit under contention, which an operator
+    should see as such."""
     reason = f"gave up after {CONFLICT_ATTEMPTS} write conflicts: {_first_line(exc)}"
     return [ItemResult(i, index, Outcome.RETRYABLE, reason) for i, index in targets() if i not in refused]
 
@@ -846,7 +849,7 @@ def _gave_up(targets: Targets, refused: dict[str, ItemResult], exc: Exception) -
 def _as_expected(
     encoded: list[Encoded], stored: dict[str, str], expected: Expected
 ) -> tuple[list[Encoded], list[ItemResult]]:
-    """The documents still as their writer expected, and the others: retryable, not written."""
+    """The documents still as their writer expected, and the others: conflicts, not written."""
     kept, conflicts = [], []
     for item in encoded:
         doc, _, digest = item
@@ -854,7 +857,7 @@ def _as_expected(
         if reason is None:
             kept.append(item)
         else:
-            conflicts.append(ItemResult(doc.id, doc.index, Outcome.RETRYABLE, reason))
+            conflicts.append(ItemResult(doc.id, doc.index, Outcome.CONFLICT, reason))
     return kept, conflicts
 
 

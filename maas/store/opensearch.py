@@ -274,7 +274,7 @@ class OpenSearchStore:
             target = targets[doc_id]
             reason = unexpected(expected, doc_id, stored.digest if stored else None, target.digest)
             if reason is not None:
-                raise _Refused(reason, Outcome.RETRYABLE)
+                raise _Refused(reason, Outcome.CONFLICT)
             return target
 
         existed = self._converge(doc_class, where, want, [HASH_FIELD], report, read_first)
@@ -323,7 +323,9 @@ class OpenSearchStore:
         """Read, decide, write conditionally; ids that lost a race are re-read and decided again.
 
         Returns how many documents existed already (found by the first read, or refused as
-        already existing by an unread ``create``).
+        already existing by an unread ``create``). Ids still losing after the last round are
+        RETRYABLE, not a CONFLICT: each round decided on a fresh read, so what was lost is the
+        store's race, not the caller's (DuckDB's transactions give up the same way).
         """
         existed = 0
         for round_ in range(self._conflict_rounds):

@@ -84,32 +84,32 @@ def test_unchanged_with_matching_expectation_is_unchanged(store: Store, aggregat
     )
 
 
-def test_changed_since_read_is_retryable_and_not_written(store: Store, aggregates: DocumentClass) -> None:
+def test_changed_since_read_is_a_conflict_and_not_written(store: Store, aggregates: DocumentClass) -> None:
     read = doc(aggregates, "a", 1)
     store.write([read])
     expected = {read.id: stored_hash(store, read)}
     store.write([doc(aggregates, "a", 2)])  # another writer, after the read
     kind, reason = outcome(store.write([doc(aggregates, "a", 3)], expected=expected))
-    assert kind is Outcome.RETRYABLE
+    assert kind is Outcome.CONFLICT
     assert reason is not None and read.id in reason and CHANGED_SINCE_READ in reason
     assert value_of(store, read) == 2, "the other writer's document stays"
 
 
-def test_expected_absent_but_created_since_is_retryable(store: Store, aggregates: DocumentClass) -> None:
+def test_expected_absent_but_created_since_is_a_conflict(store: Store, aggregates: DocumentClass) -> None:
     theirs = doc(aggregates, "a", 1)
     store.write([theirs])
     kind, reason = outcome(store.write([doc(aggregates, "a", 2)], expected={theirs.id: None}))
-    assert kind is Outcome.RETRYABLE and CHANGED_SINCE_READ in (reason or "")
+    assert kind is Outcome.CONFLICT and CHANGED_SINCE_READ in (reason or "")
     assert value_of(store, theirs) == 1
 
 
-def test_expected_present_but_deleted_since_is_retryable(store: Store, aggregates: DocumentClass) -> None:
+def test_expected_present_but_deleted_since_is_a_conflict(store: Store, aggregates: DocumentClass) -> None:
     gone = doc(aggregates, "a", 1)
     store.write([gone])
     expected = {gone.id: stored_hash(store, gone)}
     store.delete(aggregates, [gone.id])
     kind, reason = outcome(store.write([doc(aggregates, "a", 2)], expected=expected))
-    assert kind is Outcome.RETRYABLE and CHANGED_SINCE_READ in (reason or "")
+    assert kind is Outcome.CONFLICT and CHANGED_SINCE_READ in (reason or "")
     assert value_of(store, gone) is None, "not re-created"
 
 
@@ -131,6 +131,8 @@ def test_only_the_conflicting_documents_are_held_back(store: Store, aggregates: 
     free = doc(aggregates, "free", 1)
     report = store.write([doc(aggregates, "mine", 5), doc(aggregates, "theirs", 5), free], expected=expected)
     outcomes = {item.id: item.outcome for item in report.items}
-    assert outcomes == {mine.id: Outcome.UPDATED, theirs.id: Outcome.RETRYABLE, free.id: Outcome.CREATED}
+    assert outcomes == {mine.id: Outcome.UPDATED, theirs.id: Outcome.CONFLICT, free.id: Outcome.CREATED}
     assert [item.id for item in report.conflicts] == [theirs.id]
+    assert [item.id for item in report.failed] == [theirs.id], "failed, to be retried"
+    assert theirs.id not in {item.id for item in report.changed}, "a conflict is no change"
     assert (value_of(store, mine), value_of(store, theirs), value_of(store, free)) == (5, 2, 1)

@@ -461,7 +461,7 @@ def test_an_expectation_met_by_the_read_but_not_by_the_write_is_a_conflict(
 
     report = store.write([item(doc_class, 1, title="mine")], expected=expected)
 
-    assert outcomes(report) == {old.id: Outcome.RETRYABLE}
+    assert outcomes(report) == {old.id: Outcome.CONFLICT}
     assert report.conflicts and old.id in (report.conflicts[0].reason or "")
     assert [[action for action, _ in ops] for ops in recorder.bulks()] == [["index"]]
     assert store.get(doc_class, [old.id])[old.id].data["title"] == "theirs"
@@ -474,7 +474,7 @@ def test_an_expected_absent_document_created_meanwhile_is_a_conflict(
     mine = item(doc_class, 1, title="mine")
     recorder.before("POST", "/_bulk", lambda: other_writer.write([item(doc_class, 1, title="theirs")]))
     report = make_store().write([mine], expected={mine.id: None})
-    assert outcomes(report) == {mine.id: Outcome.RETRYABLE}
+    assert outcomes(report) == {mine.id: Outcome.CONFLICT}
     assert other_writer.get(doc_class, [mine.id])[mine.id].data["title"] == "theirs"
 
 

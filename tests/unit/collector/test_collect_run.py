@@ -21,7 +21,7 @@ from maas.config.settings import TLSSettings
 from maas.errors import LockHeldError
 from maas.gc_pacing import GC_YOUNG_THRESHOLD
 from maas.model import Document, DocumentClass
-from maas.store.base import Modify, WriteReport
+from maas.store.base import ItemResult, Modify, Outcome, WriteReport
 from maas.store.duckdb import DuckDBStore
 
 pytestmark = pytest.mark.unit
@@ -91,6 +91,26 @@ def test_crash_between_archive_and_write_leaves_no_gap_and_no_duplicate(
     assert len(list((tmp_path / "archive").rglob("*.gz"))) == 2  # same bytes: not archived twice
     (again,) = make_run(store, tmp_path / "archive").run([config])
     assert again.payloads == 0
+
+
+@pytest.mark.parametrize("outcome", [Outcome.RETRYABLE, Outcome.CONFLICT])
+def test_documents_not_written_yet_leave_their_payload_to_the_next_run(
+    tmp_path: Path, store: DuckDBStore, monkeypatch: pytest.MonkeyPatch, outcome: Outcome
+) -> None:
+    inbox = inbox_with(tmp_path, {"a.csv": "name,value\na,1\n"})
+    real_write = store.write
+
+    def not_yet(docs: list[Document]) -> WriteReport:
+        if docs[0].doc_class is not RAW:
+            return real_write(docs)
+        return WriteReport([ItemResult(d.id, d.index, outcome, "not now") for d in docs])
+
+    monkeypatch.setattr(store, "write", not_yet)
+    (failed,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert failed.error is not None and "1 document(s) not written: not now" in failed.error
+    monkeypatch.setattr(store, "write", real_write)
+    (again,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert (again.error, again.payloads, again.created) == (None, 1, 1)
 
 
 def test_lease_blocks_a_live_holder_and_expires(store: DuckDBStore) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import chain_catalog
 import pytest
 from chain_catalog import CATALOG, DOUBLED, RAW, TRIPLED
 
@@ -13,9 +14,11 @@ from maas.bus.memory import MemoryBroker, MemoryBus
 from maas.bus.message import chunk_messages
 from maas.config import Settings
 from maas.config.settings import BusSettings
-from maas.engine.pool import Chain, Pool
+from maas.engine.pool import Chain, Hooks, Pool
 from maas.engine.routing import load_routing
 from maas.errors import StoreUnavailable
+from maas.model import Document
+from maas.store.base import NOTHING_EXPECTED, Expected, ItemResult, Outcome, WriteReport
 from maas.store.duckdb import DuckDBStore
 
 pytestmark = pytest.mark.unit
@@ -35,11 +38,11 @@ def bus() -> MemoryBus:
     return MemoryBus(MemoryBroker(), "test")
 
 
-def make_chain(store: DuckDBStore, bus: MemoryBus) -> Chain:
+def make_chain(store: DuckDBStore, bus: MemoryBus, hooks: Hooks | None = None) -> Chain:
     routing = load_routing(CATALOG.routing_file, CATALOG.engines)
     bus.declare(routing.topology(BUS))
-    return Chain.from_routing(
-        routing, bus=bus, store=store, models=CATALOG.models, engines=CATALOG.engines, bus_settings=BUS
+    return Chain(
+        [chain_catalog.catalog_pool(routing, name, bus, store, hooks, BUS) for name in routing.pools]
     )
 
 
@@ -111,6 +114,59 @@ def test_transient_error_retries_then_dead_letters(
     (dead,) = bus.peek("test.double.dlq", 10)
     assert dead.failure is not None and dead.failure.attempts == 3
     assert "store down" in dead.failure.reason
+
+
+class Settled(Hooks):
+    """Every retry and dead letter of the chain, with its reason."""
+
+    def __init__(self) -> None:
+        self.failures: list[tuple[str, str]] = []
+
+    def retried(self, queue: str, count: int, reason: str) -> None:
+        self.failures.append(("retried", reason))
+
+    def dead_lettered(self, queue: str, count: int, reason: str) -> None:
+        self.failures.append(("dead-lettered", reason))
+
+
+@pytest.mark.parametrize(
+    ("outcome", "settled", "reason"),
+    [
+        (Outcome.CONFLICT, "retried", "1 aggregate(s) changed by another writer since read: retrying"),
+        (Outcome.RETRYABLE, "retried", "1 document(s) could not be written yet: refused once"),
+        (Outcome.PERMANENT, "dead-lettered", "1 document(s) refused by the store: refused once"),
+    ],
+)
+def test_what_a_refused_write_does_to_its_batch(
+    store: DuckDBStore,
+    bus: MemoryBus,
+    monkeypatch: pytest.MonkeyPatch,
+    outcome: Outcome,
+    settled: str,
+    reason: str,
+) -> None:
+    """A conflict is retried through the delay queue like a store that could not write yet,
+    never dead-lettered on its first try, and reported downstream only once written."""
+    hooks = Settled()
+    chain = make_chain(store, bus, hooks)
+    collect(store, bus, {"x": 1})
+    real_write, refused = store.write, list[Document]()
+
+    def refuse_once(docs: Iterable[Document], *, expected: Expected = NOTHING_EXPECTED) -> WriteReport:
+        docs = list(docs)
+        if refused or docs[0].doc_class is not DOUBLED:
+            return real_write(docs, expected=expected)
+        refused.extend(docs)
+        return WriteReport([ItemResult(d.id, d.index, outcome, "refused once") for d in docs])
+
+    monkeypatch.setattr(store, "write", refuse_once)
+    stats = chain.run_until_idle()
+    ((how, why),) = hooks.failures
+    assert how == settled and reason in why
+    retried = settled == "retried"
+    assert (stats.retried, stats.dead_lettered) == (int(retried), int(not retried))
+    assert stats.reports == int(retried), "one report, of the document once written"
+    assert tripled(store) == ({"x": 6} if retried else {})
 
 
 def test_replayed_dead_letter_is_processed_after_the_fix(

@@ -317,4 +317,4 @@ def test_a_conditional_write_after_hashes_read_from_duckdb_checks_them(path: Pat
         expected = store.hashes(EVENTS, [event(0).id])
         assert store.get(EVENTS, [event(0).id])[event(0).id].data == event(0).data
         assert store.write([event(0, n=7)], expected=expected).counts() == {"updated": 1}
-        assert store.write([event(0, n=8)], expected=expected).counts() == {"retryable": 1}
+        assert store.write([event(0, n=8)], expected=expected).counts() == {"conflict": 1}

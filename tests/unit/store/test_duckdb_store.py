@@ -220,7 +220,7 @@ def test_hashes_and_expectations_read_duckdb_when_nothing_is_remembered(
         assert expected == other.hashes(ITEMS, [doc.id]) and list(expected) == [doc.id]
         other.write([doc.replace(n=2)])
         report = store.write([doc.replace(n=3)], expected=expected)
-        assert report.counts() == {Outcome.RETRYABLE: 1}
+        assert report.counts() == {Outcome.CONFLICT: 1}
         assert store.write([doc.replace(n=3)], expected=store.hashes(ITEMS, [doc.id])).counts() == {
             Outcome.UPDATED: 1
         }
