@@ -61,6 +61,12 @@ class TransientError(MaasError):
     transient = True
 
 
+class WriteConflict(TransientError):
+    """Another writer changed what a computation read since it read it (a replica of the pool
+    recomputing the same aggregate): computed again later, like any transient error. Told apart
+    because with several replicas a few are expected, while other transient errors are trouble."""
+
+
 class PermanentError(MaasError):
     """Retrying will not help: bad data, a mapping violation, a bug. Dead-letter it."""
 

@@ -48,7 +48,12 @@ class PoolMetrics(Hooks):
         self.written = Counter(
             "maas_documents_written", "Documents created or updated", labels, registry=registry
         )
-        self.retries = Counter("maas_messages_retried", "Messages sent to retry", labels, registry=registry)
+        self.retries = Counter(
+            "maas_messages_retried",
+            "Messages sent to retry, by cause: conflict (another writer) or transient (trouble)",
+            [*labels, "cause"],
+            registry=registry,
+        )
         self.dead = Counter(
             "maas_messages_dead_lettered", "Messages dead-lettered", labels, registry=registry
         )
@@ -75,8 +80,8 @@ class PoolMetrics(Hooks):
         self.written.labels(self.pool, queue).inc(len(result.written.changed))
         self.latency.labels(self.pool, queue).observe(seconds)
 
-    def retried(self, queue: str, count: int, reason: str) -> None:
-        self.retries.labels(self.pool, queue).inc(count)
+    def retried(self, queue: str, count: int, reason: str, conflict: bool = False) -> None:
+        self.retries.labels(self.pool, queue, "conflict" if conflict else "transient").inc(count)
 
     def dead_lettered(self, queue: str, count: int, reason: str) -> None:
         self.dead.labels(self.pool, queue).inc(count)

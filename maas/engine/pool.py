@@ -31,7 +31,7 @@ from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
 from maas.engine.registry import EngineRegistry
 from maas.engine.routing import QueueConfig, RoutingFile, build_engines
-from maas.errors import BusError, BusInterrupted, ConfigError, MaasError, TransientError
+from maas.errors import BusError, BusInterrupted, ConfigError, MaasError, TransientError, WriteConflict
 from maas.gc_pacing import batch_gc
 from maas.model import ModelRegistry
 from maas.store.base import Store
@@ -52,8 +52,9 @@ class Hooks:
     def batch_done(self, queue: str, result: BatchResult, messages: int, seconds: float) -> None:
         """A batch was processed and settled."""
 
-    def retried(self, queue: str, count: int, reason: str) -> None:
-        """Messages went back through a delay queue (or to the DLQ when exhausted)."""
+    def retried(self, queue: str, count: int, reason: str, conflict: bool = False) -> None:
+        """Messages went back through a delay queue (or to the DLQ when exhausted); ``conflict``:
+        because another writer changed what their batch read (``WriteConflict``)."""
 
     def dead_lettered(self, queue: str, count: int, reason: str) -> None:
         """Messages went to the dead-letter queue."""
@@ -257,7 +258,7 @@ class Pool:
         try:
             result = queue.processor.process(incoming)
         except TransientError as exc:
-            self._retry(queue.config.name, pending, str(exc), stats)
+            self._retry(queue.config.name, pending, exc, stats)
             return
         self._settle(queue.config.name, result, pending, stats)
         self.hooks.batch_done(queue.config.name, result, len(incoming), time.perf_counter() - started)
@@ -299,13 +300,13 @@ class Pool:
         return routed(self.report_patterns, routing_key)
 
     def _retry(
-        self, queue: str, pending: dict[str, list[Delivery]], reason: str, stats: StepStats
+        self, queue: str, pending: dict[str, list[Delivery]], exc: TransientError, stats: StepStats
     ) -> StepStats:
-        deliveries = [d for group in pending.values() for d in group]
+        deliveries, reason = [d for group in pending.values() for d in group], str(exc)
         settled = self.bus.retry(deliveries, reason, consumer=f"pool:{self.name}")
         stats.retried += settled.retried
         stats.dead_lettered += settled.dead_lettered
-        self.hooks.retried(queue, len(deliveries), reason)
+        self.hooks.retried(queue, len(deliveries), reason, isinstance(exc, WriteConflict))
         log.warning("queue %s: %d message(s) to retry: %s", queue, len(deliveries), reason)
         return stats
 

@@ -26,7 +26,7 @@ from typing import NamedTuple
 from maas.bus.message import DEFAULT_IDS_PER_MESSAGE, Action, Message, parse_routing_key
 from maas.engine.base import Batch, Context, Writes
 from maas.engine.routing import BoundEngine
-from maas.errors import MaasError, PermanentError, TransientError
+from maas.errors import MaasError, PermanentError, TransientError, WriteConflict
 from maas.model import Document, DocumentClass, ModelRegistry
 from maas.store.base import Expected, Outcome, Store, WriteReport
 
@@ -174,7 +174,7 @@ class Processor:
         report = self.store.write(upserts, expected=expected) if upserts else WriteReport()
         conflicts = report.conflicts
         if conflicts:
-            raise TransientError(
+            raise WriteConflict(
                 f"{len(conflicts)} aggregate(s) changed by another writer since read: retrying the"
                 f" batch ({conflicts[0].reason})"
             )
