@@ -154,6 +154,13 @@ class CountingStore:
         self.calls.append(Call("get", doc_class.family, ids=len(ids), returned=len(found)))
         return found
 
+    def get_with_hashes(
+        self, doc_class: DocumentClass, ids: Sequence[str], *args: Any, **kw: Any
+    ) -> tuple[dict[str, Document], dict[str, str]]:
+        found, hashes = self.inner.get_with_hashes(doc_class, ids, *args, **kw)
+        self.calls.append(Call("get_with_hashes", doc_class.family, ids=len(ids), returned=len(found)))
+        return found, hashes
+
     def scan(self, doc_class: DocumentClass, *args: Any, **kw: Any) -> Iterator[Document]:
         self.calls.append(Call("scan", doc_class.family))
         return self.inner.scan(doc_class, *args, **kw)
@@ -167,7 +174,8 @@ class CountingStore:
         return report
 
     def reads(self, family: str) -> list[Call]:
-        return [c for c in self.calls if c.family == family and c.method in ("find", "get", "scan")]
+        reads = ("find", "get", "get_with_hashes", "scan")
+        return [c for c in self.calls if c.family == family and c.method in reads]
 
     def written(self, family: str) -> Counter[Outcome]:
         return Counter(

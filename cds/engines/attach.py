@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cds.models import ATTACH_FIELDS, DATATAKE, PRODUCT, PUBLICATION
 from maas.config import load_model
-from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_hashes
+from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_outputs
 from maas.errors import PermanentError
 from maas.model import Document, DocumentClass
 from maas.store.base import Filter, Range, Store, Terms
@@ -219,15 +219,16 @@ class AttachDatatake(Engine[NoArgs]):
 
 
 def _fresh(store: Store, candidates: Sequence[Document]) -> tuple[dict[str, str | None], list[Document]]:
-    """The candidates' stored hashes, then their current copies, read by id (realtime): a
+    """The candidates' current copies and their stored hashes, read by id (realtime): a
     product is rewritten whole, so a merge of CONSOLIDATE_PRODUCT since the search (or since
     the batch was loaded) must be in it, or make this write retry rather than be undone."""
     expected: dict[str, str | None] = {}
     fresh: list[Document] = []
     for doc_class, docs in _by_class(candidates).items():
         ids, indices = [d.id for d in docs], sorted({d.index for d in docs})
-        expected |= read_hashes(store, doc_class, ids, indices)
-        fresh += store.get(doc_class, ids, indices).values()
+        found, hashes = read_outputs(store, doc_class, ids, indices)
+        expected |= hashes
+        fresh += found.values()
     return expected, fresh
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from cds.models import DATATAKE, RAW_MP_DATATAKE
-from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_hashes
+from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_outputs
 from maas.errors import PermanentError
 from maas.model import Document
 
@@ -85,8 +85,7 @@ class ConsolidateMissionPlan(Engine[NoArgs]):
             raise PermanentError(f"{self.ENGINE_ID} takes mission-plan rows, not {batch.doc_class.family}")
         candidates = newest(doc.data for doc in batch.documents)
         ids = {key: DATATAKE.id_for(key) for key in candidates}
-        expected = read_hashes(ctx.store, DATATAKE, list(ids.values()))
-        stored = ctx.store.get(DATATAKE, list(ids.values()))
+        stored, expected = read_outputs(ctx.store, DATATAKE, list(ids.values()))
         upserts = [
             _upsert(fields, stored.get(ids[key]))
             for key, fields in candidates.items()

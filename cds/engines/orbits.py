@@ -15,8 +15,8 @@ computation knows (touched orbits, and the window's records dated by products), 
 are estimated again with it, and rewritten when the estimate moved: the first estimate may come
 from an orbit whose first products only had arrived, the final one follows all its products.
 
-Every record this batch may write (touched orbits and their windows) has its stored hash read
-before anything else, and is written on condition that it did not change since
+Every record this batch may write (touched orbits and their windows) is read with its stored
+hash before anything else, and is written on condition that it did not change since
 (``Writes.expected``): a replica computing the same orbit at once cannot be overwritten by
 this batch's older view of its products.
 """
@@ -36,7 +36,7 @@ from cds.engines.completeness import sensing
 from cds.kpi.completeness import Expectation, of_intervals
 from cds.models import ORBIT_COMPLETENESS, PRODUCT
 from cds.rules import CompletenessRules, MissionOrbits, OrbitType, rules
-from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_hashes
+from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_outputs
 from maas.errors import PermanentError
 from maas.model import Document
 from maas.store.base import Store, Terms
@@ -90,8 +90,8 @@ class ComputeOrbitCompleteness(Engine[NoArgs]):
             return Writes()
         before = window_orbits(touched)
         ids = [_record_id(o.key, t.type) for o in touched | before for t in o.rule.types]
-        expected = read_hashes(ctx.store, ORBIT_COMPLETENESS, ids)
-        window = read_window(ctx.store, before)
+        found, expected = read_outputs(ctx.store, ORBIT_COMPLETENESS, ids)
+        window = read_window(found, before)
         orbits = touched | window.stale
         products = load_products(ctx.store, orbits)
         dates = date_orbits(orbits, products, window.dated)
@@ -152,10 +152,10 @@ def window_orbits(touched: set[Orbit]) -> set[Orbit]:
     } - touched
 
 
-def read_window(store: Store, window: set[Orbit]) -> Window:
-    """The window's stored records, read by id in one bounded read."""
+def read_window(found: Mapping[str, Document], window: set[Orbit]) -> Window:
+    """The window's records among the stored ones (read by id with the touched orbits' in one
+    bounded read: the window's are the most of them)."""
     ids = {_record_id(o.key, t.type): o for o in window for t in o.rule.types}
-    found = store.get(ORBIT_COMPLETENESS, list(ids))
     records: dict[Orbit, list[Mapping[str, Any] | None]] = defaultdict(list)
     for doc_id, orbit in ids.items():
         records[orbit].append(found[doc_id].data if doc_id in found else None)

@@ -24,7 +24,7 @@ from typing import Any
 from cds.engines.attach import DatatakeIndex, Subject
 from cds.engines.publication import seconds_between
 from cds.models import INTERFACE_KINDS, PRODUCT, PUBLICATION
-from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_hashes
+from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_outputs
 from maas.errors import PermanentError
 from maas.model import Document
 from maas.store.base import Terms
@@ -148,8 +148,8 @@ class ConsolidateProduct(Engine[NoArgs]):
         if not keys:
             return Writes()
         ids, indices = [PRODUCT.id_for(key) for key in keys], _candidate_indices(batch.documents)
-        expected = read_hashes(ctx.store, PRODUCT, ids, indices)
-        merged = merge_all(_summaries(ctx, keys, ctx.store.get(PRODUCT, ids, indices), batch.documents))
+        stored, expected = read_outputs(ctx.store, PRODUCT, ids, indices)
+        merged = merge_all(_summaries(ctx, keys, stored, batch.documents))
         drafts = [summary.fields() for summary in merged.values()]
         subjects = [Subject.of(data) for data in drafts]
         attached_now = (doc.data.get("datatake_key") for doc in batch.documents)

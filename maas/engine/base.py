@@ -85,6 +85,16 @@ def read_hashes(
     return {doc_id: found.get(doc_id) for doc_id in ids}
 
 
+def read_outputs(
+    store: Store, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+) -> tuple[dict[str, Document], dict[str, str | None]]:
+    """The stored copies of ``ids`` and what ``Writes.expected`` holds for them, for an engine
+    that rewrites documents it reads: one read on OpenSearch instead of ``read_hashes`` and
+    ``get``. Call it before reading the other inputs, as ``read_hashes``."""
+    found, hashes = store.get_with_hashes(doc_class, ids, indices)
+    return found, {doc_id: hashes.get(doc_id) for doc_id in ids}
+
+
 class Engine(Generic[A]):
     """Base of every engine: an id, typed arguments, and ``process``."""
 

@@ -167,6 +167,13 @@ class Store(Protocol):
         without ``indices`` may go through a search, which on OpenSearch sees a write only
         after a refresh: an engine passes the partitions its outputs may be in."""
 
+    def get_with_hashes(
+        self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+    ) -> tuple[dict[str, Document], dict[str, str]]:
+        """``get`` and ``hashes`` of the same ids, in one read where the backend can (an engine
+        rewriting its stored outputs reads both). No hash is read after its document: a write
+        in between must fail the check, not pass over the older document."""
+
     def update(self, doc_class: DocumentClass, ids: Sequence[str], modify: Modify) -> WriteReport:
         """Read-modify-write with optimistic concurrency: no lost update between writers."""
 

@@ -301,6 +301,15 @@ class DuckDBStore:
                 found.update(self._if_table(spec, lambda: self._stored(spec, unknown)))
         return found
 
+    def get_with_hashes(
+        self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+    ) -> tuple[dict[str, Document], dict[str, str]]:
+        """The hashes first, then the documents: a write in between fails the check (a needless
+        retry), where the other order would let it pass over an older document. Both come from
+        memory or the local file: one read would save nothing worth a second code path."""
+        hashes = self.hashes(doc_class, ids, indices)
+        return self.get(doc_class, ids, indices), hashes
+
     def _stored(self, spec: TableSpec, ids: list[str]) -> dict[str, str]:
         """The hashes DuckDB holds, remembered for the conditional write that follows (which
         then reads none of them again), unless a commit happened meanwhile."""

@@ -286,14 +286,31 @@ class OpenSearchStore:
         """Realtime where the index is known (``get``'s rules); documents that may have moved
         partition are also looked for elsewhere, as the write's own read does."""
         unique = list(dict.fromkeys(ids))
-        if indices is None:
-            stored = self._read(doc_class, dict.fromkeys(unique, home_index(doc_class)), [HASH_FIELD])
-        else:
-            stored = self._mget_in(unique, ids, indices, [HASH_FIELD])
-            lost = [doc_id for doc_id in unique if doc_id not in stored]
-            if lost and may_move(doc_class):
-                stored |= self._search_ids(doc_class, lost, [HASH_FIELD])
-        return {doc_id: digest for doc_id, s in stored.items() if (digest := s.digest) is not None}
+        stored = self._where(doc_class, unique, ids, indices, [HASH_FIELD])
+        return _digests(stored | self._moved(doc_class, unique, indices, stored))
+
+    def get_with_hashes(
+        self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
+    ) -> tuple[dict[str, Document], dict[str, str]]:
+        """One read for both: the ``_source`` of each document holds its hash, so the two are
+        of one version. A copy that moved partition gives its hash only, as ``hashes`` does."""
+        unique = list(dict.fromkeys(ids))
+        stored = self._where(doc_class, unique, ids, indices, None)
+        found = {doc_id: self._decode(doc_class, doc_id, s) for doc_id, s in stored.items()}
+        return found, _digests(stored | self._moved(doc_class, unique, indices, stored))
+
+    def _moved(
+        self,
+        doc_class: DocumentClass,
+        unique: Sequence[str],
+        indices: Sequence[str] | None,
+        stored: Mapping[str, _Stored],
+    ) -> dict[str, _Stored]:
+        """The hashes of documents not where ``indices`` say, if they may have moved partition."""
+        if indices is None or not may_move(doc_class):
+            return {}
+        lost = [doc_id for doc_id in unique if doc_id not in stored]
+        return self._search_ids(doc_class, lost, [HASH_FIELD]) if lost else {}
 
     def update(self, doc_class: DocumentClass, ids: Sequence[str], modify: Modify) -> WriteReport:
         report = WriteReport()
@@ -391,11 +408,21 @@ class OpenSearchStore:
         """``indices`` says where to look: the concrete index of each id (parallel to ``ids``, as
         messages carry them) or any list of candidate indices; None means the whole family."""
         unique = list(dict.fromkeys(ids))
-        if indices is None:
-            stored = self._read(doc_class, dict.fromkeys(unique, home_index(doc_class)), None)
-        else:
-            stored = self._mget_in(unique, ids, indices)
+        stored = self._where(doc_class, unique, ids, indices, None)
         return {doc_id: self._decode(doc_class, doc_id, s) for doc_id, s in stored.items()}
+
+    def _where(
+        self,
+        doc_class: DocumentClass,
+        unique: Sequence[str],
+        ids: Sequence[str],
+        indices: Sequence[str] | None,
+        fields: Sequence[str] | None,
+    ) -> dict[str, _Stored]:
+        """The copies ``get`` finds: in ``indices``, or anywhere in the family without them."""
+        if indices is None:
+            return self._read(doc_class, dict.fromkeys(unique, home_index(doc_class)), fields)
+        return self._mget_in(unique, ids, indices, fields)
 
     def _mget_in(
         self,
@@ -602,6 +629,10 @@ def _found(docs: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, _Stored]]:
             raise OpenSearchUnavailable(f"reading {doc.get('_id')} failed: {describe(error)}")
         if doc.get("found"):
             yield doc["_id"], _Stored.from_hit(doc)
+
+
+def _digests(stored: Mapping[str, _Stored]) -> dict[str, str]:
+    return {doc_id: digest for doc_id, s in stored.items() if (digest := s.digest) is not None}
 
 
 def _outcome(reply: ItemReply, previous: _Stored | None) -> tuple[Outcome, str | None]:

@@ -136,3 +136,43 @@ def test_only_the_conflicting_documents_are_held_back(store: Store, aggregates: 
     assert [item.id for item in report.failed] == [theirs.id], "failed, to be retried"
     assert theirs.id not in {item.id for item in report.changed}, "a conflict is no change"
     assert (value_of(store, mine), value_of(store, theirs), value_of(store, free)) == (5, 2, 1)
+
+
+def test_get_with_hashes_reads_what_get_and_hashes_read(store: Store, aggregates: DocumentClass) -> None:
+    a, b = doc(aggregates, "a", 1), doc(aggregates, "b", 2)
+    store.write([a, b])
+    ids = [b.id, aggregates.id_for("absent"), a.id]
+    found, hashes = store.get_with_hashes(aggregates, ids)  # no refresh: realtime
+    assert found == store.get(aggregates, ids) and set(found) == {a.id, b.id}
+    assert hashes == store.hashes(aggregates, ids) and set(hashes) == {a.id, b.id}
+
+
+def test_a_document_read_with_its_hash_is_rewritten_on_condition(
+    store: Store, aggregates: DocumentClass
+) -> None:
+    """What an engine rewriting its stored outputs does: another writer in between wins."""
+    read = doc(aggregates, "a", 1)
+    store.write([read])
+    found, hashes = store.get_with_hashes(aggregates, [read.id])
+    mine = found[read.id].replace(value=found[read.id].data["value"] + 10)
+    assert outcome(store.write([mine], expected=hashes)) == (Outcome.UPDATED, None)
+    found, hashes = store.get_with_hashes(aggregates, [read.id])
+    store.write([doc(aggregates, "a", 2)])  # the other writer
+    kind, _ = outcome(store.write([found[read.id].replace(value=20)], expected=hashes))
+    assert kind is Outcome.CONFLICT and value_of(store, read) == 2
+
+
+def test_a_document_moved_out_of_the_indices_read_gives_its_hash_only(
+    store: Store, doc_class_factory: DocClassFactory
+) -> None:
+    """As ``get`` does not find it there, and ``hashes`` does (else its write would conflict
+    for ever): the write's own read finds it wherever it is."""
+    fields = {**FIELDS, "day": Field(FieldType.DATETIME, required=True)}
+    dated = doc_class_factory("moving", fields, ("name",), ByDate("day", "%Y-%m"))
+    february = dated.make({"name": "a", "value": 1, "day": "2024-02-03T00:00:00Z"})
+    march = february.replace(day="2024-03-03T00:00:00Z")
+    store.write([february])
+    store.refresh(dated)
+    found, hashes = store.get_with_hashes(dated, [february.id], [march.index])
+    assert found == {} and list(hashes) == [february.id]
+    assert outcome(store.write([march], expected=hashes)) == (Outcome.UPDATED, None)
