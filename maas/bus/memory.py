@@ -7,7 +7,10 @@ retry instead of sleeping. Attempts and headers are those RabbitMQ would carry, 
 behaves the same in both modes; only the waiting is skipped (``real_delay=False``).
 
 Several :class:`MemoryBus` handles on one :class:`MemoryBroker` behave like several
-connections to one broker (competing consumers, redelivery when one closes).
+connections to one broker (competing consumers, redelivery when one closes). A handle consumes
+the queues of its last fetch, as a RabbitMQ consumer stays subscribed between fetches: on a
+queue with a single active consumer, the first handle to consume it is served alone until it
+closes or consumes other queues.
 """
 
 from __future__ import annotations
@@ -46,6 +49,22 @@ class _Stored:
     redelivered: bool = False
 
 
+@dataclass
+class _Consumers:
+    """The handles consuming one queue, in the order they came: with a single active consumer,
+    only the first is served and the next takes over when it leaves."""
+
+    single_active: bool
+    handles: list[object] = field(default_factory=list)
+
+    def serves(self, handle: object) -> bool:
+        return not self.single_active or self.handles[:1] == [handle]
+
+    def leave(self, handle: object) -> None:
+        if handle in self.handles:
+            self.handles.remove(handle)
+
+
 @dataclass(order=True)
 class _Delayed:
     due: float
@@ -62,6 +81,7 @@ class MemoryBroker:
         self.exchanges: set[str] = set()
         self.bindings: dict[str, set[tuple[str, str]]] = {}  # exchange -> {(pattern, queue)}
         self.queues: dict[str, deque[_Stored]] = {}
+        self.consumers: dict[str, _Consumers] = {}  # per queue of ``queues``
         self.delays: dict[str, tuple[float, str]] = {}  # delay queue -> (ttl s, work queue)
         self.delayed: list[_Delayed] = []
         self.now = 0.0  # virtual seconds
@@ -113,6 +133,14 @@ class MemoryBroker:
         except KeyError:
             raise BusError(f"queue {name!r} does not exist; declare the topology") from None
 
+    def subscribe(self, handle: object, old: Sequence[str], new: Sequence[str]) -> None:
+        """``handle`` stops consuming ``old`` and consumes ``new``, at the end of each line."""
+        for name in old:
+            if name in self.consumers:  # unless deleted meanwhile
+                self.consumers[name].leave(handle)
+        for name in new:
+            self.consumers[name].handles.append(handle)
+
     def count(self, name: str) -> int:
         if name in self.delays:
             return sum(1 for entry in self.delayed if entry.queue == name)
@@ -129,6 +157,7 @@ class MemoryBus(BusBase):
         self.broker = broker or MemoryBroker()
         self._unacked: dict[int, tuple[str, _Stored]] = {}
         self._tags = itertools.count(1)
+        self._consuming: tuple[str, ...] = ()
 
     # --- topology -----------------------------------------------------------------------
 
@@ -139,8 +168,9 @@ class MemoryBus(BusBase):
                 b.exchanges.add(name)
                 b.bindings.setdefault(name, set())
             for spec in topology.queues:
-                for name in (spec.name, spec.dlq):
+                for name, single in ((spec.name, spec.single_active_consumer), (spec.dlq, False)):
                     b.queues.setdefault(name, deque())
+                    b.consumers.setdefault(name, _Consumers(single))
                 for name, ms in spec.delay_queues().items():
                     b.delays[name] = (ms / 1000, spec.name)
                 for binding in spec.bindings:
@@ -152,6 +182,7 @@ class MemoryBus(BusBase):
             for spec in topology.queues:
                 for name in (spec.name, spec.dlq, *spec.delay_queues()):
                     b.queues.pop(name, None)
+                    b.consumers.pop(name, None)
                     b.delays.pop(name, None)
                 for bound in b.bindings.values():
                     bound -= {(p, q) for p, q in bound if q == spec.name}
@@ -173,10 +204,13 @@ class MemoryBus(BusBase):
     def fetch(self, queues: Sequence[str], max_count: int, timeout_s: float) -> list[Delivery]:
         b, deadline = self.broker, time.monotonic() + timeout_s
         with b.cond:
-            sources = [b.queue(name) for name in queues]
+            lines = [(name, b.queue(name), b.consumers[name]) for name in queues]
+            self._subscribe(tuple(queues))
             while True:
                 b.release_due()
-                ready = sum(len(s) for s in sources)
+                # Again each time: a standby takes over when the active consumer leaves.
+                sources = [(name, source) for name, source, line in lines if line.serves(self)]
+                ready = sum(len(s) for _, s in sources)
                 remaining = deadline - time.monotonic()
                 if ready >= max_count or (ready and remaining <= 0):
                     break
@@ -185,8 +219,15 @@ class MemoryBus(BusBase):
                 if remaining <= 0:
                     break
                 b.cond.wait(remaining)
-            picked = round_robin(list(zip(queues, sources, strict=True)), max_count)
+            picked = round_robin(sources, max_count)
             return [self._hold(name, item) for name, item in picked]
+
+    def _subscribe(self, queues: tuple[str, ...]) -> None:
+        """Consume ``queues`` from now on: like the RabbitMQ bus, other queues than last time
+        mean leaving every line and joining again at the end."""
+        if queues != self._consuming:
+            self.broker.subscribe(self, self._consuming, queues)
+            self._consuming = queues
 
     def _hold(self, queue: str, item: _Stored) -> Delivery:
         tag = next(self._tags)
@@ -239,6 +280,7 @@ class MemoryBus(BusBase):
                 if queue in b.queues:
                     b.queues[queue].appendleft(item)
             self._unacked.clear()
+            self._subscribe(())
             b.cond.notify_all()
 
 

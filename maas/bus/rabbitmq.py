@@ -48,7 +48,7 @@ from maas.bus.base import (
     make_delivery,
     round_robin,
 )
-from maas.bus.topology import Topology
+from maas.bus.topology import QueueSpec, Topology
 from maas.errors import BusError, BusInterrupted, BusUnavailable, MaasError
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ _REFUSED = (
 )
 _REFUSED_CODES = (403, 530)  # access refused, not allowed (unknown vhost)
 _STOP_POLL_S = 0.1  # how soon a reconnect wait notices a stop request
+_SINGLE_ACTIVE = "x-single-active-consumer"  # RabbitMQ >= 3.8
 
 
 def map_error(exc: BaseException) -> MaasError:
@@ -468,7 +469,7 @@ def _declare(ch: BlockingChannel, topology: Topology) -> None:
     for exchange in topology.exchanges:
         ch.exchange_declare(exchange, exchange_type="topic", durable=True)
     for spec in topology.queues:
-        ch.queue_declare(spec.name, durable=True)
+        ch.queue_declare(spec.name, durable=True, arguments=_work_arguments(spec))
         ch.queue_declare(spec.dlq, durable=True)
         for name, ttl_ms in spec.delay_queues().items():
             ch.queue_declare(
@@ -482,6 +483,12 @@ def _declare(ch: BlockingChannel, topology: Topology) -> None:
             )
         for binding in spec.bindings:
             ch.queue_bind(spec.name, binding.exchange, routing_key=binding.pattern)
+
+
+def _work_arguments(spec: QueueSpec) -> dict[str, Any]:
+    """Only what differs from the defaults: a queue declared before an argument existed has
+    none, and declaring ``false`` where it has none is a conflict to the broker as well."""
+    return {_SINGLE_ACTIVE: True} if spec.single_active_consumer else {}
 
 
 def _delete(ch: BlockingChannel, topology: Topology) -> None:

@@ -14,6 +14,12 @@ head of a queue, so a 5-minute message would hold back a 1-second one queued beh
 one fixed TTL per queue, FIFO order is expiry order. Naming the queue by its delay keeps
 declarations idempotent when a policy changes (a new delay is a new queue, never a redeclare
 with different arguments, which the broker refuses).
+
+A work queue may have a *single active consumer*: of the processes consuming it, the broker
+delivers to one only, and hands the queue (with what that one held unacked) to the next when it
+stops. For an engine whose writes are not conditional (it cannot detect that another replica
+wrote in between), extra replicas are then hot standbys instead of competitors. Only the work
+queue carries it: dead letters are replayed by one command, and delay queues have no consumer.
 """
 
 from __future__ import annotations
@@ -78,6 +84,7 @@ class QueueSpec:
     name: str
     bindings: tuple[Binding, ...] = ()
     retry: RetryPolicy = RetryPolicy()
+    single_active_consumer: bool = False  # one consumer receives, the others wait their turn
 
     def __post_init__(self) -> None:
         _check_name("queue", self.name)

@@ -18,6 +18,7 @@ Example::
             batch_timeout_s: 1.0
             max_batch_docs: 20000
             retry: {max_attempts: 5, backoff_base_s: 5, backoff_cap_s: 600}
+            single_active_consumer: false  # true: extra replicas are standbys
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ class QueueConfig(_Strict):
         "is processed in several loads (at least one message each), each settled on its own.",
     )
     retry: RetryConfig = RetryConfig()
+    single_active_consumer: bool = Field(
+        default=False,
+        description="Only one consumer of the queue receives messages; the other replicas of its "
+        "pool wait, and the next takes over (with what the first held unacknowledged) when it "
+        "stops or dies. For engines that must not run twice at once (writes not made on "
+        "condition).",
+    )
 
 
 class PoolConfig(_Strict):
@@ -117,6 +125,7 @@ class RoutingFile(_Strict):
                 name=q.name,
                 bindings=tuple(Binding(exchanges[b.exchange], k) for b in q.bindings for k in b.keys),
                 retry=q.retry.policy(),
+                single_active_consumer=q.single_active_consumer,
             )
             for pool in self.pools.values()
             for q in pool.queues

@@ -55,12 +55,13 @@ def setup(
 
 
 def _print_plan(topology: Topology, index_patterns: list[str]) -> None:
-    table = Table("queue", "bindings (exchange: pattern)", "retry", "delay queues / dlq")
+    table = Table("queue", "bindings (exchange: pattern)", "consumers", "retry", "delay queues / dlq")
     for spec in topology.queues:
         bindings = "\n".join(f"{b.exchange}: {b.pattern}" for b in spec.bindings)
+        consumers = "one active,\nothers wait" if spec.single_active_consumer else "all share"
         retry = f"{spec.retry.max_attempts} attempts"
         companions = "\n".join([*spec.delay_queues(), spec.dlq])
-        table.add_row(spec.name, bindings, retry, companions)
+        table.add_row(spec.name, bindings, consumers, retry, companions)
     console = Console()
     console.print(f"exchanges (topic, durable): {', '.join(topology.exchanges)}")
     console.print(table)

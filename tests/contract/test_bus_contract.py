@@ -137,9 +137,13 @@ def one_queue(
     pattern: str = "new.*",
     retry: RetryPolicy | None = None,
     queues: tuple[str, ...] = ("work",),
+    single_active: bool = False,
 ) -> Topology:
     exchange = names("collect")
-    specs = tuple(QueueSpec(names(q), (Binding(exchange, pattern),), retry or RetryPolicy()) for q in queues)
+    specs = tuple(
+        QueueSpec(names(q), (Binding(exchange, pattern),), retry or RetryPolicy(), single_active)
+        for q in queues
+    )
     return Topology((exchange,), specs)
 
 
@@ -302,6 +306,71 @@ def test_competing_consumers_share_without_overlap(
             consumer.ack(batch)
             got += batch
     assert sorted(bodies(got)) == sorted(numbered(20))  # each exactly once
+
+
+def taken_in_turns(consumers: list[Bus], queue: str, n: int, batch: int = 5) -> list[list[Delivery]]:
+    """Each consumer fetches a few in turn until ``n`` came (unacked): what each received."""
+    got: list[list[Delivery]] = [[] for _ in consumers]
+    deadline = time.monotonic() + 10
+    while sum(map(len, got)) < n and time.monotonic() < deadline:
+        for consumer, received in zip(consumers, got, strict=True):
+            received += consumer.fetch([queue], batch, 0.2)
+    return got
+
+
+def subscribed(connect: Connect, queue: str, n: int) -> list[Bus]:
+    """``n`` consumers of ``queue``, subscribed in this order before anything is published (a
+    real broker pushes each its share as messages arrive)."""
+    consumers = [connect() for _ in range(n)]
+    for consumer in consumers:
+        assert consumer.fetch([queue], 1, 0) == []
+    return consumers
+
+
+def test_a_normal_queue_spreads_work_over_its_consumers(
+    connect: Connect, bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = declare(one_queue(names))
+    queue = topology.queues[0].name
+    consumers = subscribed(connect, queue, 2)
+    bus.publish([Envelope(topology.exchanges[0], "new.x", body) for body in numbered(20)])
+    first, second = taken_in_turns(consumers, queue, 20)
+    assert first and second, "both consumers must receive a share"
+    assert sorted(bodies(first + second)) == sorted(numbered(20))
+
+
+def test_a_single_active_queue_serves_one_consumer_until_the_next_takes_over(
+    connect: Connect, bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = declare(one_queue(names, single_active=True))
+    queue = topology.queues[0].name
+    active, standby = subscribed(connect, queue, 2)
+    bus.publish([Envelope(topology.exchanges[0], "new.x", body) for body in numbered(30)])
+    held, nothing = taken_in_turns([active, standby], queue, 20)
+    assert (len(held), nothing) == (20, [])  # every fetch of the standby came back empty
+
+    active.ack(held[:5])
+    active.close()  # stops holding 15 unacked, 10 more never fetched
+    rest = fetch_all(standby, [queue], 25)
+    assert sorted(bodies(rest)) == sorted(set(numbered(30)) - set(bodies(held[:5])))
+    assert {d.body for d in rest if d.redelivered} >= set(bodies(held[5:]))
+    standby.ack(rest)
+    assert standby.fetch([queue], 10, 0.3) == []
+
+
+def test_a_single_active_consumer_that_consumes_other_queues_hands_over(
+    connect: Connect, bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    topology = declare(one_queue(names, queues=("a", "b"), single_active=True))
+    a, b = (q.name for q in topology.queues)
+    active, standby = subscribed(connect, a, 2)
+    bus.publish([Envelope(topology.exchanges[0], "new.x", body) for body in numbered(10)])
+    held = fetch_all(active, [a], 4)
+    assert standby.fetch([a], 10, 0.3) == []
+    active.ack(held + fetch_all(active, [b], 10))  # leaves a: the standby's turn
+    rest = fetch_all(standby, [a], 6)
+    assert sorted(bodies(held + rest)) == sorted(numbered(10))
+    standby.ack(rest)
 
 
 def test_switching_queues_hands_back_what_was_held(

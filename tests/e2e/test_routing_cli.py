@@ -68,12 +68,14 @@ class Site:
         return f"{base}-{self.suffix}"
 
 
-def make_site(tmp_path: Path, bus: dict[str, Any], suffix: str = "") -> Site:
+def make_site(tmp_path: Path, bus: dict[str, Any], suffix: str = "", single_active: bool = False) -> Site:
+    """``single_active``: the doubler's queue has a single active consumer."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     routing = yaml.safe_load(CATALOG.routing_file.read_text())
     for pool in routing["pools"].values():
         for queue in pool["queues"]:
             queue["name"] = f"{queue['name']}-{suffix}"
+    routing["pools"]["doubler"]["queues"][0]["single_active_consumer"] = single_active
     (tmp_path / "routing.yaml").write_text(yaml.safe_dump(routing))
     settings = {
         "store": {"url": f"duckdb:///{tmp_path / 'maas.duckdb'}"},
@@ -83,7 +85,9 @@ def make_site(tmp_path: Path, bus: dict[str, Any], suffix: str = "") -> Site:
     }
     (tmp_path / "maas.yaml").write_text(yaml.safe_dump(settings))
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-    env |= {"MAAS_CONFIG": str(tmp_path / "maas.yaml"), PASSWORD_ENV: "guest", "PYTHONPATH": str(TESTS)}
+    # The checkout's own packages first (the CLI runs in tmp_path, not in the checkout).
+    path = os.pathsep.join([str(TESTS), str(TESTS.parent)])
+    env |= {"MAAS_CONFIG": str(tmp_path / "maas.yaml"), PASSWORD_ENV: "guest", "PYTHONPATH": path}
     return Site(tmp_path, env, suffix)
 
 
@@ -264,6 +268,16 @@ def test_show_on_the_memory_bus_says_the_topology_is_in_process(tmp_path: Path) 
     result = site.maas("routing", "show")
     assert result.returncode == 0, result.stderr
     assert "in-process" in result.stdout and "no live topology to compare" in result.stdout
+
+
+@pytest.mark.unit
+def test_setup_plan_says_which_queues_have_a_single_active_consumer(tmp_path: Path) -> None:
+    site = make_site(tmp_path, {"url": "memory://"}, single_active=True)
+    site.env["COLUMNS"] = "200"  # one table row per line
+    result = site.maas("routing", "setup", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[1]: line for line in result.stdout.splitlines() if "test." in line}
+    assert "one active," in rows["test.double-"] and "all share" in rows["test.triple-"]
 
 
 @pytest.mark.unit
