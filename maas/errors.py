@@ -87,6 +87,18 @@ class BusUnavailable(BusError, TransientError):
     """The broker cannot be reached right now."""
 
 
+class QueueConflict(BusError):
+    """Queues exist on the broker with other arguments than declared. A broker cannot change a
+    queue's arguments in place and the queue may hold messages, so it is left as it is, working
+    as it was first declared; recreating it is the operator's decision (``maas routing setup``
+    says how). Raised once everything else is declared."""
+
+    def __init__(self, conflicts: dict[str, str]) -> None:
+        self.conflicts = conflicts  # queue -> what differs
+        listed = "; ".join(f"queue {name!r}: {why}" for name, why in sorted(conflicts.items()))
+        super().__init__(f"queue(s) held by the broker with other arguments, left as they are: {listed}")
+
+
 class BusInterrupted(BusError):
     """A stop was requested while the bus waited for the broker to come back: the call gave up
     before its reconnect budget so the process can exit within its grace period (nothing of

@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 from maas.bus.message import Message
 from maas.bus.topology import QueueSpec, Topology, dlq_name
 from maas.config.secrets import redactor
-from maas.errors import BusError
+from maas.errors import BusError, QueueConflict
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,9 @@ class Bus(Protocol):
     def capabilities(self) -> BusCapabilities: ...
 
     def declare(self, topology: Topology) -> None:
-        """Create exchanges, queues, delay queues, DLQs and bindings, idempotently."""
+        """Create exchanges, queues, delay queues, DLQs and bindings, idempotently. A queue that
+        exists with other arguments is left as it is: :class:`QueueConflict` once the rest is
+        declared."""
 
     def delete(self, topology: Topology) -> None:
         """Remove everything ``topology`` declares (tests, decommissioning)."""
@@ -215,6 +217,16 @@ class Bus(Protocol):
 
     def close(self) -> None:
         """Unacked deliveries go back to their queues (redelivered)."""
+
+
+def declare_in_use(bus: Bus, topology: Topology) -> None:
+    """Declare for a process that uses the topology (a pool, a collector): a queue held with
+    other arguments than declared routes and delivers as it did, so the process goes on and
+    says so. Only ``maas routing setup``, whose job is to make the broker match, fails."""
+    try:
+        bus.declare(topology)
+    except QueueConflict as exc:
+        log.warning("%s; going on with them as they are (maas routing setup says how to recreate them)", exc)
 
 
 def dead_letter_stats(bus: Bus, topology: Topology) -> list[QueueStats]:
@@ -263,15 +275,18 @@ class BusBase(ABC):
     def ack(self, deliveries: Sequence[Delivery]) -> None: ...
 
     @abstractmethod
-    def _declare(self, topology: Topology) -> None: ...
+    def _declare(self, topology: Topology) -> dict[str, str]:
+        """Declare what can be; the queues held with other arguments, with what differs."""
 
     @abstractmethod
     def _get(self, queue: str, limit: int) -> list[Delivery]:
         """Take up to ``limit`` ready messages of one queue as ackable deliveries."""
 
     def declare(self, topology: Topology) -> None:
-        self._declare(topology)
+        conflicts = self._declare(topology)
         self._specs.update({spec.name: spec for spec in topology.queues})
+        if conflicts:
+            raise QueueConflict(conflicts)
 
     def retry(self, deliveries: Sequence[Delivery], reason: str, consumer: str | None = None) -> Settled:
         settled, copies = Settled(), []

@@ -133,6 +133,14 @@ class MemoryBroker:
         except KeyError:
             raise BusError(f"queue {name!r} does not exist; declare the topology") from None
 
+    def declare_queue(self, name: str, single_active: bool) -> str | None:
+        """None, or what differs from the queue as it was first declared (and stays)."""
+        self.queues.setdefault(name, deque())
+        line = self.consumers.setdefault(name, _Consumers(single_active))
+        if line.single_active == single_active:
+            return None
+        return f"single_active_consumer is {line.single_active}, declared {single_active}"
+
     def subscribe(self, handle: object, old: Sequence[str], new: Sequence[str]) -> None:
         """``handle`` stops consuming ``old`` and consumes ``new``, at the end of each line."""
         for name in old:
@@ -161,20 +169,21 @@ class MemoryBus(BusBase):
 
     # --- topology -----------------------------------------------------------------------
 
-    def _declare(self, topology: Topology) -> None:
-        b = self.broker
+    def _declare(self, topology: Topology) -> dict[str, str]:
+        b, conflicts = self.broker, {}
         with b.cond:
             for name in topology.exchanges:
                 b.exchanges.add(name)
                 b.bindings.setdefault(name, set())
             for spec in topology.queues:
                 for name, single in ((spec.name, spec.single_active_consumer), (spec.dlq, False)):
-                    b.queues.setdefault(name, deque())
-                    b.consumers.setdefault(name, _Consumers(single))
+                    if problem := b.declare_queue(name, single):
+                        conflicts[name] = problem
                 for name, ms in spec.delay_queues().items():
                     b.delays[name] = (ms / 1000, spec.name)
                 for binding in spec.bindings:
                     b.bindings[binding.exchange].add((binding.pattern, spec.name))
+        return conflicts
 
     def delete(self, topology: Topology) -> None:
         b = self.broker

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -62,6 +63,10 @@ _REFUSED = (
     px.IncompatibleProtocolError,
 )
 _REFUSED_CODES = (403, 530)  # access refused, not allowed (unknown vhost)
+_PRECONDITION_FAILED = 406  # e.g. a queue declared again with other arguments
+_INEQUIVALENT = re.compile(
+    r"inequivalent arg '(?P<arg>[^']+)'.*: received (?P<new>.+) but current is (?P<old>.+)$"
+)
 _STOP_POLL_S = 0.1  # how soon a reconnect wait notices a stop request
 _SINGLE_ACTIVE = "x-single-active-consumer"  # RabbitMQ >= 3.8
 
@@ -195,10 +200,37 @@ class _Session:
         self.cancelled.add(str(frame.method.consumer_tag).removeprefix("maas:"))
 
     def start_over(self, topologies: Sequence[Topology]) -> None:
-        """Drop every consumer (the next fetch subscribes again) and declare ``topologies``."""
+        """Drop every consumer (the next fetch subscribes again) and declare ``topologies``
+        (their conflicts were reported when they were first declared)."""
         self._unsubscribe()
+        self.declare(topologies)
+
+    # --- topology -----------------------------------------------------------------------
+
+    def declare(self, topologies: Sequence[Topology]) -> dict[str, str]:
+        """Everything that can be declared; the queues held with other arguments, and why."""
+        conflicts: dict[str, str] = {}
         for topology in topologies:
-            _declare(self.admin_ch, topology)
+            for exchange in topology.exchanges:
+                self.admin_ch.exchange_declare(exchange, exchange_type="topic", durable=True)
+            for spec in topology.queues:
+                for name, arguments in _queues(spec).items():
+                    if problem := self._declare_queue(name, arguments):
+                        conflicts[name] = problem
+                for binding in spec.bindings:
+                    self.admin_ch.queue_bind(spec.name, binding.exchange, routing_key=binding.pattern)
+        return conflicts
+
+    def _declare_queue(self, name: str, arguments: dict[str, Any]) -> str | None:
+        """None, or why the broker refused: it then closed the channel, so a new one goes on."""
+        try:
+            self.admin_ch.queue_declare(name, durable=True, arguments=arguments)
+        except px.ChannelClosedByBroker as exc:
+            if exc.reply_code != _PRECONDITION_FAILED:
+                raise
+            self.admin_ch = self.connection.channel()
+            return _what_differs(str(exc.reply_text))
+        return None
 
     def check_consumers(self) -> None:
         if self.cancelled:
@@ -381,10 +413,11 @@ class RabbitMQBus(BusBase):
 
     # --- topology -----------------------------------------------------------------------
 
-    def _declare(self, topology: Topology) -> None:
-        self._call(lambda s: _declare(s.admin_ch, topology))
+    def _declare(self, topology: Topology) -> dict[str, str]:
+        conflicts = self._call(lambda s: s.declare([topology]))
         if topology not in self._topologies:
             self._topologies.append(topology)
+        return conflicts
 
     def delete(self, topology: Topology) -> None:
         self._call(lambda s: _delete(s.admin_ch, topology))
@@ -465,24 +498,25 @@ class RabbitMQBus(BusBase):
         return self._call(lambda s: int(s.admin_ch.queue_purge(queue).method.message_count))
 
 
-def _declare(ch: BlockingChannel, topology: Topology) -> None:
-    for exchange in topology.exchanges:
-        ch.exchange_declare(exchange, exchange_type="topic", durable=True)
-    for spec in topology.queues:
-        ch.queue_declare(spec.name, durable=True, arguments=_work_arguments(spec))
-        ch.queue_declare(spec.dlq, durable=True)
-        for name, ttl_ms in spec.delay_queues().items():
-            ch.queue_declare(
-                name,
-                durable=True,
-                arguments={
-                    "x-message-ttl": ttl_ms,
-                    "x-dead-letter-exchange": "",  # the default exchange: straight back to the work
-                    "x-dead-letter-routing-key": spec.name,  # queue, not to every binding
-                },
-            )
-        for binding in spec.bindings:
-            ch.queue_bind(spec.name, binding.exchange, routing_key=binding.pattern)
+def _what_differs(reply: str) -> str:
+    """The broker's refusal in the words of the one who declares ('received' is the declaration,
+    'current' the queue); as the broker said it if it says something else."""
+    found = _INEQUIVALENT.search(reply)
+    if not found:
+        return reply
+    return f"argument {found['arg']}: declared {found['new']}, the queue has {found['old']}"
+
+
+def _queues(spec: QueueSpec) -> dict[str, dict[str, Any]]:
+    """The queues of one work queue with their arguments: itself, its DLQ, its delay queues."""
+    queues = {spec.name: _work_arguments(spec), spec.dlq: {}}
+    for name, ttl_ms in spec.delay_queues().items():
+        queues[name] = {
+            "x-message-ttl": ttl_ms,
+            "x-dead-letter-exchange": "",  # the default exchange: straight back to the work
+            "x-dead-letter-routing-key": spec.name,  # queue, not to every binding
+        }
+    return queues
 
 
 def _work_arguments(spec: QueueSpec) -> dict[str, Any]:

@@ -87,7 +87,8 @@ class QueueConfig(_Strict):
         description="Only one consumer of the queue receives messages; the other replicas of its "
         "pool wait, and the next takes over (with what the first held unacknowledged) when it "
         "stops or dies. For engines that must not run twice at once (writes not made on "
-        "condition).",
+        "condition). A broker cannot add or remove it on an existing queue: `maas routing setup` "
+        "says how to recreate the queue without losing messages.",
     )
 
 

@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from maas.bus.base import Bus
+from maas.bus.base import Bus, declare_in_use
 from maas.bus.factory import create_bus
 from maas.catalog import Catalog
 from maas.collector.archive import Archive
@@ -111,7 +111,7 @@ def _run(
     store, bus = create_store(settings), create_bus(settings, client_name="maas-collect")
     try:
         if routing is not None:
-            bus.declare(routing.topology(settings.bus))
+            declare_in_use(bus, routing.topology(settings.bus))
         if not dry_run:
             store.setup([*catalog.models, *JOURNAL_CLASSES])
         patterns = routing.patterns("collect") if routing else ()

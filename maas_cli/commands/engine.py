@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from prometheus_client import CollectorRegistry
 
+from maas.bus.base import declare_in_use
 from maas.bus.factory import create_bus
 from maas.engine.pool import Pool
 from maas.errors import BusInterrupted
@@ -44,8 +45,7 @@ def pool(
     store, bus = create_store(settings), create_bus(settings, client_name=f"maas-pool-{name}")
     stop = _stop_on_signals(bus.interrupt)
     try:
-        topology = routing.topology(settings.bus)
-        bus.declare(topology)
+        declare_in_use(bus, routing.topology(settings.bus))
         store.setup(list(catalog.models))
         runner = Pool.from_routing(
             routing,

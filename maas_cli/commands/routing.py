@@ -10,9 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from maas.bus.factory import create_bus
+from maas.bus.base import Bus
+from maas.bus.factory import create_bus, pika_parameters
 from maas.bus.live import QueueCheck, TopologyCheck, compare
 from maas.bus.topology import Binding, Topology
+from maas.config import Settings
+from maas.errors import BusError, QueueConflict
 from maas.model.schema import opensearch_template
 from maas.store.factory import create_store
 from maas_cli.options import JsonOpt, state
@@ -28,8 +31,11 @@ def setup(
 ) -> None:
     """Declare exchanges, queues (with delay and dead-letter queues), bindings and index templates.
 
-    Idempotent: running it again changes nothing. Engine pools also declare their own queues
-    when they start, so setup is for operators who want the topology before any process runs.
+    Idempotent: running it again changes nothing. Engine pools and collectors also declare the
+    topology when they start, so setup is for operators who want it before any process runs.
+    A queue the broker already holds with other arguments (single_active_consumer changed in
+    the routing file) cannot be changed in place: everything else is declared, then setup
+    fails naming the queue, what differs and how to recreate it without losing a message.
     """
     settings = state(ctx).settings
     routing, catalog = routing_for(settings)
@@ -40,7 +46,7 @@ def setup(
         return
     bus = create_bus(settings, client_name="maas-routing-setup")
     try:
-        bus.declare(topology)
+        conflict = _declared(bus, topology)
     finally:
         bus.close()
     store = create_store(settings)
@@ -48,9 +54,38 @@ def setup(
         store.setup(list(catalog.models))
     finally:
         store.close()
+    if conflict:
+        raise BusError(f"{conflict}\n{_how_to_recreate(conflict, settings)}")
     print(
         f"declared {len(topology.exchanges)} exchange(s), {len(topology.queues)} work queue(s) "
         f"and {len(list(catalog.models))} document famil(ies)"
+    )
+
+
+def _declared(bus: Bus, topology: Topology) -> QueueConflict | None:
+    try:
+        bus.declare(topology)
+    except QueueConflict as exc:
+        return exc
+    return None
+
+
+def _how_to_recreate(conflict: QueueConflict, settings: Settings) -> str:
+    """The safe way: the broker deletes a queue only if it is empty and unused, atomically."""
+    vhost = pika_parameters(settings).virtual_host
+    deletes = "\n".join(
+        f"       rabbitmqctl delete_queue --vhost {vhost} {name} --if-empty --if-unused"
+        for name in sorted(conflict.conflicts)
+    )
+    return (
+        "A broker cannot change the arguments of an existing queue; everything else was declared "
+        "and the queue keeps working as it is. To recreate it without losing a message:\n"
+        "  1. stop what publishes to it (collectors, upstream pools); let its pool work until "
+        "'maas routing show' gives it ready 0, unacked 0 and retrying 0; stop that pool;\n"
+        "  2. delete it, only if empty (the broker refuses while a message or a consumer is "
+        "left; its dead letters stay):\n"
+        f"{deletes}\n"
+        "  3. run 'maas routing setup' again, then start the pool and what publishes to it."
     )
 
 

@@ -9,9 +9,11 @@ Backend differences are read from ``bus.capabilities`` (data), as production cod
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -30,6 +32,7 @@ from maas.bus.base import (
     Delivery,
     Envelope,
     dead_letter_stats,
+    declare_in_use,
     maas_headers,
     solo_envelope,
 )
@@ -38,7 +41,7 @@ from maas.bus.memory import MemoryBroker, MemoryBus
 from maas.bus.message import Message, chunk_messages
 from maas.bus.topology import Binding, QueueSpec, RetryPolicy, Topology
 from maas.config import Settings
-from maas.errors import BusError, ValidationError
+from maas.errors import BusError, QueueConflict, ValidationError
 
 Connect = Callable[[], Bus]
 FAILURE_HEADERS = {
@@ -223,6 +226,39 @@ def test_declare_is_idempotent_and_keeps_messages(
     bus.publish([Envelope.of(topology.exchanges[0], "new.x", m) for m in messages(2)])
     bus.declare(topology)
     assert count(bus, topology.queues[0].name, 2) == 2
+
+
+def test_a_queue_declared_again_with_other_arguments_is_left_as_it_is(
+    connect: Connect,
+    bus: Bus,
+    names: Names,
+    declare: Callable[[Topology], Topology],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broker cannot change a queue's arguments and the queue may hold messages: the rest is
+    declared, the queue keeps its messages and its arguments, and the error names it."""
+    topology = filled(bus, declare, names, 3)
+    work, exchange = topology.queues[0], topology.exchanges[0]
+    late = QueueSpec(names("late"), (Binding(exchange, "late.*"),))
+    wider = (*work.bindings, Binding(exchange, "update.*"))
+    changed = Topology((exchange,), (replace(work, bindings=wider, single_active_consumer=True), late))
+    other = connect()
+    try:
+        with pytest.raises(QueueConflict) as caught:
+            other.declare(changed)
+        assert list(caught.value.conflicts) == [work.name]
+        assert re.search(rf"{work.name}.*single.active.consumer", str(caught.value))
+        other.publish([Envelope(exchange, key, b"more") for key in ("update.x", "late.x")])  # still usable
+        assert (count(other, work.name, 4), count(other, late.name, 1)) == (4, 1)
+        bus.ack(fetch_all(bus, [work.name], 4))
+        assert other.fetch([work.name], 1, 0) == []  # both consume it now
+        bus.publish([Envelope(exchange, "new.x", body) for body in numbered(10)])
+        assert taken_in_turns([bus, other], work.name, 10)[1], "not single active: both receive"
+
+        declare_in_use(other, changed)  # a pool or a collector goes on, and says so
+        assert f"queue {work.name!r}" in caplog.text and "maas routing setup" in caplog.text
+    finally:
+        other.delete(Topology((), (replace(late, bindings=()),)))
 
 
 def test_unroutable_and_unknown_exchange_are_errors(

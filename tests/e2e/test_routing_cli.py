@@ -67,15 +67,20 @@ class Site:
     def name(self, base: str) -> str:
         return f"{base}-{self.suffix}"
 
+    def single_active(self) -> None:
+        """The doubler's queue gets a single active consumer in the routing file."""
+        path = self.dir / "routing.yaml"
+        routing = yaml.safe_load(path.read_text())
+        routing["pools"]["doubler"]["queues"][0]["single_active_consumer"] = True
+        path.write_text(yaml.safe_dump(routing))
 
-def make_site(tmp_path: Path, bus: dict[str, Any], suffix: str = "", single_active: bool = False) -> Site:
-    """``single_active``: the doubler's queue has a single active consumer."""
+
+def make_site(tmp_path: Path, bus: dict[str, Any], suffix: str = "") -> Site:
     tmp_path.mkdir(parents=True, exist_ok=True)
     routing = yaml.safe_load(CATALOG.routing_file.read_text())
     for pool in routing["pools"].values():
         for queue in pool["queues"]:
             queue["name"] = f"{queue['name']}-{suffix}"
-    routing["pools"]["doubler"]["queues"][0]["single_active_consumer"] = single_active
     (tmp_path / "routing.yaml").write_text(yaml.safe_dump(routing))
     settings = {
         "store": {"url": f"duckdb:///{tmp_path / 'maas.duckdb'}"},
@@ -152,9 +157,16 @@ class Management:
         )
         assert response.status_code == 201, response.text
 
-    def delete_queue(self, queue: str) -> None:
-        response = requests.delete(f"{self.url}/api/queues/%2F/{queue}", auth=self.auth, timeout=10)
+    def delete_queue(self, queue: str, **conditions: str) -> None:
+        response = requests.delete(
+            f"{self.url}/api/queues/%2F/{queue}", params=conditions, auth=self.auth, timeout=10
+        )
         assert response.status_code == 204, response.text
+
+    def arguments(self, queue: str) -> dict[str, Any]:
+        response = requests.get(f"{self.url}/api/queues/%2F/{queue}", auth=self.auth, timeout=10)
+        response.raise_for_status()
+        return dict(response.json()["arguments"])
 
 
 def queue_entry(report: dict[str, Any], name: str) -> dict[str, Any]:
@@ -232,6 +244,58 @@ def test_show_gives_message_counts_and_foreign_queues(site: Site, management_url
         requests.delete(f"{management_url}/api/queues/%2F/{stray}", auth=("guest", "guest"), timeout=10)
 
 
+@pytest.mark.integration
+def test_setup_cannot_change_a_queue_in_place_and_says_how_to_recreate_it(
+    site: Site, management_url: str
+) -> None:
+    """A deployment whose queue predates single_active_consumer: the broker refuses the new
+    declaration; setup declares the rest, leaves the queue and its messages, says what to do."""
+    assert site.maas("routing", "setup").returncode == 0
+    double, settings, api = site.name("test.double"), site.settings, Management(management_url)
+    publish(settings, 2)
+    api.delete_queue(f"{site.name('test.triple')}.dlq")  # something else for setup to repair
+    site.single_active()
+    site.env["COLUMNS"] = "300"  # an error line per line
+
+    refused = site.maas("routing", "setup")
+    assert refused.returncode == 1, refused.stdout
+    differs = (
+        "argument x-single-active-consumer: declared the value 'true' of type 'bool', the queue has none"
+    )
+    assert f"queue '{double}': {differs}" in refused.stderr
+    assert f"rabbitmqctl delete_queue --vhost / {double} --if-empty --if-unused" in refused.stderr
+    assert api.arguments(double) == {} and ready(settings, double) == 2  # left as it was
+    _, report = site.show()
+    assert queue_entry(report, site.name("test.triple"))["missing_queues"] == []  # the rest declared
+
+    consumer = create_bus(settings)  # the steps: the pool empties it, then delete if empty
+    try:
+        consumer.ack(consumer.fetch([double], 10, 2.0))
+    finally:
+        consumer.close()
+    api.delete_queue(double, **{"if-empty": "true", "if-unused": "true"})
+    again = site.maas("routing", "setup")
+    assert again.returncode == 0, again.stderr
+    assert api.arguments(double) == {"x-single-active-consumer": True}
+
+
+def publish(settings: Settings, n: int) -> None:
+    bus = create_bus(settings)
+    try:
+        messages = chunk_messages("TestRaw", [f"m{i}" for i in range(n)], ["test-raw-all"] * n, per_message=1)
+        bus.publish([Envelope.of(settings.bus.collect_exchange, "new.test-raw", m) for m in messages])
+    finally:
+        bus.close()
+
+
+def ready(settings: Settings, queue: str) -> int:
+    bus = create_bus(settings)
+    try:
+        return bus.queue_stats([queue])[0].messages
+    finally:
+        bus.close()
+
+
 def wait_for_report(site: Site, condition: Any, timeout: float = 30) -> dict[str, Any]:
     """The broker samples its counts every 5 s by default: poll until they show."""
     deadline = time.monotonic() + timeout
@@ -272,7 +336,8 @@ def test_show_on_the_memory_bus_says_the_topology_is_in_process(tmp_path: Path) 
 
 @pytest.mark.unit
 def test_setup_plan_says_which_queues_have_a_single_active_consumer(tmp_path: Path) -> None:
-    site = make_site(tmp_path, {"url": "memory://"}, single_active=True)
+    site = make_site(tmp_path, {"url": "memory://"})
+    site.single_active()
     site.env["COLUMNS"] = "200"  # one table row per line
     result = site.maas("routing", "setup", "--dry-run")
     assert result.returncode == 0, result.stderr
