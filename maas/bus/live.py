@@ -5,11 +5,14 @@ anything), so the two drift apart: a binding deleted by hand silently starves a 
 binding left over from an older routing file keeps filling a queue nobody reads. The
 comparison is backend-neutral: a backend that can list its exchanges, queues and bindings
 gives a :class:`LiveTopology`; :func:`compare` says, per work queue, what is missing
-(an error: messages are lost or never arrive) and what is extra (worth a look).
+(an error: messages are lost or never arrive), what is extra (worth a look) and which of the
+file's queue options the queue on the broker lacks or has beyond them (an error: a broker never
+changes an existing queue, so the option is not in force until the queue is recreated).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -24,6 +27,7 @@ class LiveQueue:
     ready: int = 0
     unacked: int = 0
     consumers: int = 0
+    single_active_consumer: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class QueueCheck:
     stale_delay_queues: tuple[LiveQueue, ...] = ()  # from an older retry policy
     dlq: LiveQueue | None = None
     delayed: int = 0  # messages waiting in the delay queues for their retry
+    differences: tuple[str, ...] = ()  # options of the file the queue on the broker does not have
 
     @property
     def missing(self) -> bool:
@@ -66,6 +71,10 @@ class TopologyCheck:
     @property
     def missing(self) -> bool:
         return bool(self.missing_exchanges) or any(q.missing for q in self.queues)
+
+    @property
+    def differs(self) -> bool:
+        return any(q.differences for q in self.queues)
 
 
 def compare(expected: Topology, live: LiveTopology) -> TopologyCheck:
@@ -93,7 +102,15 @@ def _check(spec: QueueSpec, live: LiveTopology) -> QueueCheck:
         stale_delay_queues=tuple(_stale_delay_queues(spec, live.queues)),
         dlq=live.queues.get(spec.dlq),
         delayed=delayed,
+        differences=tuple(_differences(spec, live.queues.get(spec.name))),
     )
+
+
+def _differences(spec: QueueSpec, live: LiveQueue | None) -> Iterator[str]:
+    """The file's queue options that the queue on the broker does not have (as YAML says them)."""
+    if live is not None and live.single_active_consumer != spec.single_active_consumer:
+        wanted, found = json.dumps(spec.single_active_consumer), json.dumps(live.single_active_consumer)
+        yield f"single_active_consumer {wanted} in the file, {found} on the broker"
 
 
 def _stale_delay_queues(spec: QueueSpec, queues: Mapping[str, LiveQueue]) -> Iterator[LiveQueue]:

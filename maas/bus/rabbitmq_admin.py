@@ -25,7 +25,7 @@ from maas.config import Settings
 from maas.errors import BusError, BusUnavailable
 
 DEFAULT_PORTS = {"amqp": ("http", 15672), "amqps": ("https", 15671)}
-_QUEUE_COLUMNS = "name,messages_ready,messages_unacknowledged,consumers"
+_QUEUE_COLUMNS = "name,messages_ready,messages_unacknowledged,consumers,arguments"
 
 
 def management_url(settings: Settings) -> str:
@@ -87,6 +87,7 @@ def _queue(item: dict[str, Any]) -> LiveQueue:
         int(item.get("messages_ready") or 0),
         int(item.get("messages_unacknowledged") or 0),
         int(item.get("consumers") or 0),
+        bool((item.get("arguments") or {}).get("x-single-active-consumer")),
     )
 
 

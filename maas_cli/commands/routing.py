@@ -108,9 +108,11 @@ def show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Compare the live topology with the routing file: missing and extra bindings and queues.
 
     Per work queue: bindings in the file but not on the broker (missing), bindings on the
-    broker but not in the file (extra), missing dead-letter and delay queues, and message
-    counts (ready, unacked, consumers, dead letters, waiting retries) as last sampled by the
-    broker. Exit 1 if anything the file needs is missing, 0 otherwise (extras are reported).
+    broker but not in the file (extra), missing dead-letter and delay queues, a
+    single_active_consumer the queue on the broker does not have, or has against the file
+    (differs: the queue must be recreated, see ``maas routing setup``), and message counts
+    (ready, unacked, consumers, dead letters, waiting retries) as last sampled by the broker.
+    Exit 1 if anything the file needs is missing or differs, 0 otherwise (extras are reported).
     """
     settings = state(ctx).settings
     routing, _ = routing_for(settings)
@@ -134,7 +136,7 @@ def show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         print(json.dumps(_as_dict(check), indent=2))
     else:
         _print_check(check, api.base_url, api.vhost)
-    if check.missing:
+    if check.missing or check.differs:
         raise typer.Exit(1)
 
 
@@ -147,14 +149,20 @@ def _print_check(check: TopologyCheck, url: str, vhost: str) -> None:
         live = queue.live
         counts = [str(n) for n in (live.ready, live.unacked, live.consumers)] if live else ["-"] * 3
         dlq = str(queue.dlq.ready) if queue.dlq else "-"
-        state_ = "[red]MISSING[/red]" if queue.missing else "ok"
-        table.add_row(queue.spec.name, state_, *counts, dlq, str(queue.delayed))
+        table.add_row(queue.spec.name, _state(queue), *counts, dlq, str(queue.delayed))
     console.print(table)
     for line in _differences(check):
         console.print(line, highlight=False, soft_wrap=True)
 
 
-MISSING, EXTRA = "[red]missing[/red]", "[yellow]extra[/yellow]"
+def _state(queue: QueueCheck) -> str:
+    if queue.missing:
+        return "[red]MISSING[/red]"
+    return "[red]DIFFERS[/red]" if queue.differences else "ok"
+
+
+MISSING, EXTRA, DIFFERS = "[red]missing[/red]", "[yellow]extra[/yellow]", "[red]differs[/red]"
+RECREATE = "the queue must be recreated: maas routing setup says how"
 
 
 def _differences(check: TopologyCheck) -> list[str]:
@@ -173,6 +181,7 @@ def _queue_differences(queue: QueueCheck) -> list[str]:
     return [
         *(f"{MISSING} {name}: binding {b.exchange}: {b.pattern}" for b in queue.missing_bindings),
         *(f"{MISSING} {name}: queue {missing}" for missing in queue.missing_queues),
+        *(f"{DIFFERS} {name}: {what} ({RECREATE})" for what in queue.differences),
         *(f"{EXTRA} {name}: binding {b.exchange}: {b.pattern}" for b in queue.extra_bindings),
         *(
             f"{EXTRA} {name}: stale delay queue {q.name} ({q.ready} messages)"
@@ -187,6 +196,7 @@ def _as_dict(check: TopologyCheck) -> dict[str, object]:
 
     return {
         "missing": check.missing,
+        "differs": check.differs,
         "missing_exchanges": list(check.missing_exchanges),
         "queues": [
             {
@@ -199,6 +209,7 @@ def _as_dict(check: TopologyCheck) -> dict[str, object]:
                 "extra_bindings": [binding(b) for b in q.extra_bindings],
                 "missing_queues": list(q.missing_queues),
                 "stale_delay_queues": [dataclasses.asdict(s) for s in q.stale_delay_queues],
+                "differences": list(q.differences),
             }
             for q in check.queues
         ],

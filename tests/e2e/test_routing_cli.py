@@ -265,8 +265,11 @@ def test_setup_cannot_change_a_queue_in_place_and_says_how_to_recreate_it(
     assert f"queue '{double}': {differs}" in refused.stderr
     assert f"rabbitmqctl delete_queue --vhost / {double} --if-empty --if-unused" in refused.stderr
     assert api.arguments(double) == {} and ready(settings, double) == 2  # left as it was
-    _, report = site.show()
-    assert queue_entry(report, site.name("test.triple"))["missing_queues"] == []  # the rest declared
+    code, report = site.show()  # the rest declared; the queue as it was, and show says so
+    assert (code, report["missing"], report["differs"]) == (1, False, True)
+    differs = "single_active_consumer true in the file, false on the broker"
+    assert queue_entry(report, double)["differences"] == [differs]
+    assert f"differs {double}: {differs}" in site.maas("routing", "show").stdout
 
     consumer = create_bus(settings)  # the steps: the pool empties it, then delete if empty
     try:
@@ -277,6 +280,8 @@ def test_setup_cannot_change_a_queue_in_place_and_says_how_to_recreate_it(
     again = site.maas("routing", "setup")
     assert again.returncode == 0, again.stderr
     assert api.arguments(double) == {"x-single-active-consumer": True}
+    code, report = site.show()
+    assert code == 0 and queue_entry(report, double)["differences"] == []
 
 
 def publish(settings: Settings, n: int) -> None:
