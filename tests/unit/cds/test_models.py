@@ -21,6 +21,7 @@ from cds.models import (
     RAW_PRODUCTS,
 )
 from maas.collector.config import check_collector_file, load_collectors
+from maas.config.settings import BusSettings
 from maas.engine.routing import check_routing, load_routing
 from maas.model import ByDate, FieldType, NoPartition
 from maas.store.duckdb import DuckDBStore
@@ -58,6 +59,22 @@ def test_routing_binds_known_families_and_runs_every_engine() -> None:
                 assert action in ("new", "update", "delete", "*") and family in CATALOG.models, key
     used = {engine.id for queue in queues for engine in queue.engines}
     assert used == set(CATALOG.engines)
+
+
+def test_only_the_unconditional_status_fold_has_a_single_active_consumer() -> None:
+    """CONSOLIDATE_INTERFACE_STATUS extends intervals it finds by a search, not on condition:
+    two replicas folding at once could overwrite each other's, so its queue serves one consumer
+    at a time. The aggregate engines write on condition and scale out."""
+    assert CATALOG.routing_file is not None
+    routing = load_routing(CATALOG.routing_file, CATALOG.engines)
+    folds = {
+        queue.name
+        for pool in routing.pools.values()
+        for queue in pool.queues
+        if "CONSOLIDATE_INTERFACE_STATUS" in {engine.id for engine in queue.engines}
+    }
+    single = {spec.name for spec in routing.topology(BusSettings()).queues if spec.single_active_consumer}
+    assert single == folds == {"cds.interface-status"}
 
 
 def test_every_raw_family_has_an_example_collector() -> None:
