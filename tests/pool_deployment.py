@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import yaml
 from chain_catalog import CATALOG, RAW
 
-from maas.bus.base import Envelope
+from maas.bus.base import Envelope, declare_in_use
 from maas.bus.factory import create_bus
 from maas.bus.message import Message, chunk_messages
 from maas.config import Settings, load_settings
@@ -50,10 +51,11 @@ class Deployment:
             check=False,
         )
 
-    def pool(self, name: str) -> subprocess.Popen[str]:
+    def pool(self, name: str, *options: str) -> subprocess.Popen[str]:
+        """A replica of pool ``name`` (``options``: of ``maas engine pool``); replicas share a log."""
         log = (self.dir / f"pool-{name}.log").open("a")
         process = subprocess.Popen(
-            [sys.executable, "-m", "maas_cli", "engine", "pool", name],
+            [sys.executable, "-m", "maas_cli", "engine", "pool", name, *options],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -64,9 +66,16 @@ class Deployment:
 
     def engine_args(self, pool: str, **args: Any) -> None:
         """Change the arguments of a pool's first engine (read by pools started afterwards)."""
+        self._edit(pool, lambda queue: queue["engines"][0]["args"].update(args))
+
+    def queue_options(self, pool: str, **options: Any) -> None:
+        """Change options of a pool's first queue (read by pools started afterwards)."""
+        self._edit(pool, lambda queue: queue.update(options))
+
+    def _edit(self, pool: str, change: Callable[[dict[str, Any]], None]) -> None:
         path = Path(self.settings.routing_file)  # type: ignore[arg-type]
         routing = yaml.safe_load(path.read_text())
-        routing["pools"][pool]["queues"][0]["engines"][0]["args"].update(args)
+        change(routing["pools"][pool]["queues"][0])
         path.write_text(yaml.safe_dump(routing))
 
 
@@ -127,7 +136,7 @@ def collect(deployment: Deployment, values: dict[str, int], per_message: int = 1
         report = store.write([RAW.make({"name": n, "value": v}) for n, v in values.items()])
         ids, indices = [i.id for i in report.changed], [i.index for i in report.changed]
         routing = load_routing(deployment.settings.routing_file, CATALOG.engines)  # type: ignore[arg-type]
-        bus.declare(routing.topology(deployment.settings.bus))
+        declare_in_use(bus, routing.topology(deployment.settings.bus))
         messages = chunk_messages(RAW.name, ids, indices, per_message=per_message)
         bus.publish(
             [Envelope.of(deployment.settings.bus.collect_exchange, "new.test-raw", m) for m in messages]

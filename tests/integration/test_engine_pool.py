@@ -6,6 +6,7 @@ document families of the test catalog are wiped before each test.
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -14,8 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from chain_catalog import CATALOG, DOUBLED, TRIPLED
 from pool_deployment import Deployment, collect, deploy, queue_depths, stop, teardown
+from servers.net import free_port
 
 from maas.bus.base import Envelope
 from maas.bus.factory import create_bus
@@ -112,6 +115,66 @@ def test_kill_9_mid_run_loses_nothing_and_duplicates_nothing(deployment: Deploym
     assert len(ids) == len(set(ids)) == N
     assert set(ids) == {TRIPLED.id_for(f"p{i}") for i in range(1000, 1000 + N)}
     assert set(queue_depths(deployment).values()) == {0}, queue_depths(deployment)
+
+
+def consumed(port: int) -> float | None:
+    """Messages a replica processed (its metrics), or None while it is not serving them yet."""
+    try:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except requests.ConnectionError:
+        return None
+    found = re.search(r'^maas_messages_consumed_total{pool="doubler",[^}]*} (\S+)$', text, re.M)
+    return float(found[1]) if found else 0.0
+
+
+@pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_a_single_active_queue_has_one_consuming_replica_and_a_standby_that_takes_over(
+    deployment: Deployment, ending: signal.Signals
+) -> None:
+    """Two replicas of a pool whose queue has a single active consumer: one processes every
+    message, the other none, until the first stops or dies; then the other takes over, with
+    what the first held unacknowledged, and nothing is lost or duplicated."""
+    deployment.queue_options("doubler", single_active_consumer=True)
+    ports = [free_port(), free_port()]
+    replicas = [deployment.pool("doubler", "--metrics-port", str(port)) for port in ports]
+    for port in ports:
+        wait_for(lambda port=port: consumed(port) is not None, 60, f"replica metrics on port {port}")
+    n = 20_000
+    collect(deployment, {f"s{i}": i for i in range(1000, 1000 + n)}, per_message=20)  # not 666: poison
+    wait_for(lambda: count(deployment, DOUBLED) >= n // 10, 120, "one replica to make progress")
+    done = [consumed(port) for port in ports]
+    active = 0 if done[0] else 1
+    assert done[1 - active] == 0 and done[active], f"one replica consumes, the other waits: {done}"
+
+    replicas[active].send_signal(ending)
+    exit_code = replicas[active].wait(timeout=60)
+    assert exit_code == (0 if ending == signal.SIGTERM else -signal.SIGKILL)
+    assert count(deployment, DOUBLED) < n, "stopped too late to prove anything"
+    state = lambda: progress(deployment)  # noqa: E731
+    wait_for(lambda: count(deployment, DOUBLED) == n, 300, f"{n} doubled documents", state)
+    work = deployment.queues[0]
+    wait_for(lambda: queue_depths(deployment)[work] == 0, 60, "the queue to drain", state)
+    assert queue_depths(deployment)[f"{work}.dlq"] == 0
+    assert consumed(ports[1 - active]), "the standby took over"
+    stop(replicas[1 - active])
+    ids = all_ids(deployment, DOUBLED)
+    assert len(ids) == len(set(ids)) == n
+
+
+def test_a_pool_consumes_a_queue_created_before_single_active_consumer_and_says_so(
+    deployment: Deployment,
+) -> None:
+    """After an upgrade, the queue on the broker has not the option yet: the pool must still
+    empty it (the first step of recreating it), warning that the queue is not as the file says."""
+    assert deployment.maas("routing", "setup").returncode == 0
+    deployment.queue_options("doubler", single_active_consumer=True)
+    pool = deployment.pool("doubler")
+    collect(deployment, {f"u{i}": i for i in range(1000, 1100)}, per_message=10)
+    wait_for(lambda: count(deployment, DOUBLED) == 100, 120, "the pool to process the old queue")
+    stop(pool)
+    log = (deployment.dir / "pool-doubler.log").read_text()
+    assert f"queue '{deployment.queues[0]}': argument x-single-active-consumer" in log
+    assert "going on with them as they are (maas routing setup says how to recreate them)" in log
 
 
 def test_broker_restart_during_a_run(deployment: Deployment) -> None:
