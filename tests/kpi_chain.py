@@ -173,6 +173,10 @@ class CountingStore:
         self.calls.append(Call("write", ",".join(sorted(set(families.values()))), outcomes=outcomes))
         return report
 
+    def refresh(self, doc_class: DocumentClass | None = None) -> None:
+        self.calls.append(Call("refresh", doc_class.family if doc_class else "*"))
+        self.inner.refresh(doc_class)
+
     def reads(self, family: str) -> list[Call]:
         reads = ("find", "get", "get_with_hashes", "scan")
         return [c for c in self.calls if c.family == family and c.method in reads]

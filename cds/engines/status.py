@@ -34,6 +34,10 @@ class ConsolidateInterfaceStatus(Engine[NoArgs]):
         probes = probes_by_interface(batch.documents)
         if not probes:
             return Writes()
+        # The tails are found by a search, and this engine searches what its own previous batch
+        # wrote: that batch may have come from a replica that died between its write and the
+        # processor's refresh (the single-active standby takes over within milliseconds).
+        ctx.store.refresh(INTERFACE_STATUS)
         stored = load_tails(ctx.store, probes)
         known = load_split_probes(ctx.store, stored, probes)
         writes = Writes()

@@ -202,6 +202,7 @@ class Store(Protocol):
         """Delete by id; returns how many existed."""
 
     def refresh(self, doc_class: DocumentClass | None = None) -> None:
-        """Make writes searchable now (tests and replay only; never per write)."""
+        """Make writes searchable now (tests, replay, an engine searching its own earlier output:
+        once per batch at most, never per write)."""
 
     def close(self) -> None: ...

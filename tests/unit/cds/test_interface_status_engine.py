@@ -121,3 +121,15 @@ def test_a_probe_at_the_first_instant_of_an_interval_can_extend_the_previous_one
     feed(kpi_store, kpi_bus, "PRIP", (2, "degraded"))  # same instant as "up": the worse status wins
     chain.run_until_idle()
     assert timeline(kpi_store, "PRIP") == [("degraded", 0, 3, 2, False), ("up", 3, None, 3, True)]
+
+
+def test_the_tail_is_searched_after_a_refresh(kpi_store: DuckDBStore, kpi_bus: MemoryBus) -> None:
+    """On OpenSearch a search sees writes after a refresh; the batch before may have been a dead
+    replica's, whose refresh never came (the processor's comes after the write)."""
+    counting = CountingStore(kpi_store)
+    chain = make_chain(counting, kpi_bus)  # type: ignore[arg-type]
+    feed(kpi_store, kpi_bus, "S2B-ATOS", (0, "up"))
+    chain.run_until_idle()
+    calls = [(c.method, c.family) for c in counting.calls if c.family == "cds-interface-status"]
+    first_search = calls.index(("find", "cds-interface-status"))
+    assert ("refresh", "cds-interface-status") in calls[:first_search]
