@@ -34,10 +34,9 @@ class ConfigProblem:
         self.file, self.line, self.key, self.reason = file, line, key, reason
 
     def render(self) -> str:
-        where = self.file or "<settings>"
-        if self.line:
-            where = f"{where}:{self.line}"
-        return f"{where}: {self.key}: {self.reason}" if self.key else f"{where}: {self.reason}"
+        """A problem without a file (a command-line option, a missing secret) names none."""
+        where = [f"{self.file}:{self.line}" if self.file and self.line else self.file, self.key]
+        return ": ".join([*(part for part in where if part), self.reason])
 
     def __repr__(self) -> str:
         return f"ConfigProblem({self.render()!r})"

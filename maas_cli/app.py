@@ -69,7 +69,10 @@ def main() -> None:
     try:
         result = app(standalone_mode=False)
     except MaasError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {redactor.mask(str(exc))}", highlight=False)
+        # soft_wrap: one line per problem, whatever the width (cron mail and logs are grepped)
+        Console(stderr=True).print(
+            f"[red]error:[/red] {redactor.mask(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)

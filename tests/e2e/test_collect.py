@@ -125,6 +125,14 @@ def test_unknown_collector_id_is_a_config_error(site: Path) -> None:
     assert "unknown collector id(s): nope" in result.stderr
 
 
+def test_an_error_is_one_line_and_names_no_settings_file_it_did_not_come_from(site: Path) -> None:
+    """Cron mail and logs are read with grep: no wrapping at 80 columns, no made-up location."""
+    unknown = "collector-" + "x" * 90
+    result = maas(site, "collect", "--collector", unknown)
+    assert result.returncode == 2
+    assert f"error: unknown collector id(s): {unknown} (known: inbox-csv)\n" in result.stderr
+
+
 PRODUCT_FIELDS = {
     "product_id": {"path": "@id", "required": True},
     "name": {"path": "name", "required": True},
