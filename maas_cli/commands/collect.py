@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -76,7 +77,7 @@ def collect(
     directory = settings.collectors_dir or catalog.collectors_dir
     if directory is None:
         raise ConfigError("no collectors directory: set 'collectors_dir' in the settings")
-    chosen = select(load_collectors(directory, catalog.models), collector)
+    chosen = _chosen(directory, catalog, collector)
     if since is not None and since.tzinfo is None:
         raise ConfigError("--since needs a UTC offset, e.g. 2024-01-01T00:00:00Z")
     locks = [
@@ -95,6 +96,20 @@ def collect(
     finally:
         for lock in locks:
             lock.release()
+
+
+def _chosen(directory: Path, catalog: Catalog, ids: list[str] | None) -> list[CollectorConfig]:
+    """The collectors to run. None at all is a configuration error, not a quiet success: the
+    packaged CDS collectors ship disabled, and a loop over nothing would never collect."""
+    defined = load_collectors(directory, catalog.models)
+    chosen = select(defined, ids)
+    if not chosen:
+        raise ConfigError(
+            f"no collector to run: none is enabled in {directory}; set 'enabled: true' in one "
+            "(in your own copy of the directory, named by 'collectors_dir') or name one with "
+            f"--collector ID (defined: {', '.join(c.id for c in defined) or 'none'})"
+        )
+    return chosen
 
 
 def _run(

@@ -133,6 +133,20 @@ def test_an_error_is_one_line_and_names_no_settings_file_it_did_not_come_from(si
     assert f"error: unknown collector id(s): {unknown} (known: inbox-csv)\n" in result.stderr
 
 
+@pytest.mark.parametrize("mode", ["--once", "--loop"])
+def test_no_enabled_collector_is_a_config_error_naming_the_directory(site: Path, mode: str) -> None:
+    """The packaged collectors are all disabled: a fresh `maas collect` must say so, not idle."""
+    collectors = site / "collectors" / "inbox.yaml"
+    data = yaml.safe_load(collectors.read_text())
+    data["collectors"][0]["enabled"] = False
+    collectors.write_text(yaml.safe_dump(data))
+    result = maas(site, "collect", mode)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"no collector to run: none is enabled in {site / 'collectors'}" in result.stderr
+    assert "--collector ID (defined: inbox-csv)" in result.stderr
+
+
 PRODUCT_FIELDS = {
     "product_id": {"path": "@id", "required": True},
     "name": {"path": "name", "required": True},
