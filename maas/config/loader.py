@@ -40,6 +40,10 @@ def read_yaml(path: Path) -> tuple[Any, Lines]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read ({exc.strerror})")]) from None
+    except UnicodeDecodeError as exc:  # e.g. saved as Latin-1 or UTF-16 by an editor
+        bad_line = exc.object[: exc.start].count(b"\n") + 1
+        reason = f"cannot read (not UTF-8 text: byte 0x{exc.object[exc.start]:02x})"
+        raise ConfigError([ConfigProblem(str(path), bad_line, "", reason)]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

@@ -46,6 +46,23 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     assert "invalid YAML" in info.value.problems[0].reason
 
 
+def test_a_file_that_is_not_utf8_is_a_problem_naming_it(tmp_path: Path) -> None:
+    settings = tmp_path / "maas.yaml"
+    settings.write_bytes(b"store:\n  url: duckdb:///caf\xe9.duckdb\n")  # Latin-1, not UTF-8
+    with pytest.raises(ConfigError) as info:
+        load_settings(settings, environ={})
+    assert [p.render() for p in info.value.problems] == [
+        f"{settings}:2: cannot read (not UTF-8 text: byte 0xe9)"
+    ]
+    collectors = tmp_path / "collectors"
+    collectors.mkdir()
+    (collectors / "a.yaml").write_bytes(b"\xff\xfe\x00c\x00")  # saved as UTF-16
+    problems, _ = check_files(collectors, None)  # every file is still checked
+    assert [p.render() for p in problems] == [
+        f"{collectors / 'a.yaml'}:1: cannot read (not UTF-8 text: byte 0xff)"
+    ]
+
+
 def test_password_in_url_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "bus:\n  url: amqp://user:hunter2@host:5672/\n")
     with pytest.raises(ConfigError, match="bus.url: do not put a password in the URL"):
