@@ -42,9 +42,9 @@ def _root(
 ) -> None:
     if log_format not in (None, "text", "json"):
         raise typer.BadParameter("must be 'text' or 'json'", param_hint="--log-format")
-    level = "WARNING" if quiet else ("DEBUG" if verbose > 1 else "INFO")
+    level = "WARNING" if quiet else {0: None, 1: "INFO"}.get(verbose, "DEBUG")
     ctx.obj = State(config_path=config_path, log_level=level, log_format=log_format)
-    setup_logging(level, log_format or "text")
+    setup_logging(level or "INFO", log_format or "text")  # until the settings are read
 
 
 @app.command()

@@ -10,6 +10,7 @@ import typer
 
 from maas.config import Settings, load_settings
 from maas.errors import NotBuiltError
+from maas.logs import setup_logging
 
 ConfigOpt = Annotated[
     Path | None,
@@ -38,10 +39,14 @@ MetricsPortOpt = Annotated[
 
 @dataclass
 class State:
-    """What the global options decided; settings are loaded on first use only."""
+    """What the global options decided; settings are loaded on first use only.
+
+    ``log_level`` and ``log_format`` are None when no flag set them: the settings' ``log_level``
+    and ``log_format`` then apply from the moment the settings are read.
+    """
 
     config_path: Path | None = None
-    log_level: str = "INFO"
+    log_level: str | None = None
     log_format: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
@@ -49,6 +54,9 @@ class State:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config_path)
+            setup_logging(
+                self.log_level or self._settings.log_level, self.log_format or self._settings.log_format
+            )
         return self._settings
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -101,6 +102,19 @@ def test_collect_stores_archives_runs_the_chain_and_is_incremental(site: Path) -
     assert stored(site) == (raw, tripled)
     assert "collector inbox-csv (Inbox): payloads=0 records=0" in second.stderr
     assert sorted(p.name for p in (site / "archive").rglob("*.gz")) == archived  # nothing new
+
+
+def test_the_settings_choose_the_log_format_and_level_and_the_flags_win(site: Path) -> None:
+    """deploy/config/maas.yaml asks for JSON logs (journald, Kubernetes): the settings must count."""
+    settings = yaml.safe_load((site / "maas.yaml").read_text())
+    (site / "maas.yaml").write_text(yaml.safe_dump(settings | {"log_format": "json"}))
+    logged = [json.loads(line) for line in maas(site, "collect").stderr.splitlines() if line.startswith("{")]
+    assert any(entry["message"].startswith("engine chain:") for entry in logged), logged
+    text = maas(site, "--log-format", "text", "collect").stderr  # the flag over the settings
+    assert "engine chain:" in text and not any(line.startswith("{") for line in text.splitlines())
+    (site / "maas.yaml").write_text(yaml.safe_dump(settings | {"log_level": "WARNING"}))
+    assert "engine chain:" not in maas(site, "collect").stderr
+    assert "engine chain:" in maas(site, "-v", "collect").stderr
 
 
 def test_dry_run_writes_nothing(site: Path) -> None:
