@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,19 +127,44 @@ class Site:
     def drop(self, name: str, text: str) -> None:
         (self.inbox / name).write_text(text)
 
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
+        return env | {"MAAS_CONFIG": str(self.root / "maas.yaml"), "PYTHONPATH": str(TESTS), "COLUMNS": "200"}
+
     def maas(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """The real CLI in a subprocess, configured by this site only."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-        env |= {"MAAS_CONFIG": str(self.root / "maas.yaml"), "PYTHONPATH": str(TESTS), "COLUMNS": "200"}
         return subprocess.run(
             [sys.executable, "-m", "maas_cli", *args],
-            env=env,
+            env=self.env(),
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
             cwd=self.root,
         )
+
+    def interrupted(self, *args: str, ready: Callable[[int], bool]) -> subprocess.CompletedProcess[str]:
+        """The CLI stopped by Ctrl-C (SIGINT) once ``ready(pid)`` says it got where the test wants."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "maas_cli", *args],
+            env=self.env(),
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            # a shell without job control starts background jobs with SIGINT ignored: undo that
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not ready(process.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)  # from where it is now to where it waits
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
     def ok(self, *args: str) -> subprocess.CompletedProcess[str]:
         result = self.maas(*args)

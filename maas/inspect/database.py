@@ -24,6 +24,7 @@ import duckdb
 
 from maas.errors import LockHeldError, MaasError, StoreError
 from maas.inspect.views import View
+from maas.store.duckdb import restored_interrupts
 
 ALLOWED = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
@@ -97,7 +98,8 @@ class Database:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
         """Run SQL MaaS itself built or checked (never unchecked user text)."""
         try:
-            return self._conn.execute(sql, list(params))
+            with restored_interrupts():  # Ctrl-C on a long query: exit 130, no traceback
+                return self._conn.execute(sql, list(params))
         except duckdb.Error as exc:
             raise QueryError(f"query failed: {_first_line(exc)}") from None
 
@@ -106,7 +108,8 @@ class Database:
         statement = self.statement(sql)
         cursor = self.execute(statement.text if statement.explain else statement.as_text())
         columns = [d[0] for d in cursor.description or []]
-        fetched = cursor.fetchall() if limit is None else cursor.fetchmany(limit + 1)
+        with restored_interrupts():
+            fetched = cursor.fetchall() if limit is None else cursor.fetchmany(limit + 1)
         more = limit is not None and len(fetched) > limit
         return Rows(columns, [tuple(_text(v) for v in row) for row in fetched[:limit]], more)
 

@@ -92,6 +92,7 @@ SCAN_PAGE = 100_000
 # What DuckDB raises when a bound value does not fit its column (then we find the item).
 _ITEM_ERRORS = (duckdb.DataError, duckdb.InvalidInputException, duckdb.NotImplementedException)
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
+DUCKDB_INTERRUPTED = "Query interrupted"  # the RuntimeError DuckDB makes of a SIGINT during a query
 
 
 class _RefusedItems(Exception):
@@ -882,10 +883,26 @@ def _first_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
+def restored_interrupts() -> Iterator[None]:
+    """A Ctrl-C that DuckDB caught during a query leaves it as the KeyboardInterrupt it was.
+
+    DuckDB raises a plain RuntimeError instead, which an engine's ``except Exception`` would
+    take for bad data (a dead letter) and the CLI would print as a traceback.
+    """
+    try:
+        yield
+    except RuntimeError as exc:
+        if str(exc) != DUCKDB_INTERRUPTED:
+            raise
+        raise KeyboardInterrupt from exc
+
+
+@contextlib.contextmanager
 def _mapped(path: Path) -> Iterator[None]:
     """DuckDB errors become ours where they leave the store."""
     try:
-        yield
+        with restored_interrupts():
+            yield
     except duckdb.TransactionException as exc:
         raise StoreError(f"embedded store {path}: gave up after write conflicts: {exc}") from exc
     except duckdb.IOException as exc:

@@ -97,6 +97,10 @@ def replay(
     try:
         store.setup(list(catalog.models))
         report = _run(store, catalog, routing, collectors, settings, paths, selection, quiet=as_json)
+    except KeyboardInterrupt:
+        again = "replaying again is safe" if into_configured_store else "run again with --force to replace it"
+        _plain(Console(stderr=True), f"replay interrupted: {where} holds part of it; {again}")
+        raise
     finally:
         store.close()
     _show(report, where, as_json)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,24 @@ def test_the_output_is_fresh_unless_forced(site: Site) -> None:
         "test-raw,test_raw,0",
         "test-tripled,test_tripled,0",
     ]
+
+
+def test_ctrl_c_says_the_output_is_partial_and_a_forced_rerun_replaces_it(site: Site) -> None:
+    sidecar = site.payloads()[0].with_name(site.payloads()[0].name + ".json")
+    kept = sidecar.read_bytes()
+    sidecar.unlink()
+    os.mkfifo(sidecar)  # reading it blocks: the replay waits there for the Ctrl-C
+    out = site.root / "replay.duckdb"
+    result = site.interrupted("replay", str(site.archive), "--out", out.name, ready=lambda _: out.exists())
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"replay interrupted: {out.name} holds part of it; run again with --force to replace it" in (
+        result.stderr
+    )
+    sidecar.unlink()
+    sidecar.write_bytes(kept)
+    site.ok("replay", str(site.archive), "--out", out.name, "--force")
+    assert export(site, out.name, "test_tripled") == export(site, "maas.duckdb", "test_tripled")
 
 
 def test_into_the_configured_store_creates_nothing_new_and_leaves_the_journal(site: Site) -> None:

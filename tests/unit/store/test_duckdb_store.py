@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from maas.errors import LockHeldError, StoreError, ValidationError
 from maas.model import Document, DocumentClass, Field, FieldType
 from maas.store.base import Outcome, Term
-from maas.store.duckdb import DuckDBStore
+from maas.store.duckdb import DuckDBStore, restored_interrupts
 
 pytestmark = pytest.mark.unit
 
@@ -227,3 +230,21 @@ def test_hashes_and_expectations_read_duckdb_when_nothing_is_remembered(
     finally:
         other.close()
         store.close()
+
+
+def test_a_ctrl_c_duckdb_caught_during_a_query_is_a_keyboard_interrupt_again() -> None:
+    """DuckDB answers a SIGINT during a query with RuntimeError('Query interrupted'): the
+    engines' ``except Exception`` took it for bad data and dead-lettered the batch, and
+    ``maas replay`` died with a traceback. The store gives the interrupt back."""
+    conn = duckdb.connect(config={"threads": 1})  # else a worker may run the query to its end
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        with pytest.raises(KeyboardInterrupt) as caught, restored_interrupts():
+            timer.start()
+            conn.execute("SELECT count(*) FROM range(30000000000)").fetchall()  # seconds: never hangs
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+        conn.close()
+    assert isinstance(caught.value.__cause__, RuntimeError)  # DuckDB's, not Python's own
