@@ -58,10 +58,14 @@ def _amqp(settings: Settings) -> str:
     import pika
 
     from maas.bus.factory import pika_parameters
+    from maas.bus.rabbitmq import map_error
 
     params = pika_parameters(settings)
     params.connection_attempts, params.socket_timeout = 1, 5
-    connection = pika.BlockingConnection(params)
+    try:
+        connection = pika.BlockingConnection(params)
+    except (pika.exceptions.AMQPError, OSError) as exc:  # pika's own print as nothing
+        raise map_error(exc, f"{params.host}:{params.port}") from None
     try:
         props = connection._impl.server_properties  # the broker announces itself here
         return f"{_text(props.get('product'))} {_text(props.get('version'))}"

@@ -34,7 +34,6 @@ from pika.adapters.blocking_connection import BlockingChannel
 from tenacity import (
     RetryCallState,
     Retrying,
-    before_sleep_log,
     retry_if_exception_type,
     stop_after_delay,
     wait_exponential,
@@ -71,8 +70,12 @@ _STOP_POLL_S = 0.1  # how soon a reconnect wait notices a stop request
 _SINGLE_ACTIVE = "x-single-active-consumer"  # RabbitMQ >= 3.8
 
 
-def map_error(exc: BaseException) -> MaasError:
-    """Our error for a pika one: transient when reconnecting may help, else permanent."""
+def map_error(exc: BaseException, broker: str = "") -> MaasError:
+    """Our error for a pika one: transient when reconnecting may help, else permanent.
+
+    ``broker`` (host:port) is named when the connection itself failed: a wrong port or host
+    must be visible in the message that repeats while the bus waits.
+    """
     if isinstance(exc, MaasError):
         return exc
     if isinstance(exc, _REFUSED):
@@ -80,10 +83,18 @@ def map_error(exc: BaseException) -> MaasError:
     if isinstance(exc, px.ConnectionClosedByBroker) and exc.reply_code in _REFUSED_CODES:
         return BusError(f"the broker refused the connection: {exc.reply_code} {exc.reply_text}")
     if isinstance(exc, px.AMQPConnectionError | OSError):
-        return BusUnavailable(f"broker unreachable: {type(exc).__name__} {exc}".strip())
+        return BusUnavailable(f"broker unreachable{f' at {broker}' if broker else ''}: {_cause(exc)}")
     if isinstance(exc, px.ChannelClosedByBroker):
         return BusError(f"the broker refused: {exc.reply_code} {exc.reply_text}")
     return BusError(f"{type(exc).__name__}: {exc}")
+
+
+def _cause(exc: BaseException) -> str:
+    """pika's connection errors print as nothing: the socket error they wrap says why (in their
+    arguments, ``exception`` or ``exceptions``, by pika's layer)."""
+    wrapped = (*exc.args, getattr(exc, "exception", None), *getattr(exc, "exceptions", ()))
+    inner = next((e for e in wrapped if isinstance(e, BaseException)), None)
+    return _cause(inner) if inner is not None else str(exc) or type(exc).__name__
 
 
 class _QueuesVanished(BusError):
@@ -334,7 +345,7 @@ class RabbitMQBus(BusBase):
         self._topologies: list[Topology] = []  # declared here: declared again if queues vanish
         self._interrupted = threading.Event()
         self._last_failure: BaseException | None = None
-        self._log_retry = before_sleep_log(log, logging.WARNING)
+        self._reconnect_max_s = reconnect_max_s
         self._retrying = Retrying(
             stop=stop_after_delay(reconnect_max_s),
             wait=wait_exponential(multiplier=0.2, max=5.0),
@@ -358,7 +369,14 @@ class RabbitMQBus(BusBase):
 
     def _before_sleep(self, state: RetryCallState) -> None:
         self._last_failure = state.outcome.exception() if state.outcome else None
-        self._log_retry(state)
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "%s: %s; retrying in %.1f s (giving up after %g s)",
+            self.client_name,
+            self._last_failure,
+            wait,
+            self._reconnect_max_s,
+        )
 
     def _sleep(self, seconds: float) -> None:
         """The backoff between reconnects, cut short by :meth:`interrupt`."""
@@ -396,7 +414,7 @@ class RabbitMQBus(BusBase):
             try:
                 self._session = _Session(self._parameters, self._generation + 1)
             except (px.AMQPError, OSError) as exc:
-                raise map_error(exc) from exc
+                raise map_error(exc, f"{self._parameters.host}:{self._parameters.port}") from exc
             self._generation = self._session.generation
             if self._generation > 1:
                 log.info("%s: reconnected to the broker (session %d)", self.client_name, self._generation)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -78,6 +79,16 @@ def test_doctor_embedded_default_is_ok(tmp_path: Path) -> None:
     result = maas("doctor", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "duckdb" in result.stdout
+
+
+def test_doctor_names_an_unreachable_broker_and_why(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a local port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "maas.yaml").write_text(f"bus:\n  url: amqp://127.0.0.1:{port}/\n")
+    result = maas("doctor", env={"MAAS_CONFIG": str(tmp_path / "maas.yaml"), "COLUMNS": "300"}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"broker unreachable at 127.0.0.1:{port}: [Errno 111] Connection refused" in result.stdout
 
 
 def test_bad_log_format_is_a_usage_error(tmp_path: Path) -> None:

@@ -63,6 +63,20 @@ def test_without_a_stop_the_budget_still_ends_with_unavailable() -> None:
     assert not isinstance(caught.value, BusInterrupted)
 
 
+def test_an_unreachable_broker_is_named_with_the_socket_error(caplog: pytest.LogCaptureFixture) -> None:
+    """pika's connection error prints as nothing: a wrong port must say where and why."""
+    port = closed_port()
+    params = pika.ConnectionParameters("127.0.0.1", port, connection_attempts=1)
+    bus = RabbitMQBus(params, "test-unreachable", reconnect_max_s=0.5)
+    with pytest.raises(BusUnavailable) as caught:
+        bus.queue_stats(["q"])
+    assert str(caught.value) == f"broker unreachable at 127.0.0.1:{port}: [Errno 111] Connection refused"
+    retries = [r.getMessage() for r in caplog.records if r.name == "maas.bus.rabbitmq"]
+    assert retries, "each reconnect attempt is logged"
+    assert retries[0].startswith(f"test-unreachable: {caught.value}; retrying in ")
+    assert retries[0].endswith(" s (giving up after 0.5 s)")
+
+
 def test_memory_bus_keeps_working_after_interrupt() -> None:
     bus = MemoryBus(client_name="test")
     bus.interrupt()
