@@ -26,7 +26,7 @@ from maas.config import Settings
 from maas.engine.routing import RoutingFile
 from maas.errors import ConfigError
 from maas.inspect.export import fresh_duckdb
-from maas.replay import Collectors, Hooks, Replayer, ReplayReport, Selection, plan
+from maas.replay import Collectors, Hooks, Plan, Replayer, ReplayReport, Selection, plan
 from maas.store.base import Store
 from maas.store.factory import create_store
 from maas_cli.defaults import catalog_for
@@ -122,7 +122,17 @@ def _run(
     progress = _Progress(enabled=not quiet)
     replayer = Replayer(store, catalog, routing, collectors, bus_settings=settings.bus, hooks=progress)
     with progress.progress:
-        return replayer.replay(plan(paths, selection))
+        chosen = plan(paths, selection)
+        report = replayer.replay(chosen)
+    if not chosen.payloads and not chosen.bad:  # a typo'd path must not look like a replay
+        report.warnings.append(_nothing(chosen, paths))
+    return report
+
+
+def _nothing(chosen: Plan, paths: list[Path]) -> str:
+    if chosen.skipped:
+        return f"nothing to replay: all {chosen.skipped} archived payload(s) are outside the selection"
+    return f"nothing to replay: no archived payload in {', '.join(map(str, paths))}"
 
 
 def _collectors(settings: Settings, catalog: Catalog, config_dir: Path | None) -> Collectors:

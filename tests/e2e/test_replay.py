@@ -112,6 +112,16 @@ def test_ctrl_c_says_the_output_is_partial_and_a_forced_rerun_replaces_it(site: 
     assert export(site, out.name, "test_tripled") == export(site, "maas.duckdb", "test_tripled")
 
 
+def test_nothing_to_replay_is_said_not_silent(site: Site) -> None:
+    """A path that holds no archive (a typo, the wrong directory) must not look like a replay."""
+    (site.root / "empty").mkdir()
+    code, report = replay_json(site, str(site.root / "empty"), "--out", "empty.duckdb")
+    assert code == 0
+    assert report["warnings"] == [f"nothing to replay: no archived payload in {site.root / 'empty'}"]
+    code, report = replay_json(site, str(site.archive), "--out", "window.duckdb", "--to", "2000-01-01")
+    assert report["warnings"] == ["nothing to replay: all 3 archived payload(s) are outside the selection"]
+
+
 def test_into_the_configured_store_creates_nothing_new_and_leaves_the_journal(site: Site) -> None:
     journal = "SELECT * FROM maas_journal ORDER BY id"
     before = site.sql(journal, fmt="json")
