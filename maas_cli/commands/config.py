@@ -24,7 +24,7 @@ app = typer.Typer(help="Validate and show the configuration.", no_args_is_help=T
 def validate(ctx: typer.Context) -> None:
     """Check settings, every collector config and the routing file; print every problem.
 
-    Problems are printed as ``file:line: key: reason``; exit code 2 if there is any.
+    Problems are printed as `file:line: key: reason`; exit code 2 if there is any.
     """
     path = state(ctx).config_path
     settings, problems = check_settings(path)

@@ -21,6 +21,9 @@ from maas_cli.runtime import routing_for
 app = typer.Typer(help="Look at, replay or purge dead-lettered messages.", no_args_is_help=True)
 QueueArg = Annotated[str, typer.Argument(help="Work queue (or its '.dlq') from the routing file.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", help="At most this many messages.")]
+ReplayLimitOpt = Annotated[
+    int | None, typer.Option("--limit", "-n", help="At most this many messages (default: all of them).")
+]
 
 
 @contextmanager
@@ -92,7 +95,7 @@ def _describe(delivery: Delivery) -> dict[str, object]:
 
 
 @app.command()
-def replay(ctx: typer.Context, queue: QueueArg, limit: LimitOpt = None) -> None:
+def replay(ctx: typer.Context, queue: QueueArg, limit: ReplayLimitOpt = None) -> None:
     """Put dead letters back on their work queue with fresh attempts (after a fix)."""
     with _dead_letters(ctx) as (bus, topology):
         moved = bus.replay(_dlq(topology, queue), limit)

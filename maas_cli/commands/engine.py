@@ -36,7 +36,7 @@ def pool(
     process exits 0. While the broker is away the stop does not wait for it to come back:
     the process exits 0 at once and the broker redelivers what was not acknowledged.
     Transient failures retry through delay queues; permanent ones and exhausted retries go
-    to the dead-letter queue (see ``maas dlq``).
+    to the dead-letter queue (see `maas dlq`).
     """
     settings = state(ctx).settings
     routing, catalog = routing_for(settings)
