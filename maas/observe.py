@@ -28,6 +28,7 @@ from maas.config import Settings
 from maas.doctor import probe_bus, probe_store
 from maas.engine.pool import Hooks
 from maas.engine.processor import BatchResult
+from maas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], object]  # raises when not ready; the result is ignored
@@ -149,7 +150,10 @@ def serve(
 ) -> ThreadingHTTPServer:
     """Start the endpoints on 0.0.0.0:port in a daemon thread (for probes from the cluster)."""
     handler = type("Handler", (_Handler,), {"registry": registry, "checks": dict(checks)})
-    server = ThreadingHTTPServer(("0.0.0.0", port), handler)
+    try:
+        server = ThreadingHTTPServer(("0.0.0.0", port), handler)
+    except OSError as exc:  # e.g. two pools on one host given the same port
+        raise ConfigError(f"--metrics-port {port}: cannot listen ({exc.strerror})") from None
     threading.Thread(target=server.serve_forever, name="maas-metrics", daemon=True).start()
     log.info("health, readiness and metrics on port %d", server.server_address[1])
     return server

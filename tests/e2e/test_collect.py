@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +132,18 @@ def test_overlapping_run_exits_3(site: Path) -> None:
         result = maas(site, "collect")
     assert result.returncode == 3
     assert "collector inbox-csv is in use by PID" in result.stderr
+
+
+def test_a_metrics_port_in_use_is_a_usage_error_naming_it(site: Path) -> None:
+    """Two pools or collectors on one host need two ports (docs/operations.md): say which clashed."""
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        port = taken.getsockname()[1]
+        taken.listen()
+        result = maas(site, "collect", "--metrics-port", str(port))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"error: --metrics-port {port}: cannot listen (Address already in use)" in result.stderr
 
 
 def test_unknown_collector_id_is_a_config_error(site: Path) -> None:
