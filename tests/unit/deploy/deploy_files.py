@@ -57,12 +57,10 @@ def probe_command(command: list[str], port: int) -> list[str]:
     return [part.replace(f":{METRICS_PORT}/", f":{port}/") for part in command]
 
 
-def cli_error(argv: list[str]) -> str | None:
-    """What the real ``maas`` CLI says against this command line (None: it parses).
+def _invoke(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Exit code and output of the real ``maas`` CLI, in this process.
 
-    ``--help`` at the end makes click check every command and option name without running
-    anything, so a deployment file cannot call a command or option that does not exist. The
-    app's callback configures logging for a process: the test process gets its own back.
+    The app's callback configures logging for a process: the test process gets its own back.
     """
     from typer.testing import CliRunner
 
@@ -71,12 +69,39 @@ def cli_error(argv: list[str]) -> str | None:
     loggers = [logging.getLogger(name) for name in ("", "pika", "opensearch", "urllib3", "paramiko")]
     saved = [(logger, logger.level, list(logger.handlers)) for logger in loggers]
     try:
-        result = CliRunner().invoke(app, [*argv, "--help"])
+        result = CliRunner().invoke(app, argv, env=env)
     finally:
         for logger, level, handlers in saved:
             logger.setLevel(level)
             logger.handlers[:] = handlers
-    return None if result.exit_code == 0 else f"maas {' '.join(argv)}: {result.output.strip()}"
+    return result.exit_code, result.output
+
+
+def cli_error(argv: list[str]) -> str | None:
+    """What the real ``maas`` CLI says against this command line (None: it parses).
+
+    ``--help`` at the end makes click check every command and option name without running
+    anything, so a deployment file cannot call a command or option that does not exist.
+    """
+    code, output = _invoke([*argv, "--help"])
+    return None if code == 0 else f"maas {' '.join(argv)}: {output.strip()}"
+
+
+def validate_deployment(settings_file: Path, collectors: Path) -> tuple[int, str]:
+    """``maas config validate`` of a deployment's settings with its collectors directory as the
+    repository holds it (the settings name the path inside the container or pod)."""
+    return _invoke(
+        ["--config", str(settings_file), "config", "validate"], {"MAAS_COLLECTORS_DIR": str(collectors)}
+    )
+
+
+def enabled_collectors(directory: Path) -> list[str]:
+    """Ids of the collectors a ``maas collect`` without ``--collector`` would run there."""
+    from maas.collector.config import load_collectors, select
+    from maas.config import Settings
+    from maas_cli.defaults import catalog_for
+
+    return [c.id for c in select(load_collectors(directory, catalog_for(Settings()).models), None)]
 
 
 def packaged_pools() -> set[str] | None:

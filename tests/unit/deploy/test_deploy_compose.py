@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -23,11 +24,13 @@ from deploy_files import (
     METRICS_PORT,
     ROOT,
     cli_error,
+    enabled_collectors,
     image_pinned,
     load_yaml,
     packaged_pools,
     probe_command,
     run,
+    validate_deployment,
 )
 
 from maas.config import load_settings
@@ -35,6 +38,7 @@ from maas.config import load_settings
 pytestmark = pytest.mark.unit
 
 ENV_EXAMPLE = DEPLOY / ".env.example"
+COMPOSE_OWN = {"COMPOSE_PROFILES"}  # read by compose itself, never interpolated in the file
 VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}|\$(\w+)")
 SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|CREDENTIAL|PRIVATE", re.IGNORECASE)
 # What each image really has to run a healthcheck with (the slim MaaS image has no curl).
@@ -136,7 +140,7 @@ def test_every_variable_is_documented_in_env_example_and_none_is_stale() -> None
     used = {m[1] or m[4] for m in _variables(_raw())}
     documented = set(_env_example())
     assert used - documented == set(), "used in compose.yaml, missing from .env.example"
-    assert documented - used - _secret_sources() == set(), "in .env.example, used nowhere"
+    assert documented - used - _secret_sources() - COMPOSE_OWN == set(), "in .env.example, used nowhere"
 
 
 def test_env_example_repeats_the_defaults_of_the_compose_file() -> None:
@@ -289,6 +293,41 @@ def test_the_settings_file_validates_and_its_secret_files_are_mounted() -> None:
         secret = reference.removeprefix("file:/run/secrets/")
         for name, service in _maas_services().items():
             assert secret in service["secrets"], f"{name} does not get secret {secret}"
+
+
+def _collectors_mount() -> tuple[str, Path]:
+    """The container path of the settings' collectors_dir and the repository directory every
+    MaaS container mounts there (read-only)."""
+    settings = load_settings(DEPLOY / _settings_file(), environ={})
+    assert settings.collectors_dir, "the packaged collectors are disabled examples: name your own"
+    target = str(settings.collectors_dir)
+    sources = set()
+    for name, service in _maas_services().items():
+        mounts = {v.split(":")[1]: v for v in service["volumes"]}
+        assert target in mounts, f"{name} does not mount {target}"
+        assert mounts[target].endswith(":ro"), f"{name} may write its collectors"
+        sources.add(mounts[target].split(":")[0])
+    (source,) = sources
+    return target, DEPLOY / source
+
+
+def test_the_settings_name_a_collectors_directory_of_the_repository_that_validates() -> None:
+    _, directory = _collectors_mount()
+    assert directory.is_dir() and list(directory.glob("*.yaml")), f"{directory}: no collector file"
+    code, output = validate_deployment(DEPLOY / _settings_file(), directory)
+    assert code == 0, output
+
+
+def test_the_collect_service_waits_for_an_enabled_collector_and_stops_on_a_config_error() -> None:
+    """Nothing enabled: ``maas collect`` exits 2, so the service is opt-in (profile) until the
+    shipped directory enables one. Compose cannot spare exit 2 alone: the restarts are bounded."""
+    _, directory = _collectors_mount()
+    collect = _maas_services()["collect"]
+    if not enabled_collectors(directory):
+        assert collect.get("profiles") == ["collect"]
+    assert re.fullmatch(r"on-failure:[1-9]\d?", collect["restart"]), collect["restart"]
+    others = {name for name, s in _services().items() if s.get("profiles") and name != "collect"}
+    assert not others, f"only the collect service waits for a profile: {others}"
 
 
 def test_maas_containers_run_read_only_without_privileges() -> None:

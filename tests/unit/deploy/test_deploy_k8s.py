@@ -7,7 +7,9 @@ Rendering uses ``kubectl kustomize`` and is skipped, with the reason, where kube
 
 from __future__ import annotations
 
+import os
 import re
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,14 @@ from deploy_files import (
     METRICS_PORT,
     ROOT,
     cli_error,
+    enabled_collectors,
     image_pinned,
     load_all_yaml,
     load_yaml,
     packaged_pools,
     run,
     tool,
+    validate_deployment,
 )
 
 from maas.config import load_settings
@@ -244,6 +248,62 @@ def test_every_pod_mounts_the_settings_and_the_secret_it_refers_to(rendered: lis
             assert secret["secretName"] == "maas-secrets", where
             readable_by_group = secret["defaultMode"] & 0o040 and spec["securityContext"].get("fsGroup")
             assert readable_by_group or secret["defaultMode"] & 0o004, f"{where}: secret unreadable"
+
+
+def _collectors(rendered: list[dict[str, Any]], tmp_path: Path) -> Path:
+    """The ConfigMap the collect CronJob mounts at the settings' collectors_dir, as a directory."""
+    settings = load_settings(_settings(rendered, tmp_path), environ={})
+    assert settings.collectors_dir, "the packaged collectors are disabled examples: name your own"
+    (cronjob,) = _of("CronJob", rendered)
+    spec = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m for m in spec["containers"][0]["volumeMounts"]}
+    mount = mounts[str(settings.collectors_dir)]
+    assert mount.get("readOnly") is True
+    name = volumes[mount["name"]]["configMap"]["name"]
+    (config_map,) = [c for c in _of("ConfigMap", rendered) if c["metadata"]["name"] == name]
+    directory = tmp_path / "mounted-collectors"
+    directory.mkdir()
+    for key, text in config_map["data"].items():
+        (directory / key).write_text(text)
+    return directory
+
+
+def test_the_collect_cronjob_mounts_the_collectors_the_settings_name_and_they_validate(
+    rendered: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    directory = _collectors(rendered, tmp_path)
+    assert list(directory.glob("*.yaml")), "no collector file in the ConfigMap"
+    code, output = validate_deployment(_settings(rendered, tmp_path), directory)
+    assert code == 0, output
+
+
+def test_the_collect_cronjob_is_suspended_while_no_collector_is_enabled(
+    rendered: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """A pass with nothing enabled exits 2: a schedule of failed Jobs until an overlay resumes it."""
+    (cronjob,) = _of("CronJob", rendered)
+    enabled = enabled_collectors(_collectors(rendered, tmp_path))
+    assert cronjob["spec"].get("suspend", False) is not bool(enabled), enabled
+
+
+def test_the_overlay_of_the_collectors_readme_runs_its_own_collectors(tmp_path: Path) -> None:
+    """The recipe an operator copies: its ConfigMap replaces the base's, the CronJob resumes."""
+    readme = (K8S / "config" / "collectors" / "README.md").read_text()
+    (block,) = re.findall(r"```yaml\n(.*?)```", readme, re.S)
+    overlay = yaml.safe_load(textwrap.dedent(block))
+    overlay |= {"resources": [os.path.relpath(K8S, tmp_path)], "kind": "Kustomization"}
+    (file,) = overlay["configMapGenerator"][0]["files"]
+    probes = (ROOT / "cds" / "config" / "collectors" / "probes.yaml").read_text()
+    (tmp_path / file).parent.mkdir(parents=True)
+    (tmp_path / file).write_text(probes.replace("enabled: false", "enabled: true"))
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    result = run(tool("kubectl"), "kustomize", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    (cronjob,) = _of("CronJob", rendered)
+    assert cronjob["spec"]["suspend"] is False
+    assert enabled_collectors(_collectors(rendered, tmp_path)) == ["interface-probes"]
 
 
 def test_referenced_objects_exist_in_the_base(rendered: list[dict[str, Any]]) -> None:
