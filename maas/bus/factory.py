@@ -41,29 +41,34 @@ def pika_parameters(settings: Settings, client_name: str | None = None) -> pika.
     return params
 
 
-def _memory(settings: Settings, client_name: str) -> Bus:
+def _memory(settings: Settings, client_name: str, long_running: bool) -> Bus:
     from maas.bus.memory import MemoryBus, memory_broker
 
-    return MemoryBus(memory_broker(settings.bus.url), client_name)
+    return MemoryBus(memory_broker(settings.bus.url), client_name)  # in-process: never away
 
 
-def _rabbitmq(settings: Settings, client_name: str) -> Bus:
+def _rabbitmq(settings: Settings, client_name: str, long_running: bool) -> Bus:
     from maas.bus.rabbitmq import RabbitMQBus
 
     params = pika_parameters(settings, client_name)
-    return RabbitMQBus(params, client_name, prefetch=settings.bus.prefetch)
+    budget = settings.bus.reconnect_budget_s(long_running)
+    return RabbitMQBus(params, client_name, prefetch=settings.bus.prefetch, reconnect_max_s=budget)
 
 
-BACKENDS: dict[str, Callable[[Settings, str], Bus]] = {
+BACKENDS: dict[str, Callable[[Settings, str, bool], Bus]] = {
     "memory": _memory,
     "amqp": _rabbitmq,
     "amqps": _rabbitmq,
 }
 
 
-def create_bus(settings: Settings, client_name: str = "maas") -> Bus:
-    """The configured bus; ``client_name`` names the connection and failing consumers."""
-    return BACKENDS[urlsplit(settings.bus.url).scheme](settings, client_name)
+def create_bus(settings: Settings, client_name: str = "maas", *, long_running: bool = False) -> Bus:
+    """The configured bus; ``client_name`` names the connection and failing consumers.
+
+    ``long_running`` (engine pools, ``maas collect --loop``) waits ``bus.reconnect_max_s``
+    for a lost broker; anything else is a one-shot and waits ``bus.one_shot_reconnect_max_s``.
+    """
+    return BACKENDS[urlsplit(settings.bus.url).scheme](settings, client_name, long_running)
 
 
 def exchanges(settings: Settings) -> Topology:

@@ -393,8 +393,15 @@ class RabbitMQBus(BusBase):
     # --- sessions -----------------------------------------------------------------------
 
     def _call(self, op: Callable[[_Session], T]) -> T:
-        """Run ``op`` on a live session, reconnecting with backoff while the broker is away."""
-        result: T = self._retrying(self._once, op)
+        """Run ``op`` on a live session, reconnecting with backoff while the broker is away.
+
+        Unavailable is retried until the budget ends, so one that escapes is the last attempt:
+        the error says how long it was tried (a one-shot and a pool have different budgets).
+        """
+        try:
+            result: T = self._retrying(self._once, op)
+        except BusUnavailable as exc:
+            raise BusUnavailable(f"{exc}; gave up after {self._reconnect_max_s:g} s") from exc
         return result
 
     def _once(self, op: Callable[[_Session], T]) -> T:

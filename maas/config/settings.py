@@ -53,6 +53,23 @@ class BusSettings(_Strict):
     etl_exchange: str = "etl"
     prefetch: int = Field(default=500, gt=0)
     heartbeat_s: int = Field(default=60, ge=0)
+    reconnect_max_s: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "seconds an engine pool or `maas collect --loop` keeps reconnecting to an "
+            "unreachable broker before the operation fails: long enough to ride out a broker "
+            "restart (a running pool then backs off and tries again)"
+        ),
+    )
+    one_shot_reconnect_max_s: float = Field(
+        default=15.0,
+        gt=0,
+        description=(
+            "the same for one-shot commands (`maas collect --once`, `maas routing setup`, "
+            "`maas dlq`): a wrong host or port is reported in seconds, not minutes"
+        ),
+    )
     # RabbitMQ management HTTP API (``maas routing show``); None: http://<bus host>:15672/
     # (https://<bus host>:15671/ for amqps), with the bus's username and password.
     management_url: str | None = None
@@ -61,6 +78,11 @@ class BusSettings(_Strict):
     @classmethod
     def _url(cls, value: str) -> str:
         return _check_url(value, BUS_SCHEMES, "memory:// or amqp://host:5672/vhost")
+
+    def reconnect_budget_s(self, long_running: bool) -> float:
+        """A pool must outlast a broker restart; a person at a one-shot command who mistyped a
+        port must not wait minutes to hear it."""
+        return self.reconnect_max_s if long_running else self.one_shot_reconnect_max_s
 
     @field_validator("management_url")
     @classmethod

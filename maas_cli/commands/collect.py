@@ -55,7 +55,15 @@ def collect(
         list[str] | None, typer.Option("--collector", help="Only this collector id (repeatable).")
     ] = None,
     once: Annotated[
-        bool, typer.Option("--once/--loop", help="One pass, or loop on each collector's period.")
+        bool,
+        typer.Option(
+            "--once/--loop",
+            help=(
+                "One pass, or loop on each collector's period. An unreachable broker is "
+                "retried for bus.one_shot_reconnect_max_s (15 s by default) with --once, for "
+                "bus.reconnect_max_s (300 s) with --loop."
+            ),
+        ),
     ] = True,
     dry_run: Annotated[
         bool,
@@ -123,7 +131,7 @@ def _run(
     loop: bool,
 ) -> None:
     routing = _routing(settings, catalog)
-    store, bus = create_store(settings), create_bus(settings, client_name="maas-collect")
+    store, bus = create_store(settings), create_bus(settings, "maas-collect", long_running=loop)
     try:
         if routing is not None:
             declare_in_use(bus, routing.topology(settings.bus))

@@ -18,7 +18,13 @@ from maas.errors import ConfigError
 from maas_cli.options import state
 from maas_cli.runtime import routing_for
 
-app = typer.Typer(help="Look at, replay or purge dead-lettered messages.", no_args_is_help=True)
+app = typer.Typer(
+    help=(
+        "Look at, replay or purge dead-lettered messages. An unreachable broker is retried for "
+        "bus.one_shot_reconnect_max_s (15 s by default), then the command fails (exit 1)."
+    ),
+    no_args_is_help=True,
+)
 QueueArg = Annotated[str, typer.Argument(help="Work queue (or its '.dlq') from the routing file.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", help="At most this many messages.")]
 ReplayLimitOpt = Annotated[

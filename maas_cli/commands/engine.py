@@ -33,8 +33,10 @@ def pool(
     """Consume the queues of one pool, process batches, write, emit reports; until SIGTERM.
 
     On SIGTERM or Ctrl-C the batch in hand is finished, written and acknowledged, then the
-    process exits 0. While the broker is away the stop does not wait for it to come back:
-    the process exits 0 at once and the broker redelivers what was not acknowledged.
+    process exits 0. A broker unreachable at start for bus.reconnect_max_s (300 s by default)
+    ends the pool (exit 1); once it consumes, a lost broker is waited for and retried without
+    end. While the broker is away the stop does not wait for it to come back: the process
+    exits 0 at once and the broker redelivers what was not acknowledged.
     Transient failures retry through delay queues; permanent ones and exhausted retries go
     to the dead-letter queue (see `maas dlq`).
     """
@@ -42,7 +44,7 @@ def pool(
     routing, catalog = routing_for(settings)
     registry = CollectorRegistry()
     metrics = PoolMetrics(registry, name)
-    store, bus = create_store(settings), create_bus(settings, client_name=f"maas-pool-{name}")
+    store, bus = create_store(settings), create_bus(settings, f"maas-pool-{name}", long_running=True)
     stop = _stop_on_signals(bus.interrupt)
     try:
         declare_in_use(bus, routing.topology(settings.bus))

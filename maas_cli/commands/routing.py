@@ -36,6 +36,8 @@ def setup(
     A queue the broker already holds with other arguments (single_active_consumer changed in
     the routing file) cannot be changed in place: everything else is declared, then setup
     fails naming the queue, what differs and how to recreate it without losing a message.
+    An unreachable broker is retried for bus.one_shot_reconnect_max_s (15 s by default),
+    then setup fails (exit 1) naming the broker and why.
     """
     settings = state(ctx).settings
     routing, catalog = routing_for(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,30 @@ def test_doctor_names_an_unreachable_broker_and_why(tmp_path: Path) -> None:
     result = maas("doctor", env={"MAAS_CONFIG": str(tmp_path / "maas.yaml"), "COLUMNS": "300"}, cwd=tmp_path)
     assert result.returncode == 1
     assert f"broker unreachable at 127.0.0.1:{port}: [Errno 111] Connection refused" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["routing", "setup"], ["dlq", "list"]], ids=" ".join)
+def test_a_one_shot_command_gives_up_on_an_unreachable_broker_in_seconds(
+    command: list[str], tmp_path: Path
+) -> None:
+    """A mistyped port must not hold a person for the pools' 300 s: the one-shot budget applies."""
+    with socket.socket() as sock:  # a local port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        "MAAS_BUS_URL": f"amqp://127.0.0.1:{port}/",
+        "MAAS_BUS__ONE_SHOT_RECONNECT_MAX_S": "2",
+        "MAAS_BUS__RECONNECT_MAX_S": "120",  # the services' budget: not this command's
+        "COLUMNS": "300",
+    }
+    started = time.monotonic()
+    result = maas(*command, env=env, cwd=tmp_path)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stdout + result.stderr
+    reason = f"broker unreachable at 127.0.0.1:{port}: [Errno 111] Connection refused"
+    assert f"error: {reason}; gave up after 2 s" in result.stderr
+    assert f"{reason}; retrying in " in result.stderr  # each attempt is logged while it waits
+    assert 2 <= elapsed < 30, elapsed
 
 
 def test_bad_log_format_is_a_usage_error(tmp_path: Path) -> None:
