@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 import time
 from datetime import datetime
@@ -36,7 +35,7 @@ from maas.collector.sources.base import Payload
 from maas.config import Settings
 from maas.engine.pool import Chain
 from maas.engine.routing import RoutingFile
-from maas.errors import ConfigError
+from maas.errors import BusInterrupted, ConfigError
 from maas.model import Document
 from maas.observe import CollectorMetrics, readiness, serve
 from maas.store.base import Store
@@ -44,7 +43,7 @@ from maas.store.factory import create_store
 from maas.store.lock import ProcessLock
 from maas_cli.defaults import catalog_for
 from maas_cli.options import MetricsPortOpt, state
-from maas_cli.runtime import routing_for
+from maas_cli.runtime import routing_for, stop_on_signals
 
 log = logging.getLogger("maas.collect")
 
@@ -132,6 +131,8 @@ def _run(
 ) -> None:
     routing = _routing(settings, catalog)
     store, bus = create_store(settings), create_bus(settings, "maas-collect", long_running=loop)
+    # Before the first call to the broker: a stop must not wait out the reconnect budget.
+    stop = stop_on_signals(bus.interrupt, "the current pass") if loop else None
     try:
         if routing is not None:
             declare_in_use(bus, routing.topology(settings.bus))
@@ -141,12 +142,14 @@ def _run(
         target = Target(store, bus, settings.bus.collect_exchange, patterns, Archive(settings.archive_dir))
         run = CollectorRun(target, catalog.models, settings.tls, dry_run=dry_run, since=since, hooks=hooks)
         chain = _chain(settings, catalog, routing, store, bus)
-        if loop:
-            _loop(run, chosen, chain)
+        if stop is not None:
+            _loop(run, chosen, chain, stop)
             return
         stats = _pass(run, chosen, chain)
         if failed(stats):
             raise typer.Exit(1)
+    except BusInterrupted as exc:  # stopped while waiting for the broker: nothing was settled
+        log.info("collect stopped: %s", exc)
     finally:
         bus.close()
         store.close()
@@ -171,11 +174,10 @@ def _pass(run: CollectorRun, chosen: list[CollectorConfig], chain: Chain | None)
     return stats
 
 
-def _loop(run: CollectorRun, chosen: list[CollectorConfig], chain: Chain | None) -> None:
+def _loop(
+    run: CollectorRun, chosen: list[CollectorConfig], chain: Chain | None, stop: threading.Event
+) -> None:
     """Run each collector every ``period`` seconds until SIGTERM/Ctrl-C (after the current one)."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     due = {c.id: 0.0 for c in chosen}
     while not stop.is_set():
         ready = [c for c in chosen if due[c.id] <= time.monotonic()]

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -18,7 +15,7 @@ from maas.errors import BusInterrupted
 from maas.observe import PoolMetrics, readiness, serve
 from maas.store.factory import create_store
 from maas_cli.options import MetricsPortOpt, state
-from maas_cli.runtime import routing_for
+from maas_cli.runtime import routing_for, stop_on_signals
 
 app = typer.Typer(help="Run engine pools that consume routing keys and chain reports.", no_args_is_help=True)
 log = logging.getLogger("maas.engine")
@@ -45,7 +42,7 @@ def pool(
     registry = CollectorRegistry()
     metrics = PoolMetrics(registry, name)
     store, bus = create_store(settings), create_bus(settings, f"maas-pool-{name}", long_running=True)
-    stop = _stop_on_signals(bus.interrupt)
+    stop = stop_on_signals(bus.interrupt, "the current batch")
     try:
         declare_in_use(bus, routing.topology(settings.bus))
         store.setup(list(catalog.models))
@@ -75,17 +72,3 @@ def pool(
     finally:
         bus.close()
         store.close()
-
-
-def _stop_on_signals(interrupt: Callable[[], None]) -> threading.Event:
-    """SIGTERM/SIGINT set the returned event and ``interrupt`` a wait for the broker."""
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: object) -> None:
-        log.info("signal %d: finishing the current batch, then stopping", signum)
-        stop.set()
-        interrupt()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return stop

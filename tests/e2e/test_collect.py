@@ -63,12 +63,27 @@ def site(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def maas(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def site_env(site: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-    env |= {"MAAS_CONFIG": str(site / "maas.yaml"), "PYTHONPATH": str(TESTS)}
+    return env | {"MAAS_CONFIG": str(site / "maas.yaml"), "PYTHONPATH": str(TESTS)}
+
+
+def start(site: Path, *args: str) -> subprocess.Popen[str]:
+    """A long-running command in the background, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "maas_cli", *args],
+        env=site_env(site),
+        cwd=site,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def maas(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "maas_cli", *args],
-        env=env,
+        env=site_env(site),
         capture_output=True,
         text=True,
         timeout=120,
@@ -268,16 +283,7 @@ def test_loop_serves_health_readiness_and_collector_metrics(site: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-    env |= {"MAAS_CONFIG": str(site / "maas.yaml"), "PYTHONPATH": str(TESTS)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "maas_cli", "collect", "--loop", "--metrics-port", str(port)],
-        env=env,
-        cwd=site,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start(site, "collect", "--loop", "--metrics-port", str(port))
     try:
         metrics = ""
         for _ in range(120):
@@ -303,3 +309,27 @@ def test_loop_serves_health_readiness_and_collector_metrics(site: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
+
+
+def test_loop_stops_at_once_on_sigterm_while_the_broker_is_unreachable(site: Path) -> None:
+    """A stop must not wait out the reconnect budget (300 s): compose gives 120 s, then kills."""
+    import signal
+    import time
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = yaml.safe_load((site / "maas.yaml").read_text())
+    settings["bus"] = {"url": f"amqp://127.0.0.1:{port}/"}
+    (site / "maas.yaml").write_text(yaml.safe_dump(settings))
+    process = start(site, "-v", "collect", "--loop")
+    try:
+        time.sleep(4)  # started, and retrying the broker
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        err = process.stderr.read() if process.stderr else ""
+        assert "broker unreachable" in err and "stop requested" in err, err[-2000:]
+    finally:
+        process.kill()
+        process.wait()
