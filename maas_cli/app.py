@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or configuration error (or a capability not
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -32,6 +33,25 @@ app = typer.Typer(
 )
 
 
+def _version_line() -> str:
+    return f"maas {__version__}"
+
+
+def _print_version(value: bool) -> None:
+    """``maas --version``: answered before anything else is parsed, as every CLI does."""
+    if value:
+        print(_version_line())
+        raise typer.Exit()
+
+
+VersionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the MaaS version and exit."
+    ),
+]
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -39,6 +59,7 @@ def _root(
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
     log_format: LogFormatOpt = None,
+    _version: VersionOpt = False,
 ) -> None:
     if log_format not in (None, "text", "json"):
         raise typer.BadParameter("must be 'text' or 'json'", param_hint="--log-format")
@@ -49,8 +70,8 @@ def _root(
 
 @app.command()
 def version() -> None:
-    """Print the MaaS version."""
-    print(f"maas {__version__}")
+    """Print the MaaS version (the same as: maas --version)."""
+    print(_version_line())
 
 
 app.command(name="collect")(collect.collect)

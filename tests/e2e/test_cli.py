@@ -119,3 +119,10 @@ def test_a_one_shot_command_gives_up_on_an_unreachable_broker_in_seconds(
 def test_bad_log_format_is_a_usage_error(tmp_path: Path) -> None:
     result = maas("--log-format", "xml", "version", cwd=tmp_path)
     assert result.returncode == 2
+
+
+def test_version_option_prints_what_the_version_command_prints(tmp_path: Path) -> None:
+    option, command = maas("--version", cwd=tmp_path), maas("version", cwd=tmp_path)
+    assert option.returncode == 0, option.stderr
+    assert option.stdout == command.stdout
+    assert option.stdout.startswith("maas ")
