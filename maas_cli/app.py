@@ -17,9 +17,10 @@ from maas.config import redactor
 from maas.errors import MaasError
 from maas.logs import setup_logging
 from maas_cli.commands import cds, collect, config, dlq, doctor, engine, inspect, replay, routing
+from maas_cli.help import MaasTyper
 from maas_cli.options import ConfigOpt, LogFormatOpt, QuietOpt, State, VerboseOpt
 
-app = typer.Typer(
+app = MaasTyper(
     name="maas",
     help=(
         "MaaS, Monitoring as a Service: collect ground-segment data, transform it through engine "

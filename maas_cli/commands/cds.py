@@ -14,8 +14,9 @@ import typer
 
 from cds.naming import parse as parse_name
 from cds.sample import EXPECTED_FILE, generate
+from maas_cli.help import MaasTyper
 
-app = typer.Typer(help="Sentinel business tools: product-name parsing, sample data.", no_args_is_help=True)
+app = MaasTyper(help="Sentinel business tools: product-name parsing, sample data.", no_args_is_help=True)
 
 
 _PARSE_HELP = (

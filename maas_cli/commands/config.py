@@ -15,9 +15,10 @@ from maas.config.checks import check_files, check_settings
 from maas.engine.routing import check_routing
 from maas.errors import ConfigError, ConfigProblem
 from maas_cli.defaults import catalog_for
+from maas_cli.help import MaasTyper
 from maas_cli.options import state
 
-app = typer.Typer(help="Validate and show the configuration.", no_args_is_help=True)
+app = MaasTyper(help="Validate and show the configuration.", no_args_is_help=True)
 
 
 @app.command()

@@ -15,10 +15,11 @@ from maas.bus.base import Bus, Delivery
 from maas.bus.factory import create_bus
 from maas.bus.topology import Topology, dlq_name
 from maas.errors import ConfigError
+from maas_cli.help import MaasTyper
 from maas_cli.options import state
 from maas_cli.runtime import routing_for
 
-app = typer.Typer(
+app = MaasTyper(
     help=(
         "Look at, replay or purge dead-lettered messages. An unreachable broker is retried for "
         "bus.one_shot_reconnect_max_s (15 s by default), then the command fails (exit 1)."

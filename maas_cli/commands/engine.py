@@ -14,10 +14,11 @@ from maas.engine.pool import Pool
 from maas.errors import BusInterrupted
 from maas.observe import PoolMetrics, readiness, serve
 from maas.store.factory import create_store
+from maas_cli.help import MaasTyper
 from maas_cli.options import MetricsPortOpt, state
 from maas_cli.runtime import routing_for, stop_on_signals
 
-app = typer.Typer(help="Run engine pools that consume routing keys and chain reports.", no_args_is_help=True)
+app = MaasTyper(help="Run engine pools that consume routing keys and chain reports.", no_args_is_help=True)
 log = logging.getLogger("maas.engine")
 
 

@@ -30,9 +30,10 @@ from maas.inspect.views import View
 from maas.model import DocumentClass
 from maas.store.factory import create_store, duckdb_path
 from maas_cli.defaults import catalog_for
+from maas_cli.help import MaasTyper
 from maas_cli.options import state
 
-app = typer.Typer(help="Investigate with DuckDB SQL and ready-made views.", no_args_is_help=True)
+app = MaasTyper(help="Investigate with DuckDB SQL and ready-made views.", no_args_is_help=True)
 
 
 class Format(StrEnum):

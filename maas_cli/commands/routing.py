@@ -18,10 +18,11 @@ from maas.config import Settings
 from maas.errors import BusError, QueueConflict
 from maas.model.schema import opensearch_template
 from maas.store.factory import create_store
+from maas_cli.help import MaasTyper
 from maas_cli.options import JsonOpt, state
 from maas_cli.runtime import routing_for
 
-app = typer.Typer(help="Declare and compare the bus topology of the routing file.", no_args_is_help=True)
+app = MaasTyper(help="Declare and compare the bus topology of the routing file.", no_args_is_help=True)
 
 
 @app.command()
