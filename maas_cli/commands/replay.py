@@ -86,6 +86,7 @@ def replay(
     listed with the reason and the rest is replayed. Exits 1 if any entry failed or an engine
     message was dead-lettered. The collector journal is never touched.
     """
+    _exist(paths)
     settings = state(ctx).settings
     catalog = catalog_for(settings)
     collectors = _collectors(settings, catalog, config_dir)
@@ -133,6 +134,13 @@ def _nothing(chosen: Plan, paths: list[Path]) -> str:
     if chosen.skipped:
         return f"nothing to replay: all {chosen.skipped} archived payload(s) are outside the selection"
     return f"nothing to replay: no archived payload in {', '.join(map(str, paths))}"
+
+
+def _exist(paths: list[Path]) -> None:
+    """A typo'd path is a usage error found before --out is created (the rerun needs no --force)."""
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise typer.BadParameter(f"{', '.join(missing)}: no such file or directory", param_hint="PATHS")
 
 
 def _collectors(settings: Settings, catalog: Catalog, config_dir: Path | None) -> Collectors:

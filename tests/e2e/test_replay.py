@@ -181,3 +181,13 @@ def test_bad_time_filter_is_a_usage_error(site: Site) -> None:
     result = site.maas("replay", str(site.archive), "--from", "yesterday")
     assert result.returncode == 2 and "'yesterday' is not an ISO 8601 date or time" in result.stderr
     assert not Path(site.root / "replay.duckdb").exists()
+
+
+def test_a_missing_path_is_a_usage_error_that_creates_no_output(site: Site) -> None:
+    """Found before --out is created, so the corrected command needs no --force."""
+    typo = site.root / "archiv"
+    result = site.maas("replay", str(site.archive), str(typo), "--out", "typo.duckdb")
+    assert result.returncode == 2, result.stderr
+    assert f"{typo}: no such file or directory" in result.stderr
+    assert not list(site.root.glob("typo.duckdb*"))
+    site.ok("replay", str(site.archive), "--out", "typo.duckdb")
