@@ -145,26 +145,7 @@ class Site:
 
     def interrupted(self, *args: str, ready: Callable[[int], bool]) -> subprocess.CompletedProcess[str]:
         """The CLI stopped by Ctrl-C (SIGINT) once ``ready(pid)`` says it got where the test wants."""
-        process = subprocess.Popen(
-            [sys.executable, "-m", "maas_cli", *args],
-            env=self.env(),
-            cwd=self.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            # a shell without job control starts background jobs with SIGINT ignored: undo that
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while not ready(process.pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.5)  # from where it is now to where it waits
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=60)
-        finally:
-            process.kill()
-        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+        return interrupted([sys.executable, "-m", "maas_cli", *args], self.env(), self.root, ready)
 
     def ok(self, *args: str) -> subprocess.CompletedProcess[str]:
         result = self.maas(*args)
@@ -177,3 +158,29 @@ class Site:
 
     def payloads(self) -> list[Path]:
         return sorted(self.archive.rglob("*.gz"))
+
+
+def interrupted(
+    command: list[str], env: dict[str, str], cwd: Path, ready: Callable[[int], bool]
+) -> subprocess.CompletedProcess[str]:
+    """``command`` stopped by Ctrl-C (SIGINT) once ``ready(pid)`` says it got where the test wants."""
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a shell without job control starts background jobs with SIGINT ignored: undo that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # from where it is now to where it waits
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)

@@ -73,7 +73,15 @@ def sample(
     `maas replay DIR --out sample.duckdb`.
     """
     _empty_dir(out, force)
-    summary = generate(out, seed, days)
+    try:
+        summary = generate(out, seed, days)
+    except KeyboardInterrupt:
+        typer.echo(
+            f"sample interrupted: {out} holds part of a sample; "
+            "delete it, or run again with --force to replace it",
+            err=True,
+        )
+        raise
     for collector_id, interface, payloads, records in summary.by_collector():
         typer.echo(f"{collector_id} ({interface}): {payloads} payloads, {records} records")
     typer.echo(", ".join(f"{count} {name}" for name, count in summary.counts.items()))

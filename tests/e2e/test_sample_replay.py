@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from replay_site import interrupted
 
 from cds.sample import EXPECTED_FILE
 from cds.sample.check import differences, observed
@@ -77,3 +78,15 @@ def test_a_file_is_not_an_output_directory(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("")
     done = maas(tmp_path, "cds", "sample", "--out", "taken", "--force")
     assert done.returncode == 2 and "not a directory" in done.stderr
+
+
+def test_ctrl_c_says_the_directory_is_partial_and_a_forced_rerun_replaces_it(tmp_path: Path) -> None:
+    out = tmp_path / "sample"
+    command = [sys.executable, "-m", "maas_cli", "cds", "sample", "--out", str(out), "--days", "60"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
+    result = interrupted(command, env, tmp_path, ready=lambda _: out.is_dir() and any(out.iterdir()))
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr
+    said = f"sample interrupted: {out} holds part of a sample; delete it, or run again with --force"
+    assert said in result.stderr
+    assert maas(tmp_path, "cds", "sample", "--out", str(out), "--force").returncode == 0
