@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from cds.naming import ParsedName, Unknown, strip_extensions
 from cds.naming import parse as parse_name
 from cds.sample import EXPECTED_FILE, generate
 from maas_cli.help import MaasTyper
@@ -43,19 +44,40 @@ def parse(
 ) -> None:
     """Print each name's parse as a JSON line (the help text above is the contract)."""
     try:
-        for name in _names(names, sys.stdin):
-            sys.stdout.write(json.dumps(parse_name(name).as_record()) + "\n")
+        for name in _names(names, sys.stdin.buffer):
+            sys.stdout.write(json.dumps(_parsed(name).as_record()) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:  # the reader (head, grep -m) has all it wanted: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _names(args: list[str], stdin: Iterable[str]) -> Iterator[str]:
+def _names(args: list[str], stdin: Iterable[bytes]) -> Iterator[str]:
+    """Names as the arguments are decoded: undecodable bytes kept as surrogate escapes.
+
+    Standard input is read as bytes so that this does not depend on the locale (a strict one
+    would stop the whole listing at the first bad byte).
+    """
     for arg in args:
         if arg == "-":
-            yield from (line.strip() for line in stdin if line.strip())
+            lines = (line.strip().decode("utf-8", "surrogateescape") for line in stdin)
+            yield from (line for line in lines if line)
         else:
             yield arg
+
+
+def _parsed(name: str) -> ParsedName:
+    """A name that is not UTF-8 is unknown, shown with U+FFFD: the output stays valid UTF-8 JSON."""
+    raw = name.encode("utf-8", "surrogateescape")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        shown = raw.decode("utf-8", "replace")
+        reason = (
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "shown with U+FFFD replacement characters"
+        )
+        return Unknown(name=shown, key=strip_extensions(shown), reason=reason)
+    return parse_name(name)
 
 
 @app.command()

@@ -77,3 +77,21 @@ def test_help_documents_the_exit_code_for_unknown_names() -> None:
     )
     assert done.returncode == 0
     assert "Exit code 0 even when some or all names are unknown" in " ".join(done.stdout.split())
+
+
+def test_names_that_are_not_utf8_are_unknown_with_the_reason_and_the_output_stays_utf8() -> None:
+    done = subprocess.run(
+        [maas_command(), "cds", "parse", b"S1A_\xffBAD", "-"],
+        input=b"S2A_\xfe\xffX.SAFE\r\n" + S1.encode() + b"\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    assert [line["name"] for line in lines] == ["S1A_\ufffdBAD", "S2A_\ufffd\ufffdX.SAFE", S1]
+    assert [line["unknown"] for line in lines] == [True, True, False]
+    assert lines[0]["reason"].startswith("not valid UTF-8 (byte 0xff at offset 4)")
+    assert lines[1]["key"] == "S2A_\ufffd\ufffdX"
+    for line in lines:  # no lone surrogate escapes: every string is valid Unicode
+        json.dumps(line, ensure_ascii=False).encode("utf-8")
