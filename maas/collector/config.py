@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from maas.collector.extract import ExtractSpec
 from maas.collector.sources.config import SourceConfig
 from maas.config.loader import read_yaml, validate
+from maas.config.references import unresolved
 from maas.errors import ConfigError, ConfigProblem
 from maas.model import ModelRegistry
 
@@ -82,12 +83,22 @@ def load_collector_file(path: Path, models: ModelRegistry | None = None) -> list
     return collectors
 
 
-def check_collector_file(path: Path, models: ModelRegistry | None = None) -> list[ConfigProblem]:
+def check_collector_file(
+    path: Path, models: ModelRegistry | None = None, *, resolve: bool = False
+) -> list[ConfigProblem]:
+    """The file's problems; with ``resolve``, also the secrets and files its enabled collectors name.
+
+    Disabled collectors are left out of resolving: their secrets need not exist yet.
+    """
     try:
-        load_collector_file(path, models)
+        collectors = load_collector_file(path, models)
     except ConfigError as exc:
         return exc.problems
-    return []
+    if not resolve:
+        return []
+    lines = read_yaml(path)[1]
+    enabled = ((i, c) for i, c in enumerate(collectors) if c.enabled)
+    return [p for i, c in enabled for p in unresolved(c, str(path), lines, ("collectors", i))]
 
 
 def load_collectors(directory: Path, models: ModelRegistry | None = None) -> list[CollectorConfig]:

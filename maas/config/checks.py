@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from maas.config.loader import read_yaml
-from maas.config.settings import Settings, load_settings
+from maas.config.references import unresolved
+from maas.config.settings import ENV_SOURCE, Settings, load_settings
 from maas.errors import ConfigError, ConfigProblem
 
 FileCheck = Callable[[Path], list[ConfigProblem]]
@@ -25,11 +26,18 @@ def yaml_only(path: Path) -> list[ConfigProblem]:
     return []
 
 
-def check_settings(config_path: Path | None) -> tuple[Settings | None, list[ConfigProblem]]:
+def check_settings(
+    config_path: Path | None, *, resolve: bool = False
+) -> tuple[Settings | None, list[ConfigProblem]]:
+    """The settings and their problems; with ``resolve``, also the secrets and files they name."""
     try:
-        return load_settings(config_path), []
+        settings = load_settings(config_path)
     except ConfigError as exc:
         return None, exc.problems
+    if not resolve:
+        return settings, []
+    lines = read_yaml(config_path)[1] if config_path else {}
+    return settings, unresolved(settings, str(config_path) if config_path else ENV_SOURCE, lines)
 
 
 def check_files(

@@ -65,7 +65,7 @@ def problems_from(
     problems = []
     for err in exc.errors():
         loc = _visible((*prefix, *(part for part in err["loc"] if not _is_union_tag(part))), lines)
-        line = _nearest_line(loc, lines)
+        line = nearest_line(loc, lines)
         key = ".".join(str(p) for p in loc)
         reason = "unknown key" if err["type"] == "extra_forbidden" else _clean(err["msg"])
         problems.append(ConfigProblem(file, line, key, reason))
@@ -96,7 +96,7 @@ def _is_union_tag(part: str | int) -> bool:
     return isinstance(part, str) and (part.startswith("function-") or "[" in part)
 
 
-def _nearest_line(loc: tuple[str | int, ...], lines: Lines) -> int | None:
+def nearest_line(loc: tuple[str | int, ...], lines: Lines) -> int | None:
     """The line of the key, or of its nearest parent; None when it came from elsewhere (env)."""
     for end in range(len(loc), 0, -1):
         if loc[:end] in lines:

@@ -81,6 +81,14 @@ class SecretRef:
         redactor.add(value)
         return value
 
+    def unreadable(self) -> str | None:
+        """Why the secret cannot be read now, or None: for checks that must never show the value."""
+        try:
+            self._read()
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
     def _read(self) -> str:
         if self.kind == "env":
             if self.target not in os.environ:
@@ -91,6 +99,8 @@ class SecretRef:
             return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"secret {self.reference}: cannot read file ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"secret {self.reference}: the file is not UTF-8 text") from None
 
     def __str__(self) -> str:
         return MASK

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from maas.config.loader import Lines, read_yaml, validate
+from maas.config.references import ReadFile
 from maas.config.secrets import SecretRef, mask_url
 from maas.errors import ConfigError, ConfigProblem
 
@@ -26,9 +27,9 @@ class TLSSettings(_Strict):
     """TLS verification is on by default; turning it off is explicit and visible."""
 
     verify: bool = True
-    ca_file: Path | None = None
-    client_cert: Path | None = None
-    client_key: Path | None = None
+    ca_file: Annotated[Path | None, ReadFile()] = None
+    client_cert: Annotated[Path | None, ReadFile()] = None
+    client_key: Annotated[Path | None, ReadFile()] = None
 
 
 class StoreSettings(_Strict):
@@ -140,6 +141,7 @@ class Settings(_Strict):
 # Environment overrides: MAAS_<SECTION>__<KEY> for nested keys, MAAS_<KEY> for top-level keys,
 # plus the two everybody types: MAAS_STORE_URL and MAAS_BUS_URL.
 _ENV_PREFIX = "MAAS_"
+ENV_SOURCE = "<environment MAAS_*>"  # the file named by problems when there is no settings file
 _ENV_ALIASES = {"MAAS_STORE_URL": ("store", "url"), "MAAS_BUS_URL": ("bus", "url")}
 
 
@@ -194,5 +196,5 @@ def load_settings(path: Path | None, environ: dict[str, str] | None = None) -> S
             raise ConfigError([ConfigProblem(str(path), 1, "", "expected a mapping at the top level")])
         data = raw
     data = deep_merge(data, env_overrides(environ))
-    settings = validate(data, Settings, str(path) if path else "<environment MAAS_*>", lines)
+    settings = validate(data, Settings, str(path) if path else ENV_SOURCE, lines)
     return settings.model_copy(update={"source_file": path})

@@ -21,17 +21,28 @@ from maas_cli.options import state
 app = MaasTyper(help="Validate and show the configuration.", no_args_is_help=True)
 
 
+ResolveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resolve",
+        help="Also read every secret reference (env:NAME, file:/path) and open every file the "
+        "settings and enabled collectors name (TLS CA and client files, SSH key, known_hosts). "
+        "Values are never printed. Without it, validation needs none of them (CI).",
+    ),
+]
+
+
 @app.command()
-def validate(ctx: typer.Context) -> None:
+def validate(ctx: typer.Context, resolve: ResolveOpt = False) -> None:
     """Check settings, every collector config and the routing file; print every problem.
 
     Problems are printed as `file:line: key: reason`; exit code 2 if there is any.
     """
     path = state(ctx).config_path
-    settings, problems = check_settings(path)
+    settings, problems = check_settings(path, resolve=resolve)
     checked = [path] if path else []
     if settings is not None:
-        more, files = _business_checks(settings)
+        more, files = _business_checks(settings, resolve)
         problems, checked = problems + more, checked + files
     err = Console(stderr=True, highlight=False)
     for problem in problems:
@@ -39,10 +50,14 @@ def validate(ctx: typer.Context) -> None:
     if problems:
         err.print(f"{len(problems)} problem(s) in {len(checked)} file(s)", markup=False)
         raise typer.Exit(2)
-    print(f"OK: {len(checked)} file(s) valid" + ("" if path else " (settings from defaults and MAAS_*)"))
+    source = "" if path else " (settings from defaults and MAAS_*)"
+    references = (
+        "resolved (settings, enabled collectors)" if resolve else "not resolved (--resolve checks them)"
+    )
+    print(f"OK: {len(checked)} file(s) valid{source}; secrets and referenced files {references}")
 
 
-def _business_checks(settings: Settings) -> tuple[list[ConfigProblem], list[Path]]:
+def _business_checks(settings: Settings, resolve: bool) -> tuple[list[ConfigProblem], list[Path]]:
     """The collector and routing files, the routing file checked against the catalog's engines."""
     try:
         catalog = catalog_for(settings)
@@ -51,7 +66,7 @@ def _business_checks(settings: Settings) -> tuple[list[ConfigProblem], list[Path
     return check_files(
         settings.collectors_dir or catalog.collectors_dir,
         settings.routing_file or catalog.routing_file,
-        collector_check=lambda p: check_collector_file(p, catalog.models),
+        collector_check=lambda p: check_collector_file(p, catalog.models, resolve=resolve),
         routing_check=lambda p: check_routing(p, catalog.engines),
     )
 

@@ -63,6 +63,29 @@ def test_config_validate_ok_on_defaults(tmp_path: Path) -> None:
     assert result.stdout.startswith("OK")
 
 
+def test_config_validate_resolve_names_what_cannot_be_read_and_never_a_value(tmp_path: Path) -> None:
+    cfg = tmp_path / "maas.yaml"
+    cfg.write_text(
+        "store:\n  url: http://127.0.0.1:1\n  username: u\n  password: env:MAAS_T_SECRET\n"
+        "tls:\n  ca_file: ca.pem\n"
+    )
+    plain = maas("--config", str(cfg), "config", "validate", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert "; secrets and referenced files not resolved (--resolve checks them)" in plain.stdout
+    resolved = maas("--config", str(cfg), "config", "validate", "--resolve", cwd=tmp_path)
+    assert resolved.returncode == 2
+    assert f"{cfg}:4: store.password: secret env:MAAS_T_SECRET: environment variable is not set" in (
+        resolved.stderr
+    )
+    assert f"{cfg}:6: tls.ca_file: cannot read ca.pem (No such file or directory)" in resolved.stderr
+    (tmp_path / "ca.pem").write_text("a CA")
+    env = {"MAAS_T_SECRET": "very-secret-42"}
+    ok = maas("--config", str(cfg), "config", "validate", "--resolve", env=env, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "; secrets and referenced files resolved" in ok.stdout
+    assert "very-secret-42" not in ok.stdout + ok.stderr
+
+
 def test_config_show_masks_secret_from_env(tmp_path: Path) -> None:
     cfg = tmp_path / "maas.yaml"
     cfg.write_text("store:\n  url: http://127.0.0.1:1\n  username: u\n  password: env:MAAS_T_SECRET\n")

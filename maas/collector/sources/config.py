@@ -15,6 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from maas.collector.extract import jsonpath
 from maas.config import SecretRef
+from maas.config.references import ReadFile
 
 
 def _plain_http_url(value: str) -> str:
@@ -77,9 +78,11 @@ class SftpConfig(_FileGates):
     port: int = Field(default=22, gt=0, lt=65536)
     username: str = Field(min_length=1)
     password: SecretRef | None = None
-    key_file: Path | None = None
+    key_file: Annotated[Path | None, ReadFile(expand_user=True)] = None
     key_passphrase: SecretRef | None = None
-    known_hosts: Path = Field(default_factory=lambda: Path("~/.ssh/known_hosts"))
+    known_hosts: Annotated[Path, ReadFile(expand_user=True, unless="insecure_accept_any_host_key")] = Field(
+        default_factory=lambda: Path("~/.ssh/known_hosts")
+    )
     insecure_accept_any_host_key: bool = False
     root: str = "."
     timeout_s: float = Field(default=30.0, gt=0)
