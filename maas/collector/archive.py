@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from maas.collector.names import name_bytes, printable
 from maas.errors import ArchiveUnsafePath, ArchiveWriteFailed
 
 SCHEMA = 1
@@ -176,11 +177,12 @@ class Archive:
         """Archive ``payload`` durably, or return the entry that already holds its bytes."""
         interface = safe_name(context.interface)
         sidecar = _sidecar(payload, context)
+        encoded = _encoded(sidecar)  # before any write: a payload is never left without its sidecar
         with self._root_fd() as root_fd:
             existing = self._indexed(root_fd, interface, payload.sha256)
             if existing is not None:
                 return existing
-            stored = self._write(root_fd, interface, payload, sidecar)
+            stored = self._write(root_fd, interface, payload, sidecar, encoded)
             self._index(root_fd, interface, stored)
         return stored
 
@@ -199,7 +201,9 @@ class Archive:
         finally:
             os.close(fd)
 
-    def _write(self, root_fd: int, interface: str, payload: Fetched, sidecar: Sidecar) -> Stored:
+    def _write(
+        self, root_fd: int, interface: str, payload: Fetched, sidecar: Sidecar, encoded: bytes
+    ) -> Stored:
         day = datetime.fromisoformat(sidecar.fetched_at)
         parts = [interface, f"{day:%Y}", f"{day:%m}", f"{day:%d}"]
         with _os_errors(self.root.joinpath(*parts)), _dirs(root_fd, parts, self.root) as dir_fd:
@@ -208,7 +212,7 @@ class Archive:
             if same is not None:
                 return Stored(path, same, reused=True)
             _write_atomic(dir_fd, name + DATA_SUFFIX, gzip.compress(payload.data, mtime=0))
-            _write_atomic(dir_fd, name + SIDECAR_SUFFIX, sidecar.to_bytes())
+            _write_atomic(dir_fd, name + SIDECAR_SUFFIX, encoded)
             os.fsync(dir_fd)
         return Stored(path, sidecar, reused=False)
 
@@ -245,6 +249,16 @@ def _sidecar(payload: Fetched, context: ArchiveContext) -> Sidecar:
         sha256=payload.sha256,
         extractor=context.extractor,
     )
+
+
+def _encoded(sidecar: Sidecar) -> bytes:
+    """The sidecar's bytes, or the refusal naming the payload (a name that is not UTF-8)."""
+    try:
+        return sidecar.to_bytes()
+    except UnicodeEncodeError as exc:
+        shown = printable(name_bytes(sidecar.name))
+        reason = f"sidecar cannot be written ({exc.reason})"
+        raise ArchiveUnsafePath(f"archive: payload {shown}: {reason}") from None
 
 
 @contextlib.contextmanager

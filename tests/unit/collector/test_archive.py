@@ -182,6 +182,16 @@ def test_leftover_data_without_sidecar_is_overwritten_on_retry(tmp_path: Path) -
     assert [e.data for e in read_archive(day)] == [b"<a/>"]
 
 
+def test_a_sidecar_that_cannot_be_encoded_leaves_nothing_written(tmp_path: Path) -> None:
+    """A name from a listing that is not UTF-8 (surrogate escapes) cannot go into the JSON sidecar:
+    refused by name before the data file is written, so no entry is left without its sidecar."""
+    bad = b"caf\xe9.csv".decode("utf-8", "surrogateescape")
+    with pytest.raises(ArchiveUnsafePath, match=r"payload caf\\xe9\.csv: sidecar cannot be written"):
+        Archive(tmp_path).put(payload(bad, b"name,value\nb,2\n"), CONTEXT)
+    assert files_under(tmp_path) == []
+    assert list(read_archive(tmp_path)) == []
+
+
 def test_credentials_never_reach_the_sidecar(tmp_path: Path) -> None:
     url = "ftp://ops:hunter2@ftp.example:21/in/a.csv"
     stored = Archive(tmp_path).put(payload("a.csv", b"x", url=url), CONTEXT)

@@ -1,0 +1,34 @@
+"""Names that came from a listing as bytes: whether they are UTF-8, and how to show them.
+
+Python decodes a local directory listing with ``surrogateescape`` (each byte that is not
+UTF-8 becomes a lone surrogate), so such a name reaches us as a ``str`` that cannot be encoded
+again: it would break the archive sidecar, the journal and every message that names it. The
+collector refuses it at the boundary instead, naming the byte, so the operator can rename it.
+"""
+
+from __future__ import annotations
+
+
+def name_bytes(name: str) -> bytes:
+    """The bytes behind ``name``: surrogate escapes back to the bytes they stand for."""
+    try:
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that is no escape: keep it visible as bytes
+        return name.encode("utf-8", "surrogatepass")
+
+
+def printable(raw: bytes) -> str:
+    """``raw`` as valid, printable text: bytes that are not UTF-8 shown as ``\\xe9``."""
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def not_utf8(raw: bytes) -> str | None:
+    """Why ``raw`` is not a valid UTF-8 name (its first bad byte and offset), or None."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"its name is not valid UTF-8 (byte 0x{raw[exc.start]:02X} at offset {exc.start})"
+    return None
+
+
+__all__ = ["name_bytes", "not_utf8", "printable"]
