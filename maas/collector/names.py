@@ -31,4 +31,15 @@ def not_utf8(raw: bytes) -> str | None:
     return None
 
 
-__all__ = ["name_bytes", "not_utf8", "printable"]
+def undecodable(exc: UnicodeDecodeError) -> str:
+    """Why a client library could not decode a remote listing (paramiko and ftplib decode names
+    strictly, so one such name fails the whole listing), with the bytes around the bad one."""
+    raw = bytes(exc.object)
+    near = printable(raw[max(0, exc.start - 40) : exc.end + 40])
+    return (
+        f"the listing holds a name that is not valid UTF-8 (byte 0x{raw[exc.start]:02X} in '{near}'); "
+        "rename it on the server to collect this directory"
+    )
+
+
+__all__ = ["name_bytes", "not_utf8", "printable", "undecodable"]

@@ -26,7 +26,7 @@ from maas.collector.archive import Archive, ArchiveContext
 from maas.collector.config import CollectorConfig
 from maas.collector.extract import SOURCE_KEY, ExtractError, extract
 from maas.collector.journal import Lease, acquire
-from maas.collector.sources.base import Payload, Source, SourceState
+from maas.collector.sources.base import Payload, Rejected, Source, SourceState
 from maas.collector.sources.factory import create_source
 from maas.config.settings import TLSSettings
 from maas.errors import MaasError, TransientError, ValidationError
@@ -176,6 +176,9 @@ class CollectorRun:
         stats: CollectorStats,
     ) -> None:
         for payload in source.poll(state):
+            if isinstance(payload, Rejected):  # left on the source, not journaled: taken once fixed
+                self._reject(stats, payload.render())
+                continue
             self.ingest(collector, payload, stats, second_pass=lease.recovering if lease else True)
             state = state.advance(payload.checkpoint)
             if lease:

@@ -333,3 +333,28 @@ def test_loop_stops_at_once_on_sigterm_while_the_broker_is_unreachable(site: Pat
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_file_whose_name_is_not_utf8_is_rejected_by_name_and_collected_once_renamed(site: Path) -> None:
+    inbox = site / "inbox"
+    (inbox / "a.csv").write_text("name,value\na,1\n")
+    bad = os.path.join(os.fsencode(inbox), b"caf\xe9.csv")
+    Path(os.fsdecode(bad)).write_text("name,value\nb,2\n")
+
+    result = maas(site, "collect")
+
+    assert result.returncode == 0, result.stderr  # a rejection, like a bad record: not a failure
+    assert "Traceback" not in result.stderr
+    problem = r"file caf\xe9.csv: its name is not valid UTF-8 (byte 0xE9 at offset 3); rename it"
+    assert f"  inbox-csv: {problem} to collect it" in result.stderr.splitlines(), result.stderr
+    assert "payloads=1 records=1 created=1 updated=0 unchanged=0 rejected=1 archived=1" in result.stderr
+    assert stored(site)[0] == {"a": 1}
+    assert os.path.exists(bad)
+    assert sorted(p.name for p in (site / "archive").rglob("*.gz*")) == ["a.csv.gz", "a.csv.gz.json"]
+
+    os.rename(bad, inbox / "cafe.csv")
+    again = maas(site, "collect")
+
+    assert again.returncode == 0, again.stderr
+    assert "payloads=1 records=1 created=1 updated=0 unchanged=0 rejected=0" in again.stderr
+    assert stored(site)[0] == {"a": 1, "b": 2}

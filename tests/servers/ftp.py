@@ -34,9 +34,12 @@ class FtpServer:
         certfile: Path | None = None,
         keyfile: Path | None = None,
         mlsd: bool = True,
+        raw_names: bool = False,
     ) -> None:
         self.root, self.user, self.password = root, user, password
         handler = self._handler(certfile, keyfile)
+        if raw_names:  # send names as the disk holds them, like vsftpd (pyftpdlib replaces bad bytes by '?')
+            handler.unicode_errors = "surrogateescape"
         if not mlsd:
             handler.proto_cmds = {k: v for k, v in handler.proto_cmds.items() if k not in ("MLSD", "MLST")}
         self.server = FTPServer(("127.0.0.1", 0), handler)

@@ -183,6 +183,21 @@ class Payload:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """An entry the listing showed but the source will not fetch (its name is unusable).
+
+    Reported as a rejection of the collector; the entry stays on the source and is not recorded
+    as seen, so it is collected on the first poll after it is fixed (renamed).
+    """
+
+    name: str  # printable: valid UTF-8, undecodable bytes shown as ``\\xe9``
+    reason: str
+
+    def render(self) -> str:
+        return f"file {self.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """How a source family differs, as data for the orchestrator (no isinstance checks)."""
 
@@ -196,8 +211,9 @@ class Source(Protocol):
 
     capabilities: Capabilities
 
-    def poll(self, state: SourceState) -> Iterator[Payload]:
-        """Yield what is new since ``state``, one payload at a time (lazily: list, then fetch)."""
+    def poll(self, state: SourceState) -> Iterator[Payload | Rejected]:
+        """Yield what is new since ``state``, one payload at a time (lazily: list, then fetch),
+        and each new entry that cannot be collected as it is (see :class:`Rejected`)."""
         ...
 
     def after_success(self, payload: Payload) -> None:

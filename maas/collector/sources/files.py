@@ -18,11 +18,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from maas.collector.names import name_bytes, not_utf8, printable
 from maas.collector.sources.base import (
     Capabilities,
     Checkpoint,
     Closing,
     Payload,
+    Rejected,
     SeenFile,
     SourceState,
     utc_now,
@@ -60,10 +62,13 @@ class FileSource(Closing):
         self.config = config
         self._made_dirs: set[str] = set()  # move_to directories already made (or found)
 
-    def poll(self, state: SourceState) -> Iterator[Payload]:
+    def poll(self, state: SourceState) -> Iterator[Payload | Rejected]:
         listing = list(self._list())
         present = frozenset(f.rel for f in listing)
         candidates = [f for f in listing if self._matches(f.rel) and _is_new(f, state)]
+        refused = {f.rel: r for f in candidates if (r := _unusable_name(f.rel)) is not None}
+        yield from refused.values()
+        candidates = [f for f in candidates if f.rel not in refused]
         for listed in self._stable(self._old_enough(candidates)):
             payload = self._fetch(listed, present)
             if payload is not None:
@@ -223,6 +228,14 @@ def _is_new(listed: Listed, state: SourceState) -> bool:
 
 def _basename(path: str) -> str:
     return PurePosixPath(path).name
+
+
+def _unusable_name(rel: str) -> Rejected | None:
+    """The rejection of a listed name that is not UTF-8 (a local listing keeps such bytes as
+    surrogate escapes), or None: it could not be archived, journaled or named in a message."""
+    raw = name_bytes(rel)
+    reason = not_utf8(raw)
+    return None if reason is None else Rejected(printable(raw), f"{reason}; rename it to collect it")
 
 
 def safe_child(name: str) -> bool:

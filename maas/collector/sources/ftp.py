@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
+from maas.collector.names import undecodable
 from maas.collector.sources.config import FtpConfig
 from maas.collector.sources.files import Entry, RemoteFileSource, Unreadable, levels, safe_child
 from maas.collector.sources.tls import ssl_context
@@ -79,6 +80,8 @@ class FtpSource(RemoteFileSource):
             yield
         except (SourceError, Unreadable):
             raise
+        except UnicodeDecodeError as exc:  # the library decodes names strictly
+            raise SourceRefused(f"{self.where}: cannot {action} ({undecodable(exc)})") from None
         except ftplib.error_perm as exc:
             raise self._permanent(action, exc) from None
         except ssl.SSLCertVerificationError as exc:

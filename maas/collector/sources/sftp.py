@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import paramiko
 
+from maas.collector.names import undecodable
 from maas.collector.sources.config import SftpConfig
 from maas.collector.sources.files import Entry, RemoteFileSource, Unreadable, levels, safe_child
 from maas.config.settings import TLSSettings
@@ -87,6 +88,8 @@ class SftpSource(RemoteFileSource):
             yield
         except (SourceError, Unreadable):
             raise
+        except UnicodeDecodeError as exc:  # the library decodes names strictly
+            raise SourceRefused(f"SFTP {self.where}: cannot {action} ({undecodable(exc)})") from None
         except paramiko.BadHostKeyException as exc:
             raise SourceRefused(
                 f"SFTP {self.where}: host key mismatch ({exc.key.get_name()} "

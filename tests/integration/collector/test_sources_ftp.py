@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,38 @@ def test_ftps_verification_can_be_switched_off_explicitly(
         payloads, _ = drain(source, SourceState())
     assert [p.name for p in payloads] == ["a.csv"]
     assert any("NOT verified" in r.getMessage() for r in caplog.records)
+
+
+def bad_name(directory: Path) -> bytes:
+    """A file named in Latin-1 (``café.csv``), whose name is not valid UTF-8."""
+    path = os.path.join(os.fsencode(directory), b"caf\xe9.csv")
+    Path(os.fsdecode(path)).write_text("datatake,start\n3,2024-03-11\n")
+    return path
+
+
+def test_a_server_sending_a_name_that_is_not_utf8_is_refused_by_name(ftp_root: Path) -> None:
+    """A server that sends names as the disk holds them (vsftpd): ftplib decodes strictly, so the
+    listing fails; the collector fails with the byte, permanent, and nothing is fetched or moved."""
+    fill(ftp_root)
+    bad = bad_name(ftp_root / "incoming")
+    with FtpServer(ftp_root, raw_names=True) as server:
+        cfg = ftp_config(server, root="/incoming", patterns=["*.csv"], after_success="delete")
+        with create_source(cfg) as source, pytest.raises(SourceRefused) as err:
+            list(source.poll(SourceState()))
+    assert r"not valid UTF-8 (byte 0xE9 in " in str(err.value) and r"caf\xe9.csv" in str(err.value)
+    assert "cannot list /incoming" in str(err.value) and not err.value.transient
+    assert os.path.exists(bad) and (ftp_root / "incoming/S2A_MP_20240309.csv").exists()
+
+
+def test_a_server_replacing_a_bad_name_by_question_marks_leaves_it_and_collects_the_rest(
+    ftp_server: FtpServer, ftp_root: Path, drain: Drain
+) -> None:
+    """pyftpdlib by default lists ``caf?.csv``: a name that cannot be fetched, so that file is
+    skipped (and stays) while the others are collected."""
+    fill(ftp_root)
+    bad = bad_name(ftp_root / "incoming")
+    cfg = ftp_config(ftp_server, root="/incoming", patterns=["*.csv"])
+    with create_source(cfg) as source:
+        payloads, _ = drain(source, SourceState())
+    assert [p.name for p in payloads] == ["S2A_MP_20240309.csv"]
+    assert os.path.exists(bad)

@@ -187,3 +187,18 @@ def test_hostile_remote_name_stays_inside_the_archive(
     stored = Archive(archive_root).put(payload, ArchiveContext("c", "h", "MP", "xml"))
     assert archive_root in stored.path.parents and stored.path.name == "etc~x.gz"
     assert not (tmp_path / "etc").exists()
+
+
+def test_a_name_that_is_not_utf8_refuses_the_listing_by_name_not_with_a_traceback(
+    sshd: Sshd, known_hosts: Path, remote: Path
+) -> None:
+    """paramiko decodes listed names strictly: one such name fails the whole directory listing,
+    so the collector fails with the name and byte, permanent, and nothing is fetched or moved."""
+    bad = os.path.join(os.fsencode(remote), b"caf\xe9.xml")
+    Path(os.fsdecode(bad)).write_text("<plan/>")
+    cfg = sftp_config(sshd, remote, known_hosts, patterns=["*.xml"], after_success="delete")
+    with create_source(cfg) as source, pytest.raises(SourceRefused) as err:
+        list(source.poll(SourceState()))
+    assert r"not valid UTF-8 (byte 0xE9 in 'caf\xe9.xml'); rename it on the server" in str(err.value)
+    assert f"cannot list {remote}" in str(err.value) and not err.value.transient
+    assert os.path.exists(bad) and (remote / "S1A_MP_20240309.xml").exists()

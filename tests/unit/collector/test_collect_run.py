@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -294,3 +295,26 @@ def test_a_journal_written_with_its_seen_files_inside_is_migrated_once(
     assert sorted(d.data["path"] for d in store.scan(JOURNAL_SEEN)) == ["a.csv", "b.csv", "c.csv"]
     doc_id = JOURNAL.id_for("Inbox", "inbox")
     assert store.get(JOURNAL, [doc_id])[doc_id].data["state"]["seen"] == {}  # flushed on the first save
+
+
+def test_a_file_whose_name_is_not_utf8_is_rejected_by_name_and_collected_once_renamed(
+    tmp_path: Path, store: DuckDBStore
+) -> None:
+    inbox = inbox_with(tmp_path, {"a.csv": "name,value\na,1\n"})
+    bad = os.path.join(os.fsencode(inbox), b"caf\xe9.csv")
+    Path(os.fsdecode(bad)).write_text("name,value\nb,2\n")
+    (stats,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert (stats.error, stats.payloads, stats.created, stats.rejected) == (None, 1, 1, 1)
+    assert stats.problems == [
+        r"file caf\xe9.csv: its name is not valid UTF-8 (byte 0xE9 at offset 3); rename it to collect it"
+    ]
+    assert os.path.exists(bad)  # left where it is, not moved, deleted or archived
+    assert [e.sidecar.name for e in Archive(tmp_path / "archive").entries() if e.sidecar] == ["a.csv"]
+    doc_id = JOURNAL.id_for("Inbox", "inbox")
+    assert list(store.get(JOURNAL, [doc_id])[doc_id].data["state"]["seen"]) == ["a.csv"]  # not the bad one
+    (again,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert (again.payloads, again.rejected) == (0, 1)  # reported at every pass until renamed
+    os.rename(bad, inbox / "cafe.csv")
+    (renamed,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert (renamed.payloads, renamed.created, renamed.rejected) == (1, 1, 0)
+    assert {d.data["name"] for d in store.scan(RAW)} == {"a", "b"}
