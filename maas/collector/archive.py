@@ -31,10 +31,12 @@ shortened with a hash. When another payload already holds that name on that day,
 ``.<first 16 hex of sha256>`` appended.
 
 Guarantees: writes are atomic (temporary file, fsync, rename, fsync of the directory; data
-first, sidecar last); identical bytes already archived for the interface are not stored twice
-(the existing entry is returned, ``reused=True``); and writing never leaves the root: every
-directory below the root is opened with ``O_NOFOLLOW``, so a symlink planted inside the tree
-is refused (``ArchiveUnsafePath``) instead of followed.
+first, sidecar last, the sidecar's bytes encoded before anything is written, so a name that
+cannot be stored refuses the payload without leaving a data file behind); identical bytes
+already archived for the interface are not stored twice (the existing entry is returned,
+``reused=True``); and writing never leaves the root: every directory below the root is opened
+with ``O_NOFOLLOW``, so a symlink planted inside the tree is refused (``ArchiveUnsafePath``)
+instead of followed.
 
 Reading (``read_archive``/``Archive.entries``) walks a file, a day, an interface or the whole
 root in day order, and yields every entry with its bytes — or with the reason it cannot be
