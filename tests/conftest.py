@@ -7,6 +7,11 @@ service is down the test is skipped on a developer's machine and fails in CI
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import pytest
 from hypothesis import settings
 from services import OPENSEARCH, RABBITMQ, Service, services_required
@@ -15,6 +20,26 @@ from services import OPENSEARCH, RABBITMQ, Service, services_required
 # turns a busy shared machine into failures (speed is measured by bench/, not by tests).
 settings.register_profile("maas", deadline=None)
 settings.load_profile("maas")
+
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+_WHERE = "import importlib.util as u; print(u.find_spec('maas_cli').origin)"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Many tests run ``python -m maas_cli`` in a scratch directory: that imports the installed
+    package, which must be this checkout, or they would test another one (a second worktree, an
+    old install) and pass or fail for the wrong code."""
+    with tempfile.TemporaryDirectory() as scratch:
+        found = subprocess.run(
+            [sys.executable, "-c", _WHERE], cwd=scratch, capture_output=True, text=True, check=False
+        ).stdout.strip()
+    if not found or not Path(found).resolve().is_relative_to(CHECKOUT):
+        pytest.exit(
+            f"{sys.executable} imports maas_cli from {found or 'nowhere'}, not from {CHECKOUT}: "
+            f"run `{sys.executable} -m pip install -e '.[test]'` in this checkout (or use a venv of its own)",
+            returncode=4,
+        )
 
 
 def _require(service: Service) -> str:

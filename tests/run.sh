@@ -26,7 +26,8 @@ install() {
     local key stamp
     key=$(cat pyproject.toml <(pwd) <(command -v python3) | sha256sum | cut -c1-16)
     stamp="$STAMP_DIR/pip-install-$key"
-    if [[ -f $stamp ]] && [[ $(python3 -c 'import maas; print(maas.__file__)' 2>/dev/null) == "$PWD/maas/__init__.py" ]]; then
+    # From another directory: here, `python3 -c` would find ./maas whatever is installed.
+    if [[ -f $stamp ]] && [[ $(cd / && python3 -c 'import maas; print(maas.__file__)' 2>/dev/null) == "$PWD/maas/__init__.py" ]]; then
         return
     fi
     step "pip install -e '.[test]'"
