@@ -82,12 +82,14 @@ class SecretRef:
         return value
 
     def unreadable(self) -> str | None:
-        """Why the secret cannot be read now, or None: for checks that must never show the value."""
+        """Why the secret cannot be read now, or None: for checks that must never show the value.
+        An empty value counts: an empty variable or file is a deployment mistake far more often
+        than a real password, and the server would only say "authentication failed"."""
         try:
-            self._read()
+            value = self._read()
         except ConfigError as exc:
             return str(exc)
-        return None
+        return None if value else f"secret {self.reference}: resolves to an empty value"
 
     def _read(self) -> str:
         if self.kind == "env":

@@ -27,7 +27,8 @@ ResolveOpt = Annotated[
         "--resolve",
         help="Also read every secret reference (env:NAME, file:/path) and open every file the "
         "settings and enabled collectors name (TLS CA and client files, SSH key, known_hosts). "
-        "Values are never printed. Without it, validation needs none of them (CI).",
+        "An empty secret is a problem too. Values are never printed. Without it, validation needs "
+        "none of them (CI).",
     ),
 ]
 

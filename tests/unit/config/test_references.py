@@ -97,3 +97,14 @@ def test_enabled_collectors_have_their_secrets_and_ssh_files_resolved(
         ("collectors.0.source.key_passphrase", "secret env:MAAS_T_UNSET: environment variable is not set"),
         ("collectors.0.source.known_hosts", f"cannot read {tmp_path / '.ssh/known_hosts'} {missing}"),
     ]
+
+
+def test_an_empty_secret_is_a_problem_when_resolving(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAAS_T_EMPTY", "")
+    (tmp_path / "bus-password").write_text("\n")  # a file holding only a newline reads as empty
+    (tmp_path / "ca.pem").write_text("a CA")
+    cfg = settings_file(tmp_path, "env:MAAS_T_EMPTY", tmp_path / "ca.pem")
+    assert rendered(check_settings(cfg, resolve=True)[1]) == [
+        f"{cfg}:4: store.password: secret env:MAAS_T_EMPTY: resolves to an empty value",
+        f"{cfg}:8: bus.password: secret file:{tmp_path / 'bus-password'}: resolves to an empty value",
+    ]
