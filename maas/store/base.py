@@ -32,11 +32,6 @@ class Outcome(StrEnum):
     def failed(self) -> bool:
         return self in (Outcome.CONFLICT, Outcome.RETRYABLE, Outcome.PERMANENT)
 
-    @property
-    def transient(self) -> bool:
-        """Worth trying again later (a dead letter only once the retry policy is exhausted)."""
-        return self in (Outcome.CONFLICT, Outcome.RETRYABLE)
-
 
 _OUTCOME = attrgetter("outcome")
 
