@@ -67,7 +67,7 @@ _INEQUIVALENT = re.compile(
     r"inequivalent arg '(?P<arg>[^']+)'.*: received (?P<new>.+) but current is (?P<old>.+)$"
 )
 _STOP_POLL_S = 0.1  # how soon a reconnect wait notices a stop request
-_SINGLE_ACTIVE = "x-single-active-consumer"  # RabbitMQ >= 3.8
+SINGLE_ACTIVE_ARGUMENT = "x-single-active-consumer"  # RabbitMQ >= 3.8
 
 
 def map_error(exc: BaseException, broker: str = "") -> MaasError:
@@ -547,7 +547,7 @@ def _queues(spec: QueueSpec) -> dict[str, dict[str, Any]]:
 def _work_arguments(spec: QueueSpec) -> dict[str, Any]:
     """Only what differs from the defaults: a queue declared before an argument existed has
     none, and declaring ``false`` where it has none is a conflict to the broker as well."""
-    return {_SINGLE_ACTIVE: True} if spec.single_active_consumer else {}
+    return {SINGLE_ACTIVE_ARGUMENT: True} if spec.single_active_consumer else {}
 
 
 def _delete(ch: BlockingChannel, topology: Topology) -> None:

@@ -20,6 +20,7 @@ import requests
 
 from maas.bus.factory import pika_parameters
 from maas.bus.live import LiveQueue, LiveTopology
+from maas.bus.rabbitmq import SINGLE_ACTIVE_ARGUMENT
 from maas.bus.topology import Binding
 from maas.config import Settings
 from maas.errors import BusError, BusUnavailable
@@ -87,7 +88,7 @@ def _queue(item: dict[str, Any]) -> LiveQueue:
         int(item.get("messages_ready") or 0),
         int(item.get("messages_unacknowledged") or 0),
         int(item.get("consumers") or 0),
-        bool((item.get("arguments") or {}).get("x-single-active-consumer")),
+        bool((item.get("arguments") or {}).get(SINGLE_ACTIVE_ARGUMENT)),
     )
 
 
