@@ -22,13 +22,19 @@ def printable(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-def not_utf8(raw: bytes) -> str | None:
-    """Why ``raw`` is not a valid UTF-8 name (its first bad byte and offset), or None."""
+def first_bad_byte(raw: bytes) -> int | None:
+    """The offset of the first byte that makes ``raw`` invalid UTF-8, or None when it is valid."""
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return f"its name is not valid UTF-8 (byte 0x{raw[exc.start]:02X} at offset {exc.start})"
+        return exc.start
     return None
+
+
+def not_utf8(raw: bytes) -> str | None:
+    """Why ``raw`` is not a valid UTF-8 name (its first bad byte and offset), or None."""
+    at = first_bad_byte(raw)
+    return None if at is None else f"its name is not valid UTF-8 (byte 0x{raw[at]:02X} at offset {at})"
 
 
 def undecodable(exc: UnicodeDecodeError) -> str:
@@ -42,4 +48,4 @@ def undecodable(exc: UnicodeDecodeError) -> str:
     )
 
 
-__all__ = ["name_bytes", "not_utf8", "printable", "undecodable"]
+__all__ = ["first_bad_byte", "name_bytes", "not_utf8", "printable", "undecodable"]

@@ -15,6 +15,7 @@ import typer
 from cds.naming import ParsedName, Unknown, strip_extensions
 from cds.naming import parse as parse_name
 from cds.sample import EXPECTED_FILE, generate
+from maas.collector.names import first_bad_byte, name_bytes
 from maas_cli.help import MaasTyper
 
 app = MaasTyper(help="Sentinel business tools: product-name parsing, sample data.", no_args_is_help=True)
@@ -67,17 +68,15 @@ def _names(args: list[str], stdin: Iterable[bytes]) -> Iterator[str]:
 
 def _parsed(name: str) -> ParsedName:
     """A name that is not UTF-8 is unknown, shown with U+FFFD: the output stays valid UTF-8 JSON."""
-    raw = name.encode("utf-8", "surrogateescape")
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        shown = raw.decode("utf-8", "replace")
-        reason = (
-            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "shown with U+FFFD replacement characters"
-        )
-        return Unknown(name=shown, key=strip_extensions(shown), reason=reason)
-    return parse_name(name)
+    raw = name_bytes(name)
+    at = first_bad_byte(raw)
+    if at is None:
+        return parse_name(name)
+    shown = raw.decode("utf-8", "replace")
+    reason = (
+        f"not valid UTF-8 (byte 0x{raw[at]:02x} at offset {at}); shown with U+FFFD replacement characters"
+    )
+    return Unknown(name=shown, key=strip_extensions(shown), reason=reason)
 
 
 @app.command()
