@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -105,6 +106,8 @@ def replay(
     finally:
         store.close()
     _show(report, where, as_json)
+    if not into_configured_store:
+        _next_steps(where, quiet=as_json)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -235,6 +238,15 @@ def _show(report: ReplayReport, where: str, as_json: bool) -> None:
         f"retried={engine.retried} dead_lettered={engine.dead_lettered} skipped={report.skipped}",
     )
     _problems(console, report)
+
+
+def _next_steps(where: str, *, quiet: bool) -> None:
+    """The output file is only useful through ``maas inspect``, which takes it by ``--db``."""
+    if not quiet:
+        _plain(
+            Console(stderr=True),
+            f"investigate it: maas inspect views --db {shlex.quote(where)} (then view, product, datatake …)",
+        )
 
 
 def _problems(console: Console, report: ReplayReport) -> None:

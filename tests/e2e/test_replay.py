@@ -51,6 +51,15 @@ def test_replay_gives_the_documents_of_the_collect_run(site: Site) -> None:
     assert "payloads=3 records=6 created=5" in result.stderr
 
 
+def test_the_summary_says_how_to_investigate_the_output(site: Site) -> None:
+    """``maas inspect`` takes the file by --db, not as an argument: the replay names the command."""
+    (site.root / "two words").mkdir()
+    result = site.ok("replay", str(site.archive), "--out", "two words/replay.duckdb")
+    hint = "investigate it: maas inspect views --db 'two words/replay.duckdb'"
+    assert hint in result.stderr
+    assert "test_tripled" in site.ok("inspect", "tables", "--db", "two words/replay.duckdb").stdout
+
+
 def test_two_replays_give_byte_identical_query_results(site: Site) -> None:
     site.ok("replay", str(site.archive), "--out", "one.duckdb")
     site.ok("replay", str(site.archive / "Inbox"), "--out", "two.duckdb")
