@@ -16,6 +16,11 @@ same data, it times the two bare floors:
 - Matching alone: one compiled regex per product name (the grammar that accepts it, chosen
   beforehand), the least any parser of the names pays (``naming.py``'s baseline).
 
+For information, the same chunks are loaded twice more into tables of other shapes: each
+document's id and its JSON text (two columns), then the id alone. They answer whether
+narrower rows would make the target reachable: the id alone is what one transaction per chunk
+and the primary key cost, whatever the rows hold.
+
 Prints ``label: value unit`` lines (CPU time per product; the machines are shared, and
 wall time moves with the neighbours), then ``ratio:`` = the 10,000 products/s budget
 (100 us per product) over the three floors together. Below 1.00, no design that stores these
@@ -29,6 +34,7 @@ import argparse
 import hashlib
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +95,9 @@ class Recorder:
     def record(self, spec: TableSpec, changed: list[Any], stored: list[str]) -> None:
         path = self.folder / f"chunk-{len(self.chunks)}.ndjson"
         path.write_bytes(b"\n".join([spec.line(*item) for item in changed]))
+        text = [doc.id.encode() + b"\t" + encoded for doc, encoded, _ in changed]
+        path.with_suffix(".tsv").write_bytes(b"\n".join(text))  # orjson escapes tabs in strings
+        path.with_suffix(".ids").write_bytes("\n".join([doc.id for doc, _, _ in changed]).encode())
         self.chunks.append(Chunk(spec, list(stored), path, len(changed)))
         self.documents += len(changed)
         self.sample += [dict(doc.data) for doc, _, _ in changed[: SAMPLE - len(self.sample)]]
@@ -112,13 +121,47 @@ def chain(count: int, page: int, s3_every: int, recorder: Recorder, tmp: Path) -
     return spent - recorder.spent
 
 
-def duckdb_floor(chunks: list[Chunk], tmp: Path) -> tuple[float, dict[str, float]]:
+@dataclass(frozen=True)
+class Shape:
+    """How the rows are stored: the store's typed columns, or another layout of the same
+    chunks (the other two answer "would narrower rows make DuckDB cheaper?")."""
+
+    name: str
+    create: Callable[[TableSpec], list[str]]
+    load: Callable[[TableSpec], str]
+    suffix: str
+
+
+TEXT_LOAD = "COPY {} FROM ? (FORMAT csv, HEADER false, AUTO_DETECT false, DELIM '\t', QUOTE '', ESCAPE '')"
+SHAPES = [
+    Shape(
+        "typed columns (the store's)",
+        lambda s: [s.create_sql(), *s.index_sql()],
+        TableSpec.insert_sql,
+        ".ndjson",
+    ),
+    Shape(
+        "id and the JSON text",
+        lambda s: [f"CREATE TABLE {s.table} (id VARCHAR PRIMARY KEY, doc VARCHAR)"],
+        lambda s: TEXT_LOAD.format(s.table),
+        ".tsv",
+    ),
+    Shape(
+        "the id alone",
+        lambda s: [f"CREATE TABLE {s.table} (id VARCHAR PRIMARY KEY)"],
+        lambda s: TEXT_LOAD.format(s.table),
+        ".ids",
+    ),
+]
+
+
+def duckdb_floor(chunks: list[Chunk], tmp: Path, shape: Shape = SHAPES[0]) -> tuple[float, dict[str, float]]:
     """CPU seconds DuckDB takes to load the chunks into a fresh file; and per table."""
-    conn = duckdb.connect(str(tmp / "floor.duckdb"))
+    path = tmp / "floor.duckdb"
+    conn = duckdb.connect(str(path))
     embedded.configure(conn, read_only=False)
     for spec in {chunk.spec.table: chunk.spec for chunk in chunks}.values():
-        conn.execute(spec.create_sql())
-        for statement in spec.index_sql():
+        for statement in shape.create(spec):
             conn.execute(statement)
     per_table: dict[str, float] = {}
     for chunk in chunks:
@@ -126,10 +169,11 @@ def duckdb_floor(chunks: list[Chunk], tmp: Path) -> tuple[float, dict[str, float
         conn.execute("BEGIN TRANSACTION")
         if chunk.replaced:
             conn.execute(chunk.spec.delete_sql(), [chunk.replaced])
-        conn.execute(chunk.spec.insert_sql(), [str(chunk.path)])
+        conn.execute(shape.load(chunk.spec), [str(chunk.path.with_suffix(shape.suffix))])
         conn.execute("COMMIT")
         per_table[chunk.spec.table] = per_table.get(chunk.spec.table, 0.0) + cpu_seconds() - began
     conn.close()
+    path.unlink()
     return sum(per_table.values()), per_table
 
 
@@ -164,8 +208,11 @@ def main() -> int:
         recorder.install()
         spent = chain(args.size, args.page, args.s3_every, recorder, Path(tmp))
         store, per_table = duckdb_floor(recorder.chunks, Path(tmp))
+        others = {shape.name: duckdb_floor(recorder.chunks, Path(tmp), shape)[0] for shape in SHAPES[1:]}
     floors = (store, per_table, encoding_floor(recorder), matching_floor(recorder.names, args.size))
     report(args.size, spent, floors, recorder)
+    for name, seconds in others.items():
+        print(f"duckdb load and commit per product, {name}: {1e6 * seconds / args.size:.1f} us")
     return 0
 
 
