@@ -38,14 +38,11 @@ def not_utf8(raw: bytes) -> str | None:
 
 
 def undecodable(exc: UnicodeDecodeError) -> str:
-    """Why a client library could not decode a remote listing (paramiko and ftplib decode names
-    strictly, so one such name fails the whole listing), with the bytes around the bad one."""
+    """Why a client library could not decode a server's reply (paramiko reads the text of its
+    error replies strictly as UTF-8, ftplib a whole listing), with the bytes around the bad one."""
     raw = bytes(exc.object)
     near = printable(raw[max(0, exc.start - 40) : exc.end + 40])
-    return (
-        f"the listing holds a name that is not valid UTF-8 (byte 0x{raw[exc.start]:02X} in '{near}'); "
-        "rename it on the server to collect this directory"
-    )
+    return f"the server's reply is not valid UTF-8 (byte 0x{raw[exc.start]:02X} in '{near}')"
 
 
 __all__ = ["first_bad_byte", "name_bytes", "not_utf8", "printable", "undecodable"]

@@ -3,6 +3,10 @@
 Only the given known_hosts file is trusted (not the system ones, not an agent, not keys lying
 in ~/.ssh): what authenticates us and what we trust is exactly what the configuration says.
 ``insecure_accept_any_host_key`` exists for labs and logs a warning at every connection.
+
+Directories are listed with the names as bytes (see ``_listdir``): paramiko decodes them
+strictly as UTF-8, so one name in Latin-1 would fail the whole directory instead of being
+rejected alone, as the filesystem source does.
 """
 
 from __future__ import annotations
@@ -11,17 +15,24 @@ import contextlib
 import logging
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import paramiko
+from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR
 
-from maas.collector.names import undecodable
+from maas.collector.names import name_bytes, undecodable
 from maas.collector.sources.config import SftpConfig
 from maas.collector.sources.files import Entry, RemoteFileSource, Unreadable, levels, safe_child
 from maas.config.settings import TLSSettings
 from maas.errors import SourceError, SourceRefused, SourceUnavailable
 
 log = logging.getLogger(__name__)
+
+# paramiko's request call and attribute parser: private, so absent from its type stubs, and
+# checked against paramiko 5.1.0 (the protocol itself is SFTP v3, draft-ietf-secsh-filexfer-02).
+_request: Callable[..., tuple[int, paramiko.Message]] = paramiko.SFTPClient._request  # type: ignore[attr-defined]
+_attributes: Callable[[paramiko.Message], paramiko.SFTPAttributes] = paramiko.SFTPAttributes._from_msg  # type: ignore[attr-defined]
+Named = tuple[str, paramiko.SFTPAttributes]  # a directory entry: its name, its attributes
 
 
 class SftpSource(RemoteFileSource):
@@ -88,7 +99,7 @@ class SftpSource(RemoteFileSource):
             yield
         except (SourceError, Unreadable):
             raise
-        except UnicodeDecodeError as exc:  # the library decodes names strictly
+        except UnicodeDecodeError as exc:  # paramiko decodes the text of error replies strictly
             raise SourceRefused(f"SFTP {self.where}: cannot {action} ({undecodable(exc)})") from None
         except paramiko.BadHostKeyException as exc:
             raise SourceRefused(
@@ -105,11 +116,11 @@ class SftpSource(RemoteFileSource):
 
     # backend operations ---------------------------------------------------------------
     def _entries(self, directory: str) -> Iterator[Entry]:
-        for attr in self.sftp.listdir_attr(directory):
+        for name, attr in _listdir(self.sftp, directory):
             mode = attr.st_mode or 0
             kind = "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
-            if safe_child(attr.filename):
-                yield attr.filename, kind, attr.st_size or 0, float(attr.st_mtime or 0)
+            if safe_child(name):
+                yield name, kind, attr.st_size or 0, float(attr.st_mtime or 0)
 
     def _stat(self, path: str) -> tuple[int, float] | None:
         with self._errors(f"stat {path}"):
@@ -140,6 +151,40 @@ class SftpSource(RemoteFileSource):
                 self.sftp.stat(level)
             except FileNotFoundError:
                 self.sftp.mkdir(level)
+
+
+def _listdir(sftp: paramiko.SFTPClient, directory: str) -> list[Named]:
+    """The entries of ``directory``, names decoded as Python decodes a local listing (bytes that
+    are not UTF-8 kept as surrogate escapes), so a name that is not UTF-8 is rejected alone by
+    the check all file sources share. ``SFTPClient.listdir_attr`` makes the same requests but
+    reads the names with ``Message.get_text()``, which raises on the first such name."""
+    kind, msg = _request(sftp, CMD_OPENDIR, name_bytes(directory))
+    if kind != CMD_HANDLE:
+        raise paramiko.SSHException(f"OPENDIR {directory} answered with SFTP message type {kind}")
+    handle = msg.get_binary()
+    entries: list[Named] = []
+    try:
+        while (batch := _next_names(sftp, handle)) is not None:
+            entries.extend(batch)
+    finally:
+        _request(sftp, CMD_CLOSE, handle)
+    return entries
+
+
+def _next_names(sftp: paramiko.SFTPClient, handle: bytes) -> list[Named] | None:
+    """One READDIR reply: (name, attributes) for each entry, or None at the end of the directory."""
+    try:
+        kind, msg = _request(sftp, CMD_READDIR, handle)
+    except EOFError:  # paramiko's SSH_FX_EOF: every entry was read
+        return None
+    if kind != CMD_NAME:
+        raise paramiko.SSHException(f"READDIR answered with SFTP message type {kind}")
+    entries = []
+    for _ in range(msg.get_int()):
+        name = msg.get_string().decode("utf-8", "surrogateescape")
+        msg.get_string()  # the 'ls -l' long name, unused
+        entries.append((name, _attributes(msg)))
+    return entries
 
 
 def _ssh_error(where: str, action: str, exc: paramiko.SSHException) -> SourceError:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
-from servers.harness import Drain, appending
+from servers.harness import Drain, appending, rejects_names_not_utf8_alone
 
 from maas.collector.archive import Archive, ArchiveContext
 from maas.collector.sources import SourceConfig, SourceState, create_source
@@ -149,3 +149,10 @@ def test_hostile_names_stay_inside_the_archive(tmp_path: Path, drain: Drain) -> 
 def test_missing_root_is_transient(tmp_path: Path) -> None:
     with create_source(config(tmp_path / "not-mounted")) as source, pytest.raises(SourceUnavailable):
         list(source.poll(SourceState()))
+
+
+def test_a_name_that_is_not_utf8_is_rejected_alone_and_collected_once_renamed(tmp_path: Path) -> None:
+    """The behaviour the SFTP and FTP sources copy: only the Latin-1 names are left out."""
+    root = tmp_path / "mixed"
+    cfg = config(root, patterns=["*.csv"], recursive=True, after_success="delete")
+    rejects_names_not_utf8_alone(lambda: create_source(cfg), root)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
-from servers.harness import Drain, appending
+from servers.harness import Drain, appending, rejects_names_not_utf8_alone
 from servers.net import free_port
 from servers.sshd import Sshd, SshdUnavailable, ensure_password_user, keygen
 
@@ -189,16 +189,11 @@ def test_hostile_remote_name_stays_inside_the_archive(
     assert not (tmp_path / "etc").exists()
 
 
-def test_a_name_that_is_not_utf8_refuses_the_listing_by_name_not_with_a_traceback(
-    sshd: Sshd, known_hosts: Path, remote: Path
+def test_a_name_that_is_not_utf8_is_rejected_alone_and_collected_once_renamed(
+    sshd: Sshd, known_hosts: Path, tmp_path: Path
 ) -> None:
-    """paramiko decodes listed names strictly: one such name fails the whole directory listing,
-    so the collector fails with the name and byte, permanent, and nothing is fetched or moved."""
-    bad = os.path.join(os.fsencode(remote), b"caf\xe9.xml")
-    Path(os.fsdecode(bad)).write_text("<plan/>")
-    cfg = sftp_config(sshd, remote, known_hosts, patterns=["*.xml"], after_success="delete")
-    with create_source(cfg) as source, pytest.raises(SourceRefused) as err:
-        list(source.poll(SourceState()))
-    assert r"not valid UTF-8 (byte 0xE9 in 'caf\xe9.xml'); rename it on the server" in str(err.value)
-    assert f"cannot list {remote}" in str(err.value) and not err.value.transient
-    assert os.path.exists(bad) and (remote / "S1A_MP_20240309.xml").exists()
+    """paramiko would decode the listing strictly and fail the whole directory; the names are read
+    as bytes, so only the Latin-1 ones are rejected (and stay), the rest collected and deleted."""
+    root = tmp_path / "mixed"
+    cfg = sftp_config(sshd, root, known_hosts, patterns=["*.csv"], recursive=True, after_success="delete")
+    rejects_names_not_utf8_alone(lambda: create_source(cfg), root)
