@@ -22,6 +22,12 @@ def printable(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def shown(text: str) -> str:
+    """``text`` that may hold surrogate escapes (a name, or a server reply echoing one) as valid,
+    printable text, so a message naming it can be logged and printed."""
+    return printable(name_bytes(text))
+
+
 def first_bad_byte(raw: bytes) -> int | None:
     """The offset of the first byte that makes ``raw`` invalid UTF-8, or None when it is valid."""
     try:
@@ -39,10 +45,10 @@ def not_utf8(raw: bytes) -> str | None:
 
 def undecodable(exc: UnicodeDecodeError) -> str:
     """Why a client library could not decode a server's reply (paramiko reads the text of its
-    error replies strictly as UTF-8, ftplib a whole listing), with the bytes around the bad one."""
+    error replies strictly as UTF-8), with the bytes around the bad one."""
     raw = bytes(exc.object)
     near = printable(raw[max(0, exc.start - 40) : exc.end + 40])
     return f"the server's reply is not valid UTF-8 (byte 0x{raw[exc.start]:02X} in '{near}')"
 
 
-__all__ = ["first_bad_byte", "name_bytes", "not_utf8", "printable", "undecodable"]
+__all__ = ["first_bad_byte", "name_bytes", "not_utf8", "printable", "shown", "undecodable"]

@@ -5,10 +5,15 @@ servers without it fall back to NLST plus SIZE and MDTM per entry, where an entr
 size is taken for a directory. With ``tls: true`` the control channel is encrypted before the
 password is sent and the data channel is protected, and the server certificate is verified
 unless ``verify_tls: false`` (or ``tls.verify: false`` in the settings).
+
+The control and data connections are read and written as UTF-8 with surrogate escapes (see
+``WIRE``), so a name a server sends as raw bytes that are not UTF-8 (vsftpd does) is rejected
+alone, as the filesystem source does, instead of failing the whole listing.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import ftplib
 import logging
@@ -17,16 +22,53 @@ import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from maas.collector.names import undecodable
+from maas.collector.names import shown
 from maas.collector.sources.config import FtpConfig
 from maas.collector.sources.files import Entry, RemoteFileSource, Unreadable, levels, safe_child
 from maas.collector.sources.tls import ssl_context
 from maas.config.settings import TLSSettings
 from maas.errors import SourceError, SourceRefused, SourceUnavailable
 
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
+
 log = logging.getLogger(__name__)
 _NOT_SUPPORTED = ("500", "501", "502", "504")
+WIRE = "maas-utf-8-surrogateescape"
+
+
+class _WireDecoder(codecs.BufferedIncrementalDecoder):
+    """Decodes as ``WIRE`` says, whatever ``errors`` the caller asks for (ftplib: strict)."""
+
+    def _buffer_decode(self, data: Buffer, errors: str, final: bool) -> tuple[str, int]:
+        return codecs.utf_8_decode(data, "surrogateescape", final)
+
+
+class _WireEncoder(codecs.IncrementalEncoder):
+    """Encodes as ``WIRE`` says, whatever ``errors`` the caller asks for (ftplib: strict)."""
+
+    def encode(self, text: str, final: bool = False) -> bytes:
+        return text.encode("utf-8", "surrogateescape")
+
+
+def _find_wire(name: str) -> codecs.CodecInfo | None:
+    """UTF-8 whose errors are always ``surrogateescape``: ftplib's one hook for the text of both
+    connections is its ``encoding`` (no ``errors``), and decodes strictly otherwise. A name that
+    is not UTF-8 arrives as a Python local listing gives it, and is sent back as the same bytes."""
+    if name != WIRE.replace("-", "_"):  # codecs normalises the name it looks up
+        return None
+    return codecs.CodecInfo(
+        encode=lambda text, errors="strict": (text.encode("utf-8", "surrogateescape"), len(text)),
+        decode=lambda data, errors="strict": (bytes(data).decode("utf-8", "surrogateescape"), len(data)),
+        incrementalencoder=_WireEncoder,
+        incrementaldecoder=_WireDecoder,
+        name=WIRE,
+    )
+
+
+codecs.register(_find_wire)
 
 
 class FtpSource(RemoteFileSource):
@@ -67,33 +109,32 @@ class FtpSource(RemoteFileSource):
 
     def _client(self) -> ftplib.FTP:
         if not self.config.tls:
-            return ftplib.FTP()
+            return ftplib.FTP(encoding=WIRE)
         verify = self.config.verify_tls and self.tls.verify
         if not verify:
             log.warning("%s: TLS certificate NOT verified (verify_tls: false)", self.where)
-        return ftplib.FTP_TLS(context=ssl_context(self.tls, verify))
+        return ftplib.FTP_TLS(context=ssl_context(self.tls, verify), encoding=WIRE)
 
     @contextlib.contextmanager
     def _errors(self, action: str) -> Iterator[None]:
-        """Map ftplib, TLS and socket errors to ours, naming host and reason."""
+        """Map ftplib, TLS and socket errors to ours, naming host and reason (a reply may echo
+        a name that is not UTF-8: shown escaped, so the message stays printable)."""
         try:
             yield
         except (SourceError, Unreadable):
             raise
-        except UnicodeDecodeError as exc:  # the library decodes names strictly
-            raise SourceRefused(f"{self.where}: cannot {action} ({undecodable(exc)})") from None
         except ftplib.error_perm as exc:
             raise self._permanent(action, exc) from None
         except ssl.SSLCertVerificationError as exc:
             raise SourceRefused(f"{self.where}: TLS certificate rejected ({exc.verify_message})") from None
         except (ftplib.error_temp, ftplib.error_reply, ftplib.error_proto) as exc:
-            raise SourceUnavailable(f"{self.where}: cannot {action} ({exc})") from None
+            raise SourceUnavailable(f"{self.where}: cannot {action} ({shown(str(exc))})") from None
         except (OSError, EOFError) as exc:
             reason = "timed out" if isinstance(exc, socket.timeout) else str(exc) or type(exc).__name__
             raise SourceUnavailable(f"{self.where}: cannot {action} ({reason})") from None
 
     def _permanent(self, action: str, exc: ftplib.error_perm) -> SourceError:
-        text = str(exc)
+        text = shown(str(exc))
         if text.startswith("530"):
             return SourceRefused(f"{self.where}: login refused ({text})")
         return SourceRefused(f"{self.where}: cannot {action} ({text})")
@@ -136,7 +177,7 @@ class FtpSource(RemoteFileSource):
             try:
                 self.ftp.retrbinary(f"RETR {path}", chunks.append)
             except ftplib.error_perm as exc:
-                raise Unreadable(str(exc)) from None
+                raise Unreadable(shown(str(exc))) from None
         return b"".join(chunks)
 
     def _remove(self, path: str) -> None:

@@ -69,10 +69,20 @@ def ftp_server(ftp_root: Path) -> Iterator[FtpServer]:
 
 @pytest.fixture
 def ftps_server(ftp_root: Path, pki: Pki) -> Iterator[FtpServer]:
+    yield from _ftps(ftp_root, pki)
+
+
+@pytest.fixture
+def raw_names_ftps_server(ftp_root: Path, pki: Pki) -> Iterator[FtpServer]:
+    """FTPS sending names as the disk holds them, bytes that are not UTF-8 included (vsftpd)."""
+    yield from _ftps(ftp_root, pki, raw_names=True)
+
+
+def _ftps(root: Path, pki: Pki, raw_names: bool = False) -> Iterator[FtpServer]:
     reason = tls_handler_reason()
     if reason is not None:
         _unavailable(reason)
-    with FtpServer(ftp_root, certfile=pki.cert_file, keyfile=pki.key_file) as server:
+    with FtpServer(root, certfile=pki.cert_file, keyfile=pki.key_file, raw_names=raw_names) as server:
         yield server
 
 

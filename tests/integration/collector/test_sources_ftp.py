@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 from servers.ftp import FtpServer
-from servers.harness import Drain, appending
+from servers.harness import Drain, appending, rejects_names_not_utf8_alone
 from servers.net import free_port
 from servers.pki import Pki
 
@@ -168,18 +168,29 @@ def bad_name(directory: Path) -> bytes:
     return path
 
 
-def test_a_server_sending_a_name_that_is_not_utf8_is_refused_by_name(ftp_root: Path) -> None:
-    """A server that sends names as the disk holds them (vsftpd): ftplib decodes strictly, so the
-    listing fails; the collector fails with the byte, permanent, and nothing is fetched or moved."""
-    fill(ftp_root)
-    bad = bad_name(ftp_root / "incoming")
-    with FtpServer(ftp_root, raw_names=True) as server:
-        cfg = ftp_config(server, root="/incoming", patterns=["*.csv"], after_success="delete")
-        with create_source(cfg) as source, pytest.raises(SourceRefused) as err:
-            list(source.poll(SourceState()))
-    assert r"not valid UTF-8 (byte 0xE9 in " in str(err.value) and r"caf\xe9.csv" in str(err.value)
-    assert "cannot list /incoming" in str(err.value) and not err.value.transient
-    assert os.path.exists(bad) and (ftp_root / "incoming/S2A_MP_20240309.csv").exists()
+@pytest.mark.parametrize("mlsd", [True, False], ids=["mlsd", "nlst"])
+def test_a_name_sent_as_raw_bytes_is_rejected_alone_and_collected_once_renamed(
+    ftp_root: Path, mlsd: bool
+) -> None:
+    """A server that sends names as the disk holds them (vsftpd): ftplib would decode the listing
+    strictly and fail the whole directory; the connections are read with surrogate escapes, so
+    only the Latin-1 names are rejected (and stay), and the rest is collected and deleted, valid
+    UTF-8 names like ``été.csv`` sent back to the server as the bytes it listed."""
+    with FtpServer(ftp_root, raw_names=True, mlsd=mlsd) as server:
+        cfg = ftp_config(server, root="/incoming", patterns=["*.csv"], recursive=True, after_success="delete")
+        rejects_names_not_utf8_alone(lambda: create_source(cfg), ftp_root / "incoming")
+
+
+def test_over_ftps_a_name_sent_as_raw_bytes_is_rejected_alone_too(
+    raw_names_ftps_server: FtpServer, ftp_root: Path, pki: Pki
+) -> None:
+    """FTP_TLS opens its control connection's text again after AUTH TLS: still with surrogate escapes."""
+    server = raw_names_ftps_server
+    cfg = ftp_config(
+        server, tls=True, root="/incoming", patterns=["*.csv"], recursive=True, after_success="delete"
+    )
+    tls = TLSSettings(ca_file=pki.ca_file)
+    rejects_names_not_utf8_alone(lambda: create_source(cfg, tls), ftp_root / "incoming")
 
 
 def test_a_server_replacing_a_bad_name_by_question_marks_leaves_it_and_collects_the_rest(
