@@ -36,7 +36,12 @@ FileConfig = FilesystemConfig | SftpConfig | FtpConfig
 
 
 class Unreadable(Exception):
-    """One file cannot be read (permissions, vanished): skip it this poll, keep the others."""
+    """One file cannot be read (permissions, a server's refusal): reported as a rejection and
+    skipped this poll, the others collected; it is tried again at the next poll."""
+
+
+class Vanished(Unreadable):
+    """Listed, then gone before it was read (moved or deleted meanwhile): nothing to report."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,9 @@ class FileSource(Closing):
         refused = {f.rel: r for f in candidates if (r := _unusable_name(f.rel)) is not None}
         yield from refused.values()
         candidates = [f for f in candidates if f.rel not in refused]
-        for listed in self._stable(self._old_enough(candidates)):
+        stable, lost = self._stable(self._old_enough(candidates))
+        yield from (_not_found(listed) for listed in lost)
+        for listed in stable:
             payload = self._fetch(listed, present)
             if payload is not None:
                 yield payload
@@ -91,21 +98,29 @@ class FileSource(Closing):
         limit = utc_now().timestamp() - self.config.min_age_s
         return [f for f in files if f.mtime <= limit]
 
-    def _stable(self, files: list[Listed]) -> list[Listed]:
-        """Keep the files whose size and mtime did not move over ``stable_checks`` samples."""
+    def _stable(self, files: list[Listed]) -> tuple[list[Listed], list[Listed]]:
+        """The files whose size and mtime did not move over ``stable_checks`` samples; and those
+        listed but then not found (the others changed: taken at a later poll)."""
+        lost: list[Listed] = []
         for _ in range(self.config.stable_checks):
             if not files:
                 break
             time.sleep(self.config.stable_interval_s)
-            files = [f for f in files if self._stat(f.path) == f.signature]
-        return files
+            sampled = [(f, self._stat(f.path)) for f in files]
+            lost += [f for f, now in sampled if now is None]
+            files = [f for f, now in sampled if now == f.signature]
+        return files, lost
 
-    def _fetch(self, listed: Listed, present: frozenset[str]) -> Payload | None:
+    def _fetch(self, listed: Listed, present: frozenset[str]) -> Payload | Rejected | None:
         try:
             data = self._read(listed.path)
-        except Unreadable as exc:
-            log.warning("skipping %s this poll: %s", listed.rel, exc)
+        except Vanished as exc:
+            log.info("%s is gone since it was listed (%s)", listed.rel, exc)
             return None
+        except Unreadable as exc:
+            return Rejected(
+                printable(name_bytes(listed.rel)), f"cannot be read ({exc}); tried again at the next poll"
+            )
         if len(data) != listed.size:  # grew or shrank after the stability gate: next poll
             log.info("%s changed while it was read; it will be taken at a later poll", listed.rel)
             return None
@@ -228,6 +243,17 @@ def _is_new(listed: Listed, state: SourceState) -> bool:
 
 def _basename(path: str) -> str:
     return PurePosixPath(path).name
+
+
+def _not_found(listed: Listed) -> Rejected:
+    """Listed, then not found: reported, as it may be a name the server lists but cannot address
+    (some FTP servers list a name that is not UTF-8 with '?'); one removed meanwhile is not
+    listed again, so it is reported once."""
+    reason = (
+        "listed, then not found when checked again (removed meanwhile, or a name the server "
+        "cannot address: some FTP servers show bytes that are not UTF-8 as '?'); tried again at the next poll"
+    )
+    return Rejected(printable(name_bytes(listed.rel)), reason)
 
 
 def _unusable_name(rel: str) -> Rejected | None:

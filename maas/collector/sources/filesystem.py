@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from maas.collector.sources.config import FilesystemConfig
-from maas.collector.sources.files import FileSource, Listed, Unreadable
+from maas.collector.sources.files import FileSource, Listed, Unreadable, Vanished
 from maas.config.settings import TLSSettings
 from maas.errors import SourceRefused, SourceUnavailable
 
@@ -41,7 +41,9 @@ class FilesystemSource(FileSource):
     def _read(self, path: str) -> bytes:
         try:
             return Path(path).read_bytes()
-        except (PermissionError, FileNotFoundError) as exc:
+        except FileNotFoundError as exc:
+            raise Vanished(exc.strerror) from None
+        except PermissionError as exc:
             raise Unreadable(exc.strerror) from None
         except OSError as exc:
             raise _error(path, exc) from None

@@ -22,7 +22,7 @@ from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READ
 
 from maas.collector.names import name_bytes, undecodable
 from maas.collector.sources.config import SftpConfig
-from maas.collector.sources.files import Entry, RemoteFileSource, Unreadable, levels, safe_child
+from maas.collector.sources.files import Entry, RemoteFileSource, Unreadable, Vanished, levels, safe_child
 from maas.config.settings import TLSSettings
 from maas.errors import SourceError, SourceRefused, SourceUnavailable
 
@@ -136,7 +136,9 @@ class SftpSource(RemoteFileSource):
                 with self.sftp.open(path, "rb") as remote:
                     remote.prefetch()
                     return remote.read()
-            except (PermissionError, FileNotFoundError) as exc:
+            except FileNotFoundError as exc:
+                raise Vanished(exc.strerror or str(exc)) from None
+            except PermissionError as exc:
                 raise Unreadable(exc.strerror or str(exc)) from None
 
     def _remove(self, path: str) -> None:

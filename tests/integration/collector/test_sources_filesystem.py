@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
-from servers.harness import Drain, appending, rejects_names_not_utf8_alone
+from servers.harness import Drain, appending, rejects_names_not_utf8_alone, take
 
 from maas.collector.archive import Archive, ArchiveContext
 from maas.collector.sources import SourceConfig, SourceState, create_source
@@ -156,3 +156,27 @@ def test_a_name_that_is_not_utf8_is_rejected_alone_and_collected_once_renamed(tm
     root = tmp_path / "mixed"
     cfg = config(root, patterns=["*.csv"], recursive=True, after_success="delete")
     rejects_names_not_utf8_alone(lambda: create_source(cfg), root)
+
+
+def test_a_file_removed_after_the_listing_is_reported_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removed during the stability pause: one rejection says so (the same check reports names
+    an FTP server lists but cannot address), and the next poll, not listing it, says nothing."""
+    (tmp_path / "kept.csv").write_text("id\n1\n")
+    removed = tmp_path / "removed.csv"
+    removed.write_text("id\n2\n")
+    monkeypatch.setattr("maas.collector.sources.files.time.sleep", lambda _: removed.unlink())
+    with create_source(config(tmp_path)) as source:
+        payloads, rejected, _ = take(source, SourceState())
+    assert [p.name for p in payloads] == ["kept.csv"]
+    assert [r.render() for r in rejected] == [
+        "file removed.csv: listed, then not found when checked again (removed meanwhile, or a name the "
+        "server cannot address: some FTP servers show bytes that are not UTF-8 as '?'); tried again "
+        "at the next poll"
+    ]
+    monkeypatch.setattr("maas.collector.sources.files.time.sleep", lambda _: None)
+    with create_source(config(tmp_path)) as source:
+        payloads, rejected, _ = take(source, SourceState())
+    assert [p.name for p in payloads] == ["kept.csv"]
+    assert rejected == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 from servers.ftp import FtpServer
-from servers.harness import Drain, appending, rejects_names_not_utf8_alone
+from servers.harness import Drain, appending, rejects_names_not_utf8_alone, take
 from servers.net import free_port
 from servers.pki import Pki
 
@@ -193,15 +193,31 @@ def test_over_ftps_a_name_sent_as_raw_bytes_is_rejected_alone_too(
     rejects_names_not_utf8_alone(lambda: create_source(cfg, tls), ftp_root / "incoming")
 
 
-def test_a_server_replacing_a_bad_name_by_question_marks_leaves_it_and_collects_the_rest(
-    ftp_server: FtpServer, ftp_root: Path, drain: Drain
+@pytest.mark.parametrize(
+    ("checks", "reason"),
+    [
+        (
+            1,
+            "listed, then not found when checked again (removed meanwhile, or a name the server",
+        ),
+        (0, "cannot be read (550 "),
+    ],
+    ids=["stability-check", "read"],
+)
+def test_a_server_replacing_a_bad_name_by_question_marks_reports_it_and_collects_the_rest(
+    ftp_server: FtpServer, ftp_root: Path, checks: int, reason: str
 ) -> None:
-    """pyftpdlib by default lists ``caf?.csv``: a name that cannot be fetched, so that file is
-    skipped (and stays) while the others are collected."""
+    """pyftpdlib by default lists ``caf?.csv``: a name it then says does not exist. It is
+    reported as a rejection at every poll (by the stability check, or by the read when there is
+    none), stays on the server, and the others are collected."""
     fill(ftp_root)
     bad = bad_name(ftp_root / "incoming")
-    cfg = ftp_config(ftp_server, root="/incoming", patterns=["*.csv"])
-    with create_source(cfg) as source:
-        payloads, _ = drain(source, SourceState())
-    assert [p.name for p in payloads] == ["S2A_MP_20240309.csv"]
-    assert os.path.exists(bad)
+    cfg = ftp_config(ftp_server, root="/incoming", patterns=["*.csv"], stable_checks=checks)
+    for _ in range(2):
+        with create_source(cfg) as source:
+            payloads, rejected, _ = take(source, SourceState())
+        assert [p.name for p in payloads] == ["S2A_MP_20240309.csv"]
+        assert [r.name for r in rejected] == ["caf?.csv"]
+        assert rejected[0].reason.startswith(reason)
+        assert rejected[0].reason.endswith("; tried again at the next poll")
+        assert os.path.exists(bad)
