@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from maas.collector.names import name_bytes, printable
+from maas.collector.names import shown
 from maas.errors import ArchiveUnsafePath, ArchiveWriteFailed
 
 SCHEMA = 1
@@ -258,9 +258,8 @@ def _encoded(sidecar: Sidecar) -> bytes:
     try:
         return sidecar.to_bytes()
     except UnicodeEncodeError as exc:
-        shown = printable(name_bytes(sidecar.name))
         reason = f"sidecar cannot be written ({exc.reason})"
-        raise ArchiveUnsafePath(f"archive: payload {shown}: {reason}") from None
+        raise ArchiveUnsafePath(f"archive: payload {shown(sidecar.name)}: {reason}") from None
 
 
 @contextlib.contextmanager

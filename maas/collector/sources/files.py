@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from maas.collector.names import name_bytes, not_utf8, printable
+from maas.collector.names import name_bytes, not_utf8, printable, shown
 from maas.collector.sources.base import (
     Capabilities,
     Checkpoint,
@@ -118,9 +118,7 @@ class FileSource(Closing):
             log.info("%s is gone since it was listed (%s)", listed.rel, exc)
             return None
         except Unreadable as exc:
-            return Rejected(
-                printable(name_bytes(listed.rel)), f"cannot be read ({exc}); tried again at the next poll"
-            )
+            return Rejected(shown(listed.rel), f"cannot be read ({exc}); tried again at the next poll")
         if len(data) != listed.size:  # grew or shrank after the stability gate: next poll
             log.info("%s changed while it was read; it will be taken at a later poll", listed.rel)
             return None
@@ -253,7 +251,7 @@ def _not_found(listed: Listed) -> Rejected:
         "listed, then not found when checked again (removed meanwhile, or a name the server "
         "cannot address: some FTP servers show bytes that are not UTF-8 as '?'); tried again at the next poll"
     )
-    return Rejected(printable(name_bytes(listed.rel)), reason)
+    return Rejected(shown(listed.rel), reason)
 
 
 def _unusable_name(rel: str) -> Rejected | None:
