@@ -192,9 +192,10 @@ class Rejected:
 
     name: str  # printable: valid UTF-8, undecodable bytes shown as ``\\xe9``
     reason: str
+    kind: str = "file"  # or "directory": one the source could not list
 
     def render(self) -> str:
-        return f"file {self.name}: {self.reason}"
+        return f"{self.kind} {self.name}: {self.reason}"
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from maas.collector.sources.base import (
     utc_now,
 )
 from maas.collector.sources.config import FilesystemConfig, FtpConfig, SftpConfig
+from maas.errors import SourceRefused
 
 log = logging.getLogger(__name__)
 FileConfig = FilesystemConfig | SftpConfig | FtpConfig
@@ -68,7 +69,9 @@ class FileSource(Closing):
         self._made_dirs: set[str] = set()  # move_to directories already made (or found)
 
     def poll(self, state: SourceState) -> Iterator[Payload | Rejected]:
-        listing = list(self._list())
+        found = list(self._list())
+        yield from (item for item in found if isinstance(item, Rejected))
+        listing = [item for item in found if isinstance(item, Listed)]
         present = frozenset(f.rel for f in listing)
         candidates = [f for f in listing if self._matches(f.rel) and _is_new(f, state)]
         refused = {f.rel: r for f in candidates if (r := _unusable_name(f.rel)) is not None}
@@ -143,7 +146,7 @@ class FileSource(Closing):
 
     # backend operations -------------------------------------------------------------
     @abstractmethod
-    def _list(self) -> Iterable[Listed]:
+    def _list(self) -> Iterable[Listed | Rejected]:
         """Every regular file under root (recursively when configured), symlinks skipped."""
 
     @abstractmethod
@@ -174,18 +177,28 @@ class RemoteFileSource(FileSource):
     config: SftpConfig | FtpConfig
     scheme = "sftp"
 
-    def _list(self) -> Iterator[Listed]:
+    def _list(self) -> Iterator[Listed | Rejected]:
         root = self.config.root
         with self._errors(f"list {root}"):
             yield from self._walk(root, {self._join(root, d) for d in self._excluded_dirs()})
 
-    def _walk(self, directory: str, excluded: set[str]) -> Iterator[Listed]:
+    def _walk(self, directory: str, excluded: set[str]) -> Iterator[Listed | Rejected]:
         for name, kind, size, mtime in self._entries(directory):
             path = self._join(directory, name)
             if kind == "file":
                 yield Listed(path, self._rel(path), size, mtime)
             elif kind == "dir" and self.config.recursive and path not in excluded:
-                yield from self._walk(path, excluded)
+                yield from self._walk_below(path, excluded)
+
+    def _walk_below(self, directory: str, excluded: set[str]) -> Iterator[Listed | Rejected]:
+        """A sub-directory the server refuses to list (permissions, a name it cannot address)
+        is reported and skipped; the rest of the tree is walked. A transient error still stops
+        the poll: the next one lists everything again."""
+        try:
+            with self._errors(f"list {directory}"):
+                yield from self._walk(directory, excluded)
+        except SourceRefused as exc:
+            yield unlisted(self._rel(directory), str(exc))
 
     def _rel(self, path: str) -> str:
         return PurePosixPath(path).relative_to(PurePosixPath(self.config.root)).as_posix()
@@ -241,6 +254,12 @@ def _is_new(listed: Listed, state: SourceState) -> bool:
 
 def _basename(path: str) -> str:
     return PurePosixPath(path).name
+
+
+def unlisted(rel: str, reason: str) -> Rejected:
+    """A sub-directory that could not be listed (``reason`` says why): reported at every poll,
+    its files are collected at the first poll that can list it."""
+    return Rejected(shown(rel), f"{reason}; its files are collected once it can be listed", "directory")
 
 
 def _not_found(listed: Listed) -> Rejected:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from maas.collector.sources.base import Rejected
 from maas.collector.sources.config import FilesystemConfig
-from maas.collector.sources.files import FileSource, Listed, Unreadable, Vanished
+from maas.collector.sources.files import FileSource, Listed, Unreadable, Vanished, unlisted
 from maas.config.settings import TLSSettings
 from maas.errors import SourceRefused, SourceUnavailable
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 class FilesystemSource(FileSource):
@@ -23,13 +22,17 @@ class FilesystemSource(FileSource):
         super().__init__(config)
         self.root = config.root.expanduser()
 
-    def _list(self) -> Iterator[Listed]:
+    def _list(self) -> Iterator[Listed | Rejected]:
         if not self.root.is_dir():
             raise SourceUnavailable(f"directory {self.root} does not exist (not mounted yet?)")
         excluded = {os.path.normpath(self.root / d) for d in self._excluded_dirs()}
-        for directory, subdirs, names in os.walk(self.root, onerror=self._refuse):
+        refused: list[Rejected] = []
+        for directory, subdirs, names in os.walk(
+            self.root, onerror=lambda e: refused.append(self._refuse(e))
+        ):
             subdirs[:] = [] if not self.config.recursive else _descend(directory, subdirs, excluded)
             yield from _files(self.root, Path(directory), names)
+        yield from refused
 
     def _stat(self, path: str) -> tuple[int, float] | None:
         try:
@@ -59,11 +62,12 @@ class FilesystemSource(FileSource):
     def _url(self, path: str) -> str:
         return Path(path).resolve().as_uri()
 
-    def _refuse(self, error: OSError) -> None:
+    def _refuse(self, error: OSError) -> Rejected:
         """The root failing stops the poll; a subdirectory failing is reported and skipped."""
         if Path(error.filename or "") == self.root:
             raise _error(str(self.root), error)
-        log.warning("skipping %s: %s", error.filename, error.strerror)
+        rel = Path(error.filename).relative_to(self.root).as_posix()
+        return unlisted(rel, f"cannot list it ({error.strerror})")
 
 
 def _descend(directory: str, subdirs: list[str], excluded: set[str]) -> list[str]:

@@ -111,6 +111,8 @@ class SftpSource(RemoteFileSource):
             raise SourceRefused(f"SFTP {self.where}: authentication failed ({exc})") from None
         except paramiko.SSHException as exc:
             raise _ssh_error(self.where, action, exc) from None
+        except PermissionError as exc:  # the server's SSH_FX_PERMISSION_DENIED: a retry will not help
+            raise SourceRefused(f"SFTP {self.where}: cannot {action} ({_reason(exc)})") from None
         except (OSError, EOFError) as exc:
             raise SourceUnavailable(f"SFTP {self.where}: cannot {action} ({_reason(exc)})") from None
 

@@ -180,3 +180,28 @@ def test_a_file_removed_after_the_listing_is_reported_once(
         payloads, rejected, _ = take(source, SourceState())
     assert [p.name for p in payloads] == ["kept.csv"]
     assert rejected == []
+
+
+def test_a_sub_directory_that_cannot_be_listed_is_reported_and_the_rest_collected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The OS refusing a sub-directory (its permissions; simulated, as the tests may run as root,
+    whom permissions do not stop) is a directory rejection; the root's and siblings' files are
+    collected."""
+    tree(tmp_path)
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked/MPL_S1C.csv").write_text("id\n3\n")
+    scandir = os.scandir
+
+    def refusing(path: str) -> object:
+        if os.path.basename(path) == "locked":
+            raise PermissionError(13, "Permission denied", path)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    with create_source(config(tmp_path, recursive=True, patterns=["*.csv"])) as source:
+        payloads, rejected, _ = take(source, SourceState())
+    assert sorted(p.name for p in payloads) == ["2024/03/MPL_S1B_20240310.csv", "MPL_S1A_20240309.csv"]
+    assert [r.render() for r in rejected] == [
+        "directory locked: cannot list it (Permission denied); its files are collected once it can be listed"
+    ]

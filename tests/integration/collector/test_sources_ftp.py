@@ -221,3 +221,24 @@ def test_a_server_replacing_a_bad_name_by_question_marks_reports_it_and_collects
         assert rejected[0].reason.startswith(reason)
         assert rejected[0].reason.endswith("; tried again at the next poll")
         assert os.path.exists(bad)
+
+
+def test_a_sub_directory_the_server_cannot_list_is_reported_and_the_rest_collected(
+    ftp_server: FtpServer, ftp_root: Path
+) -> None:
+    """pyftpdlib lists a directory named in Latin-1 as ``d?p?t``, then refuses to list that:
+    reported as a directory rejection at every poll, its file left in place, the rest collected."""
+    fill(ftp_root)
+    inside = os.path.join(os.fsencode(ftp_root / "incoming"), b"d\xe9p\xf4t", b"S1C_MP_20240311.csv")
+    os.makedirs(os.path.dirname(inside))
+    Path(os.fsdecode(inside)).write_text("datatake,start\n4,2024-03-11\n")
+    cfg = ftp_config(ftp_server, root="/incoming", patterns=["*.csv"], recursive=True)
+    for _ in range(2):
+        with create_source(cfg) as source:
+            payloads, rejected, _ = take(source, SourceState())
+        assert sorted(p.name for p in payloads) == ["2024/S2B_MP_20240310.csv", "S2A_MP_20240309.csv"]
+        assert [r.render() for r in rejected] == [
+            f"directory d?p?t: ftp://{ftp_server.user}@127.0.0.1:{ftp_server.port}: cannot list "
+            "/incoming/d?p?t (550 No such file or directory.); its files are collected once it can be listed"
+        ]
+        assert os.path.exists(inside)
