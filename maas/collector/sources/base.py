@@ -184,15 +184,16 @@ class Payload:
 
 @dataclass(frozen=True)
 class Rejected:
-    """An entry the listing showed but the source will not fetch (its name is unusable).
+    """An entry the listing showed but the source cannot collect as it is: a name that is not
+    UTF-8, a file it cannot read or no longer finds, a sub-directory it cannot list.
 
     Reported as a rejection of the collector; the entry stays on the source and is not recorded
-    as seen, so it is collected on the first poll after it is fixed (renamed).
+    as seen, so it is collected on the first poll after it is fixed (renamed, made readable).
     """
 
     name: str  # printable: valid UTF-8, undecodable bytes shown as ``\\xe9``
     reason: str
-    kind: str = "file"  # or "directory": one the source could not list
+    kind: Literal["file", "directory"] = "file"
 
     def render(self) -> str:
         return f"{self.kind} {self.name}: {self.reason}"
