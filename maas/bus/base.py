@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from maas.bus.message import Message
-from maas.bus.topology import QueueSpec, Topology, dlq_name
+from maas.bus.topology import QueueSpec, Topology, dlq_name, solo_queue_name
 from maas.config.secrets import redactor
 from maas.errors import BusError, QueueConflict
 
@@ -190,6 +190,10 @@ class Bus(Protocol):
         """Up to ``max_count`` deliveries, round-robin over ``queues``; returns early when full,
         otherwise after ``timeout_s`` with what arrived (maybe nothing)."""
 
+    def get(self, queue: str, limit: int) -> list[Delivery]:
+        """Up to ``limit`` ready messages of one queue, taken now, without subscribing: nothing
+        more of that queue is held than what is returned (what a suspect is processed with)."""
+
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Done with these (after the durable write); a delivery from a lost connection is
         skipped: the broker redelivers it."""
@@ -282,6 +286,9 @@ class BusBase(ABC):
     def _get(self, queue: str, limit: int) -> list[Delivery]:
         """Take up to ``limit`` ready messages of one queue as ackable deliveries."""
 
+    def get(self, queue: str, limit: int) -> list[Delivery]:
+        return self._get(queue, limit)
+
     def declare(self, topology: Topology) -> None:
         conflicts = self._declare(topology)
         self._specs.update({spec.name: spec for spec in topology.queues})
@@ -363,12 +370,16 @@ def replay_envelope(delivery: Delivery) -> Envelope:
 
 
 def solo_envelope(delivery: Delivery, attempts: int) -> Envelope:
-    """A copy of a redelivered message for its own queue, carrying its count of solo attempts:
-    the count survives the death of the process that handles it, where local state would not.
-    Origin kept (as for a retry), so the consumer still sees the original routing key."""
+    """A copy of a redelivered message carrying its count of solo attempts: the count survives
+    the death of the process that handles it, where local state would not. With a count of 0
+    (handed back once) it goes back to its work queue, to be processed with the others handed
+    back; from 1 on, to the work queue's suspects' queue, to be processed alone (``delivery.queue``
+    is the work queue: a pool names it so on what it takes from the suspects' queue). Origin
+    kept (as for a retry), so the consumer still sees the original routing key."""
     headers = _own_headers(delivery.headers)
     headers[H_SOLO_ATTEMPTS] = attempts
-    return _to_queue(delivery, headers, delivery.queue)
+    queue = solo_queue_name(delivery.queue) if attempts else delivery.queue
+    return _to_queue(delivery, headers, queue)
 
 
 def _to_queue(delivery: Delivery, headers: dict[str, Any], queue: str) -> Envelope:

@@ -50,9 +50,10 @@ class QueueCheck:
     live: LiveQueue | None  # None: the work queue itself is missing
     missing_bindings: tuple[Binding, ...] = ()
     extra_bindings: tuple[Binding, ...] = ()
-    missing_queues: tuple[str, ...] = ()  # the work queue, its DLQ or delay queues
+    missing_queues: tuple[str, ...] = ()  # the work queue or one it brings (DLQ, suspects, delays)
     stale_delay_queues: tuple[LiveQueue, ...] = ()  # from an older retry policy
     dlq: LiveQueue | None = None
+    solo: LiveQueue | None = None  # suspects waiting to be processed alone (maas.engine.pool)
     delayed: int = 0  # messages waiting in the delay queues for their retry
     differences: tuple[str, ...] = ()  # options of the file the queue on the broker does not have
 
@@ -91,16 +92,16 @@ def compare(expected: Topology, live: LiveTopology) -> TopologyCheck:
 
 def _check(spec: QueueSpec, live: LiveTopology) -> QueueCheck:
     wanted, found = set(spec.bindings), live.bindings_of(spec.name)
-    companions = [spec.name, spec.dlq, *spec.delay_queues()]
     delayed = sum(live.queues[q].ready for q in spec.delay_queues() if q in live.queues)
     return QueueCheck(
         spec,
         live.queues.get(spec.name),
         missing_bindings=_sorted(wanted - found),
         extra_bindings=_sorted(found - wanted),
-        missing_queues=tuple(q for q in companions if q not in live.queues),
+        missing_queues=tuple(q for q in (spec.name, *spec.companions()) if q not in live.queues),
         stale_delay_queues=tuple(_stale_delay_queues(spec, live.queues)),
         dlq=live.queues.get(spec.dlq),
+        solo=live.queues.get(spec.solo),
         delayed=delayed,
         differences=tuple(_differences(spec, live.queues.get(spec.name))),
     )

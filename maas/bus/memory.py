@@ -176,7 +176,11 @@ class MemoryBus(BusBase):
                 b.exchanges.add(name)
                 b.bindings.setdefault(name, set())
             for spec in topology.queues:
-                for name, single in ((spec.name, spec.single_active_consumer), (spec.dlq, False)):
+                for name, single in (
+                    (spec.name, spec.single_active_consumer),
+                    (spec.dlq, False),
+                    (spec.solo, False),
+                ):
                     if problem := b.declare_queue(name, single):
                         conflicts[name] = problem
                 for name, ms in spec.delay_queues().items():
@@ -189,7 +193,7 @@ class MemoryBus(BusBase):
         b = self.broker
         with b.cond:
             for spec in topology.queues:
-                for name in (spec.name, spec.dlq, *spec.delay_queues()):
+                for name in (spec.name, *spec.companions()):
                     b.queues.pop(name, None)
                     b.consumers.pop(name, None)
                     b.delays.pop(name, None)

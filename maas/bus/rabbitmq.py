@@ -533,8 +533,9 @@ def _what_differs(reply: str) -> str:
 
 
 def _queues(spec: QueueSpec) -> dict[str, dict[str, Any]]:
-    """The queues of one work queue with their arguments: itself, its DLQ, its delay queues."""
-    queues = {spec.name: _work_arguments(spec), spec.dlq: {}}
+    """The queues of one work queue with their arguments: itself, its DLQ, its suspects' queue,
+    its delay queues."""
+    queues = {spec.name: _work_arguments(spec), spec.dlq: {}, spec.solo: {}}
     for name, ttl_ms in spec.delay_queues().items():
         queues[name] = {
             "x-message-ttl": ttl_ms,
@@ -552,7 +553,7 @@ def _work_arguments(spec: QueueSpec) -> dict[str, Any]:
 
 def _delete(ch: BlockingChannel, topology: Topology) -> None:
     for spec in topology.queues:
-        for name in (spec.name, spec.dlq, *spec.delay_queues()):
+        for name in (spec.name, *spec.companions()):
             ch.queue_delete(name)
     for exchange in topology.exchanges:
         ch.exchange_delete(exchange)

@@ -4,6 +4,10 @@ Every work queue ``q`` brings two kinds of companions, named here so every backe
 tool (``maas dlq``) agrees on them:
 
 - ``q.dlq``: the dead-letter queue; messages land there with reason, attempts and origin.
+- ``q.solo``: suspects, messages an engine process died holding (``maas.engine.pool``), each
+  processed alone. A pool takes them one at a time (no prefetch), so when a process dies
+  while processing one, that one is the only suspect it held: a death counts against the
+  message that caused it, not against every suspect waiting behind it.
 - ``q.delay.<ms>ms``: one delay queue per distinct backoff step. Messages wait there for the
   queue's fixed TTL, then the broker dead-letters them through the default exchange straight
   back to ``q`` (not to the topic exchange, so the other queues bound to the same key never
@@ -93,6 +97,14 @@ class QueueSpec:
     def dlq(self) -> str:
         return dlq_name(self.name)
 
+    @property
+    def solo(self) -> str:
+        return solo_queue_name(self.name)
+
+    def companions(self) -> list[str]:
+        """The queues this work queue brings with it: DLQ, suspects' queue, delay queues."""
+        return [self.dlq, self.solo, *self.delay_queues()]
+
     def delay_queue(self, attempts: int) -> str:
         return delay_queue_name(self.name, _ms(self.retry.delay_after(attempts)))
 
@@ -103,6 +115,10 @@ class QueueSpec:
 
 def dlq_name(queue: str) -> str:
     return f"{queue}.dlq"
+
+
+def solo_queue_name(queue: str) -> str:
+    return f"{queue}.solo"
 
 
 def delay_queue_name(queue: str, ms: int) -> str:
@@ -127,6 +143,9 @@ class Topology:
         names = [q.name for q in self.queues]
         for name in sorted({n for n in names if names.count(n) > 1}):
             yield f"queue {name!r} is declared twice"
+        companions = {c: spec.name for spec in self.queues for c in spec.companions()}
+        for name in sorted(set(names) & set(companions)):
+            yield f"queue {name!r} has the name of a queue that {companions[name]!r} brings; rename it"
         for spec in self.queues:
             for binding in spec.bindings:
                 if binding.exchange not in self.exchanges:

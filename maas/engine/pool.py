@@ -9,16 +9,20 @@ the inputs; deterministic ids make the second pass a no-op.
 
 A message that kills the process (a segfault in a C library, an OOM kill) is never acked, so
 it would come back forever, taking its batch down each time. Redelivered messages are
-therefore *suspects*, never batched with fresh ones: each goes back to its queue as a copy
-that counts its handings-back in a header (the count must outlive the process, so it travels
-with the message). The first time, the copies are processed together: most redeliveries
-follow a stop or a lost connection (the broker flags the whole unacked window), and that must
-not cost one batch per message. A copy handed back again is processed alone; one that died
-``MAX_SOLO_CRASHES`` times alone goes to the DLQ with the reason.
+therefore *suspects*, never batched with fresh ones: each goes back as a copy that counts
+its handings-back in a header (the count must outlive the process, so it travels with the
+message). The first time, the copies go back to the work queue and are processed together:
+most redeliveries follow a stop or a lost connection (the broker flags the whole unacked
+window), and that must not cost one batch per message. A copy handed back again goes to the
+queue's suspects' queue (``q.solo``), which the pool takes one message at a time and processes
+alone: while it does, it holds no other suspect, so a death counts against the message being
+processed only, however many killers came together. One that died ``MAX_SOLO_CRASHES`` times
+alone goes to the DLQ with the reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import defaultdict
@@ -26,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from maas.bus.base import H_REPLAYS, H_SOLO_ATTEMPTS, Bus, Delivery, Envelope, QueueStats, solo_envelope
-from maas.bus.topology import dlq_name, routed
+from maas.bus.topology import dlq_name, routed, solo_queue_name
 from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
 from maas.engine.registry import EngineRegistry
@@ -64,7 +68,8 @@ class Hooks:
         back as copies to be processed apart: a steady rate means a pool keeps dying."""
 
     def queue_depths(self, stats: Sequence[QueueStats]) -> None:
-        """Ready messages of the pool's queues and their DLQs (sampled every few seconds)."""
+        """Ready messages of the pool's queues, their suspects' queues and their DLQs (sampled
+        every few seconds)."""
 
 
 @dataclass
@@ -135,25 +140,48 @@ class Pool:
         stats = StepStats(deliveries=len(deliveries))
         for queue, group in self._by_queue(deliveries).items():
             stats.add(self._handle_fetched(self.queues[queue], group))
+        for each in self.queues.values():
+            stats.add(self._suspects(each))
         return stats
 
     def _handle_fetched(self, queue: _Queue, deliveries: list[Delivery]) -> StepStats:
         """Redelivered messages are turned into copies first (acked, so a crash of the batch
-        cannot count against them), then the fresh batch is settled (before the riskier runs,
-        whose death would send it back redelivered), then the copies handed back once, together,
-        then each copy handed back more often, alone."""
+        cannot count against them), then the fresh batch is settled (before the riskier run,
+        whose death would send it back redelivered), then the copies handed back once, together.
+        A copy with solo attempts found here (back from a retry's delay queue, or left by an
+        older version) goes on to the suspects' queue as it is."""
         if not any(map(_suspect, deliveries)):  # the usual case: one pass, nothing to sort
             return self._handle(queue, deliveries)
-        stats = self._isolate(queue.config.name, [d for d in deliveries if d.redelivered])
+        stats = self._isolate(queue.config.name, [d for d in deliveries if d.redelivered], alone=False)
         stats.add(self._handle(queue, [d for d in deliveries if not _suspect(d)]))
         copies = [d for d in deliveries if _suspect(d) and not d.redelivered]
         together = [d for d in copies if d.solo_attempts == 0]
         if together:
             stats.add(self._handle(queue, together))
-        for delivery in copies:
-            if delivery.solo_attempts > 0:
+        self._move_on([d for d in copies if d.solo_attempts > 0])
+        return stats
+
+    def _suspects(self, queue: _Queue) -> StepStats:
+        """The suspects' queue, one message at a time (a batch's worth at most per step): the
+        pool holds no other suspect while it processes one, so if the process dies, that one
+        alone comes back counting a death. One that comes back is counted, then taken again."""
+        stats, name = StepStats(), queue.config.name
+        for _ in range(self.batch_size):
+            taken = self.bus.get(solo_queue_name(name), 1)
+            if not taken:
+                break
+            delivery = dataclasses.replace(taken[0], queue=name)  # settled as the work queue's
+            stats.deliveries += 1
+            if delivery.redelivered:
+                stats.add(self._isolate(name, [delivery], alone=True))
+            else:
                 stats.add(self._alone(queue, delivery))
         return stats
+
+    def _move_on(self, copies: list[Delivery]) -> None:
+        if copies:
+            self.bus.publish([solo_envelope(d, d.solo_attempts) for d in copies])
+            self.bus.ack(copies)
 
     def _alone(self, queue: _Queue, delivery: Delivery) -> StepStats:
         """Named in the log first: if the process dies now, its last line says which message."""
@@ -166,18 +194,19 @@ class Pool:
         )
         return self._handle(queue, [delivery])
 
-    def _isolate(self, queue: str, redelivered: list[Delivery]) -> StepStats:
-        """Each redelivered message back to its queue as a copy carrying its count (0 the first
-        time, then one more solo attempt); one whose solo attempts all killed the process to
-        the DLQ instead."""
+    def _isolate(self, queue: str, redelivered: list[Delivery], alone: bool) -> StepStats:
+        """Each redelivered message back as a copy carrying its count: 0 the first time (to be
+        processed with the others), then at least 1 (to be processed alone); one more only if
+        it was being processed ``alone`` when the process died. One whose solo attempts all
+        killed the process goes to the DLQ instead."""
         stats, again = StepStats(), []
         for delivery in redelivered:
-            if _isolated(delivery) and delivery.solo_attempts >= self.max_solo_crashes:
+            if alone and delivery.solo_attempts >= self.max_solo_crashes:
                 self._crashed(queue, delivery, stats)
             else:
                 again.append(delivery)
         if again:
-            self.bus.publish([solo_envelope(d, _next_attempt(d)) for d in _culprit_last(again)])
+            self.bus.publish([solo_envelope(d, _next_attempt(d, alone)) for d in _culprit_last(again)])
             self.bus.ack(again)
             stats.handed_back += len(again)
             self.hooks.handed_back(queue, len(again))
@@ -224,7 +253,11 @@ class Pool:
                     failures = 0
                     if time.monotonic() - sampled >= DEPTH_SAMPLE_S:
                         sampled = time.monotonic()
-                        queues = [*self.queues, *map(dlq_name, self.queues)]
+                        queues = [
+                            *self.queues,
+                            *map(solo_queue_name, self.queues),
+                            *map(dlq_name, self.queues),
+                        ]
                         self.hooks.queue_depths(self.bus.queue_stats(queues))
                 except BusInterrupted as exc:  # a stop cut a reconnect short: the broker redelivers
                     log.info("pool %s: %s", self.name, exc)
@@ -371,16 +404,20 @@ def _isolated(delivery: Delivery) -> bool:
     return bool(delivery.headers) and H_SOLO_ATTEMPTS in delivery.headers
 
 
-def _next_attempt(delivery: Delivery) -> int:
-    """0 for a first handing-back (processed with the others), then one more solo attempt."""
-    return delivery.solo_attempts + 1 if _isolated(delivery) else 0
+def _next_attempt(delivery: Delivery, alone: bool) -> int:
+    """0 for a first handing-back (processed with the others), 1 for a second; one more for a
+    death while processed alone. A suspect that was only held (not processed) when the process
+    died keeps its count."""
+    if alone:
+        return delivery.solo_attempts + 1
+    return max(1, delivery.solo_attempts) if _isolated(delivery) else 0
 
 
 def _culprit_last(redelivered: list[Delivery]) -> list[Delivery]:
-    """Solo copies are processed in queue order and a broker requeues in place, so the first
-    redelivered message is the likeliest killer: its copy goes behind the others. Every message
-    held when the process died counts one more attempt, not only the one being processed; this
-    order lets an innocent one be processed before the killer takes the process down again."""
+    """Copies are processed in queue order and a broker requeues in place, so the first
+    redelivered message is the likeliest killer: its copy goes behind the others, which are
+    then done before it takes the process down again (a death does not count against them
+    either way, but they wait less)."""
     return [*redelivered[1:], *redelivered[:1]]
 
 

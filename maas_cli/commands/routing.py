@@ -93,12 +93,12 @@ def _how_to_recreate(conflict: QueueConflict, settings: Settings) -> str:
 
 
 def _print_plan(topology: Topology, index_patterns: list[str]) -> None:
-    table = Table("queue", "bindings (exchange: pattern)", "consumers", "retry", "delay queues / dlq")
+    table = Table("queue", "bindings (exchange: pattern)", "consumers", "retry", "queues it brings")
     for spec in topology.queues:
         bindings = "\n".join(f"{b.exchange}: {b.pattern}" for b in spec.bindings)
         consumers = "one active,\nothers wait" if spec.single_active_consumer else "all share"
         retry = f"{spec.retry.max_attempts} attempts"
-        companions = "\n".join([*spec.delay_queues(), spec.dlq])
+        companions = "\n".join(spec.companions())
         table.add_row(spec.name, bindings, consumers, retry, companions)
     console = Console()
     console.print(f"exchanges (topic, durable): {', '.join(topology.exchanges)}")
@@ -111,10 +111,11 @@ def show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Compare the live topology with the routing file: missing and extra bindings and queues.
 
     Per work queue: bindings in the file but not on the broker (missing), bindings on the
-    broker but not in the file (extra), missing dead-letter and delay queues, a
+    broker but not in the file (extra), missing dead-letter, suspects' and delay queues, a
     single_active_consumer the queue on the broker does not have, or has against the file
     (differs: the queue must be recreated, see ``maas routing setup``), and message counts
-    (ready, unacked, consumers, dead letters, waiting retries) as last sampled by the broker.
+    (ready, unacked, consumers, dead letters, waiting retries, suspects waiting to be processed
+    alone after an engine process died holding them) as last sampled by the broker.
     Exit 1 if anything the file needs is missing or differs, 0 otherwise (extras are reported).
     """
     settings = state(ctx).settings
@@ -146,13 +147,14 @@ def show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def _print_check(check: TopologyCheck, url: str, vhost: str) -> None:
     console = Console()
     console.print(f"broker: {url} vhost {vhost!r} (counts as last sampled by the broker)")
-    table = Table("queue", "state", "ready", "unacked", "consumers", "dlq", "retrying")
+    table = Table("queue", "state", "ready", "unacked", "consumers", "dlq", "retrying", "suspects")
     table.columns[0].overflow = "fold"
     for queue in check.queues:
         live = queue.live
         counts = [str(n) for n in (live.ready, live.unacked, live.consumers)] if live else ["-"] * 3
         dlq = str(queue.dlq.ready) if queue.dlq else "-"
-        table.add_row(queue.spec.name, _state(queue), *counts, dlq, str(queue.delayed))
+        suspects = str(queue.solo.ready + queue.solo.unacked) if queue.solo else "-"
+        table.add_row(queue.spec.name, _state(queue), *counts, dlq, str(queue.delayed), suspects)
     console.print(table)
     for line in _differences(check):
         console.print(line, highlight=False, soft_wrap=True)
@@ -207,6 +209,7 @@ def _as_dict(check: TopologyCheck) -> dict[str, object]:
                 "missing": q.missing,
                 "live": dataclasses.asdict(q.live) if q.live else None,
                 "dlq": dataclasses.asdict(q.dlq) if q.dlq else None,
+                "solo": dataclasses.asdict(q.solo) if q.solo else None,
                 "retrying": q.delayed,
                 "missing_bindings": [binding(b) for b in q.missing_bindings],
                 "extra_bindings": [binding(b) for b in q.extra_bindings],

@@ -503,36 +503,59 @@ def test_dlq_list_peek_replay_purge(bus: Bus, names: Names, declare: Callable[[T
     assert bus.replay(a.dlq) == 0
 
 
-def test_a_solo_copy_goes_back_to_its_queue_with_its_count_and_origin(
+def test_a_solo_copy_goes_to_the_suspects_queue_with_its_count_and_origin(
     bus: Bus, names: Names, declare: Callable[[Topology], Topology]
 ) -> None:
-    """What an engine pool does with a redelivered message (maas.engine.pool): the copy keeps
-    its origin and our headers, drops the broker's, keeps its count through a retry and loses
-    it in a replay (fresh attempts)."""
+    """What an engine pool does with a redelivered message (maas.engine.pool): a copy handed
+    back once goes back to its work queue, one with solo attempts to the suspects' queue; the
+    copy keeps its origin and our headers, drops the broker's, keeps its count through a retry
+    and loses it in a replay (fresh attempts)."""
     policy = RetryPolicy(max_attempts=3, delays_s=(0.2,))
     topology = declare(one_queue(names, retry=policy, queues=("work", "sibling")))
-    (work, sibling), exchange = (q.name for q in topology.queues), topology.exchanges[0]
+    (spec, sibling), exchange = topology.queues, topology.exchanges[0]
+    work = spec.name
     bus.publish([Envelope(exchange, "new.product", b"payload")])
-    bus.ack(fetch_all(bus, [sibling], 1))
+    bus.ack(fetch_all(bus, [sibling.name], 1))
     bus.retry(fetch_all(bus, [work], 1), "store timed out")
     (retried,) = fetch_all(bus, [work], 1)  # back from a delay queue: RabbitMQ added x-death
 
-    bus.publish([solo_envelope(retried, 1)])
+    bus.publish([solo_envelope(retried, 0), solo_envelope(retried, 1)])
     bus.ack([retried])
-    (solo,) = fetch_all(bus, [work], 1)
+    (together,) = fetch_all(bus, [work], 1)
+    assert (together.solo_attempts, together.attempts, together.routing_key) == (0, 1, "new.product")
+    bus.ack([together])
+    (solo,) = fetch_all(bus, [spec.solo], 1)
     assert (solo.body, solo.exchange, solo.routing_key) == (b"payload", exchange, "new.product")
     assert (solo.solo_attempts, solo.attempts, solo.redelivered) == (1, 1, False)
     assert "x-death" not in solo.headers
-    assert bus.fetch([sibling], 10, 0.3) == []  # not re-routed to every binding
+    assert bus.fetch([sibling.name], 10, 0.3) == []  # not re-routed to every binding
 
-    bus.retry([solo], "store timed out")
+    bus.retry([replace(solo, queue=work)], "store timed out")  # as the pool settles it
     (again,) = fetch_all(bus, [work], 1)
     assert (again.solo_attempts, again.attempts) == (1, 2)
     bus.dead_letter([again], "the engine process died")
-    assert bus.replay(topology.queues[0].dlq) == 1
+    assert bus.replay(spec.dlq) == 1
     (replayed,) = fetch_all(bus, [work], 1)
     assert (replayed.solo_attempts, replayed.attempts, replayed.routing_key) == (0, 0, "new.product")
     bus.ack([replayed])
+
+
+def test_get_takes_only_what_it_returns_and_a_dead_holder_gives_it_back(
+    connect: Connect, bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    """How the pool takes suspects: one at a time, nothing else of their queue held, so a death
+    while one is processed sends back that one only."""
+    spec = declare(one_queue(names)).queues[0]
+    bus.publish([Envelope("", spec.solo, f"s{n}".encode()) for n in range(3)])
+    holder = connect()
+    (first,) = holder.get(spec.solo, 1)
+    assert (first.body, first.queue, first.redelivered) == (b"s0", spec.solo, False)
+    assert [s.messages for s in bus.queue_stats([spec.solo])] == [2]
+    holder.close()  # died holding it
+    back = fetch_all(bus, [spec.solo], 3)
+    assert {(d.body, d.redelivered) for d in back} == {(b"s0", True), (b"s1", False), (b"s2", False)}
+    bus.ack(back)
+    assert bus.get(spec.solo, 1) == []
 
 
 def test_retry_needs_a_declared_policy(

@@ -70,16 +70,16 @@ def reported(deployment: Deployment) -> set[str]:
 
 
 def supervise(
-    deployment: Deployment, done: list[str], max_starts: int = 9, timeout_s: float = 240
+    deployment: Deployment, done: list[str], poisons: int = 1, max_starts: int = 12, timeout_s: float = 240
 ) -> list[int]:
-    """Start the pool again each time it dies, until every innocent is doubled and the poison
+    """Start the pool again each time it dies, until every innocent is doubled and the poisons
     dead-lettered; then stop it (SIGTERM: the batch in hand is settled). Returns the deaths."""
     deaths: list[int] = []
     dlq, deadline = f"{deployment.queues[0]}.dlq", time.monotonic() + timeout_s
     while len(deaths) < max_starts and time.monotonic() < deadline:
         process = deployment.pool("doubler")
         while process.poll() is None and time.monotonic() < deadline:
-            if queue_depths(deployment)[dlq] == 1 and doubled(deployment, done) == set(done):
+            if queue_depths(deployment)[dlq] == poisons and doubled(deployment, done) == set(done):
                 process.send_signal(signal.SIGTERM)
                 assert process.wait(timeout=60) == 0, log(deployment)
                 return deaths
@@ -126,3 +126,33 @@ def test_a_message_that_kills_the_pool_is_dead_lettered_and_the_rest_is_processe
         assert f"message {poison.message_id} killed the engine process" in log(deployment)
     finally:
         forget(deployment, [*innocents, poison_name])
+
+
+def test_two_killers_in_one_batch_cost_no_innocent_and_each_dies_its_own_deaths(
+    deployment: Deployment,
+) -> None:
+    """A death counts against the message processed alone, not against every suspect the pool
+    held: suspects are taken from their own queue one at a time."""
+    run = uuid.uuid4().hex[:8]
+    innocents = [f"k{run}-{i}" for i in range(12)]
+    poisons = [f"k{run}-poison{k}" for k in range(2)]
+    values = {name: i for i, name in enumerate(innocents[:4])} | {poisons[0]: CRASH}
+    values |= {name: i for i, name in enumerate(innocents[4:8], start=4)} | {poisons[1]: CRASH}
+    values |= {name: i for i, name in enumerate(innocents[8:], start=8)}
+    work, triple = deployment.queues
+    try:
+        messages = collect(deployment, values, per_message=1)
+        deaths = supervise(deployment, innocents, poisons=2)
+        assert deaths == [KILLED] * (2 + 2 * MAX_SOLO_CRASHES), log(deployment)
+        assert doubled(deployment, [*innocents, *poisons]) == set(innocents)
+        depths = queue_depths(deployment)
+        assert (depths[work], depths[f"{work}.dlq"], depths[f"{triple}.dlq"]) == (0, 2, 0), depths
+        shown = deployment.maas("dlq", "show", work)
+        letters = [json.loads(line) for line in shown.stdout.splitlines()]
+        poisoned = {RAW.id_for(name) for name in poisons}
+        assert {m.message_id for m in messages if set(m.document_ids) <= poisoned} == {
+            letter["message_id"] for letter in letters
+        }
+        assert [letter["solo_attempts"] for letter in letters] == [MAX_SOLO_CRASHES] * 2
+    finally:
+        forget(deployment, [*innocents, *poisons])

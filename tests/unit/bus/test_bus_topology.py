@@ -37,8 +37,9 @@ def test_bad_policies_are_refused(kwargs: dict[str, object], message: str) -> No
 
 def test_companion_queues_are_named_by_delay() -> None:
     spec = QueueSpec("work", retry=RetryPolicy(max_attempts=4, delays_s=(0.5, 2.0, 2.0)))
-    assert spec.dlq == "work.dlq"
+    assert (spec.dlq, spec.solo) == ("work.dlq", "work.solo")
     assert spec.delay_queues() == {"work.delay.500ms": 500, "work.delay.2000ms": 2000}
+    assert spec.companions() == ["work.dlq", "work.solo", "work.delay.500ms", "work.delay.2000ms"]
     assert [spec.delay_queue(n) for n in (1, 2, 3)] == [
         "work.delay.500ms",
         "work.delay.2000ms",
@@ -56,6 +57,14 @@ def test_topology_problems_are_all_reported() -> None:
     assert "undeclared exchange 'etl'" in str(caught.value)
     with pytest.raises(ValueError, match="queue name"):
         QueueSpec("has space")
+
+
+@pytest.mark.parametrize("taken", ["q.dlq", "q.solo", "q.delay.5000ms"])
+def test_a_queue_named_like_another_ones_companion_is_refused(taken: str) -> None:
+    """Both would share one broker queue: retries, dead letters or suspects of one landing in
+    the other."""
+    with pytest.raises(ValueError, match=f"queue '{taken}' has the name of a queue that 'q' brings"):
+        Topology(queues=(QueueSpec("q"), QueueSpec(taken)))
 
 
 def test_dead_letter_queues_map_back_to_work_queues() -> None:

@@ -187,7 +187,8 @@ def test_a_message_that_kills_the_process_alone_is_dead_lettered(
     for _ in range(10):  # a supervisor restarting the pool
         if live(broker, store, catalog_pool):
             break
-        (dead,) = [d for d in head(broker) if d.message().message_id == poison.message_id]
+        held = [*head(broker), *head(broker, f"{QUEUE}.solo")]
+        (dead,) = [d for d in held if d.message().message_id == poison.message_id]
         seen.append((store.loads[-1], dead.redelivered, dead.solo_attempts))
     assert seen == [(5, True, 0), (5, True, 0)] + [(1, True, n) for n in range(1, MAX_SOLO_CRASHES + 1)]
     (letter,) = head(broker, f"{QUEUE}.dlq")
@@ -198,24 +199,32 @@ def test_a_message_that_kills_the_process_alone_is_dead_lettered(
     )
     assert (letter.failure.consumer, letter.headers[H_QUEUE]) == ("pool:doubler", QUEUE)
     assert letter.routing_key == "new.test-raw"
-    assert head(broker) == []
+    assert head(broker) == [] and head(broker, f"{QUEUE}.solo") == []
     assert sorted(store.written) == sorted(innocents)  # each innocent processed exactly once
     last = f"message {poison.message_id} alone (solo attempt {MAX_SOLO_CRASHES} of {MAX_SOLO_CRASHES})"
     assert last in caplog.text  # a death leaves no log: the line before it names the message
 
 
-def test_two_killers_in_one_batch_are_both_dead_lettered_and_every_innocent_processed_once(
-    broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker
+@pytest.mark.parametrize("killers", [2, 3, 5])
+def test_several_killers_never_take_an_innocent_to_the_dead_letter_queue(
+    broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker, killers: int
 ) -> None:
-    """Every message held when the process dies comes back redelivered and counts a death, not
-    only the one being processed; the likeliest killer (the first one back) is sent behind the
-    others, so innocents are processed before it dies again and never reach the limit."""
-    collect(store, broker, {"i0": 0, "bad": CRASH, "i1": 1, "worse": CRASH, "i2": 2})
+    """A message counts a death only when it was the one processed alone: the pool holds no
+    other suspect while it processes one (its own queue, taken one at a time), however many
+    killers came in the same batch and in whatever order they come back."""
+    names = {f"i{n}": n for n in range(8)}
+    for k in range(killers):
+        names[f"bad{k}"] = CRASH
+    collect(store, broker, dict(sorted(names.items(), key=lambda item: item[0][-1])))
     deaths = 0
     while not live(broker, store, catalog_pool):
         deaths += 1
-        assert deaths <= 2 * MAX_SOLO_CRASHES, "the crash loop did not end"
-    letters = {RAW.id_for(n) for n in ("bad", "worse")}
-    assert {d.message().document_ids[0] for d in head(broker, f"{QUEUE}.dlq")} == letters
-    assert sorted(store.written) == ["i0", "i1", "i2"]
-    assert head(broker) == []
+        assert deaths <= 2 + killers * MAX_SOLO_CRASHES, "the crash loop did not end"
+    assert deaths == 2 + killers * MAX_SOLO_CRASHES
+    letters = head(broker, f"{QUEUE}.dlq")
+    assert sorted(d.message().document_ids[0] for d in letters) == sorted(
+        RAW.id_for(f"bad{k}") for k in range(killers)
+    )
+    assert all(d.solo_attempts == MAX_SOLO_CRASHES for d in letters)
+    assert sorted(store.written) == [f"i{n}" for n in range(8)]  # each innocent exactly once
+    assert head(broker) == [] and head(broker, f"{QUEUE}.solo") == []
