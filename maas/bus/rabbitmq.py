@@ -63,6 +63,7 @@ _REFUSED = (
 )
 _REFUSED_CODES = (403, 530)  # access refused, not allowed (unknown vhost)
 _PRECONDITION_FAILED = 406  # e.g. a queue declared again with other arguments
+_NOT_FOUND = 404
 _INEQUIVALENT = re.compile(
     r"inequivalent arg '(?P<arg>[^']+)'.*: received (?P<new>.+) but current is (?P<old>.+)$"
 )
@@ -462,10 +463,22 @@ class RabbitMQBus(BusBase):
             self._redeclare(exc)
             return []
 
+    def get(self, queue: str, limit: int) -> list[Delivery]:
+        """A queue this bus declared and someone deleted since (a suspects' queue removed by
+        hand) is declared again and reads as empty. The refusal closed the consuming channel,
+        so the session starts over: what it held comes back redelivered, nothing is lost."""
+        try:
+            return self._call(lambda s: [s.hold(d) for d in _get_existing(s, queue, limit)])
+        except _QueuesVanished as exc:
+            self._drop()
+            self._redeclare(exc)
+            return []
+
     def _redeclare(self, exc: _QueuesVanished) -> None:
         """Declare what this bus declared again and consume anew: whoever deleted the queues
         took their messages with them, and the pool says so loudly instead of idling."""
-        if not any(q.name in exc.queues for t in self._topologies for q in t.queues):
+        declared = {name for t in self._topologies for q in t.queues for name in (q.name, *q.companions())}
+        if not declared.intersection(exc.queues):
             raise BusError(f"{exc}: declare them again (maas routing setup)") from None
         log.error("%s: %s; declaring the topology again", self.client_name, exc)
         self._call(lambda s: s.start_over(self._topologies))
@@ -571,6 +584,15 @@ def _get(s: _Session, ch: BlockingChannel, queue: str, limit: int) -> list[Deliv
             break
         got.append(s.delivery(queue, method, props, body))
     return got
+
+
+def _get_existing(s: _Session, queue: str, limit: int) -> list[Delivery]:
+    try:
+        return _get(s, s.consume_ch, queue, limit)
+    except px.ChannelClosedByBroker as exc:
+        if exc.reply_code != _NOT_FOUND:
+            raise
+        raise _QueuesVanished([queue]) from exc
 
 
 def _peek(s: _Session, queue: str, limit: int) -> list[Delivery]:

@@ -176,6 +176,36 @@ def test_a_queue_deleted_while_consumed_is_declared_again_not_waited_on_forever(
         bus.close()
 
 
+def test_a_suspects_queue_deleted_by_hand_is_declared_again_and_reads_as_empty(
+    rabbitmq_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pool takes suspects with ``get`` at every step: a refusal must not stop it for good."""
+    exchange, queue, topology = _topology(uuid.uuid4().hex[:10])
+    bus = RabbitMQBus(pika.URLParameters(rabbitmq_url), "vanishing-solo", reconnect_max_s=30)
+    admin = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
+    try:
+        bus.declare(topology)
+        bus.publish([Envelope(exchange, "new.x", b"held")])
+        (held,) = bus.fetch([queue], 10, 2.0)
+        admin.channel().queue_delete(f"{queue}.solo")
+        with caplog.at_level(logging.ERROR, logger="maas.bus"):
+            assert bus.get(f"{queue}.solo", 1) == []
+        assert any(
+            f"{queue}.solo" in r.getMessage() and "declaring" in r.getMessage() for r in caplog.records
+        )
+        (back,) = bus.fetch([queue], 10, 5.0)  # the session started over: what it held came back
+        assert (back.body, back.redelivered) == (b"held", True)
+        bus.ack([back, held])  # the old session's delivery is skipped, not an error
+        bus.publish([Envelope("", f"{queue}.solo", b"suspect")])
+        (suspect,) = bus.get(f"{queue}.solo", 1)
+        assert suspect.body == b"suspect"
+        bus.ack([suspect])
+    finally:
+        admin.close()
+        bus.delete(topology)
+        bus.close()
+
+
 def test_a_deleted_queue_this_bus_never_declared_is_a_clear_error(rabbitmq_url: str) -> None:
     exchange, queue, topology = _topology(uuid.uuid4().hex[:10])
     owner = RabbitMQBus(pika.URLParameters(rabbitmq_url), "owner", reconnect_max_s=30)
