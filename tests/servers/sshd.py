@@ -11,12 +11,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from servers.net import free_port, wait_for_port
 
 SSHD = Path("/usr/sbin/sshd")
-TEST_USER = "maas-sftp-test"  # only for the password test: sshd checks passwords against the system
+TEST_USER = "maas-sftp-test"  # not root, logs in by password: see password_user
 
 
 class SshdUnavailable(RuntimeError):
@@ -112,10 +116,32 @@ class Sshd:
         return f"[127.0.0.1]:{self.port} {key_type} {key or self.host_public_key()}\n"
 
 
+@dataclass(frozen=True)
+class PasswordUser:
+    """A system user that is not root, so that file permissions stop it, and its password."""
+
+    name: str
+    password: str
+    root: Path  # a directory of its own to serve: pytest's temporary directories are root's alone
+
+
+@contextmanager
+def password_user(password: str) -> Iterator[PasswordUser]:
+    """TEST_USER with ``password`` and a fresh directory under /tmp it can reach, removed at the
+    end. A password, as sshd checks it against the system: the client key's authorized_keys lies
+    in a temporary directory this user cannot read. Root only (raises SshdUnavailable)."""
+    root = Path(tempfile.mkdtemp(prefix="maas-sftp-", dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        yield PasswordUser(ensure_password_user(password, root), password, root)
+    finally:
+        shutil.rmtree(root)
+
+
 def ensure_password_user(password: str, home: Path) -> str:
-    """Create (once) a system user for the password test and set its password. Root only."""
+    """Create (once) TEST_USER and set its password. Root only."""
     if os.geteuid() != 0 or shutil.which("useradd") is None:
-        raise SshdUnavailable("the password test needs root to create a test user")
+        raise SshdUnavailable(f"creating the test user {TEST_USER} needs root and useradd")
     if subprocess.run(["id", TEST_USER], capture_output=True).returncode != 0:
         subprocess.run(
             [

@@ -16,7 +16,7 @@ from servers.harness import Drain
 from servers.json_api import JsonApi
 from servers.odata import ODataService
 from servers.pki import Pki, make_pki
-from servers.sshd import Sshd, SshdUnavailable
+from servers.sshd import PasswordUser, Sshd, SshdUnavailable, password_user
 from servers.web import AppServer
 from services import services_required
 
@@ -38,6 +38,16 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     try:
         with Sshd(tmp_path_factory.mktemp("sshd")) as server:
             yield server
+    except SshdUnavailable as exc:
+        _unavailable(f"OpenSSH sshd: {exc}")
+
+
+@pytest.fixture
+def sftp_user(sshd: Sshd) -> Iterator[PasswordUser]:
+    """A user of that sshd who is not root (permissions stop it), with a directory to serve."""
+    try:
+        with password_user("Corr3ct-horse") as user:
+            yield user
     except SshdUnavailable as exc:
         _unavailable(f"OpenSSH sshd: {exc}")
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
 from servers.harness import Drain, appending, rejects_names_not_utf8_alone
 from servers.net import free_port
-from servers.sshd import Sshd, SshdUnavailable, ensure_password_user, keygen
+from servers.sshd import PasswordUser, Sshd, keygen
 
 from maas.collector.archive import Archive, ArchiveContext
 from maas.collector.sources import SourceConfig, SourceState, create_source
@@ -19,6 +18,17 @@ from maas.errors import SourceRefused, SourceUnavailable
 
 pytestmark = pytest.mark.integration
 FAST = {"stable_checks": 1, "stable_interval_s": 0.05}
+
+
+def login(
+    user: PasswordUser,
+    monkeypatch: pytest.MonkeyPatch,
+    password: str | None = None,
+    env: str = "MAAS_TEST_SFTP_PASSWORD",
+) -> dict[str, object]:
+    """Source settings logging in as ``user`` by password (its own unless given), passed in ``env``."""
+    monkeypatch.setenv(env, password or user.password)
+    return {"username": user.name, "key_file": None, "password": f"env:{env}"}
 
 
 def sftp_config(sshd: Sshd, root: Path, known_hosts: Path, **overrides: object) -> SourceConfig:
@@ -115,31 +125,20 @@ def test_closed_port_is_transient(known_hosts: Path, remote: Path, tmp_path: Pat
 
 
 def test_password_authentication(
-    sshd: Sshd, known_hosts: Path, tmp_path: Path, drain: Drain, monkeypatch: pytest.MonkeyPatch
+    sshd: Sshd, known_hosts: Path, sftp_user: PasswordUser, drain: Drain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shared = Path("/tmp") / f"maas-sftp-{os.getpid()}"
-    shared.mkdir(mode=0o755, exist_ok=True)
-    (shared / "plan.csv").write_text("id\n1\n")
-    os.chmod(shared / "plan.csv", 0o644)
-    try:
-        try:
-            user = ensure_password_user("Corr3ct-horse", shared)
-        except SshdUnavailable as exc:
-            pytest.skip(str(exc))
-        monkeypatch.setenv("MAAS_TEST_SFTP_PASSWORD", "Corr3ct-horse")
-        monkeypatch.setenv("MAAS_TEST_SFTP_WRONG", "wrong-horse")
-        base = {"username": user, "key_file": None}
-        good = sftp_config(sshd, shared, known_hosts, password="env:MAAS_TEST_SFTP_PASSWORD", **base)
-        with create_source(good) as source:
-            payloads, _ = drain(source, SourceState())
-        assert [(p.name, p.data) for p in payloads] == [("plan.csv", b"id\n1\n")]
+    (sftp_user.root / "plan.csv").write_text("id\n1\n")
+    os.chmod(sftp_user.root / "plan.csv", 0o644)
+    good = sftp_config(sshd, sftp_user.root, known_hosts, **login(sftp_user, monkeypatch))
+    with create_source(good) as source:
+        payloads, _ = drain(source, SourceState())
+    assert [(p.name, p.data) for p in payloads] == [("plan.csv", b"id\n1\n")]
 
-        bad = sftp_config(sshd, shared, known_hosts, password="env:MAAS_TEST_SFTP_WRONG", **base)
-        with create_source(bad) as source, pytest.raises(SourceRefused) as err:
-            list(source.poll(SourceState()))
-        assert "authentication failed" in str(err.value) and "wrong-horse" not in str(err.value)
-    finally:
-        shutil.rmtree(shared)
+    wrong = login(sftp_user, monkeypatch, password="wrong-horse", env="MAAS_TEST_SFTP_WRONG")
+    bad = sftp_config(sshd, sftp_user.root, known_hosts, **wrong)
+    with create_source(bad) as source, pytest.raises(SourceRefused) as err:
+        list(source.poll(SourceState()))
+    assert "authentication failed" in str(err.value) and "wrong-horse" not in str(err.value)
 
 
 def test_growing_file_is_not_taken_until_stable(
