@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
-from servers.harness import Drain, appending, rejects_names_not_utf8_alone
+from servers.harness import Drain, appending, rejects_names_not_utf8_alone, take
 from servers.net import free_port
 from servers.sshd import PasswordUser, Sshd, keygen
 
@@ -139,6 +139,52 @@ def test_password_authentication(
     with create_source(bad) as source, pytest.raises(SourceRefused) as err:
         list(source.poll(SourceState()))
     assert "authentication failed" in str(err.value) and "wrong-horse" not in str(err.value)
+
+
+def test_a_sub_directory_the_user_may_not_list_is_reported_and_collected_once_opened(
+    sshd: Sshd, known_hosts: Path, sftp_user: PasswordUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logged in as a user who is not root, so the server's permission check applies: a
+    sub-directory of mode 000 (root's) is a directory rejection at every poll, naming it and
+    the reason; its siblings' files are collected and journaled, its own are not, and they are
+    collected at the first poll after it is opened."""
+    root = sftp_user.root / "outbox"
+    files = {
+        "S1A_MP_20240309.csv": b"id\n1\n",
+        "2024/S1B_MP_20240310.csv": b"id\n2\n",
+        "locked/S1C_MP_20240311.csv": b"id\n3\n",
+    }
+    for name, data in files.items():
+        (root / name).parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+        (root / name).chmod(0o644)
+    locked = root / "locked"
+    locked.chmod(0o000)
+    cfg = sftp_config(
+        sshd, root, known_hosts, patterns=["*.csv"], recursive=True, **login(sftp_user, monkeypatch)
+    )
+    refusal = (
+        f"directory locked: SFTP {sftp_user.name}@127.0.0.1:{sshd.port}: cannot list {locked} "
+        "(permission denied); its files are collected once it can be listed"
+    )
+    with create_source(cfg) as source:  # the poll does not fail: it goes on past the refusal
+        payloads, rejected, state = take(source, SourceState())
+    assert sorted((p.name, p.data) for p in payloads) == [
+        ("2024/S1B_MP_20240310.csv", b"id\n2\n"),
+        ("S1A_MP_20240309.csv", b"id\n1\n"),
+    ]
+    assert [(r.kind, r.render()) for r in rejected] == [("directory", refusal)]
+    assert sorted(state.seen) == ["2024/S1B_MP_20240310.csv", "S1A_MP_20240309.csv"]
+
+    with create_source(cfg) as source:  # still closed: reported again, nothing new
+        again, rejected, state = take(source, state)
+    assert again == [] and [r.render() for r in rejected] == [refusal]
+
+    locked.chmod(0o755)
+    with create_source(cfg) as source:
+        payloads, rejected, state = take(source, state)
+    assert [(p.name, p.data) for p in payloads] == [("locked/S1C_MP_20240311.csv", b"id\n3\n")]
+    assert rejected == [] and sorted(state.seen) == sorted(files)
 
 
 def test_growing_file_is_not_taken_until_stable(
