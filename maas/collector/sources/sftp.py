@@ -16,6 +16,7 @@ import logging
 import socket
 import stat
 from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import paramiko
 from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR
@@ -28,10 +29,30 @@ from maas.errors import SourceError, SourceRefused, SourceUnavailable
 
 log = logging.getLogger(__name__)
 
-# paramiko's request call and attribute parser: private, so absent from its type stubs, and
-# checked against paramiko 5.1.0 (the protocol itself is SFTP v3, draft-ietf-secsh-filexfer-02).
-_request: Callable[..., tuple[int, paramiko.Message]] = paramiko.SFTPClient._request  # type: ignore[attr-defined]
-_attributes: Callable[[paramiko.Message], paramiko.SFTPAttributes] = paramiko.SFTPAttributes._from_msg  # type: ignore[attr-defined]
+
+# paramiko's request call and attribute parser are private, so absent from its type stubs. The
+# SFTP tests ran with paramiko 3.4.0, 4.0.0 and 5.1.0, and its SFTP modules (sftp.py,
+# sftp_client.py, sftp_attr.py) are the same in every release from 3.4.0 to 5.1.0. The protocol
+# itself is SFTP v3 (draft-ietf-secsh-filexfer-02).
+CHECKED_PARAMIKO = "3.4.0 to 5.1.0"
+
+
+def _private(owner: type, name: str) -> Callable[..., Any]:
+    """paramiko's ``owner.name``, or an ImportError naming the paramiko installed."""
+    try:
+        return cast(Callable[..., Any], getattr(owner, name))
+    except AttributeError:
+        raise ImportError(
+            f"the SFTP source needs {owner.__name__}.{name}, private to paramiko and missing from "
+            f"paramiko {paramiko.__version__}; install a release it was checked with "
+            f"(paramiko {CHECKED_PARAMIKO})"
+        ) from None
+
+
+_request: Callable[..., tuple[int, paramiko.Message]] = _private(paramiko.SFTPClient, "_request")
+_attributes: Callable[[paramiko.Message], paramiko.SFTPAttributes] = _private(
+    paramiko.SFTPAttributes, "_from_msg"
+)
 Named = tuple[str, paramiko.SFTPAttributes]  # a directory entry: its name, its attributes
 
 

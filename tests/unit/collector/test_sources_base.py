@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import paramiko
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
@@ -14,6 +15,7 @@ from maas.collector.sources import Checkpoint, Payload, Resume, SeenFile, Source
 from maas.collector.sources.config import ODataConfig, SftpConfig
 from maas.collector.sources.factory import SOURCES
 from maas.collector.sources.odata import ODataV4Source
+from maas.collector.sources.sftp import CHECKED_PARAMIKO
 
 pytestmark = pytest.mark.unit
 T0 = datetime(2024, 3, 9, 10, tzinfo=UTC)
@@ -155,3 +157,22 @@ def test_factory_knows_every_source_type_and_imports_lazily() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("owner", "name"), [("SFTPClient", "_request"), ("SFTPAttributes", "_from_msg")])
+def test_a_paramiko_without_the_private_calls_the_sftp_source_uses_fails_its_import_naming_its_version(
+    owner: str, name: str
+) -> None:
+    probe = (
+        "import paramiko\n"
+        f"delattr(paramiko.{owner}, {name!r})\n"
+        "try:\n"
+        "    import maas.collector.sources.sftp\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (
+        f"the SFTP source needs {owner}.{name}, private to paramiko and missing from paramiko "
+        f"{paramiko.__version__}; install a release it was checked with (paramiko {CHECKED_PARAMIKO})"
+    )
