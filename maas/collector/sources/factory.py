@@ -13,6 +13,7 @@ from typing import cast
 from maas.collector.sources.base import Source
 from maas.collector.sources.config import SourceConfig, implementation_key
 from maas.config.settings import TLSSettings
+from maas.errors import SourceRefused
 
 SOURCES: dict[str, str] = {
     "filesystem": "maas.collector.sources.filesystem:FilesystemSource",
@@ -25,7 +26,14 @@ SOURCES: dict[str, str] = {
 
 
 def create_source(config: SourceConfig, tls: TLSSettings | None = None) -> Source:
-    """The source for a validated ``source:`` block; nothing connects until the first poll."""
-    module, _, name = SOURCES[implementation_key(config)].partition(":")
-    cls = getattr(import_module(module), name)
+    """The source for a validated ``source:`` block; nothing connects until the first poll.
+
+    A source whose library cannot load (a missing or incompatible install) fails its collector
+    with the reason, not the whole run: the other collectors do not need that library."""
+    key = implementation_key(config)
+    module, _, name = SOURCES[key].partition(":")
+    try:
+        cls = getattr(import_module(module), name)
+    except ImportError as exc:
+        raise SourceRefused(f"the {key} source cannot be loaded: {exc}") from exc
     return cast(Source, cls(config, tls or TLSSettings()))

@@ -163,16 +163,23 @@ def test_factory_knows_every_source_type_and_imports_lazily() -> None:
 def test_a_paramiko_without_the_private_calls_the_sftp_source_uses_fails_its_import_naming_its_version(
     owner: str, name: str
 ) -> None:
+    """Through the factory, as a collector run loads it: its collector fails with the reason
+    (a permanent source error), the run and the other collectors go on."""
     probe = (
         "import paramiko\n"
+        "from pydantic import TypeAdapter\n"
+        "from maas.collector.sources import SourceConfig, create_source\n"
+        "from maas.errors import SourceRefused\n"
         f"delattr(paramiko.{owner}, {name!r})\n"
+        "config = {'type': 'sftp', 'host': 'h', 'username': 'u', 'password': 'env:P', 'root': '/'}\n"
         "try:\n"
-        "    import maas.collector.sources.sftp\n"
-        "except ImportError as exc:\n"
+        "    create_source(TypeAdapter(SourceConfig).validate_python(config))\n"
+        "except SourceRefused as exc:\n"
         "    print(exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == (
-        f"the SFTP source needs {owner}.{name}, private to paramiko and missing from paramiko "
+        f"the sftp source cannot be loaded: the SFTP source needs {owner}.{name}, private to "
+        f"paramiko and missing from paramiko "
         f"{paramiko.__version__}; install a release it was checked with (paramiko {CHECKED_PARAMIKO})"
     )
