@@ -149,10 +149,8 @@ def create_like_template(client: OpenSearch, doc_class: DocumentClass, index: st
 
 def duckdb_line(docs: list[Document]) -> str:
     """The embedded store on the same documents, into a temporary file (not compared)."""
-    try:
-        from maas.store.duckdb import DuckDBStore
-    except ImportError:
-        return "duckdb: skipped (maas.store.duckdb is not built yet)"
+    from maas.store.duckdb import DuckDBStore
+
     with tempfile.TemporaryDirectory() as folder:
         store = DuckDBStore(Path(folder) / "bench.duckdb")
         try:

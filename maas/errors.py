@@ -42,12 +42,6 @@ class ConfigProblem:
         return f"ConfigProblem({self.render()!r})"
 
 
-class NotBuiltError(MaasError):
-    """The command exists in the final command tree but its capability is not built yet."""
-
-    exit_code = 2
-
-
 class LockHeldError(MaasError):
     """Another process holds the lock (embedded store writer, collector run): exit 3 for cron."""
 

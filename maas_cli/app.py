@@ -1,6 +1,6 @@
 """The ``maas`` command tree.
 
-Exit codes: 0 ok, 1 failure, 2 usage or configuration error (or a capability not built yet),
+Exit codes: 0 ok, 1 failure, 2 usage or configuration error,
 3 another run holds the lock (so overlapping cron runs are told apart from failures).
 """
 
@@ -25,7 +25,7 @@ app = MaasTyper(
     help=(
         "MaaS, Monitoring as a Service: collect ground-segment data, transform it through engine "
         "chains, and inspect what was produced, published, archived and disseminated.\n\n"
-        "Exit codes: 0 ok, 1 failure, 2 usage/config error or capability not built yet, "
+        "Exit codes: 0 ok, 1 failure, 2 usage/config error, "
         "3 another run holds the lock."
     ),
     no_args_is_help=True,

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from maas.config import Settings, load_settings
-from maas.errors import NotBuiltError
 from maas.logs import setup_logging
 
 ConfigOpt = Annotated[
@@ -64,8 +63,3 @@ def state(ctx: typer.Context) -> State:
     obj = ctx.find_root().obj
     assert isinstance(obj, State), "the root callback sets the state"
     return obj
-
-
-def not_built(capability: str, issue: int) -> NotBuiltError:
-    """The honest answer of a command whose capability does not exist yet."""
-    return NotBuiltError(f"{capability} is not built yet (tracked in issue #{issue}); nothing was done")

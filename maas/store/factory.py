@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from maas.config import Settings
-from maas.errors import ConfigError, NotBuiltError
+from maas.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -38,10 +38,8 @@ def create_store(settings: Settings, *, read_only: bool = False) -> Store:
     module_name, class_name = BACKENDS[scheme]
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise NotBuiltError(f"the {scheme} store backend ({module_name}) is not built yet") from None
+    except ImportError as exc:  # a missing or incompatible install of the backend's library
+        raise StoreError(f"the {scheme} store cannot be loaded: {exc}") from exc
     store: Store = getattr(module, class_name).from_settings(settings, read_only=read_only)
     return store
 

@@ -10,7 +10,7 @@ import pytest
 
 from maas.config import Settings
 from maas.config.settings import STORE_SCHEMES, StoreSettings
-from maas.errors import NotBuiltError
+from maas.errors import StoreError
 from maas.store import factory
 from maas.store.duckdb import DuckDBStore
 from maas.store.factory import create_store, duckdb_path
@@ -56,7 +56,11 @@ def test_the_embedded_deployment_never_imports_opensearch(tmp_path: Path) -> Non
     assert out.stdout.strip() == "False"
 
 
-def test_a_backend_module_that_does_not_exist_yet_is_not_built(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(factory.BACKENDS, "http", ("maas.store.not_written_yet", "Nope"))
-    with pytest.raises(NotBuiltError, match="maas.store.not_written_yet"):
+def test_a_backend_that_cannot_be_imported_is_a_store_error_saying_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(factory.BACKENDS, "http", ("maas.store.not_installed", "Nope"))
+    with pytest.raises(
+        StoreError, match="the http store cannot be loaded: No module named 'maas.store.not_installed'"
+    ):
         create_store(Settings(store=StoreSettings(url="http://localhost:9200")))
