@@ -190,9 +190,15 @@ class Bus(Protocol):
         """Up to ``max_count`` deliveries, round-robin over ``queues``; returns early when full,
         otherwise after ``timeout_s`` with what arrived (maybe nothing)."""
 
-    def get(self, queue: str, limit: int) -> list[Delivery]:
+    def get(self, queue: str, limit: int, *, while_serving: str | None = None) -> list[Delivery]:
         """Up to ``limit`` ready messages of one queue, taken now, without subscribing: nothing
-        more of that queue is held than what is returned (what a suspect is processed with)."""
+        more of that queue is held than what is returned (what a suspect is processed with).
+
+        ``while_serving``: only if this handle is, for certain, a consumer that queue delivers
+        to, else nothing. A queue its consumers share serves each of them; a queue with a single
+        active consumer serves one, and a handle knows it is that one once a delivery of the
+        queue reached it since it began consuming (a broker does not say otherwise). What is
+        taken on behalf of such a queue is then never processed by a standby."""
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Done with these (after the durable write); a delivery from a lost connection is
@@ -285,9 +291,6 @@ class BusBase(ABC):
     @abstractmethod
     def _get(self, queue: str, limit: int) -> list[Delivery]:
         """Take up to ``limit`` ready messages of one queue as ackable deliveries."""
-
-    def get(self, queue: str, limit: int) -> list[Delivery]:
-        return self._get(queue, limit)
 
     def declare(self, topology: Topology) -> None:
         conflicts = self._declare(topology)

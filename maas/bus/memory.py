@@ -254,6 +254,17 @@ class MemoryBus(BusBase):
             for delivery in deliveries:
                 self._unacked.pop(delivery.token, None)
 
+    def get(self, queue: str, limit: int, *, while_serving: str | None = None) -> list[Delivery]:
+        with self.broker.cond:
+            if while_serving is not None and not self._serves(while_serving):
+                return []
+            return self._get(queue, limit)
+
+    def _serves(self, queue: str) -> bool:
+        """Exact here: the broker's line says which handle it delivers to."""
+        line = self.broker.consumers.get(queue)
+        return line is not None and queue in self._consuming and line.serves(self)
+
     def _get(self, queue: str, limit: int) -> list[Delivery]:
         with self.broker.cond:
             source = self.broker.queue(queue)

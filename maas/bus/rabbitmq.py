@@ -182,6 +182,9 @@ class _Session:
         self.unacked: set[int] = set()
         self.consuming: tuple[tuple[str, ...], int] = ((), 0)  # queues, prefetch
         self.cancelled: set[str] = set()  # queues whose consumer the broker cancelled
+        # Queues a delivery came from since they were subscribed: with a single active consumer,
+        # the proof that this consumer is the active one (it stays so until it stops).
+        self.delivered: set[str] = set()
 
     # --- consuming ----------------------------------------------------------------------
 
@@ -205,6 +208,7 @@ class _Session:
                 self.unacked.discard(delivery.token.tag)
         self.consuming = ((), 0)
         self.cancelled.clear()
+        self.delivered.clear()
 
     def _on_cancel(self, frame: Any) -> None:
         """The broker cancelled a consumer: its queue was deleted (or its node lost). Without
@@ -250,6 +254,7 @@ class _Session:
 
     def _on_message(self, queue: str, _ch: Any, method: Any, props: Any, body: bytes) -> None:
         self.buffers[queue].append(self.hold(self.delivery(queue, method, props, body)))
+        self.delivered.add(queue)
 
     def delivery(self, queue: str, method: Any, props: Any, body: bytes) -> Delivery:
         return make_delivery(
@@ -344,6 +349,7 @@ class RabbitMQBus(BusBase):
         self._session: _Session | None = None
         self._generation = 0
         self._topologies: list[Topology] = []  # declared here: declared again if queues vanish
+        self._conflicts: set[str] = set()  # queues the broker holds with other arguments than declared
         self._interrupted = threading.Event()
         self._last_failure: BaseException | None = None
         self._reconnect_max_s = reconnect_max_s
@@ -441,6 +447,7 @@ class RabbitMQBus(BusBase):
 
     def _declare(self, topology: Topology) -> dict[str, str]:
         conflicts = self._call(lambda s: s.declare([topology]))
+        self._conflicts.update(conflicts)
         if topology not in self._topologies:
             self._topologies.append(topology)
         return conflicts
@@ -463,16 +470,30 @@ class RabbitMQBus(BusBase):
             self._redeclare(exc)
             return []
 
-    def get(self, queue: str, limit: int) -> list[Delivery]:
+    def get(self, queue: str, limit: int, *, while_serving: str | None = None) -> list[Delivery]:
         """A queue this bus declared and someone deleted since (a suspects' queue removed by
         hand) is declared again and reads as empty. The refusal closed the consuming channel,
         so the session starts over: what it held comes back redelivered, nothing is lost."""
         try:
-            return self._call(lambda s: [s.hold(d) for d in _get_existing(s, queue, limit)])
+            return self._call(lambda s: self._get_serving(s, queue, limit, while_serving))
         except _QueuesVanished as exc:
             self._drop()
             self._redeclare(exc)
             return []
+
+    def _get_serving(self, s: _Session, queue: str, limit: int, serving: str | None) -> list[Delivery]:
+        """Checked on the session that takes: a reconnect in between starts a new consumer."""
+        if serving is not None and not self._serves(s, serving):
+            return []
+        return [s.hold(d) for d in _get_existing(s, queue, limit)]
+
+    def _serves(self, s: _Session, queue: str) -> bool:
+        """A queue declared shared serves every consumer; otherwise (single active consumer, or
+        not declared by this bus, or held by the broker with other arguments than declared) only
+        proof counts: a delivery of it on this subscription."""
+        spec = self._specs.get(queue)
+        shared = spec is not None and not spec.single_active_consumer and queue not in self._conflicts
+        return (shared and queue in s.consuming[0]) or queue in s.delivered
 
     def _redeclare(self, exc: _QueuesVanished) -> None:
         """Declare what this bus declared again and consume anew: whoever deleted the queues

@@ -164,10 +164,12 @@ class Pool:
     def _suspects(self, queue: _Queue) -> StepStats:
         """The suspects' queue, one message at a time (a batch's worth at most per step): the
         pool holds no other suspect while it processes one, so if the process dies, that one
-        alone comes back counting a death. One that comes back is counted, then taken again."""
+        alone comes back counting a death. One that comes back is counted, then taken again.
+        Only while the work queue serves this pool: a standby of a single-active-consumer queue
+        leaves them to the active replica."""
         stats, name = StepStats(), queue.config.name
         for _ in range(self.batch_size):
-            taken = self.bus.get(solo_queue_name(name), 1)
+            taken = self.bus.get(solo_queue_name(name), 1, while_serving=name)
             if not taken:
                 break
             delivery = dataclasses.replace(taken[0], queue=name)  # settled as the work queue's

@@ -409,6 +409,39 @@ def test_a_single_active_consumer_that_consumes_other_queues_hands_over(
     standby.ack(rest)
 
 
+def test_get_while_serving_takes_only_for_a_consumer_the_queue_delivers_to(
+    connect: Connect, bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    """How a pool takes a queue's suspects: a standby of a single-active-consumer queue never
+    does (two replicas would process that queue at once); the active one does once a delivery
+    proved it active; any consumer of a shared queue does; a handle consuming nothing never."""
+    single = declare(one_queue(names, queues=("single",), single_active=True))
+    shared = declare(one_queue(names, "other.*", queues=("shared",)))
+    work, spec = single.queues[0].name, shared.queues[0]
+    active, standby, idle = (connect() for _ in range(3))
+    for handle in (active, standby, idle):
+        handle.declare(single)
+        handle.declare(shared)
+    for handle in (active, standby):
+        assert handle.fetch([work], 1, 0) == [] and handle.fetch([spec.name], 1, 0) == []
+    bus.publish([Envelope("", f"{work}.solo", b"s1"), Envelope("", spec.solo, b"s2")])
+
+    assert active.get(f"{work}.solo", 1, while_serving=work) == []  # not proven active yet
+    bus.publish([Envelope(single.exchanges[0], "new.x", b"work")])
+    (proof,) = fetch_all(active, [work], 1)
+    assert standby.fetch([work], 10, 0.3) == []
+    assert standby.get(f"{work}.solo", 1, while_serving=work) == []
+    (suspect,) = active.get(f"{work}.solo", 1, while_serving=work)
+    assert suspect.body == b"s1"
+    active.ack([proof, suspect])
+
+    assert idle.get(spec.solo, 1, while_serving=spec.name) == []  # consumes nothing
+    assert standby.fetch([spec.name], 1, 0) == []
+    (other,) = standby.get(spec.solo, 1, while_serving=spec.name)  # a shared queue serves all
+    assert other.body == b"s2"
+    standby.ack([other])
+
+
 def test_switching_queues_hands_back_what_was_held(
     bus: Bus, names: Names, declare: Callable[[Topology], Topology]
 ) -> None:

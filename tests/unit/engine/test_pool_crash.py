@@ -16,7 +16,7 @@ import pytest
 import yaml
 from chain_catalog import CATALOG, DOUBLED, RAW
 
-from maas.bus.base import H_QUEUE, Delivery, Envelope
+from maas.bus.base import H_QUEUE, Delivery, Envelope, solo_envelope
 from maas.bus.memory import MemoryBroker, MemoryBus
 from maas.bus.message import Message, chunk_messages
 from maas.config.settings import BusSettings
@@ -91,10 +91,11 @@ def broker() -> MemoryBroker:
     return broker
 
 
-def routing() -> RoutingFile:
+def routing(single_active: bool = False) -> RoutingFile:
     data = yaml.safe_load(CATALOG.routing_file.read_text())
     (queue,) = data["pools"]["doubler"]["queues"]
     queue["engines"][0]["args"]["crash_value"] = CRASH
+    queue["single_active_consumer"] = single_active
     return RoutingFile.model_validate(data)
 
 
@@ -228,3 +229,27 @@ def test_several_killers_never_take_an_innocent_to_the_dead_letter_queue(
     assert all(d.solo_attempts == MAX_SOLO_CRASHES for d in letters)
     assert sorted(store.written) == [f"i{n}" for n in range(8)]  # each innocent exactly once
     assert head(broker) == [] and head(broker, f"{QUEUE}.solo") == []
+
+
+def test_a_standby_of_a_single_active_queue_leaves_the_suspects_to_the_active_pool(
+    store: SpyStore, catalog_pool: PoolMaker
+) -> None:
+    """Suspects come from their own queue, which every replica can read: a standby taking one
+    would process the queue beside the active replica, what a single active consumer forbids."""
+    broker = MemoryBroker()
+    MemoryBus(broker).declare(routing(single_active=True).topology(BUS))
+    active, standby = (
+        catalog_pool(routing(single_active=True), "doubler", MemoryBus(broker, client_name=n), store)
+        for n in ("active", "standby")
+    )
+    assert active.step(timeout_s=0).deliveries == 0 and standby.step(timeout_s=0).deliveries == 0
+    collect(store, broker, {"suspect": 1})
+    handing = MemoryBus(broker)
+    (delivery,) = handing.get(QUEUE, 1)
+    handing.publish([solo_envelope(delivery, 1)])  # what a pool does with a message handed back twice
+    handing.ack([delivery])
+
+    assert standby.step(timeout_s=0).deliveries == 0
+    assert len(head(broker, f"{QUEUE}.solo")) == 1 and doubled(store) == set()
+    assert active.step(timeout_s=0).deliveries == 1
+    assert head(broker, f"{QUEUE}.solo") == [] and doubled(store) == {"suspect"}
