@@ -253,3 +253,35 @@ def test_a_standby_of_a_single_active_queue_leaves_the_suspects_to_the_active_po
     assert len(head(broker, f"{QUEUE}.solo")) == 1 and doubled(store) == set()
     assert active.step(timeout_s=0).deliveries == 1
     assert head(broker, f"{QUEUE}.solo") == [] and doubled(store) == {"suspect"}
+
+
+def test_a_suspect_found_on_the_work_queue_is_moved_to_the_suspects_queue_with_its_count(
+    broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A copy with solo attempts can reach the work queue: back from a retry's delay queue, or
+    handed back by an older version, which kept suspects there. It is processed alone, its count
+    unchanged (it did not die again)."""
+    caplog.set_level(logging.INFO, logger="maas.engine.pool")
+    (suspect,) = collect(store, broker, {"retried": 1})
+    handing = MemoryBus(broker)
+    (first,) = handing.get(QUEUE, 1)
+    handing.publish([replace_queue(solo_envelope(first, 2), QUEUE)])
+    handing.ack([first])
+    collect(store, broker, {"fresh": 2})
+    hooks = Batches()
+    pool = catalog_pool(routing(), "doubler", MemoryBus(broker), store, hooks)
+
+    stats = pool.step(timeout_s=0)
+    assert (stats.deliveries, stats.acked, hooks.sizes) == (
+        3,
+        2,
+        [1, 1],
+    )  # the fresh one, then the suspect alone
+    assert sorted(store.written) == ["fresh", "retried"]
+    assert f"message {suspect.message_id} alone (solo attempt 2 of {MAX_SOLO_CRASHES})" in caplog.text
+    assert head(broker) == [] and head(broker, f"{QUEUE}.solo") == []
+
+
+def replace_queue(envelope: Envelope, queue: str) -> Envelope:
+    """The envelope sent straight to ``queue`` instead (where an older version put suspects)."""
+    return Envelope("", queue, envelope.body, envelope.headers)
