@@ -175,10 +175,21 @@ class Pool:
             delivery = dataclasses.replace(taken[0], queue=name)  # settled as the work queue's
             stats.deliveries += 1
             if delivery.redelivered:
+                self._died_alone(name, delivery)
                 stats.add(self._isolate(name, [delivery], alone=True))
             else:
                 stats.add(self._alone(queue, delivery))
         return stats
+
+    def _died_alone(self, queue: str, delivery: Delivery) -> None:
+        log.warning(
+            "queue %s: message %s was being processed alone when its consumer died or lost its "
+            "connection (%d of %d such deaths before the DLQ)",
+            queue,
+            _name(delivery),
+            delivery.solo_attempts,
+            self.max_solo_crashes,
+        )
 
     def _move_on(self, copies: list[Delivery]) -> None:
         if copies:

@@ -204,6 +204,9 @@ def test_a_message_that_kills_the_process_alone_is_dead_lettered(
     assert sorted(store.written) == sorted(innocents)  # each innocent processed exactly once
     last = f"message {poison.message_id} alone (solo attempt {MAX_SOLO_CRASHES} of {MAX_SOLO_CRASHES})"
     assert last in caplog.text  # a death leaves no log: the line before it names the message
+    for n in range(1, MAX_SOLO_CRASHES):  # each death alone is said when the message comes back
+        died = f"message {poison.message_id} was being processed alone when its consumer died"
+        assert f"{died} or lost its connection ({n} of {MAX_SOLO_CRASHES} such deaths" in caplog.text
 
 
 @pytest.mark.parametrize("killers", [2, 3, 5])
