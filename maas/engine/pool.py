@@ -22,6 +22,7 @@ alone goes to the DLQ with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -48,6 +49,10 @@ BUS_BACKOFF_CAP_S = 30.0
 # of a message processed alone are the message's. Not per queue: it judges the process, not
 # an engine's retry policy.
 MAX_SOLO_CRASHES = 3
+
+
+def _never() -> bool:
+    return False
 
 
 class Hooks:
@@ -133,15 +138,16 @@ class Pool:
         ]
         return cls(name, bus, queues, bus_settings.etl_exchange, routing.patterns("etl"), hooks)
 
-    def step(self, timeout_s: float | None = None) -> StepStats:
-        """Fetch one batch across the pool's queues (round-robin), process and settle it."""
+    def step(self, timeout_s: float | None = None, should_stop: Callable[[], bool] = _never) -> StepStats:
+        """Fetch one batch across the pool's queues (round-robin), process and settle it, then
+        the suspects waiting (``should_stop`` is asked between two: each is processed alone)."""
         timeout = self.batch_timeout_s if timeout_s is None else timeout_s
         deliveries = self.bus.fetch(list(self.queues), self.batch_size, timeout)
         stats = StepStats(deliveries=len(deliveries))
         for queue, group in self._by_queue(deliveries).items():
             stats.add(self._handle_fetched(self.queues[queue], group))
         for each in self.queues.values():
-            stats.add(self._suspects(each))
+            stats.add(self._suspects(each, should_stop))
         return stats
 
     def _handle_fetched(self, queue: _Queue, deliveries: list[Delivery]) -> StepStats:
@@ -161,7 +167,7 @@ class Pool:
         self._move_on([d for d in copies if d.solo_attempts > 0])
         return stats
 
-    def _suspects(self, queue: _Queue) -> StepStats:
+    def _suspects(self, queue: _Queue, should_stop: Callable[[], bool]) -> StepStats:
         """The suspects' queue, one message at a time (a batch's worth at most per step): the
         pool holds no other suspect while it processes one, so if the process dies, that one
         alone comes back counting a death. One that comes back is counted, then taken again.
@@ -169,6 +175,8 @@ class Pool:
         leaves them to the active replica."""
         stats, name = StepStats(), queue.config.name
         for _ in range(self.batch_size):
+            if should_stop():
+                break
             taken = self.bus.get(solo_queue_name(name), 1, while_serving=name)
             if not taken:
                 break
@@ -178,8 +186,19 @@ class Pool:
                 self._died_alone(name, delivery)
                 stats.add(self._isolate(name, [delivery], alone=True))
             else:
-                stats.add(self._alone(queue, delivery))
+                stats.add(self._alone_or_back(queue, delivery))
         return stats
+
+    def _alone_or_back(self, queue: _Queue, delivery: Delivery) -> StepStats:
+        """A bus failure while it is settled (a report unroutable, a nack) is not a death: the
+        suspect goes back with its count, so the pool does not hold it while it takes the
+        next one, and a later death is not charged to it."""
+        try:
+            return self._alone(queue, delivery)
+        except (BusError, TransientError):
+            with contextlib.suppress(BusError):
+                self._move_on([delivery])
+            raise
 
     def _died_alone(self, queue: str, delivery: Delivery) -> None:
         log.warning(
@@ -262,7 +281,7 @@ class Pool:
         with batch_gc():
             while not should_stop():
                 try:
-                    total.add(self.step())
+                    total.add(self.step(should_stop=should_stop))
                     failures = 0
                     if time.monotonic() - sampled >= DEPTH_SAMPLE_S:
                         sampled = time.monotonic()

@@ -23,6 +23,7 @@ from maas.config.settings import BusSettings
 from maas.engine.pool import MAX_SOLO_CRASHES, Hooks, Pool
 from maas.engine.processor import BatchResult
 from maas.engine.routing import RoutingFile
+from maas.errors import BusError
 from maas.model import Document, DocumentClass
 from maas.store.base import NOTHING_EXPECTED, Expected, WriteReport
 from maas.store.duckdb import DuckDBStore
@@ -288,3 +289,55 @@ def test_a_suspect_found_on_the_work_queue_is_moved_to_the_suspects_queue_with_i
 def replace_queue(envelope: Envelope, queue: str) -> Envelope:
     """The envelope sent straight to ``queue`` instead (where an older version put suspects)."""
     return Envelope("", queue, envelope.body, envelope.headers)
+
+
+class ReportsRefused(MemoryBus):
+    """A bus whose first publish of reports fails (an unroutable report, a broker nack)."""
+
+    refused = False
+
+    def publish(self, envelopes: Sequence[Envelope]) -> None:
+        if not self.refused and any(e.exchange == BUS.etl_exchange for e in envelopes):
+            self.refused = True
+            raise BusError("unroutable (no queue bound): etl 'new.test-doubled'")
+        super().publish(envelopes)
+
+
+def test_a_bus_failure_while_a_suspect_is_settled_puts_it_back_without_a_death(
+    broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker
+) -> None:
+    """Not a death: the suspect goes back with its count, and the pool does not hold it while
+    it takes the next suspect (a later death would be charged to it)."""
+    collect(store, broker, {"suspect": 1})
+    handing = MemoryBus(broker)
+    (delivery,) = handing.get(QUEUE, 1)
+    handing.publish([solo_envelope(delivery, 1)])
+    handing.ack([delivery])
+    bus = ReportsRefused(broker, client_name="pool")
+    pool = catalog_pool(routing(), "doubler", bus, store)
+
+    with pytest.raises(BusError, match="unroutable"):
+        pool.step(timeout_s=0)
+    bus.close()  # nothing held: nothing comes back redelivered
+    (back,) = head(broker, f"{QUEUE}.solo")
+    assert (back.solo_attempts, back.redelivered) == (1, False)
+    assert live(broker, store, catalog_pool)
+    assert head(broker, f"{QUEUE}.solo") == [] and head(broker, f"{QUEUE}.dlq") == []
+    assert doubled(store) == {"suspect"}
+
+
+def test_a_stop_is_heard_between_two_suspects(
+    broker: MemoryBroker, store: SpyStore, catalog_pool: PoolMaker
+) -> None:
+    """Each suspect is processed alone: a backlog of them must not outlast a stop's grace
+    period (the kill that follows would be charged to the suspect in hand)."""
+    collect(store, broker, {f"s{n}": n for n in range(3)})
+    handing = MemoryBus(broker)
+    held = handing.get(QUEUE, 3)
+    handing.publish([solo_envelope(d, 1) for d in held])
+    handing.ack(held)
+    pool = catalog_pool(routing(), "doubler", MemoryBus(broker), store)
+
+    stats = pool.step(timeout_s=0, should_stop=lambda: len(store.written) >= 1)
+    assert (stats.deliveries, store.written) == (1, ["s0"])
+    assert len(head(broker, f"{QUEUE}.solo")) == 2
