@@ -40,6 +40,7 @@ from tenacity import (
 )
 
 from maas.bus.base import (
+    DEFAULT_EXCHANGE,
     BusBase,
     BusCapabilities,
     Delivery,
@@ -106,6 +107,15 @@ class _QueuesVanished(BusError):
         self.queues = queues
 
 
+class _Unroutable(BusError):
+    """Messages the broker returned: no queue was bound for them (or their queue is gone)."""
+
+    def __init__(self, returned: list[Envelope]) -> None:
+        where = "; ".join(f"{e.exchange or '(default)'} {e.routing_key!r}" for e in returned[:5])
+        super().__init__(f"unroutable (no queue bound): {where}")
+        self.returned = returned
+
+
 class _Token(NamedTuple):
     generation: int
     tag: int
@@ -119,7 +129,7 @@ class _Confirms:
         self.sent = 0  # confirm-mode delivery tags count from 1 per channel
         self.pending: set[int] = set()
         self.nacked = 0
-        self.returned: list[str] = []
+        self.returned: list[Envelope] = []  # refused as unroutable, as they were sent
         self.closed: BaseException | None = None
 
     def on_confirm(self, frame: Any) -> None:
@@ -131,11 +141,8 @@ class _Confirms:
         if not self.pending:  # wake process_data_events now instead of at its time limit
             self.connection.call_later(0, _nothing)
 
-    def on_return(self, _ch: Any, method: Any, _props: Any, _body: bytes) -> None:
-        self.returned.append(
-            f"{method.exchange or '(default)'} {method.routing_key!r}: "
-            f"{method.reply_code} {method.reply_text}"
-        )
+    def on_return(self, _ch: Any, method: Any, props: Any, body: bytes) -> None:
+        self.returned.append(Envelope(method.exchange, method.routing_key, body, props.headers or {}))
 
     def on_close(self, _ch: Any, reason: BaseException) -> None:
         self.closed = reason
@@ -144,10 +151,10 @@ class _Confirms:
         self.sent += 1
         self.pending.add(self.sent)
 
-    def problem(self) -> str | None:
+    def problem(self) -> BusError | None:
         if self.returned:
-            return f"unroutable (no queue bound): {'; '.join(self.returned[:5])}"
-        return f"the broker refused {self.nacked} message(s) (nack)" if self.nacked else None
+            return _Unroutable(list(self.returned))
+        return BusError(f"the broker refused {self.nacked} message(s) (nack)") if self.nacked else None
 
 
 def _nothing() -> None:
@@ -155,11 +162,16 @@ def _nothing() -> None:
 
 
 def _enable_confirms(channel: BlockingChannel, confirms: _Confirms) -> None:
-    """Confirm mode with *our* callback; BlockingChannel's own waits for each publish."""
+    """Confirm mode with *our* callback; BlockingChannel's own waits for each publish.
+
+    Returns are taken on the same async channel as the confirms, so each is seen as its frame
+    arrives: BlockingChannel queues its own return callbacks until a later blocking call, and a
+    return read together with its confirm was then noticed only after the publish had been
+    reported done, an unroutable message taken as delivered."""
     impl = channel._impl  # pika's documented async channel under the blocking facade
     impl.add_on_close_callback(confirms.on_close)
     impl.confirm_delivery(ack_nack_callback=confirms.on_confirm)
-    channel.add_on_return_callback(confirms.on_return)
+    impl.add_on_return_callback(confirms.on_return)
 
 
 class _Session:
@@ -308,7 +320,7 @@ class _Session:
         self._wait_confirms(time.monotonic() + timeout_s)
         problem = confirms.problem()
         if problem:
-            raise BusError(problem)
+            raise problem
 
     def _wait_confirms(self, deadline: float) -> None:
         confirms = self.confirms
@@ -460,8 +472,28 @@ class RabbitMQBus(BusBase):
     # --- messages -----------------------------------------------------------------------
 
     def publish(self, envelopes: Sequence[Envelope]) -> None:
-        if envelopes:
+        """Sent straight to a queue this bus declared (a DLQ, a delay or suspects' queue) that
+        was deleted by hand since: declared again, and what was refused is sent once more."""
+        if not envelopes:
+            return
+        try:
             self._call(lambda s: s.publish(envelopes, self._confirm_timeout_s))
+        except _Unroutable as exc:
+            missing = {e.routing_key for e in exc.returned}
+            direct = all(e.exchange == DEFAULT_EXCHANGE for e in exc.returned)
+            if not direct or not missing <= self._declared_queues():
+                raise  # a binding missing, or a queue someone else declares: theirs to fix
+            self._redeclare_for(sorted(missing))
+            refused = exc.returned
+            self._call(lambda s: s.publish(refused, self._confirm_timeout_s))
+
+    def _redeclare_for(self, missing: list[str]) -> None:
+        log.error(
+            "%s: queue(s) %s deleted on the broker; declaring the topology again",
+            self.client_name,
+            ", ".join(missing),
+        )
+        self._call(lambda s: s.declare(self._topologies))
 
     def fetch(self, queues: Sequence[str], max_count: int, timeout_s: float) -> list[Delivery]:
         deadline = time.monotonic() + timeout_s
@@ -497,11 +529,13 @@ class RabbitMQBus(BusBase):
         shared = spec is not None and not spec.single_active_consumer and queue not in self._conflicts
         return (shared and queue in s.consuming[0]) or queue in s.delivered
 
+    def _declared_queues(self) -> set[str]:
+        return {name for t in self._topologies for q in t.queues for name in (q.name, *q.companions())}
+
     def _redeclare(self, exc: _QueuesVanished) -> None:
         """Declare what this bus declared again and consume anew: whoever deleted the queues
         took their messages with them, and the pool says so loudly instead of idling."""
-        declared = {name for t in self._topologies for q in t.queues for name in (q.name, *q.companions())}
-        if not declared.intersection(exc.queues):
+        if not self._declared_queues().intersection(exc.queues):
             raise BusError(f"{exc}: declare them again (maas routing setup)") from None
         log.error("%s: %s; declaring the topology again", self.client_name, exc)
         self._call(lambda s: s.start_over(self._topologies))

@@ -273,6 +273,19 @@ def test_unroutable_and_unknown_exchange_are_errors(
     assert len(fetch_all(bus, [topology.queues[0].name], 1)) == 1
 
 
+def test_an_unroutable_message_among_routable_ones_is_always_an_error(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    """The broker returns it just before confirming it: read together, the return must still be
+    seen before the publish is reported done, or the message is taken as delivered and lost."""
+    topology = declare(one_queue(names, pattern="new.*"))
+    exchange = topology.exchanges[0]
+    for n in range(40):
+        batch = [Envelope(exchange, "new.product", b"%d" % n), Envelope(exchange, "delete.product", b"lost")]
+        with pytest.raises(BusError, match="unroutable"):
+            bus.publish(batch)
+
+
 def test_consuming_an_undeclared_queue_is_an_error(bus: Bus, names: Names) -> None:
     missing = names("never-declared")
     with pytest.raises(BusError, match=missing):  # the error names the queue

@@ -14,7 +14,8 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import pika
@@ -150,60 +151,96 @@ def _topology(run: str) -> tuple[str, str, Topology]:
     return exchange, queue, Topology((exchange,), (spec,))
 
 
-def test_a_queue_deleted_while_consumed_is_declared_again_not_waited_on_forever(
-    rabbitmq_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
+class Vanishing(NamedTuple):
+    """A declared topology, its bus, and a connection of its own to delete queues by hand."""
+
+    exchange: str
+    queue: str
+    bus: RabbitMQBus
+    admin: pika.BlockingConnection
+
+    def delete_queue(self, name: str) -> None:
+        self.admin.channel().queue_delete(name)  # an operator's mistake, or a broker reset
+
+
+@pytest.fixture
+def vanishing(rabbitmq_url: str) -> Iterator[Vanishing]:
     exchange, queue, topology = _topology(uuid.uuid4().hex[:10])
     bus = RabbitMQBus(pika.URLParameters(rabbitmq_url), "vanishing", reconnect_max_s=30)
     admin = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
+    bus.declare(topology)
     try:
-        bus.declare(topology)
-        bus.publish([Envelope(exchange, "new.x", b"before")])
-        first = bus.fetch([queue], 10, 2.0)
-        assert [d.body for d in first] == [b"before"]
-        bus.ack(first)
-        admin.channel().queue_delete(queue)  # an operator's mistake, or a broker reset
-        with caplog.at_level(logging.ERROR, logger="maas.bus"):
-            assert bus.fetch([queue], 10, 5.0) == []  # told at once, not after the timeout
-        assert any(queue in r.getMessage() and "declaring" in r.getMessage() for r in caplog.records)
-        bus.publish([Envelope(exchange, "new.x", b"after")])  # routable again: bound anew
-        again = bus.fetch([queue], 10, 5.0)
-        assert [d.body for d in again] == [b"after"]
-        bus.ack(again)
+        yield Vanishing(exchange, queue, bus, admin)
     finally:
         admin.close()
         bus.delete(topology)
         bus.close()
+
+
+def declaring(caplog: pytest.LogCaptureFixture, queue: str) -> bool:
+    """The bus said it declares the topology again because ``queue`` was deleted."""
+    return any(queue in r.getMessage() and "declaring" in r.getMessage() for r in caplog.records)
+
+
+def test_a_queue_deleted_while_consumed_is_declared_again_not_waited_on_forever(
+    vanishing: Vanishing, caplog: pytest.LogCaptureFixture
+) -> None:
+    exchange, queue, bus, _ = vanishing
+    bus.publish([Envelope(exchange, "new.x", b"before")])
+    first = bus.fetch([queue], 10, 2.0)
+    assert [d.body for d in first] == [b"before"]
+    bus.ack(first)
+    vanishing.delete_queue(queue)
+    with caplog.at_level(logging.ERROR, logger="maas.bus"):
+        assert bus.fetch([queue], 10, 5.0) == []  # told at once, not after the timeout
+    assert declaring(caplog, queue)
+    bus.publish([Envelope(exchange, "new.x", b"after")])  # routable again: bound anew
+    again = bus.fetch([queue], 10, 5.0)
+    assert [d.body for d in again] == [b"after"]
+    bus.ack(again)
 
 
 def test_a_suspects_queue_deleted_by_hand_is_declared_again_and_reads_as_empty(
-    rabbitmq_url: str, caplog: pytest.LogCaptureFixture
+    vanishing: Vanishing, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A pool takes suspects with ``get`` at every step: a refusal must not stop it for good."""
-    exchange, queue, topology = _topology(uuid.uuid4().hex[:10])
-    bus = RabbitMQBus(pika.URLParameters(rabbitmq_url), "vanishing-solo", reconnect_max_s=30)
-    admin = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
-    try:
-        bus.declare(topology)
-        bus.publish([Envelope(exchange, "new.x", b"held")])
-        (held,) = bus.fetch([queue], 10, 2.0)
-        admin.channel().queue_delete(f"{queue}.solo")
-        with caplog.at_level(logging.ERROR, logger="maas.bus"):
-            assert bus.get(f"{queue}.solo", 1) == []
-        assert any(
-            f"{queue}.solo" in r.getMessage() and "declaring" in r.getMessage() for r in caplog.records
-        )
-        (back,) = bus.fetch([queue], 10, 5.0)  # the session started over: what it held came back
-        assert (back.body, back.redelivered) == (b"held", True)
-        bus.ack([back, held])  # the old session's delivery is skipped, not an error
-        bus.publish([Envelope("", f"{queue}.solo", b"suspect")])
-        (suspect,) = bus.get(f"{queue}.solo", 1)
-        assert suspect.body == b"suspect"
-        bus.ack([suspect])
-    finally:
-        admin.close()
-        bus.delete(topology)
-        bus.close()
+    exchange, queue, bus, _ = vanishing
+    bus.publish([Envelope(exchange, "new.x", b"held")])
+    (held,) = bus.fetch([queue], 10, 2.0)
+    vanishing.delete_queue(f"{queue}.solo")
+    with caplog.at_level(logging.ERROR, logger="maas.bus"):
+        assert bus.get(f"{queue}.solo", 1) == []
+    assert declaring(caplog, f"{queue}.solo")
+    (back,) = bus.fetch([queue], 10, 5.0)  # the session started over: what it held came back
+    assert (back.body, back.redelivered) == (b"held", True)
+    bus.ack([back, held])  # the old session's delivery is skipped, not an error
+    bus.publish([Envelope("", f"{queue}.solo", b"suspect")])
+    (suspect,) = bus.get(f"{queue}.solo", 1)
+    assert suspect.body == b"suspect"
+    bus.ack([suspect])
+
+
+def test_a_companion_queue_deleted_by_hand_is_declared_again_when_a_copy_is_sent_there(
+    vanishing: Vanishing, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Dead letters and suspects are sent straight to their queue: one deleted by hand would
+    refuse them until someone ran maas routing setup; the bus that declared it declares it again
+    and sends what was refused once more (only that: the rest was routed)."""
+    exchange, queue, bus, _ = vanishing
+    bus.publish([Envelope(exchange, "new.x", b"bad")])
+    (bad,) = bus.fetch([queue], 10, 2.0)
+    vanishing.delete_queue(f"{queue}.dlq")
+    with caplog.at_level(logging.ERROR, logger="maas.bus"):
+        bus.dead_letter([bad], "poison")
+        vanishing.delete_queue(f"{queue}.solo")
+        bus.publish([Envelope("", f"{queue}.solo", b"alone"), Envelope(exchange, "new.x", b"next")])
+    assert declaring(caplog, f"{queue}.dlq") and declaring(caplog, f"{queue}.solo")
+    (letter,) = bus.get(f"{queue}.dlq", 10)
+    assert letter.body == b"bad" and letter.failure and letter.failure.reason == "poison"
+    assert [d.body for d in bus.get(f"{queue}.solo", 10)] == [b"alone"]
+    assert [d.body for d in bus.fetch([queue], 10, 2.0)] == [b"next"]  # sent once, not twice
+    with pytest.raises(BusError, match="unroutable"):  # a binding missing stays an error
+        bus.publish([Envelope(exchange, "other.x", b"nobody")])
 
 
 def test_a_deleted_queue_this_bus_never_declared_is_a_clear_error(rabbitmq_url: str) -> None:
