@@ -483,17 +483,17 @@ class RabbitMQBus(BusBase):
             direct = all(e.exchange == DEFAULT_EXCHANGE for e in exc.returned)
             if not direct or not missing <= self._declared_queues():
                 raise  # a binding missing, or a queue someone else declares: theirs to fix
-            self._redeclare_for(sorted(missing))
+            self._call(lambda s: self._redeclare_for(sorted(missing), s))
             refused = exc.returned
             self._call(lambda s: s.publish(refused, self._confirm_timeout_s))
 
-    def _redeclare_for(self, missing: list[str]) -> None:
+    def _redeclare_for(self, missing: list[str], s: _Session) -> None:
         log.error(
             "%s: queue(s) %s deleted on the broker; declaring the topology again",
             self.client_name,
             ", ".join(missing),
         )
-        self._call(lambda s: s.declare(self._topologies))
+        s.declare(self._topologies)
 
     def fetch(self, queues: Sequence[str], max_count: int, timeout_s: float) -> list[Delivery]:
         deadline = time.monotonic() + timeout_s
@@ -584,7 +584,20 @@ class RabbitMQBus(BusBase):
     # --- inspection ---------------------------------------------------------------------
 
     def queue_stats(self, queues: Sequence[str]) -> list[QueueStats]:
-        return self._call(lambda s: [_stats(s.admin_ch, q) for q in queues])
+        return self._call(lambda s: [self._stats(s, q) for q in queues])
+
+    def _stats(self, s: _Session, queue: str) -> QueueStats:
+        """A queue this bus declared and someone deleted since (a DLQ deleted to empty it) is
+        declared again, on the admin channel only: dropping the session for it would hand back
+        everything the pool holds, at every sample of its metrics."""
+        try:
+            return _stats(s.admin_ch, queue)
+        except px.ChannelClosedByBroker as exc:
+            if exc.reply_code != _NOT_FOUND or queue not in self._declared_queues():
+                raise
+        s.admin_ch = s.connection.channel()
+        self._redeclare_for([queue], s)
+        return _stats(s.admin_ch, queue)
 
     def peek(self, queue: str, limit: int) -> list[Delivery]:
         return self._call(lambda s: _peek(s, queue, limit))

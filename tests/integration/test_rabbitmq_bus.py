@@ -243,6 +243,25 @@ def test_a_companion_queue_deleted_by_hand_is_declared_again_when_a_copy_is_sent
         bus.publish([Envelope(exchange, "other.x", b"nobody")])
 
 
+def test_stats_of_a_companion_deleted_by_hand_declare_it_again_and_keep_the_session(
+    vanishing: Vanishing, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pool samples its queues' depths every few seconds: a DLQ deleted to empty it must not
+    make it drop its connection (and hand back what it holds) at every sample."""
+    exchange, queue, bus, _ = vanishing
+    bus.publish([Envelope(exchange, "new.x", b"held")])
+    (held,) = bus.fetch([queue], 10, 2.0)
+    vanishing.delete_queue(f"{queue}.dlq")
+    with caplog.at_level(logging.ERROR, logger="maas.bus"):
+        stats = bus.queue_stats([queue, f"{queue}.dlq"])
+    assert [(s.name, s.messages) for s in stats] == [(queue, 0), (f"{queue}.dlq", 0)]
+    assert declaring(caplog, f"{queue}.dlq")
+    bus.ack([held])  # the same session: the delivery is still ours to ack
+    assert bus.fetch([queue], 10, 1.0) == []  # acked, not handed back
+    with pytest.raises(BusError, match="404"):  # a queue nobody declared here stays an error
+        bus.queue_stats([f"{queue}.unknown"])
+
+
 def test_a_deleted_queue_this_bus_never_declared_is_a_clear_error(rabbitmq_url: str) -> None:
     exchange, queue, topology = _topology(uuid.uuid4().hex[:10])
     owner = RabbitMQBus(pika.URLParameters(rabbitmq_url), "owner", reconnect_max_s=30)
