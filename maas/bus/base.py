@@ -197,8 +197,9 @@ class Bus(Protocol):
         ``while_serving``: only if this handle is, for certain, a consumer that queue delivers
         to, else nothing. A queue its consumers share serves each of them; a queue with a single
         active consumer serves one, and a handle knows it is that one once a delivery of the
-        queue reached it since it began consuming (a broker does not say otherwise). What is
-        taken on behalf of such a queue is then never processed by a standby."""
+        queue reached it since it began consuming, or while it is the queue's only consumer (a
+        broker does not say otherwise). What is taken on behalf of such a queue is then never
+        processed by a standby."""
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Done with these (after the durable write); a delivery from a lost connection is

@@ -194,9 +194,10 @@ class _Session:
         self.unacked: set[int] = set()
         self.consuming: tuple[tuple[str, ...], int] = ((), 0)  # queues, prefetch
         self.cancelled: set[str] = set()  # queues whose consumer the broker cancelled
-        # Queues a delivery came from since they were subscribed: with a single active consumer,
-        # the proof that this consumer is the active one (it stays so until it stops).
-        self.delivered: set[str] = set()
+        # Queues this subscription is known to be the active consumer of (single active
+        # consumer): a delivery came from it, or it was the queue's only consumer. It stays the
+        # active one until it stops consuming.
+        self.active: set[str] = set()
 
     # --- consuming ----------------------------------------------------------------------
 
@@ -220,14 +221,14 @@ class _Session:
                 self.unacked.discard(delivery.token.tag)
         self.consuming = ((), 0)
         self.cancelled.clear()
-        self.delivered.clear()
+        self.active.clear()
 
     def _on_cancel(self, frame: Any) -> None:
         """The broker cancelled a consumer: its queue was deleted (or its node lost). Without
         this, the consumer would be gone and the pool would wait for messages forever."""
         queue = str(frame.method.consumer_tag).removeprefix("maas:")
         self.cancelled.add(queue)
-        self.delivered.discard(queue)  # no longer its consumer, so no longer the active one
+        self.active.discard(queue)  # no longer its consumer, so no longer the active one
 
     def start_over(self, topologies: Sequence[Topology]) -> None:
         """Drop every consumer (the next fetch subscribes again) and declare ``topologies``
@@ -268,7 +269,7 @@ class _Session:
 
     def _on_message(self, queue: str, _ch: Any, method: Any, props: Any, body: bytes) -> None:
         self.buffers[queue].append(self.hold(self.delivery(queue, method, props, body)))
-        self.delivered.add(queue)
+        self.active.add(queue)
 
     def delivery(self, queue: str, method: Any, props: Any, body: bytes) -> Delivery:
         return make_delivery(
@@ -524,10 +525,16 @@ class RabbitMQBus(BusBase):
     def _serves(self, s: _Session, queue: str) -> bool:
         """A queue declared shared serves every consumer; otherwise (single active consumer, or
         not declared by this bus, or held by the broker with other arguments than declared) only
-        proof counts: a delivery of it on this subscription."""
+        proof counts: a delivery of it on this subscription, or being its only consumer (the
+        broker counts the waiting ones too), which a lone replica restarted on an idle queue is."""
+        if queue not in s.consuming[0] or queue in s.cancelled:
+            return False
         spec = self._specs.get(queue)
-        shared = spec is not None and not spec.single_active_consumer and queue not in self._conflicts
-        return (shared and queue in s.consuming[0]) or queue in s.delivered
+        if spec is not None and not spec.single_active_consumer and queue not in self._conflicts:
+            return True
+        if queue not in s.active and _consumers(s.admin_ch, queue) == 1:
+            s.active.add(queue)
+        return queue in s.active
 
     def _declared_queues(self) -> set[str]:
         return {name for t in self._topologies for q in t.queues for name in (q.name, *q.companions())}
@@ -640,6 +647,10 @@ def _delete(ch: BlockingChannel, topology: Topology) -> None:
             ch.queue_delete(name)
     for exchange in topology.exchanges:
         ch.exchange_delete(exchange)
+
+
+def _consumers(ch: BlockingChannel, queue: str) -> int:
+    return int(ch.queue_declare(queue, passive=True).method.consumer_count)
 
 
 def _stats(ch: BlockingChannel, queue: str) -> QueueStats:

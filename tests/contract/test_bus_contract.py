@@ -439,7 +439,7 @@ def test_get_while_serving_takes_only_for_a_consumer_the_queue_delivers_to(
         assert handle.fetch([work], 1, 0) == [] and handle.fetch([spec.name], 1, 0) == []
     bus.publish([Envelope("", f"{work}.solo", b"s1"), Envelope("", spec.solo, b"s2")])
 
-    assert active.get(f"{work}.solo", 1, while_serving=work) == []  # not proven active yet
+    assert active.get(f"{work}.solo", 1, while_serving=work) == []  # it consumes the shared one now
     bus.publish([Envelope(single.exchanges[0], "new.x", b"work")])
     (proof,) = fetch_all(active, [work], 1)
     assert standby.fetch([work], 10, 0.3) == []
@@ -453,6 +453,26 @@ def test_get_while_serving_takes_only_for_a_consumer_the_queue_delivers_to(
     (other,) = standby.get(spec.solo, 1, while_serving=spec.name)  # a shared queue serves all
     assert other.body == b"s2"
     standby.ack([other])
+
+
+def test_the_only_consumer_of_a_single_active_queue_is_served_before_any_delivery(
+    connect: Connect, bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    """A lone replica restarted on an idle queue takes the suspects a dead one left, without
+    waiting for new work; one that joins after it is a standby and takes none."""
+    single = declare(one_queue(names, single_active=True))
+    work = single.queues[0].name
+    lone, later = connect(), connect()
+    for handle in (lone, later):
+        handle.declare(single)
+    assert lone.fetch([work], 1, 0) == []  # consuming, the queue idle
+    bus.publish([Envelope("", f"{work}.solo", b"s1"), Envelope("", f"{work}.solo", b"s2")])
+    (first,) = lone.get(f"{work}.solo", 1, while_serving=work)
+    assert later.fetch([work], 1, 0) == []  # joins: a standby
+    assert later.get(f"{work}.solo", 1, while_serving=work) == []
+    (second,) = lone.get(f"{work}.solo", 1, while_serving=work)  # still the active one
+    assert (first.body, second.body) == (b"s1", b"s2")
+    lone.ack([first, second])
 
 
 def test_switching_queues_hands_back_what_was_held(
