@@ -226,9 +226,7 @@ class _Session:
     def _on_cancel(self, frame: Any) -> None:
         """The broker cancelled a consumer: its queue was deleted (or its node lost). Without
         this, the consumer would be gone and the pool would wait for messages forever."""
-        queue = str(frame.method.consumer_tag).removeprefix("maas:")
-        self.cancelled.add(queue)
-        self.active.discard(queue)  # no longer its consumer, so no longer the active one
+        self.cancelled.add(str(frame.method.consumer_tag).removeprefix("maas:"))
 
     def start_over(self, topologies: Sequence[Topology]) -> None:
         """Drop every consumer (the next fetch subscribes again) and declare ``topologies``

@@ -242,13 +242,14 @@ class Pool:
             self.bus.ack(again)
             stats.handed_back += len(again)
             self.hooks.handed_back(queue, len(again))
-            log.warning(
-                "queue %s: %d redelivered message(s) (their consumer stopped, died or lost its "
-                "connection while holding them); processed apart from fresh ones, alone if they "
-                "come back again",
-                queue,
-                len(again),
-            )
+            if not alone:  # a suspect back from its solo run was named by _died_alone already
+                log.warning(
+                    "queue %s: %d redelivered message(s) (their consumer stopped, died or lost its "
+                    "connection while holding them); processed apart from fresh ones, alone if they "
+                    "come back again",
+                    queue,
+                    len(again),
+                )
         return stats
 
     def _crashed(self, queue: str, delivery: Delivery, stats: StepStats) -> None:
