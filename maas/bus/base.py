@@ -77,6 +77,17 @@ class Envelope:
         return cls(exchange, routing_key, message.encode())
 
 
+class Unroutable(BusError):
+    """Messages no queue was bound for (or whose queue is gone). The others of the same
+    publish were delivered: sending the batch again duplicates them, never loses one."""
+
+    def __init__(self, returned: Sequence[Envelope]) -> None:
+        where = "; ".join(f"{e.exchange or '(default)'} {e.routing_key!r}" for e in returned[:5])
+        more = f" and {len(returned) - 5} more" if len(returned) > 5 else ""
+        super().__init__(f"unroutable (no queue bound): {where}{more}")
+        self.returned = list(returned)
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why and how often a message failed, read back from its headers."""

@@ -31,6 +31,7 @@ from maas.bus.base import (
     Delivery,
     Envelope,
     QueueStats,
+    Unroutable,
     make_delivery,
     round_robin,
 )
@@ -88,19 +89,12 @@ class MemoryBroker:
         self._seq = itertools.count()
 
     def route(self, env: Envelope) -> list[str]:
+        """The queues ``env`` goes to; none when no binding matches (unroutable)."""
         if env.exchange == DEFAULT_EXCHANGE:
-            targets = [env.routing_key] if self.exists(env.routing_key) else []
-        elif env.exchange not in self.exchanges:
+            return [env.routing_key] if self.exists(env.routing_key) else []
+        if env.exchange not in self.exchanges:
             raise BusError(f"exchange {env.exchange!r} does not exist; declare the topology")
-        else:
-            found = {q for p, q in self.bindings[env.exchange] if topic_matches(p, env.routing_key)}
-            targets = sorted(found)
-        if not targets:
-            raise BusError(
-                f"unroutable: no queue bound to {env.exchange or '(default)'!r} "
-                f"for routing key {env.routing_key!r}"
-            )
-        return targets
+        return sorted({q for p, q in self.bindings[env.exchange] if topic_matches(p, env.routing_key)})
 
     def exists(self, queue: str) -> bool:
         return queue in self.queues or queue in self.delays
@@ -206,13 +200,19 @@ class MemoryBus(BusBase):
     # --- messages -----------------------------------------------------------------------
 
     def publish(self, envelopes: Sequence[Envelope]) -> None:
-        b = self.broker
+        """Like the broker: what can be routed is delivered, and an error then names what could
+        not (a caller that sends the batch again duplicates the former, never loses one)."""
+        b, refused = self.broker, []
         with b.cond:
-            routes = [b.route(env) for env in envelopes]  # all or nothing
+            routes = [b.route(env) for env in envelopes]  # a missing exchange: nothing sent
             for env, queues in zip(envelopes, routes, strict=True):
                 for queue in queues:
                     b.put(queue, _Stored(env.exchange, env.routing_key, env.body, dict(env.headers)))
+                if not queues:
+                    refused.append(env)
             b.cond.notify_all()
+        if refused:
+            raise Unroutable(refused)
 
     def fetch(self, queues: Sequence[str], max_count: int, timeout_s: float) -> list[Delivery]:
         b, deadline = self.broker, time.monotonic() + timeout_s

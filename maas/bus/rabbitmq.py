@@ -46,6 +46,7 @@ from maas.bus.base import (
     Delivery,
     Envelope,
     QueueStats,
+    Unroutable,
     make_delivery,
     round_robin,
 )
@@ -107,15 +108,6 @@ class _QueuesVanished(BusError):
         self.queues = queues
 
 
-class _Unroutable(BusError):
-    """Messages the broker returned: no queue was bound for them (or their queue is gone)."""
-
-    def __init__(self, returned: list[Envelope]) -> None:
-        where = "; ".join(f"{e.exchange or '(default)'} {e.routing_key!r}" for e in returned[:5])
-        super().__init__(f"unroutable (no queue bound): {where}")
-        self.returned = returned
-
-
 class _Token(NamedTuple):
     generation: int
     tag: int
@@ -153,7 +145,7 @@ class _Confirms:
 
     def problem(self) -> BusError | None:
         if self.returned:
-            return _Unroutable(list(self.returned))
+            return Unroutable(list(self.returned))
         return BusError(f"the broker refused {self.nacked} message(s) (nack)") if self.nacked else None
 
 
@@ -257,9 +249,13 @@ class _Session:
         except px.ChannelClosedByBroker as exc:
             if exc.reply_code != _PRECONDITION_FAILED:
                 raise
-            self.admin_ch = self.connection.channel()
+            self.reopen_admin()
             return _what_differs(str(exc.reply_text))
         return None
+
+    def reopen_admin(self) -> None:
+        """A refusal closes the channel it came on; the session goes on with a new one."""
+        self.admin_ch = self.connection.channel()
 
     def check_consumers(self) -> None:
         if self.cancelled:
@@ -477,22 +473,27 @@ class RabbitMQBus(BusBase):
             return
         try:
             self._call(lambda s: s.publish(envelopes, self._confirm_timeout_s))
-        except _Unroutable as exc:
+        except Unroutable as exc:
             missing = {e.routing_key for e in exc.returned}
             direct = all(e.exchange == DEFAULT_EXCHANGE for e in exc.returned)
             if not direct or not missing <= self._declared_queues():
                 raise  # a binding missing, or a queue someone else declares: theirs to fix
-            self._call(lambda s: self._redeclare_for(sorted(missing), s))
+            self._call(lambda s: self._heal(s, sorted(missing)))
             refused = exc.returned
             self._call(lambda s: s.publish(refused, self._confirm_timeout_s))
 
-    def _redeclare_for(self, missing: list[str], s: _Session) -> None:
+    def _heal(self, s: _Session, missing: Sequence[str], *, consume_anew: bool = False) -> None:
+        """Declare what this bus declared again (loudly: whoever deleted the queues took their
+        messages with them); ``consume_anew`` when consumers were lost with them."""
         log.error(
             "%s: queue(s) %s deleted on the broker; declaring the topology again",
             self.client_name,
             ", ".join(missing),
         )
-        s.declare(self._topologies)
+        if consume_anew:
+            s.start_over(self._topologies)
+        else:
+            s.declare(self._topologies)
 
     def fetch(self, queues: Sequence[str], max_count: int, timeout_s: float) -> list[Delivery]:
         deadline = time.monotonic() + timeout_s
@@ -538,12 +539,10 @@ class RabbitMQBus(BusBase):
         return {name for t in self._topologies for q in t.queues for name in (q.name, *q.companions())}
 
     def _redeclare(self, exc: _QueuesVanished) -> None:
-        """Declare what this bus declared again and consume anew: whoever deleted the queues
-        took their messages with them, and the pool says so loudly instead of idling."""
+        """Consumed queues deleted: healed if this bus declared them, instead of idling."""
         if not self._declared_queues().intersection(exc.queues):
             raise BusError(f"{exc}: declare them again (maas routing setup)") from None
-        log.error("%s: %s; declaring the topology again", self.client_name, exc)
-        self._call(lambda s: s.start_over(self._topologies))
+        self._call(lambda s: self._heal(s, exc.queues, consume_anew=True))
 
     @staticmethod
     def _fill(
@@ -600,8 +599,8 @@ class RabbitMQBus(BusBase):
         except px.ChannelClosedByBroker as exc:
             if exc.reply_code != _NOT_FOUND or queue not in self._declared_queues():
                 raise
-        s.admin_ch = s.connection.channel()
-        self._redeclare_for([queue], s)
+        s.reopen_admin()
+        self._heal(s, [queue])
         return _stats(s.admin_ch, queue)
 
     def peek(self, queue: str, limit: int) -> list[Delivery]:
