@@ -39,18 +39,23 @@ _NOT_SUPPORTED = ("500", "501", "502", "504")
 WIRE = "maas-utf-8-surrogateescape"
 
 
-class _WireDecoder(codecs.BufferedIncrementalDecoder):
-    """Decodes as ``WIRE`` says, whatever ``errors`` the caller asks for (ftplib: strict)."""
+def _wire_encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
+    """``errors`` is ignored on purpose: ftplib always asks for strict."""
+    return text.encode("utf-8", "surrogateescape"), len(text)
 
+
+def _wire_decode(data: Buffer, errors: str = "strict", final: bool = True) -> tuple[str, int]:
+    return codecs.utf_8_decode(data, "surrogateescape", final)
+
+
+class _WireDecoder(codecs.BufferedIncrementalDecoder):
     def _buffer_decode(self, data: Buffer, errors: str, final: bool) -> tuple[str, int]:
-        return codecs.utf_8_decode(data, "surrogateescape", final)
+        return _wire_decode(data, errors, final)
 
 
 class _WireEncoder(codecs.IncrementalEncoder):
-    """Encodes as ``WIRE`` says, whatever ``errors`` the caller asks for (ftplib: strict)."""
-
     def encode(self, text: str, final: bool = False) -> bytes:
-        return text.encode("utf-8", "surrogateescape")
+        return _wire_encode(text)[0]
 
 
 def _find_wire(name: str) -> codecs.CodecInfo | None:
@@ -60,8 +65,8 @@ def _find_wire(name: str) -> codecs.CodecInfo | None:
     if name != WIRE.replace("-", "_"):  # codecs normalises the name it looks up
         return None
     return codecs.CodecInfo(
-        encode=lambda text, errors="strict": (text.encode("utf-8", "surrogateescape"), len(text)),
-        decode=lambda data, errors="strict": (bytes(data).decode("utf-8", "surrogateescape"), len(data)),
+        encode=_wire_encode,
+        decode=_wire_decode,
         incrementalencoder=_WireEncoder,
         incrementaldecoder=_WireDecoder,
         name=WIRE,
