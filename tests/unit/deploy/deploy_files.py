@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from services import services_required
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
@@ -41,10 +42,14 @@ def image_pinned(image: str) -> bool:
 
 
 def tool(name: str) -> str:
-    """The path of a command-line tool, or a skip that says how to get it."""
+    """The path of a command-line tool; without it a skip that says how to get it, or a failure
+    where the whole suite is required to run (CI: ``MAAS_REQUIRE_SERVICES=1``)."""
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} is not installed (see docs/operations.md, 'Validating the deployment files')")
+        reason = f"{name} is not installed (see docs/operations.md, 'Validating the deployment files')"
+        if services_required():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
     return path
 
 
@@ -104,10 +109,11 @@ def enabled_collectors(directory: Path) -> list[str]:
     return [c.id for c in select(load_collectors(directory, catalog_for(Settings()).models), None)]
 
 
-def packaged_pools() -> set[str] | None:
-    """Pool names of the routing file the image ships (None while the CDS has none yet)."""
+def packaged_pools() -> set[str]:
+    """Pool names of the routing file the image ships."""
     from maas.config import Settings
     from maas_cli.defaults import catalog_for
 
     routing = catalog_for(Settings()).routing_file
-    return None if routing is None else set(load_yaml(routing)["pools"])
+    assert routing is not None, "the packaged catalog has no routing file (cds/config/routing.yaml)"
+    return set(load_yaml(routing)["pools"])

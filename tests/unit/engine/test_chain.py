@@ -205,8 +205,12 @@ def test_replayed_dead_letter_is_processed_after_the_fix(
     assert tripled(store) == {"x": 6}
 
 
-def test_settings_defaults_match_the_exchange_names() -> None:
-    assert Settings().bus.collect_exchange == BUS.collect_exchange
+def test_a_routing_file_declares_the_exchanges_the_readme_names_by_default() -> None:
+    """Brokers already hold bindings on these names: a changed default would strand them."""
+    topology = load_routing(CATALOG.routing_file, CATALOG.engines).topology(Settings().bus)
+    assert sorted(topology.exchanges) == ["collect", "etl"]
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    assert "collect_exchange: collect" in readme and "etl_exchange: etl" in readme
 
 
 def test_crash_after_write_before_reports_loses_nothing_downstream(store: DuckDBStore) -> None:
