@@ -15,6 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 from rich.text import Text
 
+from cds.kpi.completeness import Status
 from maas.catalog import Catalog
 from maas.config import Settings
 from maas.config.secrets import mask_url
@@ -202,8 +203,13 @@ def completeness(
     ctx: typer.Context,
     value: ValueArg = None,
     status: Annotated[
-        str | None,
-        typer.Option("--status", help="Only this status: Missing, Partial or Complete.", show_default=False),
+        Status | None,
+        typer.Option(
+            "--status",
+            case_sensitive=False,
+            help="Only this status: Missing, Partial or Complete (any case).",
+            show_default=False,
+        ),
     ] = None,
     filters: FilterOpt = None,
     db: DbOpt = None,
@@ -215,7 +221,7 @@ def completeness(
 
     The catalog's 'completeness' view; S3/S5P orbits: `maas inspect view orbit_completeness`.
     """
-    chosen = [f"status={status.strip().capitalize()}"] if status else []
+    chosen = [f"status={status.value}"] if status else []
     _business(ctx, "completeness", value, [*chosen, *(filters or [])], db, fmt, output, limit)
 
 

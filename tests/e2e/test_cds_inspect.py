@@ -114,6 +114,14 @@ def test_completeness_status_option(db: Path) -> None:
     assert {r["status"] for r in lower} == {"Partial"}
 
 
+def test_an_unknown_status_is_a_usage_error_naming_the_allowed_ones(db: Path) -> None:
+    done = maas(db.parent, "inspect", "completeness", "--status", "Bogus", "--db", str(db))
+    message = " ".join(done.stderr.split()).lower()
+    assert done.returncode == 2 and done.stdout == ""
+    assert "--status" in message and "'bogus' is not one of 'missing', 'partial', 'complete'" in message
+    assert "traceback" not in message
+
+
 def test_completeness_rows_follow_observation_time(db: Path) -> None:
     starts = [when(r["observation_start"]) for r in inspect(db, "completeness")]
     assert starts == sorted(starts)  # type: ignore[type-var]
