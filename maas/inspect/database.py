@@ -28,10 +28,17 @@ from maas.store.duckdb import restored_interrupts
 
 ALLOWED = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
+_MAGIC = b"DUCK"
 
 
 class QueryError(MaasError):
     """A query inspect will not run (a write, several statements) or DuckDB could not run."""
+
+    exit_code = 2
+
+
+class NotADatabase(StoreError):
+    """The path names no DuckDB file: the user gave the wrong one (exit 2, as for usage errors)."""
 
     exit_code = 2
 
@@ -137,27 +144,35 @@ def _text(value: Any) -> str | None:
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     if not path.is_file():
-        raise StoreError(f"{path}: no such DuckDB file (a replay output, an export or the embedded store)")
+        raise NotADatabase(f"{path}: no such DuckDB file (a replay output, an export or the embedded store)")
     try:
         conn = duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:
-        raise _open_error(path, exc) from None
     except duckdb.Error as exc:
-        raise StoreError(f"{path} cannot be opened: {_first_line(exc)}") from None
+        raise _open_error(path, exc) from None
     conn.execute("SET TimeZone = 'UTC'")
     return conn
 
 
-def _open_error(path: Path, exc: duckdb.IOException) -> MaasError:
+def _open_error(path: Path, exc: duckdb.Error) -> MaasError:
+    """DuckDB's own words mislead for some files (a ``.json`` one is taken for an in-memory
+    database), so a file without DuckDB's magic bytes is named for what it is first."""
     message = _first_line(exc)
     pid = _LOCK_PID.search(message)
-    if "lock" in message.lower():
+    if isinstance(exc, duckdb.IOException) and "lock" in message.lower():
         holder = pid.group(1) if pid else "unknown"
         return LockHeldError(
             f"{path} is being written by PID {holder} (DuckDB allows no reader beside "
             "a writer): inspect it when that run ends, or inspect a replay output"
         )
+    if not _has_duckdb_magic(path):
+        return NotADatabase(f"{path} is not a DuckDB database file")
     return StoreError(f"{path} cannot be opened: {message}")
+
+
+def _has_duckdb_magic(path: Path) -> bool:
+    """DuckDB's file header: an 8-byte checksum, then ``DUCK``."""
+    with path.open("rb") as handle:
+        return handle.read(len(_MAGIC) + 8)[8:] == _MAGIC
 
 
 def _first_line(exc: BaseException) -> str:

@@ -20,7 +20,7 @@ from maas.catalog import Catalog
 from maas.config import Settings
 from maas.config.secrets import mask_url
 from maas.errors import ConfigError
-from maas.inspect.database import Database, Rows
+from maas.inspect.database import Database, NotADatabase, Rows
 from maas.inspect.export import Slice, fresh_duckdb
 from maas.inspect.export import export as export_slices
 from maas.inspect.filters import parse_filters
@@ -294,8 +294,13 @@ def _catalog(ctx: typer.Context) -> Catalog:
 
 
 def _database(ctx: typer.Context, db: Path | None) -> Database:
-    settings = state(ctx).settings
-    return Database(db or _configured_file(settings), _catalog(ctx).views)
+    views = _catalog(ctx).views
+    if db is None:
+        return Database(_configured_file(state(ctx).settings), views)
+    try:
+        return Database(db, views)
+    except NotADatabase as exc:
+        raise typer.BadParameter(str(exc), param_hint="--db") from None
 
 
 def _configured_file(settings: Settings) -> Path:

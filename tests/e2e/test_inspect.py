@@ -149,3 +149,23 @@ def test_a_store_that_is_not_a_file_needs_db(site: Site, tmp_path: Path) -> None
     elsewhere.write_settings("http://127.0.0.1:9")
     result = elsewhere.maas("inspect", "tables")
     assert result.returncode == 2 and "pass --db FILE" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("comp.jsonl", '{"a": 1}\n', "comp.jsonl is not a DuckDB database file"),  # DuckDB: in-memory
+        ("notes.txt", "hello\n", "notes.txt is not a DuckDB database file"),
+        ("nope.duckdb", None, "nope.duckdb: no such DuckDB file"),
+    ],
+)
+def test_db_that_is_no_duckdb_file_is_a_usage_error(
+    site: Site, tmp_path: Path, name: str, content: str | None, reason: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    result = site.maas("inspect", "tables", "--db", str(path))
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2 and "--db" in message and reason in message, message
+    assert "Traceback" not in message and "Catalog Error" not in message
