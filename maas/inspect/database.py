@@ -120,6 +120,11 @@ class Database:
         more = limit is not None and len(fetched) > limit
         return Rows(columns, [tuple(_text(v) for v in row) for row in fetched[:limit]], more)
 
+    def columns(self, relation: str) -> list[str]:
+        """The columns of a table or view, in order (no row is read)."""
+        cursor = self.execute(f"SELECT * FROM {quote(relation)} LIMIT 0")
+        return [d[0] for d in cursor.description or []]
+
     def tables(self) -> list[str]:
         """The store's tables (not the temporary views), by name."""
         cursor = self.execute(

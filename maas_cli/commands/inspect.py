@@ -341,7 +341,8 @@ def _show_view(
     output: Path | None,
     limit: int,
 ) -> None:
-    pairs = [_pair(f) for f in filters or []]
+    given = [_pair(f) for f in filters or []]
+    pairs = list(given)
     if value is not None:
         if chosen.key is None:
             raise typer.BadParameter(f"view {chosen.name!r} takes no value (it has no key column)")
@@ -352,7 +353,19 @@ def _show_view(
                 f"view {chosen.name!r} is not available in {database.path}: "
                 f"{database.unavailable[chosen.name]}"
             )
+        _check_columns(chosen.name, database.columns(chosen.name), given)
         _emit(database, view_sql(chosen, pairs), fmt, output, limit)
+
+
+def _check_columns(view_name: str, columns: list[str], pairs: list[tuple[str, str]]) -> None:
+    """Refused before the query: DuckDB's binder error names neither the option nor the columns."""
+    unknown = [column for column, _ in pairs if column not in columns]
+    if unknown:
+        raise typer.BadParameter(
+            f"view {view_name!r} has no column {', '.join(map(repr, unknown))} "
+            f"(its columns: {', '.join(columns)})",
+            param_hint="--filter",
+        )
 
 
 def _pair(text: str) -> tuple[str, str]:

@@ -126,6 +126,14 @@ def test_catalog_views(site: Site) -> None:
     assert unavailable.returncode == 2 and "not available in replay.duckdb" in unavailable.stderr
 
 
+def test_a_filter_on_an_unknown_column_names_the_option_and_the_columns(site: Site) -> None:
+    result = site.maas("inspect", "view", "chain", "--filter", "nosuchcol=1", "--db", "replay.duckdb")
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2 and "--filter" in message, message
+    assert "view 'chain' has no column 'nosuchcol' (its columns: name, value, doubled, tripled)" in message
+    assert "Binder Error" not in message and "Traceback" not in message
+
+
 def test_investigations_need_a_catalog_view(site: Site) -> None:
     result = site.maas("inspect", "product", "S1A_X", "--db", "replay.duckdb")
     assert result.returncode == 2 and "the catalogs in use provide no 'product' view" in result.stderr
