@@ -9,7 +9,10 @@ hashes — and every ``maas inspect`` query runs on it as on a replay output.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +46,45 @@ def fresh_duckdb(path: Path, *, replace: bool = False, append: bool = False) -> 
     """
     if path.exists() and not (replace or append):
         raise OutputExists(f"{path} exists: pass --force to replace it (or write to another file)")
-    lock = ProcessLock(path.with_name(path.name + ".lock"), f"embedded store {path}")
+    lock = ProcessLock(_beside(path, ".lock"), f"embedded store {path}")
     with lock:
         if replace:
-            for old in (path, path.with_name(path.name + ".wal")):
+            for old in (path, _beside(path, ".wal")):
                 old.unlink(missing_ok=True)
         return DuckDBStore(path)
+
+
+@contextmanager
+def output_store(path: Path, *, replace: bool = False, append: bool = False) -> Iterator[DuckDBStore]:
+    """An embedded store at ``path`` for the block: new, replacing (``replace``) or extending
+    (``append``) one; closed when the block ends.
+
+    A new or replacing export is written beside ``path`` under a temporary name and renamed over
+    it only once the block succeeded: a failed export leaves neither an empty file that makes
+    the next run ask for --force nor, with --force, a half-replaced one. The lock beside
+    ``path`` is held throughout, so a file another process has open is never replaced under it.
+    An append writes in place (ids are upserted: running it again finishes the job).
+    """
+    if path.exists() and not (replace or append):
+        raise OutputExists(f"{path} exists: pass --force to replace it (or write to another file)")
+    if append and path.exists():
+        with closing(DuckDBStore(path)) as store:
+            yield store
+        return
+    with ProcessLock(_beside(path, ".lock"), f"embedded store {path}"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+        try:
+            with closing(DuckDBStore(scratch / path.name)) as store:
+                yield store
+            _beside(path, ".wal").unlink(missing_ok=True)  # a stale WAL would be replayed into it
+            (scratch / path.name).replace(path)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _beside(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
 
 
 def export(

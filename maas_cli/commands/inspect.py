@@ -21,7 +21,7 @@ from maas.config import Settings
 from maas.config.secrets import mask_url
 from maas.errors import ConfigError
 from maas.inspect.database import Database, NotADatabase, Rows
-from maas.inspect.export import Slice, fresh_duckdb
+from maas.inspect.export import Slice, output_store
 from maas.inspect.export import export as export_slices
 from maas.inspect.filters import parse_filters
 from maas.inspect.listing import tables_sql, view_sql, views_rows
@@ -29,10 +29,12 @@ from maas.inspect.output import write
 from maas.inspect.report import build as build_report
 from maas.inspect.views import View
 from maas.model import DocumentClass
-from maas.store.factory import create_store, duckdb_path
+from maas.store.factory import BACKENDS, create_store, duckdb_path
 from maas_cli.defaults import catalog_for
 from maas_cli.help import MaasTyper
 from maas_cli.options import state
+
+OPENSEARCH_MODULE = "maas.store.opensearch"
 
 app = MaasTyper(help="Investigate with DuckDB SQL and ready-made views.", no_args_is_help=True)
 
@@ -241,22 +243,29 @@ def export(
             "'FIELD >= V' (>, <=, <), 'FIELD exists'.",
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
-    append: Annotated[bool, typer.Option("--append", help="Add to --out if it exists.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace --out if it exists (once the export succeeded).")
+    ] = False,
+    append: Annotated[
+        bool,
+        typer.Option("--append", help="Add to --out if it exists (in place: run again after a failure)."),
+    ] = False,
 ) -> None:
     """Copy a slice of the live store (OpenSearch) into a DuckDB file for offline investigation.
 
     Every matching document is copied (a point-in-time scan: no 10,000-hit cap), into the
-    tables the embedded store would use, so `maas inspect sql --db FILE` works on it.
+    tables the embedded store would use, so `maas inspect sql --db FILE` works on it. The file
+    is written under a temporary name and appears only once the export succeeded. The
+    configured store (store.url, MAAS_STORE_URL) must be OpenSearch.
     """
     settings = state(ctx).settings
     catalog = _catalog(ctx)
     slices = [Slice(c, parse_filters(c, query or [])) for c in _classes(catalog, families)]
+    _require_opensearch(settings)
     with ExitStack() as stack:
         source = create_store(settings, read_only=True)
         stack.callback(source.close)
-        target = fresh_duckdb(out, replace=force, append=append)
-        stack.callback(target.close)
+        target = stack.enter_context(output_store(out, replace=force, append=append))
         with _Copying() as progress:
             copied = export_slices(source, target, slices, progress.copied)
     for family, count in copied.items():
@@ -310,6 +319,18 @@ def _configured_file(settings: Settings) -> Path:
             "pass --db FILE (a replay output, or an export: `maas inspect export`)"
         )
     return duckdb_path(settings.store.url)
+
+
+def _require_opensearch(settings: Settings) -> None:
+    """Checked before the store is opened: the embedded one would export its own documents (or
+    fail on a file not written yet), which is not what --from-opensearch asks for. Store
+    capabilities exist only once a store is open, so the factory's backend table decides."""
+    module, _ = BACKENDS.get(urlsplit(settings.store.url).scheme, ("", ""))
+    if module != OPENSEARCH_MODULE:
+        raise ConfigError(
+            f"--from-opensearch: the configured store ({mask_url(settings.store.url)}) is not "
+            "OpenSearch: set store.url (or MAAS_STORE_URL) to http(s)://host:9200"
+        )
 
 
 def _classes(catalog: Catalog, families: list[str]) -> list[DocumentClass]:

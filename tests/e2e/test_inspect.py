@@ -177,3 +177,29 @@ def test_db_that_is_no_duckdb_file_is_a_usage_error(
     message = " ".join(result.stderr.split())
     assert result.returncode == 2 and "--db" in message and reason in message, message
     assert "Traceback" not in message and "Catalog Error" not in message
+
+
+def test_export_refuses_a_store_that_is_not_opensearch(site: Site, tmp_path: Path) -> None:
+    out = tmp_path / "e1.duckdb"
+    result = site.maas("inspect", "export", "--from-opensearch", "test-raw", "--out", str(out))
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2 and result.stdout == "", message
+    assert "--from-opensearch: the configured store (duckdb:///" in message and "is not OpenSearch" in message
+    assert "store.url" in message and "MAAS_STORE_URL" in message
+    assert not out.exists()
+
+
+def test_a_failed_export_leaves_no_output_and_keeps_a_replaced_one(tmp_path: Path) -> None:
+    down = Site(tmp_path)
+    down.write_settings("http://127.0.0.1:1")
+    out, kept = tmp_path / "e2.duckdb", tmp_path / "kept.duckdb"
+    kept.write_bytes(b"the file --force would have replaced")
+    for _ in range(2):  # the second run fails the same way: no leftover asks for --force
+        failed = down.maas("inspect", "export", "--from-opensearch", "test-raw", "--out", str(out))
+        assert failed.returncode == 1 and "exists" not in failed.stderr, failed.stderr
+    forced = down.maas("inspect", "export", "--from-opensearch", "test-raw", "--out", str(kept), "--force")
+    assert forced.returncode == 1, forced.stderr
+    assert kept.read_bytes() == b"the file --force would have replaced"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".duckdb" or "partial" in p.name) == [
+        "kept.duckdb"
+    ]

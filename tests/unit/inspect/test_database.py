@@ -12,7 +12,7 @@ import pytest
 from chain_catalog import CATALOG, DOUBLED, RAW
 
 from maas.inspect.database import Database, QueryError
-from maas.inspect.export import OutputExists, Slice, export, fresh_duckdb
+from maas.inspect.export import OutputExists, Slice, export, fresh_duckdb, output_store
 from maas.inspect.filters import parse_filters
 from maas.inspect.listing import tables_sql, view_sql
 from maas.inspect.output import write
@@ -152,3 +152,24 @@ def test_export_output_is_fresh_replaced_or_extended(path: Path, tmp_path: Path)
             fresh_duckdb(out)
     finally:
         source.close()
+
+
+def test_export_output_appears_only_when_the_export_succeeded(path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "slice.duckdb"
+    with closing(DuckDBStore(path, read_only=True)) as source:
+        for options, low, expected in (({}, 25, 5), ({"append": True}, 20, 10), ({"replace": True}, 28, 2)):
+            with output_store(out, **options) as target:
+                export(source, target, [Slice(RAW, [Range("value", gte=low)])])
+            with closing(DuckDBStore(out, read_only=True)) as written:
+                assert written.count(RAW) == expected
+        before = out.read_bytes()
+        with pytest.raises(RuntimeError), output_store(out, replace=True) as target:
+            export(source, target, [Slice(RAW)])
+            raise RuntimeError("the source failed half-way")
+        assert out.read_bytes() == before  # --force: the old file stays until the new one is whole
+        with pytest.raises(RuntimeError), output_store(tmp_path / "new.duckdb"):
+            raise RuntimeError("the source failed at once")
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
+        "slice.duckdb",
+        "store.duckdb",
+    ]
