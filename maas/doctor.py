@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from maas.config import Settings, mask_url, redactor
+from maas.errors import MaasError
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,12 @@ def _writable(path: Path) -> bool:
 
 
 def _opensearch(settings: Settings) -> str:
+    from maas.store._bulk import endpoint, translate_errors
     from maas.store.factory import opensearch_client
 
-    info = opensearch_client(settings, timeout=5).info()
+    client = opensearch_client(settings, timeout=5)
+    with translate_errors("reading its version", endpoint(client)):
+        info = client.info()
     return f"{info['version'].get('distribution', 'opensearch')} {info['version']['number']}"
 
 
@@ -85,7 +89,9 @@ def _run(component: str, url: str, probe: Probe, settings: Settings) -> Check:
     try:
         return Check(component, mask_url(url), True, probe(settings))
     except Exception as exc:  # a probe reports any failure; it never crashes doctor
-        reason = redactor.mask(f"{type(exc).__name__}: {exc}".strip())
+        # Ours already say what failed; a foreign one is named by its type.
+        text = str(exc) if isinstance(exc, MaasError) else f"{type(exc).__name__}: {exc}"
+        reason = redactor.mask(text.strip())
         return Check(component, mask_url(url), False, reason)
 
 

@@ -22,8 +22,9 @@ from maas.bus.factory import pika_parameters
 from maas.bus.live import LiveQueue, LiveTopology
 from maas.bus.rabbitmq import SINGLE_ACTIVE_ARGUMENT
 from maas.bus.topology import Binding
-from maas.config import Settings
+from maas.config import Settings, mask_url
 from maas.errors import BusError, BusUnavailable
+from maas.unreachable import cannot_connect, reason
 
 DEFAULT_PORTS = {"amqp": ("http", 15672), "amqps": ("https", 15671)}
 _QUEUE_COLUMNS = "name,messages_ready,messages_unacknowledged,consumers,arguments"
@@ -74,8 +75,11 @@ class ManagementAPI:
         url = f"{self.base_url}{path}"
         try:
             response = self._session.get(url, params=params, timeout=self._timeout_s)
-        except requests.RequestException as exc:
-            raise BusUnavailable(f"RabbitMQ management API unreachable at {url}: {exc}") from None
+        except requests.ConnectionError as exc:
+            doing = f"reading {path} of the RabbitMQ management API"
+            raise BusUnavailable(cannot_connect(self.base_url, exc, doing)) from None
+        except requests.RequestException as exc:  # a timeout reading the answer, a bad URL
+            raise BusUnavailable(f"RabbitMQ management API at {mask_url(url)}: {reason(exc)}") from None
         if response.status_code >= 400:
             raise _status_error(url, response)
         return response.json()

@@ -23,6 +23,7 @@ from opensearchpy.exceptions import SerializationError, TransportError
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential, wait_random
 
 from maas.errors import StoreError, StoreUnavailable
+from maas.unreachable import cannot_connect
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -162,6 +163,7 @@ class BulkSender:
     def __init__(self, client: OpenSearch, max_docs: int, max_bytes: int, policy: RetryPolicy):
         self._client, self._max_docs, self._max_bytes = client, max_docs, max_bytes
         self._policy = policy
+        self._url = endpoint(client)
 
     def send(self, ops: Sequence[BulkOp]) -> list[ItemReply]:
         """One reply per operation, in order; RETRYABLE ones exhausted the attempts."""
@@ -201,7 +203,7 @@ class BulkSender:
     def _request(self, payloads: list[bytes]) -> list[ItemReply]:
         """One ``_bulk`` call; a whole-request 429/5xx makes each of its items retryable."""
         try:
-            with translate_errors():
+            with translate_errors("sending a bulk request", self._url):
                 response = self._client.bulk(body=b"".join(payloads), filter_path=_BULK_FILTER)
         except OpenSearchUnavailable as exc:
             if exc.status is None:  # no answer at all: the outcome is unknown, stop here
@@ -232,13 +234,19 @@ class OpenSearchError(StoreError):
         self.status = status
 
 
+def endpoint(client: OpenSearch) -> str:
+    """The URL the client talks to, for error messages (the client's errors do not carry it)."""
+    return str(client.transport.get_connection().host)
+
+
 @contextmanager
-def translate_errors(what: str = "OpenSearch") -> Iterator[None]:
-    """Client exceptions become ours where they enter: unreachable/overloaded → transient."""
+def translate_errors(what: str = "OpenSearch", where: str = "OpenSearch") -> Iterator[None]:
+    """Client exceptions become ours where they enter: unreachable/overloaded → transient.
+    ``what`` is the operation ("scanning 'x'"), ``where`` the server's URL."""
     try:
         yield
     except ClientConnectionError as exc:
-        raise OpenSearchUnavailable(f"{what} unreachable: {exc.error or exc}") from exc
+        raise OpenSearchUnavailable(cannot_connect(where, exc, what)) from exc
     except TransportError as exc:
         status = exc.status_code if isinstance(exc.status_code, int) else None
         message = f"{what} answered {exc.status_code}: {_transport_reason(exc)}"

@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -49,6 +50,7 @@ from maas.store._bulk import (
     Verdict,
     batched,
     describe,
+    endpoint,
     translate_errors,
 )
 from maas.store._opensearch_query import ID_FIELD, query, sort_clause
@@ -175,6 +177,7 @@ class OpenSearchStore:
         pit_keep_alive: str = "2m",
     ) -> None:
         self._client = client
+        self._url = endpoint(client)
         self._read_chunk = min(bulk_max_docs, MAX_RESULT_WINDOW)
         self._sender = BulkSender(client, bulk_max_docs, bulk_max_bytes, retry or RetryPolicy())
         self._conflict_rounds, self._shards, self._replicas = conflict_rounds, shards, replicas
@@ -205,6 +208,10 @@ class OpenSearchStore:
         store = settings.store
         return cls(client, bulk_max_docs=store.bulk_max_docs, bulk_max_bytes=store.bulk_max_bytes, **options)
 
+    def _errors(self, what: str) -> AbstractContextManager[None]:
+        """The client's errors as ours, naming the operation and the server's URL."""
+        return translate_errors(what, self._url)
+
     # --- setup ------------------------------------------------------------------------------
 
     def setup(self, classes: Iterable[DocumentClass]) -> None:
@@ -225,7 +232,7 @@ class OpenSearchStore:
         self._installed.add(doc_class.family)
 
     def _put_template(self, doc_class: DocumentClass, body: dict[str, Any]) -> None:
-        with translate_errors(f"installing the index template {doc_class.family!r}"):
+        with self._errors(f"installing the index template {doc_class.family!r}"):
             self._client.indices.put_index_template(name=doc_class.family, body=body)
             self._client.indices.put_mapping(
                 index=doc_class.family,
@@ -237,7 +244,7 @@ class OpenSearchStore:
 
     def _installed_fingerprint(self, name: str) -> str | None:
         try:
-            with translate_errors(f"reading the index template {name!r}"):
+            with self._errors(f"reading the index template {name!r}"):
                 found = self._client.indices.get_index_template(
                     name=name, filter_path="index_templates.index_template._meta"
                 )
@@ -457,7 +464,7 @@ class OpenSearchStore:
         found: dict[str, _Stored] = {}
         for chunk in batched(pairs, self._read_chunk):
             docs = [{"_index": index, "_id": doc_id} for index, doc_id in chunk]
-            with translate_errors("reading documents by id"):
+            with self._errors("reading documents by id"):
                 answer = self._client.mget(body={"docs": docs}, filter_path=_MGET_FILTER, **_source(fields))
             found.update(_found(answer.get("docs", [])))
         return found
@@ -478,7 +485,7 @@ class OpenSearchStore:
         return found
 
     def _search(self, family: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-        with translate_errors(f"searching {family!r}"):
+        with self._errors(f"searching {family!r}"):
             answer = self._client.search(
                 index=family,
                 body={**body, "track_total_hits": False},
@@ -525,7 +532,7 @@ class OpenSearchStore:
         try:
             while pit is not None:
                 body["pit"] = {"id": pit, "keep_alive": self._keep_alive}
-                with translate_errors(f"scanning {doc_class.family!r}"):
+                with self._errors(f"scanning {doc_class.family!r}"):
                     answer = self._client.search(body=body, filter_path=_SEARCH_FILTER)
                 hits, pit = answer.get("hits", {}).get("hits", []), answer.get("pit_id", pit)
                 yield from hits
@@ -537,7 +544,7 @@ class OpenSearchStore:
 
     def _open_pit(self, family: str) -> str | None:
         try:
-            with translate_errors(f"opening a point in time on {family!r}"):
+            with self._errors(f"opening a point in time on {family!r}"):
                 answer = self._client.create_pit(index=family, params={"keep_alive": self._keep_alive})
         except OpenSearchError as exc:
             if exc.status == 404:  # nothing written yet: no index behind the alias
@@ -550,13 +557,13 @@ class OpenSearchStore:
         if pit is None:
             return
         try:
-            with translate_errors("closing a point in time"):
+            with self._errors("closing a point in time"):
                 self._client.delete_pit(body={"pit_id": [pit]})
         except (OpenSearchError, OpenSearchUnavailable) as exc:
             log.warning("could not close a point in time (it will expire): %s", exc)
 
     def count(self, doc_class: DocumentClass, filters: Sequence[Filter] = ()) -> int:
-        with translate_errors(f"counting {doc_class.family!r}"):
+        with self._errors(f"counting {doc_class.family!r}"):
             answer = self._client.count(
                 index=doc_class.family,
                 body={"query": query(doc_class, filters)},
@@ -584,7 +591,7 @@ class OpenSearchStore:
         families = [doc_class.family] if doc_class else sorted(self._families)
         if not families:
             return
-        with translate_errors("refreshing"):
+        with self._errors("refreshing"):
             self._client.indices.refresh(
                 index=",".join(families), ignore_unavailable=True, allow_no_indices=True
             )

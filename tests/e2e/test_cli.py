@@ -115,6 +115,18 @@ def test_doctor_names_an_unreachable_broker_and_why(tmp_path: Path) -> None:
     assert f"broker unreachable at 127.0.0.1:{port}: [Errno 111] Connection refused" in result.stdout
 
 
+def test_doctor_says_in_one_line_why_the_store_cannot_be_reached(tmp_path: Path) -> None:
+    cfg = tmp_path / "maas.yaml"
+    cfg.write_text("store:\n  url: http://127.0.0.1:1\n  username: u\n  password: env:MAAS_T_SECRET\n")
+    env = {"MAAS_T_SECRET": "very-secret-42", "MAAS_CONFIG": str(cfg), "COLUMNS": "300"}
+    result = maas("doctor", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    store = next(line for line in result.stdout.splitlines() if " store " in line)
+    assert "http://127.0.0.1:1: cannot connect (Connection refused) while reading its version" in store
+    assert store.count("Connection refused") == 1 and "Error" not in store
+    assert "very-secret-42" not in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("command", [["routing", "setup"], ["dlq", "list"]], ids=" ".join)
 def test_a_one_shot_command_gives_up_on_an_unreachable_broker_in_seconds(
     command: list[str], tmp_path: Path

@@ -328,7 +328,10 @@ def test_management_errors_are_clear_and_mask_the_password(
     closed = make_site(tmp_path / "a", {**bus, "management_url": "http://127.0.0.1:1"})
     down = closed.maas("routing", "show")
     assert down.returncode == 1
-    assert "management API unreachable at http://127.0.0.1:1/api/vhosts/%2F" in down.stderr
+    assert down.stderr == (
+        "error: http://127.0.0.1:1: cannot connect (Connection refused) "
+        "while reading /api/vhosts/%2F of the RabbitMQ management API\n"
+    )
 
     refused = make_site(tmp_path / "b", {**bus, "management_url": management_url})
     refused.env[PASSWORD_ENV] = "wrong-password-x1"

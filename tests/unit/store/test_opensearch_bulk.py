@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as ClientConnectionError
 from opensearchpy.exceptions import TransportError
 
@@ -26,7 +27,7 @@ from maas.store._bulk import (
 )
 from maas.store._opensearch_query import query, sort_clause
 from maas.store.base import Exists, Range, Term, Terms
-from maas.store.opensearch import _Target, index_template
+from maas.store.opensearch import OpenSearchStore, _Target, index_template
 
 pytestmark = pytest.mark.unit
 
@@ -118,7 +119,17 @@ def test_refusals_are_permanent_and_silence_is_unavailable() -> None:
     assert not refused.value.transient and refused.value.status == 400
     with pytest.raises(StoreUnavailable) as down, translate_errors("bulk"):
         raise ClientConnectionError("N/A", "Connection refused", None)
-    assert down.value.transient and "unreachable" in str(down.value)
+    assert down.value.transient and "cannot connect" in str(down.value)
+
+
+def test_a_refused_connection_is_one_line_naming_the_url_and_the_operation() -> None:
+    store = OpenSearchStore(OpenSearch(hosts=["http://127.0.0.1:1"], max_retries=0))
+    with pytest.raises(StoreUnavailable) as down:
+        list(store.scan(doc_class()))
+    assert str(down.value) == (
+        "http://127.0.0.1:1: cannot connect (Connection refused) "
+        "while opening a point in time on 'unit-thing'"
+    )
 
 
 # --- requests ----------------------------------------------------------------------------------
