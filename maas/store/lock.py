@@ -4,6 +4,13 @@ The lock is a ``flock`` on the file, not the file's existence: the kernel drops 
 holder dies, so a lock file left behind by a dead process is simply taken over, and two
 processes can never both believe they hold it. Inside one process the lock is shared (counted),
 because several stores or threads of one program are one writer.
+
+A clean release removes the file, so none is left beside a closed database. Removing a lock
+file is the classic race: another process may have opened it just before and lock the removed
+file after, while a third creates and locks a new one. So the holder removes it while still
+holding the lock, and whoever gets a lock checks that the path still names the file it locked,
+starting again if not: only a holder removes the file, so a lock on the file the path names is
+the lock.
 """
 
 from __future__ import annotations
@@ -43,10 +50,18 @@ class ProcessLock:
                 _held[self.path] = (fd, holders - 1)
                 return
             os.ftruncate(fd, 0)
+            self.path.unlink(missing_ok=True)  # still locked: see the module docstring
             os.close(fd)  # closing the descriptor drops the flock
 
     def _lock_file(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        while not _names(self.path, fd := self._try_lock()):
+            os.close(fd)  # its holder removed it between our open and our lock: take the new one
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+
+    def _try_lock(self) -> int:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -54,8 +69,6 @@ class ProcessLock:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise LockHeldError(f"{self.what} is in use by PID {holder}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return fd
 
     def __enter__(self) -> ProcessLock:
@@ -64,3 +77,13 @@ class ProcessLock:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+def _names(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
