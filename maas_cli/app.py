@@ -6,11 +6,14 @@ Exit codes: 0 ok, 1 failure, 2 usage or configuration error,
 
 from __future__ import annotations
 
+import errno
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from maas import __version__
 from maas.config import redactor
@@ -91,13 +94,13 @@ def main() -> None:
     try:
         result = app(standalone_mode=False)
     except MaasError as exc:
-        # soft_wrap: one line per problem, whatever the width (cron mail and logs are grepped)
-        Console(stderr=True).print(
-            f"[red]error:[/red] {redactor.mask(str(exc))}", highlight=False, soft_wrap=True
-        )
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
     except typer.Abort:
         sys.exit(130)
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user named: an unexpected bug, shown whole
+            raise
+        _fail(_os_error(exc), _os_exit_code(exc))
     except Exception as exc:  # click usage errors carry their own exit code
         code = getattr(exc, "exit_code", None)
         if code is None:
@@ -106,3 +109,32 @@ def main() -> None:
             exc.show()
         sys.exit(code)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    # soft_wrap: one line per problem, whatever the width (cron mail and logs are grepped)
+    line = Text.assemble(("error:", "red"), " ", redactor.mask(message))  # a '[' in a path is no markup
+    Console(stderr=True).print(line, highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+# The path itself is wrong (missing, not a directory, taken, not ours): the user must change the
+# command or the settings, as for a usage error. Anything else (disk full, I/O) may pass.
+_PATH_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError)
+
+
+def _os_error(exc: OSError) -> str:
+    """Any command that writes or reads a file the user named fails the same way: the path, why."""
+    where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else str(exc.filename)
+    return f"{where}: {_reason(exc)}"
+
+
+def _reason(exc: OSError) -> str:
+    """mkdir's parents=True meets a file where a directory goes with 'File exists', which hides why."""
+    if isinstance(exc, FileExistsError) and Path(exc.filename).exists() and not Path(exc.filename).is_dir():
+        return "exists and is not a directory"
+    return exc.strerror or str(exc)
+
+
+def _os_exit_code(exc: OSError) -> int:
+    return 2 if isinstance(exc, _PATH_ERRORS) or exc.errno == errno.EROFS else 1

@@ -31,7 +31,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON out
 MetricsPortOpt = Annotated[
     int | None,
     typer.Option(
-        "--metrics-port", help="Serve /health, /ready (store and bus reachable) and /metrics on this port."
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve /health, /ready (store and bus reachable) and /metrics on this port "
+        "(0: any free port, logged).",
     ),
 ]
 

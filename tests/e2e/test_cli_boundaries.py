@@ -1,0 +1,64 @@
+"""What every command does at the CLI boundary: paths it cannot write, option ranges, commands
+that cannot work on the embedded deployment. Each ends in one ``error:`` line, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+SAMPLE = Path(__file__).resolve().parents[2] / "backups" / "sample"
+
+
+def maas(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The default embedded configuration: no settings file, no MAAS_* variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "maas_cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def refused(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("cds", "sample", "--out", "/proc/maas-sample"),
+            "error: /proc/maas-sample: No such file or directory",
+        ),
+        (("cds", "sample", "--out", "/dev/null/sample"), "error: /dev/null/sample: Not a directory"),
+        (("replay", str(SAMPLE), "--out", "/proc/x.duckdb"), "error: /proc/x.duckdb.lock: No such file or"),
+    ],
+    ids=["sample-proc", "sample-under-a-file", "replay-proc"],
+)
+def test_an_output_path_that_cannot_be_created_is_named_with_the_reason(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    assert message in refused(maas(tmp_path, *args))
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+@pytest.mark.parametrize(
+    "command", [("collect", "--collector", "mission-plans-nfs"), ("engine", "pool", "product")]
+)
+def test_a_metrics_port_out_of_range_is_a_usage_error(
+    tmp_path: Path, command: tuple[str, ...], port: str
+) -> None:
+    stderr = refused(maas(tmp_path, *command, "--metrics-port", port))
+    assert "Invalid value for '--metrics-port'" in stderr
+    assert not (tmp_path / ".maas").exists()  # refused before the store was opened
