@@ -22,7 +22,8 @@ from maas_cli.runtime import routing_for
 app = MaasTyper(
     help=(
         "Look at, replay or purge dead-lettered messages. An unreachable broker is retried for "
-        "bus.one_shot_reconnect_max_s (15 s by default), then the command fails (exit 1)."
+        "bus.one_shot_reconnect_max_s (15 s by default), then the command fails (exit 1). Needs a "
+        "distributed bus (bus.url amqp://…): the embedded bus keeps no dead letters (exit 2)."
     ),
     no_args_is_help=True,
 )
@@ -33,16 +34,25 @@ ReplayLimitOpt = Annotated[
 ]
 
 
+# What the memory bus held is gone with the process that ran the chain: nothing to read here.
+_EMBEDDED = (
+    "the embedded in-process bus ({url}) keeps no dead letters between processes, so there are none "
+    "to list, show, replay or purge. On the embedded deployment 'maas collect' and 'maas replay' "
+    "report the engine messages they dead-lettered when they end ('maas replay' then exits 1), "
+    "their log names each with the reason, and the raw payloads stay in the archive to replay "
+    "after a fix. 'maas dlq' needs a distributed bus: set bus.url (MAAS_BUS_URL) to "
+    "amqp://HOST:5672/VHOST"
+)
+
+
 @contextmanager
 def _dead_letters(ctx: typer.Context) -> Iterator[tuple[Bus, Topology]]:
     settings = state(ctx).settings
     routing, _ = routing_for(settings)
     bus = create_bus(settings, client_name="maas-dlq")
     if not bus.capabilities.persistent:
-        Console(stderr=True).print(
-            "note: the embedded in-process bus keeps no dead letters between runs; "
-            "each run reports its dead letters when it ends"
-        )
+        bus.close()
+        raise ConfigError(_EMBEDDED.format(url=settings.bus.url))
     try:
         yield bus, routing.topology(settings.bus)
     finally:

@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 from prometheus_client import CollectorRegistry
 
-from maas.bus.base import declare_in_use
+from maas.bus.base import Bus, declare_in_use
 from maas.bus.factory import create_bus
+from maas.config import Settings
 from maas.engine.pool import Pool
-from maas.errors import BusInterrupted
+from maas.errors import BusInterrupted, ConfigError
 from maas.observe import PoolMetrics, readiness, serve
 from maas.store.factory import create_store
 from maas_cli.help import MaasTyper
@@ -37,12 +38,17 @@ def pool(
     exits 0 at once and the broker redelivers what was not acknowledged.
     Transient failures retry through delay queues; permanent ones and exhausted retries go
     to the dead-letter queue (see `maas dlq`).
+
+    Needs a distributed bus (bus.url amqp://…): on the embedded bus (memory://) it exits 2,
+    since the engine chain of the embedded deployment runs inside `maas collect` and
+    `maas replay`.
     """
     settings = state(ctx).settings
     routing, catalog = routing_for(settings)
     registry = CollectorRegistry()
     metrics = PoolMetrics(registry, name)
-    store, bus = create_store(settings), create_bus(settings, f"maas-pool-{name}", long_running=True)
+    bus = _distributed_bus(settings, name)
+    store = create_store(settings)
     stop = stop_on_signals(bus.interrupt, "the current batch")
     try:
         declare_in_use(bus, routing.topology(settings.bus))
@@ -73,3 +79,18 @@ def pool(
     finally:
         bus.close()
         store.close()
+
+
+def _distributed_bus(settings: Settings, name: str) -> Bus:
+    """An in-process bus lives and dies with this process: no other process could ever publish
+    to the pool, which would wait for good. Refused before the store is opened."""
+    bus = create_bus(settings, f"maas-pool-{name}", long_running=True)
+    if bus.capabilities.distributed:
+        return bus
+    bus.close()
+    raise ConfigError(
+        f"engine pools need a distributed bus, and {settings.bus.url} is the embedded in-process "
+        "one: nothing could ever publish to this pool. Set bus.url (MAAS_BUS_URL) to "
+        "amqp://HOST:5672/VHOST; on the embedded deployment the engine chain runs inside "
+        "'maas collect' and 'maas replay', no pool is needed"
+    )

@@ -62,3 +62,29 @@ def test_a_metrics_port_out_of_range_is_a_usage_error(
     stderr = refused(maas(tmp_path, *command, "--metrics-port", port))
     assert "Invalid value for '--metrics-port'" in stderr
     assert not (tmp_path / ".maas").exists()  # refused before the store was opened
+
+
+def test_an_engine_pool_on_the_embedded_bus_is_refused_instead_of_waiting_for_good(tmp_path: Path) -> None:
+    stderr = refused(maas(tmp_path, "engine", "pool", "publication"))
+    assert "engine pools need a distributed bus, and memory:// is the embedded in-process one" in stderr
+    assert "bus.url" in stderr and "'maas collect' and 'maas replay'" in stderr
+    assert not (tmp_path / ".maas").exists()  # refused before the store was opened
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("list",),
+        ("show", "cds.publication"),
+        ("replay", "cds.publication"),
+        ("purge", "cds.publication", "--yes"),
+    ],
+    ids=lambda c: c[0],
+)
+def test_dead_letters_on_the_embedded_bus_are_refused_saying_where_they_are_seen(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    stderr = refused(maas(tmp_path, "dlq", *command))
+    assert "the embedded in-process bus (memory://) keeps no dead letters between processes" in stderr
+    assert "'maas collect' and 'maas replay' report the engine messages they dead-lettered" in stderr
+    assert "does not exist" not in stderr
