@@ -45,7 +45,9 @@ def replay(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Fresh DuckDB file to replay into (default: replay.duckdb).", show_default=False
+            "--out",
+            help="Fresh DuckDB file to replay into, in an existing directory (default: replay.duckdb).",
+            show_default=False,
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
@@ -88,6 +90,7 @@ def replay(
     message was dead-lettered. The collector journal is never touched.
     """
     _exist(paths)
+    _out_parent(out)
     settings = state(ctx).settings
     catalog = catalog_for(settings)
     collectors = _collectors(settings, catalog, config_dir)
@@ -146,13 +149,24 @@ def _exist(paths: list[Path]) -> None:
         raise typer.BadParameter(f"{', '.join(missing)}: no such file or directory", param_hint="PATHS")
 
 
+def _out_parent(out: Path | None) -> None:
+    """A typo'd directory in --out is a usage error, not a directory tree created in silence."""
+    parent = (out or DEFAULT_OUT).parent
+    if not parent.is_dir():
+        reason = "is not a directory" if parent.exists() else "no such directory"
+        raise typer.BadParameter(f"{parent}: {reason} (--out's directory must exist)", param_hint="--out")
+
+
 def _collectors(settings: Settings, catalog: Catalog, config_dir: Path | None) -> Collectors:
     directory = config_dir or settings.collectors_dir or catalog.collectors_dir
     if directory is None:
         raise ConfigError("no collectors directory: set 'collectors_dir' or pass --config-dir")
     if not directory.is_dir():
         raise ConfigError(f"collectors directory {directory} does not exist")
-    return Collectors(load_collectors(directory, catalog.models), str(directory))
+    configs = load_collectors(directory, catalog.models)
+    if not configs:  # every payload would fail as 'unknown collector', one line each
+        raise ConfigError(f"collectors directory {directory} defines no collector (see --config-dir)")
+    return Collectors(configs, str(directory))
 
 
 def _routing(settings: Settings, catalog: Catalog) -> RoutingFile | None:

@@ -200,3 +200,24 @@ def test_a_missing_path_is_a_usage_error_that_creates_no_output(site: Site) -> N
     assert f"{typo}: no such file or directory" in result.stderr
     assert not list(site.root.glob("typo.duckdb*"))
     site.ok("replay", str(site.archive), "--out", "typo.duckdb")
+
+
+@pytest.mark.parametrize(
+    ("out", "reason"),
+    [("typo/dir/r.duckdb", "no such directory"), ("maas.yaml/r.duckdb", "is not a directory")],
+)
+def test_a_typo_in_the_out_directory_is_a_usage_error_that_creates_nothing(
+    site: Site, out: str, reason: str
+) -> None:
+    result = site.maas("replay", str(site.archive), "--out", out)
+    assert result.returncode == 2, result.stderr
+    assert f"{Path(out).parent}: {reason}" in result.stderr and "Traceback" not in result.stderr
+    assert not (site.root / "typo").exists()
+
+
+def test_a_config_dir_defining_no_collector_is_a_usage_error_that_creates_nothing(site: Site) -> None:
+    (site.root / "empty").mkdir()
+    result = site.maas("replay", str(site.archive), "--config-dir", "empty", "--out", "r.duckdb")
+    assert result.returncode == 2, result.stderr
+    assert "collectors directory empty defines no collector" in result.stderr
+    assert "FAILED" not in result.stderr and not list(site.root.glob("r.duckdb*"))
