@@ -11,6 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from maas_cli.app import app
+from maas_cli.help import reflow
 
 pytestmark = pytest.mark.unit
 
@@ -58,3 +59,32 @@ def test_flags_show_no_value_placeholder_and_valued_options_do(path: tuple[str, 
             assert placeholder is None, f"{' '.join(path)} {long_names[0]} shows {placeholder}"
         else:
             assert placeholder is not None, f"{' '.join(path)} {long_names[0]} shows no placeholder"
+
+
+def description(path: tuple[str, ...], columns: int) -> list[list[str]]:
+    """The paragraphs of a help page's description (between the usage line and the first box)."""
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    text = result.output.split("╭")[0].split("Usage:", 1)[1].split("\n", 1)[1]
+    blocks = re.split(r"\n\s*\n", text)
+    return [[line.strip() for line in block.splitlines() if line.strip()] for block in blocks]
+
+
+@pytest.mark.parametrize("path", list(EVERY_COMMAND), ids=lambda p: " ".join(p) or "maas")
+def test_help_prose_reflows_at_the_terminal_width(path: tuple[str, ...]) -> None:
+    """A line ends early only where its paragraph or a list item ends: the next word did not fit."""
+    width = 80 - 2  # rich's margin of one column on each side
+    for paragraph in description(path, 80):
+        for line, following in zip(paragraph, paragraph[1:], strict=False):
+            if re.match(r"[-*•] |\d+[.)] ", following):
+                continue
+            next_word = following.split()[0]
+            assert len(line) + 1 + len(next_word) > width, f"{' '.join(path)}: {line!r} / {following!r}"
+
+
+def test_reflow_joins_prose_and_keeps_lists_blocks_and_what_follows_the_cut() -> None:
+    text = "Title.\n\nProse wrapped\nfor the source.\n\n- one\n- two\n\n\bkept\nas is\n\fprivate\nnotes"
+    assert (
+        reflow(text)
+        == "Title.\n\nProse wrapped for the source.\n\n- one\n- two\n\n\bkept\nas is\n\fprivate\nnotes"
+    )
