@@ -114,7 +114,12 @@ class Target:
 
 
 class CollectorRun:
-    """Runs collectors once; ``dry_run`` fetches and extracts but writes nothing."""
+    """Runs collectors once; ``dry_run`` fetches and extracts but writes nothing.
+
+    ``unreadable_raises``: a payload that cannot be read at all raises its ExtractError instead of
+    counting as a rejection. A collection goes on past it (its bytes are archived for a replay
+    after a fix), while for a replay it is an archive entry that failed.
+    """
 
     def __init__(
         self,
@@ -126,10 +131,12 @@ class CollectorRun:
         since: datetime | None = None,
         lease_ttl: timedelta = timedelta(minutes=30),
         hooks: Hooks | None = None,
+        unreadable_raises: bool = False,
     ) -> None:
         self.target, self.models, self.tls = target, models, tls
         self.dry_run, self.since, self.lease_ttl = dry_run, since, lease_ttl
         self.hooks = hooks or Hooks()
+        self.unreadable_raises = unreadable_raises
 
     def run(self, collectors: Sequence[CollectorConfig]) -> list[CollectorStats]:
         try:
@@ -227,6 +234,8 @@ class CollectorRun:
         try:
             result = extract(collector.extract, payload.data, _context(collector, payload))
         except ExtractError as exc:  # its message already starts with the source (payload.name)
+            if self.unreadable_raises:
+                raise
             self._reject(stats, str(exc))
             return []
         for error in result.errors:

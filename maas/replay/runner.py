@@ -21,6 +21,7 @@ from maas.bus.topology import Topology
 from maas.catalog import Catalog
 from maas.collector.archive import ArchivedEntry, Sidecar
 from maas.collector.config import CollectorConfig
+from maas.collector.extract import ExtractError
 from maas.collector.run import CollectorRun, Target
 from maas.collector.sources.base import Checkpoint, Payload
 from maas.config.settings import BusSettings, TLSSettings
@@ -95,7 +96,7 @@ class Replayer:
         )
         patterns = _patterns(topology, settings.collect_exchange)
         target = Target(store, bus, settings.collect_exchange, patterns, archive=None)
-        self.run = CollectorRun(target, catalog.models, TLSSettings())
+        self.run = CollectorRun(target, catalog.models, TLSSettings(), unreadable_raises=True)
         self._pending = 0  # changed documents published since the chain last ran
         self._warned: set[tuple[str, str]] = set()
         self._hashes: dict[str, str] = {}  # collector id -> its configuration hash
@@ -132,13 +133,15 @@ class Replayer:
 
     def _ingest(self, collector: CollectorConfig, entry: ArchivedEntry, report: ReplayReport) -> None:
         stats = report.stats_for(collector)
-        before = stats.created + stats.updated
+        before, problems = stats.created + stats.updated, len(stats.problems)
         try:
             self.run.ingest(collector, _payload(entry), stats)
         except MaasError as exc:
             stats.payloads -= 1  # counted as a failure instead
-            report.fail(entry.path, str(exc))
+            report.fail(entry.path, exc.reason if isinstance(exc, ExtractError) else str(exc))
             log.error("replay of %s failed: %s", entry.path, exc)
+        # A rejected record is named by its payload's base name: the archive path says which one.
+        stats.problems[problems:] = [f"{entry.path}: {p}" for p in stats.problems[problems:]]
         self._pending += stats.created + stats.updated - before
 
     def _check_version(self, collector: CollectorConfig, sidecar: Sidecar, report: ReplayReport) -> None:

@@ -85,9 +85,11 @@ def replay(
 
     Reads only the archive and its sidecars, never the remote interface; each payload is
     re-extracted with the collector configuration its sidecar names. By default it writes a
-    fresh DuckDB file, so a replay never touches production. Unusable archive entries are
-    listed with the reason and the rest is replayed. Exits 1 if any entry failed or an engine
-    message was dead-lettered. The collector journal is never touched.
+    fresh DuckDB file, so a replay never touches production. Unusable archive entries (a
+    payload that cannot be read at all included) are listed with their archive path and the
+    reason, and the rest is replayed; a single bad record is a rejection, named the same way.
+    Exits 1 if any entry failed or an engine message was dead-lettered. The collector journal
+    is never touched.
     """
     _exist(paths)
     _out_parent(out)

@@ -221,3 +221,21 @@ def test_a_config_dir_defining_no_collector_is_a_usage_error_that_creates_nothin
     assert result.returncode == 2, result.stderr
     assert "collectors directory empty defines no collector" in result.stderr
     assert "FAILED" not in result.stderr and not list(site.root.glob("r.duckdb*"))
+
+
+def test_a_payload_that_cannot_be_read_fails_the_replay_and_every_problem_names_its_archive_path(
+    tmp_path: Path,
+) -> None:
+    """Collect goes on past an unreadable payload (a rejection); for a replay it is a failed entry."""
+    site = Site.create(tmp_path / "site")
+    site.drop("c.csv", "name,value\ne,12abc\nf,6\n")  # one bad record in a readable payload
+    site.drop("z.csv", "name,other\nx,1\n")  # no 'value' column: the whole payload is unreadable
+    site.ok("collect")
+    unreadable, bad_row = (next(p for p in site.payloads() if p.name == n) for n in ("z.csv.gz", "c.csv.gz"))
+    result = site.maas("replay", str(site.archive), "--out", "r.duckdb")
+    assert result.returncode == 1, result.stderr
+    assert f"FAILED {unreadable}: " in result.stderr and "value" in result.stderr
+    assert f"{bad_row}: c.csv:2: record 2: value" in result.stderr  # still a rejection, exit 1 or not
+    code, report = replay_json(site, str(site.archive), "--out", "r2.duckdb")
+    assert code == 1 and [f["path"] for f in report["failures"]] == [str(unreadable)]
+    assert report["totals"]["payloads"] == 1 and report["totals"]["rejected"] == 1
