@@ -166,11 +166,22 @@ def acquire(
     payloads = int(current.data.get("payloads") or 0) if current else 0
     recovering = current is not None and current.data.get("clean_exit") is False
     state = SourceState.from_json(entry_state)
-    seen = {**_load_seen(store, interface, collector_id), **state.seen}
-    pending = dict(state.seen)
-    return Lease(
-        store, interface, collector_id, owner, ttl, replace(state, seen=seen), payloads, recovering, pending
-    )
+    seen = _with_seen(store, interface, collector_id, state)
+    return Lease(store, interface, collector_id, owner, ttl, seen, payloads, recovering, dict(state.seen))
+
+
+def peek(store: Store, interface: str, collector_id: str) -> SourceState:
+    """The state the next run would start from, read without the lease and without writing, so
+    that a dry run previews what that run would collect (and never blocks it)."""
+    doc_id = JOURNAL.id_for(interface, collector_id)
+    current = store.get(JOURNAL, [doc_id]).get(doc_id)
+    state = SourceState.from_json((current.data.get("state") or {}) if current else {})
+    return _with_seen(store, interface, collector_id, state)
+
+
+def _with_seen(store: Store, interface: str, collector_id: str, state: SourceState) -> SourceState:
+    """The entry's pending seen files over those already written as documents."""
+    return replace(state, seen={**_load_seen(store, interface, collector_id), **state.seen})
 
 
 def _load_seen(store: Store, interface: str, collector_id: str) -> dict[str, SeenFile]:

@@ -25,7 +25,7 @@ from maas.bus.topology import routed
 from maas.collector.archive import Archive, ArchiveContext
 from maas.collector.config import CollectorConfig
 from maas.collector.extract import SOURCE_KEY, ExtractError, extract
-from maas.collector.journal import Lease, acquire
+from maas.collector.journal import Lease, acquire, peek
 from maas.collector.sources.base import Payload, Rejected, Source, SourceState
 from maas.collector.sources.factory import create_source
 from maas.config.settings import TLSSettings
@@ -162,7 +162,7 @@ class CollectorRun:
             if self.dry_run
             else acquire(self.target.store, collector.interface_name, collector.id, self.lease_ttl)
         )
-        state = lease.state if lease else SourceState()
+        state = lease.state if lease else peek(self.target.store, collector.interface_name, collector.id)
         if self.since is not None:
             state = replace(state, watermark=self.since)
         clean = False

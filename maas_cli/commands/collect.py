@@ -66,7 +66,11 @@ def collect(
     ] = True,
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="Fetch and extract, write nothing, print documents as JSON lines."),
+        typer.Option(
+            "--dry-run",
+            help="Preview the next run: fetch and extract what the journal says is new, print the "
+            "documents as JSON lines; write, archive, publish and journal nothing.",
+        ),
     ] = False,
     since: Annotated[
         datetime | None, typer.Option("--since", help="Collect from this date (ISO 8601, UTC) for backfill.")

@@ -142,6 +142,20 @@ def test_dry_run_writes_nothing(site: Path) -> None:
     assert not (site / "archive").exists()
 
 
+def test_dry_run_previews_what_the_next_run_collects_and_leaves_the_journal(site: Path) -> None:
+    (site / "inbox" / "a.csv").write_text("name,value\na,1\n")
+    assert maas(site, "collect").returncode == 0
+    (site / "inbox" / "b.csv").write_text("name,value\nb,2\n")
+    preview = maas(site, "collect", "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert [json.loads(line)["data"]["name"] for line in preview.stdout.splitlines()] == ["b"]
+    assert "payloads=1" in preview.stderr
+    after = maas(site, "collect")  # the journal did not move: b is still new
+    assert after.returncode == 0, after.stderr
+    assert "collector inbox-csv (Inbox): payloads=1 records=1 created=1" in after.stderr
+    assert stored(site)[0] == {"a": 1, "b": 2}
+
+
 def test_overlapping_run_exits_3(site: Path) -> None:
     with ProcessLock(site / "state" / "locks" / "collect-inbox-csv.lock", "collector inbox-csv"):
         result = maas(site, "collect")
