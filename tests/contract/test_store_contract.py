@@ -153,6 +153,13 @@ def test_get_leaves_out_missing_ids(store: Store, products: DocumentClass) -> No
     assert store.get(products, []) == {}
 
 
+def test_a_family_never_written_reads_as_empty(store: Store, products: DocumentClass) -> None:
+    """What a dry run's journal read meets on a new deployment: no table, no index yet."""
+    assert store.get(products, [products.id_for("P000001")]) == {}
+    assert list(store.find(products)) == []
+    assert store.count(products) == 0
+
+
 def test_documents_read_back_equal(store: Store, products: DocumentClass) -> None:
     doc = products.make(
         {
