@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from maas.collector.extract import ExtractSpec
 from maas.collector.sources.config import SourceConfig
-from maas.config.loader import read_yaml, validate
+from maas.config.loader import Lines, nearest_line, read_yaml, validate
 from maas.config.references import unresolved
 from maas.errors import ConfigError, ConfigProblem
 from maas.model import ModelRegistry
@@ -88,21 +88,69 @@ def check_collector_file(
 ) -> list[ConfigProblem]:
     """The file's problems; with ``resolve``, also the secrets and files its enabled collectors name.
 
-    Disabled collectors are left out of resolving: their secrets need not exist yet.
+    With ``models``, also what makes every record of a collector fail its model, which the
+    extraction says before any payload (``model_mismatches``). Disabled collectors are left
+    out of resolving: their secrets need not exist yet.
     """
     try:
         collectors = load_collector_file(path, models)
     except ConfigError as exc:
         return exc.problems
-    if not resolve:
+    if models is None and not resolve:
         return []
     lines = read_yaml(path)[1]
-    enabled = ((i, c) for i, c in enumerate(collectors) if c.enabled)
-    return [p for i, c in enabled for p in unresolved(c, str(path), lines, ("collectors", i))]
+    problems = []
+    for i, collector in enumerate(collectors):
+        if models is not None:
+            problems += model_mismatches(collector, models, str(path), lines, ("collectors", i))
+        if resolve and collector.enabled:
+            problems += unresolved(collector, str(path), lines, ("collectors", i))
+    return problems
+
+
+def model_mismatches(
+    collector: CollectorConfig, models: ModelRegistry, file: str, lines: Lines, key: tuple[str | int, ...]
+) -> list[ConfigProblem]:
+    """What would make the model refuse every record of the collector, known from its file alone.
+
+    A record has exactly the fields of ``extract.fields`` (a field with nothing to read is
+    None), so a model field that is required, a key or the partition and that the extraction
+    does not name is missing from every record, and a field the model does not declare is in
+    every record: the model refuses both. Whether a named field has a value in a given payload
+    is only known at run time.
+    """
+    doc_class = models[collector.model]
+    fields = collector.extract.root.fields
+    at = (*key, "extract", "fields")
+    problems = []
+    needed = [n for n, f in doc_class.fields.items() if f.required or n in doc_class.key]
+    if doc_class.partition.field and doc_class.partition.field not in needed:
+        needed.append(doc_class.partition.field)
+    missing = [name for name in needed if name not in fields]
+    if missing:
+        reason = (
+            f"model {collector.model!r} needs field(s) {', '.join(missing)} (required, key or "
+            "partition), which this extraction does not set: every record would be refused"
+        )
+        problems.append(ConfigProblem(file, nearest_line(at, lines), ".".join(map(str, at)), reason))
+    for name in fields:
+        if name not in doc_class.fields:
+            reason = (
+                f"not a field of model {collector.model!r} (its fields: {', '.join(doc_class.fields)}): "
+                "every record would be refused"
+            )
+            field_key = (*at, name)
+            problems.append(
+                ConfigProblem(file, nearest_line(field_key, lines), ".".join(map(str, field_key)), reason)
+            )
+    return problems
 
 
 def load_collectors(directory: Path, models: ModelRegistry | None = None) -> list[CollectorConfig]:
     """Every collector of every ``*.yaml`` file of a directory; ids must be unique."""
+    if not directory.is_dir():  # not "no collector defined": the directory named is not there
+        reason = "not a directory" if directory.exists() else "no such directory"
+        raise ConfigError(f"collectors directory {directory}: {reason}")
     problems: list[ConfigProblem] = []
     collectors: list[CollectorConfig] = []
     for path in sorted(directory.glob("*.y*ml")):

@@ -6,12 +6,12 @@ instead of stopping at the first, so an operator fixes everything in one edit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from maas.config.loader import read_yaml
 from maas.config.references import unresolved
-from maas.config.settings import ENV_SOURCE, Settings, load_settings
+from maas.config.settings import Settings, is_environment, key_path, load_settings
 from maas.errors import ConfigError, ConfigProblem
 
 FileCheck = Callable[[Path], list[ConfigProblem]]
@@ -29,15 +29,17 @@ def yaml_only(path: Path) -> list[ConfigProblem]:
 def check_settings(
     config_path: Path | None, *, resolve: bool = False
 ) -> tuple[Settings | None, list[ConfigProblem]]:
-    """The settings and their problems; with ``resolve``, also the secrets and files they name."""
+    """The settings and their problems; with ``resolve``, also the secrets and files they name.
+
+    Each problem names where its value was set: ``file:line: key`` or the ``MAAS_*`` variable.
+    """
     try:
         settings = load_settings(config_path)
     except ConfigError as exc:
         return None, exc.problems
     if not resolve:
         return settings, []
-    lines = read_yaml(config_path)[1] if config_path else {}
-    return settings, unresolved(settings, str(config_path) if config_path else ENV_SOURCE, lines)
+    return settings, [settings.problem(key_path(p.key), p.reason) for p in unresolved(settings, None, {})]
 
 
 def check_files(
@@ -45,17 +47,60 @@ def check_files(
     routing_file: Path | None,
     collector_check: FileCheck = yaml_only,
     routing_check: FileCheck = yaml_only,
+    settings: Settings | None = None,
 ) -> tuple[list[ConfigProblem], list[Path]]:
-    """Problems of every collector file and of the routing file, and the files checked."""
+    """Problems of every collector file and of the routing file, and the files checked.
+
+    A directory or file that is not there is a problem of the key naming it, located where
+    ``settings`` set it (file and line, or the variable) when they did.
+    """
     problems: list[ConfigProblem] = []
     checked: list[Path] = []
-    if collectors_dir is not None and not collectors_dir.is_dir():
-        problems.append(ConfigProblem(str(collectors_dir), None, "", "collectors directory does not exist"))
-    elif collectors_dir is not None:
-        for path in sorted(collectors_dir.glob("*.y*ml")):
-            checked.append(path)
-            problems += collector_check(path)
+    if collectors_dir is not None:
+        missing = _not_there(collectors_dir, directory=True)
+        if missing:
+            problems.append(_missing("collectors_dir", collectors_dir, missing, settings))
+        else:
+            for path in sorted(collectors_dir.glob("*.y*ml")):
+                checked.append(path)
+                problems += collector_check(path)
     if routing_file is not None:
-        checked.append(routing_file)
-        problems += routing_check(routing_file)
+        missing = _not_there(routing_file, directory=False)
+        if missing:
+            problems.append(_missing("routing_file", routing_file, missing, settings))
+        else:
+            checked.append(routing_file)
+            problems += routing_check(routing_file)
     return problems, checked
+
+
+def missing_path(settings: Settings, key: str, path: Path, *, directory: bool) -> ConfigProblem | None:
+    """A problem when the directory (``collectors_dir``) or file (``routing_file``) a command
+    is about to read is not there, naming the key and where the settings set it."""
+    reason = _not_there(path, directory=directory)
+    return _missing(key, path, reason, settings) if reason else None
+
+
+def _not_there(path: Path, *, directory: bool) -> str | None:
+    if not path.exists():
+        return "no such directory" if directory else "no such file"
+    if directory and not path.is_dir():
+        return "not a directory"
+    if not directory and path.is_dir():
+        return "a directory, not a file"
+    return None
+
+
+def _missing(key: str, path: Path, reason: str, settings: Settings | None) -> ConfigProblem:
+    if settings is not None and getattr(settings, key) == path:
+        return settings.problem((key,), f"{path}: {reason}")
+    return ConfigProblem(str(path), None, "", reason)  # a catalog's default, or given by the caller
+
+
+def summary(problems: Sequence[ConfigProblem]) -> str:
+    """``N problem(s) in F file(s)`` counting distinct files; the environment is no file."""
+    files = {p.file for p in problems if p.file and not is_environment(p.file)}
+    places = [f"{len(files)} file(s)"] if files else []
+    if any(is_environment(p.file) for p in problems):
+        places.append("the environment")
+    return f"{len(problems)} problem(s)" + (f" in {' and '.join(places)}" if places else "")

@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from maas.config import Settings
+from maas.config.settings import duckdb_file
 from maas.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
     from maas.store.base import Store
-
-_DUCKDB_PREFIX = "duckdb:///"
 
 # URL scheme -> (module, class). Imported only when chosen, so the embedded deployment never
 # loads opensearch-py. Each class offers ``from_settings(settings, *, read_only) -> Store``.
@@ -45,9 +44,12 @@ def create_store(settings: Settings, *, read_only: bool = False) -> Store:
 
 
 def duckdb_path(url: str) -> Path:
-    if not url.startswith(_DUCKDB_PREFIX):
-        raise ValueError(f"not a duckdb URL: {url!r} (expected duckdb:///path/file.duckdb)")
-    return Path(url[len(_DUCKDB_PREFIX) :] or "maas.duckdb")
+    """The file of a ``duckdb:`` URL, parsed as the settings validate it (a ConfigError, never a
+    bare ValueError, for one that is not a DuckDB file URL)."""
+    try:
+        return duckdb_file(url)
+    except ValueError as exc:
+        raise ConfigError(f"store.url: {exc}") from None
 
 
 def opensearch_client(settings: Settings, timeout: float | None = None) -> OpenSearch:

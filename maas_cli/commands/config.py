@@ -11,7 +11,7 @@ from rich.console import Console
 
 from maas.collector.config import check_collector_file
 from maas.config import Settings
-from maas.config.checks import check_files, check_settings
+from maas.config.checks import check_files, check_settings, summary
 from maas.engine.routing import check_routing
 from maas.errors import ConfigError, ConfigProblem
 from maas_cli.defaults import catalog_for
@@ -49,7 +49,7 @@ def validate(ctx: typer.Context, resolve: ResolveOpt = False) -> None:
     for problem in problems:
         err.print(problem.render(), markup=False, soft_wrap=True)
     if problems:
-        err.print(f"{len(problems)} problem(s) in {len(checked)} file(s)", markup=False)
+        err.print(summary(problems), markup=False)
         raise typer.Exit(2)
     source = "" if path else " (settings from defaults and MAAS_*)"
     references = (
@@ -69,6 +69,7 @@ def _business_checks(settings: Settings, resolve: bool) -> tuple[list[ConfigProb
         settings.routing_file or catalog.routing_file,
         collector_check=lambda p: check_collector_file(p, catalog.models, resolve=resolve),
         routing_check=lambda p: check_routing(p, catalog.engines),
+        settings=settings,
     )
 
 
@@ -79,6 +80,21 @@ def show(ctx: typer.Context) -> None:
 
 
 PAGES = ("settings", "collectors", "routing")
+_SETTINGS_INTRO = """\
+Every configuration file (settings, collectors, routing) is plain YAML: tags (`!!python/...`,
+`!custom`), merge keys (`<<`) and a key written twice in one mapping are errors.
+
+Relative paths written in a settings file (`archive_dir`, `state_dir`, `collectors_dir`,
+`routing_file`, the `tls` files, `file:` secret references, the path of a `duckdb:///` store
+URL) are relative to the directory of the settings file; given by a `MAAS_*` variable, and in
+the defaults, they are relative to the working directory.
+
+Environment variables override the file: `MAAS_<KEY>` for a top-level key (`MAAS_ARCHIVE_DIR`),
+`MAAS_<SECTION>__<KEY>` for a key of a section (`MAAS_BUS__PREFETCH`), and `MAAS_STORE_URL`,
+`MAAS_BUS_URL`. An unknown key below a section (`MAAS_STORE__URLL`) is an error; any other
+`MAAS_*` variable is not a setting and is ignored (other tools and `env:NAME` secrets use such
+names), with a warning when it is spelled almost like a setting (`MAAS_ARCHIVE_DIRR`,
+`MAAS_STORE_USERNAME`)."""
 
 
 @app.command()
@@ -102,4 +118,6 @@ def reference(
         raise ConfigError(f"unknown reference page {page!r}; choose one of: {', '.join(PAGES)}")
     title = f"{page} file reference"
     intro = f"Rendered from the schema by `maas config reference {page}`; unknown keys are errors."
+    if page == "settings":
+        intro += "\n\n" + _SETTINGS_INTRO
     print(render(title, models[page], intro), end="")

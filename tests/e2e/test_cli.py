@@ -77,7 +77,10 @@ def test_config_validate_resolve_names_what_cannot_be_read_and_never_a_value(tmp
     assert f"{cfg}:4: store.password: secret env:MAAS_T_SECRET: environment variable is not set" in (
         resolved.stderr
     )
-    assert f"{cfg}:6: tls.ca_file: cannot read ca.pem (No such file or directory)" in resolved.stderr
+    # relative to the settings file's directory, shown as resolved
+    assert f"{cfg}:6: tls.ca_file: cannot read {tmp_path / 'ca.pem'} (No such file or directory)" in (
+        resolved.stderr
+    )
     (tmp_path / "ca.pem").write_text("a CA")
     env = {"MAAS_T_SECRET": "very-secret-42"}
     ok = maas("--config", str(cfg), "config", "validate", "--resolve", env=env, cwd=tmp_path)

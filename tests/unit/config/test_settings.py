@@ -131,7 +131,7 @@ def test_check_files_reports_every_file(tmp_path: Path) -> None:
 
 def test_missing_collectors_dir_is_a_problem(tmp_path: Path) -> None:
     problems, _ = check_files(tmp_path / "nope", None)
-    assert "does not exist" in problems[0].render()
+    assert problems[0].render() == f"{tmp_path / 'nope'}: no such directory"
 
 
 def test_catalogs_from_environment_are_split() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from maas.config import Settings
 from maas.config.settings import STORE_SCHEMES, StoreSettings
-from maas.errors import StoreError
+from maas.errors import ConfigError, StoreError
 from maas.store import factory
 from maas.store.duckdb import DuckDBStore
 from maas.store.factory import create_store, duckdb_path
@@ -25,7 +25,7 @@ def test_every_accepted_scheme_has_a_backend() -> None:
 def test_duckdb_urls_are_relative_with_three_slashes_absolute_with_four() -> None:
     assert duckdb_path("duckdb:///.maas/maas.duckdb") == Path(".maas/maas.duckdb")
     assert duckdb_path("duckdb:////var/lib/maas/maas.duckdb") == Path("/var/lib/maas/maas.duckdb")
-    with pytest.raises(ValueError, match="not a duckdb URL"):
+    with pytest.raises(ConfigError, match="not a DuckDB file URL.*duckdb:///relative/path.duckdb"):
         duckdb_path("duckdb://host/x")
 
 
