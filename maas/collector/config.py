@@ -29,6 +29,7 @@ from maas.collector.extract import ExtractSpec
 from maas.collector.sources.config import SourceConfig
 from maas.config.loader import Lines, nearest_line, read_yaml, validate
 from maas.config.references import unresolved
+from maas.config.secrets import BASE_DIR
 from maas.errors import ConfigError, ConfigProblem
 from maas.model import ModelRegistry
 
@@ -67,7 +68,8 @@ class CollectorFile(BaseModel):
 def load_collector_file(path: Path, models: ModelRegistry | None = None) -> list[CollectorConfig]:
     """The collectors of one file; with ``models``, their families must exist."""
     data, lines = read_yaml(path)
-    collectors = validate(data, CollectorFile, str(path), lines).collectors
+    context = {BASE_DIR: path.parent.resolve()}  # its local paths are relative to the file
+    collectors = validate(data, CollectorFile, str(path), lines, context).collectors
     problems = []
     for i, collector in enumerate(collectors):
         if models is not None and collector.model not in models:

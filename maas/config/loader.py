@@ -219,8 +219,14 @@ def load_model(path: Path, model: type[M], overrides: dict[str, Any] | None = No
     return validate(data | (overrides or {}), model, str(path), lines)
 
 
-def validate(data: Any, model: type[M], file: str | None, lines: Lines | None = None) -> M:
+def validate(
+    data: Any,
+    model: type[M],
+    file: str | None,
+    lines: Lines | None = None,
+    context: dict[str, Any] | None = None,
+) -> M:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except pydantic.ValidationError as exc:
         raise ConfigError(problems_from(exc, file, lines or {})) from None

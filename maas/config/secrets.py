@@ -10,9 +10,10 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import AfterValidator
 from pydantic_core import core_schema
 
 from maas.errors import ConfigError
@@ -55,6 +56,23 @@ def mask_url(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+# Validation context key: the directory a configuration file's relative paths are relative to.
+BASE_DIR = "base_dir"
+
+
+def anchor(path: Path, info: core_schema.ValidationInfo) -> Path:
+    """``path`` relative to the validated file's directory (``BASE_DIR`` of the context), not
+    to wherever the process was started: cron and systemd start it elsewhere. Absolute paths
+    and ``~`` stay as written."""
+    base = (info.context or {}).get(BASE_DIR)
+    if base is None or path.is_absolute() or str(path).startswith("~"):
+        return path
+    return Path(base) / path
+
+
+LocalPath = Annotated[Path, AfterValidator(anchor)]
 
 
 class SecretRef:
@@ -118,7 +136,7 @@ class SecretRef:
 
     @classmethod
     def __get_pydantic_core_schema__(cls, _source: Any, _handler: Any) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(
+        return core_schema.with_info_plain_validator_function(
             cls._validate,
             serialization=core_schema.plain_serializer_function_ser_schema(lambda _v: MASK),
         )
@@ -132,9 +150,12 @@ class SecretRef:
         }
 
     @classmethod
-    def _validate(cls, value: Any) -> SecretRef:
+    def _validate(cls, value: Any, info: core_schema.ValidationInfo) -> SecretRef:
         if isinstance(value, SecretRef):
             return value
         if not isinstance(value, str):
             raise ValueError("a secret reference must be a string like 'env:NAME'")
-        return cls(value)
+        ref = cls(value)
+        if ref.kind == "file":
+            ref.target = str(anchor(Path(ref.target), info))
+        return ref

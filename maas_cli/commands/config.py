@@ -97,6 +97,14 @@ names), with a warning when it is spelled almost like a setting (`MAAS_ARCHIVE_D
 `MAAS_STORE_USERNAME`)."""
 
 
+_COLLECTORS_INTRO = """\
+Local paths written in a collector file (a `filesystem` source's `root`, an `sftp` source's
+`key_file` and `known_hosts`, `file:` secret references) are relative to the directory of that
+file, as in a settings file; a path on the server (an `sftp` or `ftp` `root`) is the server's.
+Absolute paths and `~` are kept as written."""
+_INTROS = {"settings": _SETTINGS_INTRO, "collectors": _COLLECTORS_INTRO}
+
+
 @app.command()
 def reference(
     page: Annotated[str, typer.Argument(help="Which file: settings, collectors or routing.")],
@@ -118,6 +126,6 @@ def reference(
         raise ConfigError(f"unknown reference page {page!r}; choose one of: {', '.join(PAGES)}")
     title = f"{page} file reference"
     intro = f"Rendered from the schema by `maas config reference {page}`; unknown keys are errors."
-    if page == "settings":
-        intro += "\n\n" + _SETTINGS_INTRO
+    if page in _INTROS:
+        intro += "\n\n" + _INTROS[page]
     print(render(title, models[page], intro), end="")

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from maas.collector.extract import jsonpath
 from maas.config import SecretRef
 from maas.config.references import ReadFile
+from maas.config.secrets import LocalPath
 
 
 def _plain_http_url(value: str) -> str:
@@ -69,7 +70,7 @@ class _FileGates(_Strict):
 
 class FilesystemConfig(_FileGates):
     type: Literal["filesystem"]
-    root: Path
+    root: LocalPath
 
 
 class SftpConfig(_FileGates):
@@ -78,10 +79,10 @@ class SftpConfig(_FileGates):
     port: int = Field(default=22, gt=0, lt=65536)
     username: str = Field(min_length=1)
     password: SecretRef | None = None
-    key_file: Annotated[Path | None, ReadFile(expand_user=True)] = None
+    key_file: Annotated[LocalPath | None, ReadFile(expand_user=True)] = None
     key_passphrase: SecretRef | None = None
-    known_hosts: Annotated[Path, ReadFile(expand_user=True, unless="insecure_accept_any_host_key")] = Field(
-        default_factory=lambda: Path("~/.ssh/known_hosts")
+    known_hosts: Annotated[LocalPath, ReadFile(expand_user=True, unless="insecure_accept_any_host_key")] = (
+        Field(default_factory=lambda: Path("~/.ssh/known_hosts"))
     )
     insecure_accept_any_host_key: bool = False
     root: str = "."

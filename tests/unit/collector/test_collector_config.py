@@ -58,3 +58,48 @@ def test_duplicate_ids_across_files_and_selection(tmp_path: Path) -> None:
     assert [c.id for c in select(collectors, ["other"])] == ["other"]
     with pytest.raises(ConfigError, match="unknown collector id"):
         select(collectors, ["nope"])
+
+
+LOCAL_PATHS = """collectors:
+  - id: local
+    interface_name: I
+    source: {type: filesystem, root: incoming}
+    extract: {format: csv, fields: {name: {path: name}}}
+    model: test-raw
+  - id: remote
+    interface_name: I
+    source:
+      type: sftp
+      host: h
+      username: u
+      root: outgoing
+      key_file: keys/id_ed25519
+      key_passphrase: file:keys/passphrase
+      known_hosts: ~/.ssh/known_hosts
+    extract: {format: csv, fields: {name: {path: name}}}
+    model: test-raw
+  - id: absolute
+    interface_name: I
+    source: {type: ftp, host: h, username: u, password: "file:/run/secrets/ftp", root: /x}
+    extract: {format: csv, fields: {name: {path: name}}}
+    model: test-raw
+"""
+
+
+def test_local_paths_of_a_collector_file_are_relative_to_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in a settings file: cron and systemd start the process in another directory. Paths on
+    the server (an SFTP or FTP root), absolute paths and '~' are left as written."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "c.yaml").write_text(LOCAL_PATHS)
+    monkeypatch.chdir(tmp_path)
+    local, remote, absolute = load_collectors(conf)
+    assert local.source.root == conf / "incoming"
+    assert remote.source.root == "outgoing"
+    assert remote.source.key_file == conf / "keys/id_ed25519"
+    assert remote.source.key_passphrase.reference == f"file:{conf / 'keys/passphrase'}"
+    assert remote.source.known_hosts == Path("~/.ssh/known_hosts")
+    assert absolute.source.password.reference == "file:/run/secrets/ftp"
+    assert absolute.source.root == "/x"
