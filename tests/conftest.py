@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from services import OPENSEARCH, RABBITMQ, Service, services_required
+from services import OPENSEARCH, RABBITMQ, Service, missing
 
 # Property tests check behaviour, not speed: hypothesis' default 200 ms deadline per example
 # turns a busy shared machine into failures (speed is measured by bench/, not by tests).
@@ -46,9 +46,7 @@ def _require(service: Service) -> str:
     reason = service.unreachable_reason()
     if reason is None:
         return service.url
-    if services_required():
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
+    missing(reason)
 
 
 @pytest.fixture(scope="session")

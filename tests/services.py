@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from maas.config.secrets import mask_url_passwords
 
@@ -77,3 +78,13 @@ OPENSEARCH = Service("OpenSearch", "MAAS_TEST_OPENSEARCH_URL", "http://127.0.0.1
 def services_required() -> bool:
     """CI sets MAAS_REQUIRE_SERVICES=1: a missing service is then a failure, never a skip."""
     return os.environ.get(REQUIRE_ENV) == "1"
+
+
+def missing(reason: str) -> NoReturn:
+    """What a test does without a service or tool it needs: skip on a developer's machine, fail
+    in CI (a skipped check there would pass unseen)."""
+    import pytest
+
+    if services_required():
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)

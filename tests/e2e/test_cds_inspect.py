@@ -305,6 +305,7 @@ def test_product_journey(db: Path) -> None:
 def test_product_journey_names_the_archived_payloads_it_came_from(db: Path) -> None:
     """archive_day + fetched_at find exactly the sidecar of a payload that lists the product."""
     rows = inspect(db, "product", journey_product()["product_key"])
+    assert rows, "the journey's product is not found"
     for row in rows:
         day = SAMPLE / row["archive_day"]
         fetched = when(row["fetched_at"])

@@ -222,6 +222,11 @@ def test_drilling_down_to_a_datatake_shows_that_datatake_only(replayed: Replayed
         for ran in runs:
             for hit in ran.response.get("hits", {}).get("hits", []):
                 assert hit["_source"]["datatake_key"] == key, ran.target.label
+    # The aggregations return no documents to check: a datatake that does not exist must leave
+    # every panel empty, or one of them ignores the variable.
+    runs = run(replayed, {"datatake": "nosuchdatatake"}, dashboard="maas-datatake-completeness")
+    leaking = [r.target.label for r in runs if r.hits or r.points]
+    assert not leaking, f"panels ignoring $datatake: {leaking}\n{table(runs)}"
 
 
 def test_the_raw_datasource_counts_each_raw_document_once(replayed: Replayed) -> None:

@@ -27,6 +27,7 @@ import pytest
 import requests
 import yaml
 from chain_catalog import CATALOG, DOUBLED, RAW
+from services import missing
 
 from maas.bus.base import Envelope
 from maas.bus.factory import create_bus
@@ -73,7 +74,7 @@ class RunningPool:
 @pytest.fixture
 def private_vhost(rabbitmq_url: str) -> Iterator[str]:
     if shutil.which("rabbitmqctl") is None:
-        pytest.skip("rabbitmqctl is needed to create and delete a private vhost")
+        missing("rabbitmqctl is needed to create and delete a private vhost")
     user = urlsplit(rabbitmq_url).username or "guest"
     vhost = f"maas-t-{uuid.uuid4().hex[:8]}"
     rabbitmqctl("add_vhost", vhost)

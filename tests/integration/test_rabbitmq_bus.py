@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pika
 import pytest
+from services import missing
 
 from maas.bus.base import Envelope
 from maas.bus.rabbitmq import RabbitMQBus
@@ -76,7 +77,7 @@ def test_consumer_and_publisher_survive_a_broker_restart(
         "127.0.0.1",
         "localhost",
     ):
-        pytest.skip("needs the local broker's rabbitmqctl to restart it")
+        missing("needs the local broker's rabbitmqctl to restart it")
     caplog.set_level(logging.INFO, logger="maas.bus")
     exchange, queue, topology = _topology(uuid.uuid4().hex[:10])
     publisher = RabbitMQBus(pika.URLParameters(rabbitmq_url), "restart-publisher", reconnect_max_s=120)

@@ -1,8 +1,9 @@
 """Issue #5's acceptance, end to end: the real collect pipeline against the real servers and stores.
 
 Each source type (filesystem, SFTP on sshd, FTP on pyftpdlib, OData v4 and v2, an HTTP JSON API)
-is collected by ``CollectorRun`` — archive, extract, validate, write, publish, journal — into a
-DuckDB file and into the live OpenSearch; a second run must find nothing new. Then the gates
+is collected by ``CollectorRun`` — archive, extract, validate, write, publish (on the in-process
+bus; publishing on RabbitMQ is the bus contract's), journal — into a DuckDB file and into the live
+OpenSearch; a second run must find nothing new. Then the gates
 that only matter end to end: a file still being written, a collector SIGKILLed between archive
 and write (``maas collect`` in a subprocess, rerun), and hostile remote names. Last, the
 filesystem and FTPS example collectors of ``cds/config/collectors/`` run on the samples their
@@ -38,6 +39,8 @@ from servers.web import AppServer
 
 from cds.models import MODELS, RAW_MP_DATATAKE
 from maas.bus.memory import MemoryBroker, MemoryBus
+from maas.bus.message import Message
+from maas.bus.topology import Binding, QueueSpec, Topology
 from maas.collector.archive import Archive, ArchivedEntry, read_archive
 from maas.collector.config import CollectorConfig, load_collector_file
 from maas.collector.journal import JOURNAL, JOURNAL_CLASSES
@@ -321,10 +324,20 @@ def store(store_url: str, interface: str) -> Iterator[Store]:
     store.close()
 
 
-def run_once(store: Store, archive: Path, config: CollectorConfig) -> CollectorStats:
-    target = Target(store, MemoryBus(MemoryBroker()), "collect", (), Archive(archive))
+def run_once(
+    store: Store, archive: Path, config: CollectorConfig, published: list[str] | None = None
+) -> CollectorStats:
+    """One collection; with ``published``, someone consumes everything collected, and the ids
+    of the messages sent are appended to it."""
+    bus = MemoryBus(MemoryBroker())
+    everything = QueueSpec("t.collected", (Binding("collect", "#"),))
+    bus.declare(Topology(("collect",), (everything,)))
+    patterns = ("#",) if published is not None else ()
+    target = Target(store, bus, "collect", patterns, Archive(archive))
     (stats,) = CollectorRun(target, CATALOG.models, TLSSettings()).run([config])
     assert stats.error is None, stats.error
+    for delivery in bus.fetch([everything.name], 100_000, 0) if published is not None else ():
+        published += Message.decode(delivery.body).document_ids
     return stats
 
 
@@ -352,17 +365,20 @@ def test_each_source_type_collects_stores_archives_then_finds_nothing_new(
     sample = SAMPLES[kind](request, tmp_path, interface)
     archive = tmp_path / "archive"
 
-    first = run_once(store, archive, sample.collector)
+    published: list[str] = []
+    first = run_once(store, archive, sample.collector, published)
 
     assert (first.payloads, first.archived, first.rejected) == (sample.payloads, sample.payloads, 0)
     assert first.created == len(sample.expected)
     assert stored(store) == sample.expected
+    assert sorted(published) == sorted(sample.expected), "each new document announced once"
     archived = entries(archive)
     assert_sidecars(archived, sample)
 
-    second = run_once(store, archive, sample.collector)
+    second = run_once(store, archive, sample.collector, published)
 
     assert (second.payloads, second.records, second.archived, second.created) == (0, 0, 0, 0)
+    assert len(published) == len(sample.expected), "nothing new, nothing announced"
     assert store.count(PRODUCT) == len(sample.expected)
     assert [e.path for e in entries(archive)] == [e.path for e in archived]
 

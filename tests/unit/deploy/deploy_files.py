@@ -9,9 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from services import services_required
+from services import missing
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
@@ -46,10 +45,7 @@ def tool(name: str) -> str:
     where the whole suite is required to run (CI: ``MAAS_REQUIRE_SERVICES=1``)."""
     path = shutil.which(name)
     if path is None:
-        reason = f"{name} is not installed (see docs/operations.md, 'Validating the deployment files')"
-        if services_required():
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        missing(f"{name} is not installed (see docs/operations.md, 'Validating the deployment files')")
     return path
 
 
