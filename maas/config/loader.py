@@ -50,6 +50,9 @@ def _shown_tag(tag: str) -> str:
     return "!!" + tag.removeprefix(_STANDARD_TAG) if tag.startswith(_STANDARD_TAG) else tag
 
 
+_MAX_VALUES = 100_000  # far more than any configuration file holds
+
+
 class _Reader:
     """Builds the Python value of a composed document, the line of every key path, and a
     problem for every construct a configuration file must not use: tags (``!!python/...``,
@@ -60,6 +63,8 @@ class _Reader:
         self.lines: Lines = {}
         self.problems: list[ConfigProblem] = []
         self._constructor = yaml.constructor.SafeConstructor()
+        self._open: set[int] = set()  # the collections being built: an alias to one loops
+        self._budget = _MAX_VALUES  # aliases can make a small file expand exponentially
 
     def problem(self, path: tuple[str | int, ...], node: yaml.Node, reason: str) -> None:
         key = ".".join(str(part) for part in path)
@@ -70,11 +75,26 @@ class _Reader:
         if id(node) in self.written_tags:
             self.problem(path, node, f"YAML tags are not allowed ({_shown_tag(self.written_tags[id(node)])})")
             return None
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if not isinstance(node, yaml.CollectionNode):
+            return self.scalar(node, path)
+        return self.collection(node, path)
+
+    def collection(self, node: yaml.CollectionNode, path: tuple[str | int, ...]) -> Any:
+        if id(node) in self._open:
+            self.problem(path, node, "an alias refers to a list or mapping that contains it")
+            return None
+        self._budget -= len(node.value)
+        if self._budget < 0:
+            if self._budget + len(node.value) >= 0:  # said once
+                self.problem(path, node, f"more than {_MAX_VALUES:,} values once aliases are expanded")
+            return None
+        self._open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self.mapping(node, path)
             return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.scalar(node, path)
+        finally:
+            self._open.discard(id(node))
 
     def mapping(self, node: yaml.MappingNode, path: tuple[str | int, ...]) -> dict[Any, Any]:
         out: dict[Any, Any] = {}

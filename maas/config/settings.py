@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -130,14 +130,23 @@ class BusSettings(_Strict):
         return None if value is None else _check_url(value, ("http", "https"), "http://host:15672/")
 
 
+# scheme://user:anything@ : a user part with a password, whatever the password holds
+_USER_AND_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:[^@]*@")
+
+
 def _check_url(value: str, schemes: tuple[str, ...], example: str) -> str:
     """Everything the code that later opens the URL would trip on, refused here: the scheme
-    exactly as the backends compare it (lower case), a host, a port that is a number."""
+    exactly as the backends compare it (lower case), a host, a port that is a number.
+
+    A password is looked for in the text first: one holding '/', '?' or '#' ends the URL's
+    host part early, and urllib's complaint about the "port" then quotes the password."""
+    if _USER_AND_PASSWORD.match(value):
+        raise ValueError("do not put a password in the URL; use the 'password: env:NAME' key")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018  # raises ValueError for a port that is not a number in range
-    except ValueError as exc:
-        raise ValueError(f"not a valid URL ({exc}); expected {example}") from None
+    except ValueError:
+        raise ValueError(f"not a valid URL (host, or port from 0 to 65535); expected {example}") from None
     if parts.scheme not in schemes:
         raise ValueError(f"unsupported URL scheme {parts.scheme or '(none)'!r}; expected {example}")
     if not value.startswith(f"{parts.scheme}:"):
@@ -152,10 +161,15 @@ def _check_url(value: str, schemes: tuple[str, ...], example: str) -> str:
 def _check_pika_url(value: str, example: str) -> None:
     """What pika refuses when connecting (``?heartbeat=x``, an unknown ``?name=``), refused now.
     The user part is left out as the bus factory leaves it out (pika cannot parse a user
-    without a password)."""
+    without a password). ``ssl_options`` is refused before pika sees it: pika evaluates it as a
+    Python literal and opens its files, while the bus builds its TLS from the ``tls`` settings."""
     import pika  # a RabbitMQ URL: the bus connects with pika anyway
 
     parts = urlsplit(value)
+    if any(key == "ssl_options" for key, _ in parse_qsl(parts.query, keep_blank_values=True)):
+        raise ValueError(
+            "ssl_options in the URL is not supported: TLS is set by the 'tls' section (amqps://)"
+        )
     try:
         pika.URLParameters(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))
     except (ValueError, TypeError) as exc:
@@ -392,7 +406,7 @@ def anchored(data: dict[str, Any], base: Path, model: type[BaseModel] | None = N
             out[name] = "file:" + _join(base, value.strip().removeprefix("file:"))
         elif model is StoreSettings and name == "url" and value.startswith(DUCKDB_PREFIX):
             rest = value[len(DUCKDB_PREFIX) :]
-            out[name] = DUCKDB_PREFIX + _join(base, rest) if rest else value
+            out[name] = DUCKDB_PREFIX + _join(base, rest or str(duckdb_file(value)))
     return out
 
 

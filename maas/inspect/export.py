@@ -38,13 +38,13 @@ class Slice:
     filters: Sequence[Filter] = ()
 
 
-def fresh_duckdb(path: Path, *, replace: bool = False, append: bool = False) -> DuckDBStore:
-    """An embedded store at ``path``: new, or replacing (``replace``) or extending (``append``) one.
+def fresh_duckdb(path: Path, *, replace: bool = False) -> DuckDBStore:
+    """An embedded store at ``path``: new, or replacing (``replace``) one.
 
     The lock beside the file is taken before anything is removed, so a file another process has
     open is never deleted under it.
     """
-    if path.exists() and not (replace or append):
+    if path.exists() and not replace:
         raise OutputExists(f"{path} exists: pass --force to replace it (or write to another file)")
     lock = ProcessLock(_beside(path, ".lock"), f"embedded store {path}")
     with lock:

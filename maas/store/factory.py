@@ -1,6 +1,7 @@
 """Choose and build a store from its URL: the one place that knows the backends.
 
-``duckdb:///relative/path.duckdb`` (three slashes: relative to the working directory) or
+``duckdb:///relative/path.duckdb`` (three slashes: relative to the settings file that names it,
+else to the working directory) or
 ``duckdb:////absolute/path.duckdb`` (four slashes); ``http(s)://host:9200`` for OpenSearch.
 """
 

@@ -16,11 +16,14 @@ the lock.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from pathlib import Path
 
 from maas.errors import LockHeldError
+
+log = logging.getLogger(__name__)
 
 _held: dict[Path, tuple[int, int]] = {}  # lock path -> (file descriptor, holders in this process)
 _guard = threading.Lock()
@@ -49,9 +52,13 @@ class ProcessLock:
             if holders > 1:
                 _held[self.path] = (fd, holders - 1)
                 return
-            os.ftruncate(fd, 0)
-            self.path.unlink(missing_ok=True)  # still locked: see the module docstring
-            os.close(fd)  # closing the descriptor drops the flock
+            try:
+                os.ftruncate(fd, 0)
+                self.path.unlink(missing_ok=True)  # still locked: see the module docstring
+            except OSError as exc:  # left behind: harmless, the next holder takes it over
+                log.warning("could not remove the lock file %s: %s", self.path, exc.strerror)
+            finally:
+                os.close(fd)  # closing the descriptor drops the flock
 
     def _lock_file(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -380,7 +380,8 @@ def _show_view(
 
 def _check_columns(view_name: str, columns: list[str], pairs: list[tuple[str, str]]) -> None:
     """Refused before the query: DuckDB's binder error names neither the option nor the columns."""
-    unknown = [column for column, _ in pairs if column not in columns]
+    known = {column.casefold() for column in columns}  # DuckDB's names ignore case
+    unknown = [column for column, _ in pairs if column.casefold() not in known]
     if unknown:
         raise typer.BadParameter(
             f"view {view_name!r} has no column {', '.join(map(repr, unknown))} "

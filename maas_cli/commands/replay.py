@@ -163,9 +163,7 @@ def _collectors(settings: Settings, catalog: Catalog, config_dir: Path | None) -
     directory = config_dir or settings.collectors_dir or catalog.collectors_dir
     if directory is None:
         raise ConfigError("no collectors directory: set 'collectors_dir' or pass --config-dir")
-    if not directory.is_dir():
-        raise ConfigError(f"collectors directory {directory} does not exist")
-    configs = load_collectors(directory, catalog.models)
+    configs = load_collectors(directory, catalog.models)  # refuses a directory that is not there
     if not configs:  # every payload would fail as 'unknown collector', one line each
         raise ConfigError(f"collectors directory {directory} defines no collector (see --config-dir)")
     return Collectors(configs, str(directory))

@@ -122,6 +122,17 @@ def test_catalog_views(site: Site) -> None:
         "inspect", "completeness", "--filter", "status=Complete", "--db", "replay.duckdb", "-f", "csv"
     )
     assert complete.stdout == "name,status\na,Complete\nb,Complete\nc,Complete\n"
+    any_case = (
+        "inspect",
+        "completeness",
+        "--filter",
+        "STATUS=Complete",
+        "--db",
+        "replay.duckdb",
+        "-f",
+        "csv",
+    )
+    assert site.ok(*any_case).stdout == complete.stdout  # column names ignore case, as in DuckDB
     unavailable = site.maas("inspect", "view", "orphans", "--db", "replay.duckdb")
     assert unavailable.returncode == 2 and "not available in replay.duckdb" in unavailable.stderr
 

@@ -85,6 +85,19 @@ def test_anchors_and_aliases_stay_allowed(tmp_path: Path) -> None:
     assert settings.bus.username == settings.store.username == "maas"
 
 
+def test_an_alias_inside_its_own_anchor_is_a_problem_not_a_recursion_error(tmp_path: Path) -> None:
+    (problem,) = problems_of(write(tmp_path, "catalogs: &a [*a]\n"))
+    assert problem.endswith(":1: catalogs.0: an alias refers to a list or mapping that contains it")
+
+
+def test_aliases_expanding_a_small_file_into_millions_of_values_are_refused(tmp_path: Path) -> None:
+    """Ten aliases of ten aliases... : 10**7 values from seven lines, which validation would walk."""
+    lines = ["a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 7)]
+    (problem,) = problems_of(write(tmp_path, "\n".join(lines) + "\n"))
+    assert "more than 100,000 values once aliases are expanded" in problem
+
+
 # ---- store URLs: refused at validation, in the form the store factory reads
 
 
@@ -99,7 +112,8 @@ def test_anchors_and_aliases_stay_allowed(tmp_path: Path) -> None:
         ("duckdb:///data/", "a DuckDB URL names a file, not a directory"),
         ("duckdb:///a.duckdb?mode=ro", "a DuckDB URL names a file, with no '?' or '#'"),
         ("DUCKDB:///a.duckdb", "write the URL scheme in lower case"),
-        ("http://opensearch:92x0", "not a valid URL (Port could not be cast"),
+        ("http://opensearch:92x0", "not a valid URL (host, or port from 0 to 65535)"),
+        ("https://admin:S3cret#x@opensearch:9200", "do not put a password in the URL"),
     ],
 )
 def test_a_bad_store_url_is_refused_naming_the_variable(url: str, reason: str) -> None:
@@ -113,16 +127,20 @@ def test_a_bad_store_url_is_refused_naming_the_variable(url: str, reason: str) -
     ("url", "reason"),
     [
         ("amqp://rabbitmq:56x2/", "not a valid URL"),
-        ("amqp://rabbitmq:99999/", "Port out of range"),
+        ("amqp://rabbitmq:99999/", "port from 0 to 65535"),
         ("amqp://rabbitmq/?heartbeat=often", "not a valid RabbitMQ URL (Invalid heartbeat value"),
         ("amqp://rabbitmq/?nope=1", "not a valid RabbitMQ URL (Unknown URL parameter: 'nope')"),
         ("AMQPS://rabbitmq/", "write the URL scheme in lower case"),
+        ("amqp://maas:Tr0ub4dor/3xyz@rabbit:5672/", "do not put a password in the URL"),
+        ('amqps://h/?ssl_options={"ca_certs":"/nonexistent"}', "ssl_options in the URL is not supported"),
+        ("amqps://h/?ssl_options={bad", "ssl_options in the URL is not supported"),
     ],
 )
 def test_a_bus_url_the_client_would_refuse_is_refused_at_validation(url: str, reason: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(None, environ={"MAAS_BUS_URL": url})
     assert "environment MAAS_BUS_URL: bus.url: " in str(info.value) and reason in str(info.value)
+    assert "Tr0ub4dor" not in str(info.value) and "S3cret" not in str(info.value)
 
 
 def test_every_valid_duckdb_url_is_one_the_store_factory_reads() -> None:
@@ -156,6 +174,11 @@ def test_relative_paths_of_a_settings_file_are_relative_to_its_directory(
     assert settings.tls.client_cert == Path("/abs/c.pem") and settings.tls.client_key == Path("~/k.pem")
     assert settings.archive_dir == base / "archive" and settings.state_dir == base / "../state"
     assert settings.collectors_dir == base / "collectors" and settings.routing_file == base / "routing.yaml"
+
+
+def test_a_duckdb_url_without_a_path_names_maas_duckdb_beside_the_settings_file(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "store:\n  url: duckdb:///\n", "dist/maas.yaml"), environ={})
+    assert settings.store.url == f"duckdb:///{tmp_path / 'dist' / 'maas.duckdb'}"
 
 
 def test_paths_from_the_environment_and_defaults_stay_relative_to_the_working_directory(

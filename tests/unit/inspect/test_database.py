@@ -142,14 +142,14 @@ def test_export_output_is_fresh_replaced_or_extended(path: Path, tmp_path: Path)
     source = DuckDBStore(path, read_only=True)
     try:
         for options, low, expected in (({}, 25, 5), ({"append": True}, 20, 10), ({"replace": True}, 28, 2)):
-            target = fresh_duckdb(out, **options)
-            try:
+            with output_store(out, **options) as target:
                 export(source, target, [Slice(RAW, [Range("value", gte=low)])])
-                assert target.count(RAW) == expected
-            finally:
-                target.close()
+            with closing(DuckDBStore(out, read_only=True)) as written:
+                assert written.count(RAW) == expected
         with pytest.raises(OutputExists, match="slice.duckdb exists: pass --force"):
             fresh_duckdb(out)
+        with pytest.raises(OutputExists, match="slice.duckdb exists: pass --force"), output_store(out):
+            pass
     finally:
         source.close()
 

@@ -43,8 +43,11 @@ def test_a_lock_on_a_file_its_holder_removed_meanwhile_is_taken_again(
     fcntl.flock(holder, fcntl.LOCK_EX)
     real_flock = fcntl.flock
 
+    released: list[bool] = []
+
     def holder_releases_first(fd: int, operation: int) -> None:
-        if fd != holder and os.path.exists(path):
+        if not released:  # once, between our first open and our first flock
+            released.append(True)
             path.unlink()  # what ProcessLock.release does, lock still held
             os.close(holder)
         real_flock(fd, operation)
