@@ -16,10 +16,14 @@ from maas.errors import MaasError
 
 @dataclass(frozen=True)
 class Check:
+    """``exit_code``: 0 when ok, else the failure's (2 for settings to fix, 1 for a server down),
+    so doctor's exit says which kind of problem the operator has."""
+
     component: str
     url: str
     ok: bool
     detail: str
+    exit_code: int = 0
 
 
 Probe = Callable[[Settings], str]
@@ -45,11 +49,11 @@ def _writable(path: Path) -> bool:
 
 
 def _opensearch(settings: Settings) -> str:
-    from maas.store._bulk import endpoint, translate_errors
+    from maas.store._bulk import endpoint, translate_errors, user_of
     from maas.store.factory import opensearch_client
 
     client = opensearch_client(settings, timeout=5)
-    with translate_errors("reading its version", endpoint(client)):
+    with translate_errors("reading its version", endpoint(client), user_of(client)):
         info = client.info()
     return f"{info['version'].get('distribution', 'opensearch')} {info['version']['number']}"
 
@@ -62,14 +66,14 @@ def _amqp(settings: Settings) -> str:
     import pika
 
     from maas.bus.factory import pika_parameters
-    from maas.bus.rabbitmq import map_error
+    from maas.bus.rabbitmq import CONNECT_ERRORS, map_error
 
     params = pika_parameters(settings)
     params.connection_attempts, params.socket_timeout = 1, 5
     try:
         connection = pika.BlockingConnection(params)
-    except (pika.exceptions.AMQPError, OSError) as exc:  # pika's own print as nothing
-        raise map_error(exc, f"{params.host}:{params.port}") from None
+    except CONNECT_ERRORS as exc:  # pika's own print as nothing, or as its repr
+        raise map_error(exc, params) from None
     try:
         props = connection._impl.server_properties  # the broker announces itself here
         return f"{_text(props.get('product'))} {_text(props.get('version'))}"
@@ -92,7 +96,8 @@ def _run(component: str, url: str, probe: Probe, settings: Settings) -> Check:
         # Ours already say what failed; a foreign one is named by its type.
         text = str(exc) if isinstance(exc, MaasError) else f"{type(exc).__name__}: {exc}"
         reason = redactor.mask(text.strip())
-        return Check(component, mask_url(url), False, reason)
+        code = exc.exit_code if isinstance(exc, MaasError) else 1
+        return Check(component, mask_url(url), False, reason, code)
 
 
 def probe_store(settings: Settings) -> str:

@@ -72,12 +72,28 @@ class StoreUnavailable(StoreError, TransientError):
     """The store cannot be reached right now."""
 
 
+class StoreRefused(StoreError, PermanentError):
+    """The store refused our credentials (401) or their rights (403): a setting is wrong, so
+    retrying cannot help. Exit 2 like a configuration error, so a supervisor restarting on
+    failure does not loop on it."""
+
+    exit_code = 2
+
+
 class BusError(MaasError):
     """A bus operation failed."""
 
 
 class BusUnavailable(BusError, TransientError):
     """The broker cannot be reached right now."""
+
+
+class BusRefused(BusError, PermanentError):
+    """The broker refused our login, the vhost or the user's rights: a setting is wrong, so
+    retrying cannot help. Exit 2 like a configuration error, so a supervisor restarting on
+    failure does not loop on it."""
+
+    exit_code = 2
 
 
 class QueueConflict(BusError):

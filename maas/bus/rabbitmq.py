@@ -27,10 +27,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
+from urllib.parse import quote
 
 import pika
 import pika.exceptions as px
 from pika.adapters.blocking_connection import BlockingChannel
+from pika.adapters.utils.connection_workflow import AMQPConnectorException, AMQPConnectorStackTimeout
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -51,19 +53,14 @@ from maas.bus.base import (
     round_robin,
 )
 from maas.bus.topology import QueueSpec, Topology
-from maas.errors import BusError, BusInterrupted, BusUnavailable, MaasError
+from maas.errors import BusError, BusInterrupted, BusRefused, BusUnavailable, MaasError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CAPABILITIES = BusCapabilities("rabbitmq", persistent=True, distributed=True, real_delay=True)
-_REFUSED = (
-    px.AuthenticationError,
-    px.ProbableAuthenticationError,
-    px.ProbableAccessDeniedError,
-    px.IncompatibleProtocolError,
-)
-_REFUSED_CODES = (403, 530)  # access refused, not allowed (unknown vhost)
+_LOGIN_REFUSED = (px.AuthenticationError, px.ProbableAuthenticationError)
+_ACCESS_REFUSED, _NOT_ALLOWED = 403, 530  # a login or a right refused; a vhost unknown or not allowed
 _PRECONDITION_FAILED = 406  # e.g. a queue declared again with other arguments
 _NOT_FOUND = 404
 _INEQUIVALENT = re.compile(
@@ -73,23 +70,80 @@ _STOP_POLL_S = 0.1  # how soon a reconnect wait notices a stop request
 SINGLE_ACTIVE_ARGUMENT = "x-single-active-consumer"  # RabbitMQ >= 3.8
 
 
-def map_error(exc: BaseException, broker: str = "") -> MaasError:
+# What a failed connection attempt raises: pika's errors, the socket's, and the connection
+# workflow's own (a handshake that timed out is raised bare, outside pika's AMQPError tree).
+CONNECT_ERRORS = (px.AMQPError, AMQPConnectorException, OSError)
+_REPLY = re.compile(r"\((?P<code>\d+)\) '(?P<text>.*)'", re.DOTALL)
+
+
+def map_error(exc: BaseException, params: pika.ConnectionParameters | None = None) -> MaasError:
     """Our error for a pika one: transient when reconnecting may help, else permanent.
 
-    ``broker`` (host:port) is named when the connection itself failed: a wrong port or host
-    must be visible in the message that repeats while the bus waits.
+    ``params`` name the broker (URL, user, vhost) when the connection itself failed: a wrong
+    port, host or login must be visible in the message, which repeats while the bus waits.
     """
     if isinstance(exc, MaasError):
         return exc
-    if isinstance(exc, _REFUSED):
-        return BusError(f"the broker refused the connection: {type(exc).__name__} {exc}")
-    if isinstance(exc, px.ConnectionClosedByBroker) and exc.reply_code in _REFUSED_CODES:
-        return BusError(f"the broker refused the connection: {exc.reply_code} {exc.reply_text}")
-    if isinstance(exc, px.AMQPConnectionError | OSError):
-        return BusUnavailable(f"broker unreachable{f' at {broker}' if broker else ''}: {_cause(exc)}")
+    refused = _refusal(exc, params)
+    if refused is not None:
+        return refused
+    if isinstance(exc, AMQPConnectorStackTimeout | px.IncompatibleProtocolError):
+        return BusUnavailable(f"{_url(params)}: {_not_amqp(exc)}: is this a RabbitMQ port?")
+    if isinstance(exc, px.AMQPConnectionError | AMQPConnectorException | OSError):
+        at = f" at {params.host}:{params.port}" if params else ""
+        return BusUnavailable(f"broker unreachable{at}: {_cause(exc)}")
     if isinstance(exc, px.ChannelClosedByBroker):
         return BusError(f"the broker refused: {exc.reply_code} {exc.reply_text}")
     return BusError(f"{type(exc).__name__}: {exc}")
+
+
+def _refusal(exc: BaseException, params: pika.ConnectionParameters | None) -> BusRefused | None:
+    """A login, vhost or right refused: the settings to check, since retrying cannot help."""
+    code, said = _reply(exc)
+    user = repr(params.credentials.username) if params else "(unknown)"
+    closed = isinstance(exc, px.ConnectionClosedByBroker)
+    if isinstance(exc, _LOGIN_REFUSED) or closed and code == _ACCESS_REFUSED:
+        why, check = f"the broker refused the login of user {user}", "bus.username and bus.password"
+    elif isinstance(exc, px.ProbableAccessDeniedError) or code == _NOT_ALLOWED:
+        vhost = repr(params.virtual_host) if params else "(unknown)"
+        why, check = (
+            f"user {user} refused access to vhost {vhost}",
+            "the vhost in bus.url and its permissions",
+        )
+    elif code == _ACCESS_REFUSED:  # on a channel: a right the user lacks on the vhost
+        why, check = (
+            f"user {user} refused an operation",
+            "the user's permissions (rabbitmqctl list_permissions)",
+        )
+    else:
+        return None
+    return BusRefused(f"{_url(params)}: {why} ({said}): check {check}")
+
+
+def _reply(exc: BaseException) -> tuple[int | None, str]:
+    """The broker's reply code, and what it said; also from pika's "probable" errors, which
+    hold the closing error only as its text."""
+    if isinstance(exc, px.ConnectionClosedByBroker | px.ChannelClosedByBroker):
+        return exc.reply_code, f"{exc.reply_code} {exc.reply_text}"
+    found = _REPLY.search(str(exc.args[0])) if exc.args else None
+    if found is None:
+        return None, str(exc) or type(exc).__name__
+    return int(found["code"]), f"{found['code']} {found['text']}"
+
+
+def _not_amqp(exc: BaseException) -> str:
+    if isinstance(exc, AMQPConnectorStackTimeout):
+        return "no AMQP answer (handshake timed out)"
+    return "not an AMQP answer (the server closed the connection during the handshake)"
+
+
+def _url(params: pika.ConnectionParameters | None) -> str:
+    """The broker as a bus.url would name it (no credentials: they are never in it)."""
+    if params is None:
+        return "the broker"
+    scheme = "amqps" if params.ssl_options else "amqp"
+    host = f"[{params.host}]" if ":" in params.host else params.host
+    return f"{scheme}://{host}:{params.port}/{quote(params.virtual_host, safe='')}"
 
 
 def _cause(exc: BaseException) -> str:
@@ -426,7 +480,7 @@ class RabbitMQBus(BusBase):
             return op(session)
         except (px.AMQPError, OSError) as exc:
             self._drop()
-            raise map_error(exc) from exc
+            raise map_error(exc, self._parameters) from exc
         except BusUnavailable:  # e.g. confirms that never came: start over on a new session
             self._drop()
             raise
@@ -436,8 +490,8 @@ class RabbitMQBus(BusBase):
             self._drop()
             try:
                 self._session = _Session(self._parameters, self._generation + 1)
-            except (px.AMQPError, OSError) as exc:
-                raise map_error(exc, f"{self._parameters.host}:{self._parameters.port}") from exc
+            except CONNECT_ERRORS as exc:
+                raise map_error(exc, self._parameters) from exc
             self._generation = self._session.generation
             if self._generation > 1:
                 log.info("%s: reconnected to the broker (session %d)", self.client_name, self._generation)
@@ -578,7 +632,7 @@ class RabbitMQBus(BusBase):
                 log.warning(
                     "%s: ack failed (%s); the broker redelivers %d deliveries",
                     self.client_name,
-                    map_error(exc),
+                    map_error(exc, self._parameters),
                     len(tags),
                 )
 

@@ -22,7 +22,8 @@ from opensearchpy.exceptions import ConnectionError as ClientConnectionError
 from opensearchpy.exceptions import SerializationError, TransportError
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential, wait_random
 
-from maas.errors import StoreError, StoreUnavailable
+from maas.config import mask_url
+from maas.errors import StoreError, StoreRefused, StoreUnavailable
 from maas.unreachable import cannot_connect
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ class BulkSender:
     def __init__(self, client: OpenSearch, max_docs: int, max_bytes: int, policy: RetryPolicy):
         self._client, self._max_docs, self._max_bytes = client, max_docs, max_bytes
         self._policy = policy
-        self._url = endpoint(client)
+        self._url, self._user = endpoint(client), user_of(client)
 
     def send(self, ops: Sequence[BulkOp]) -> list[ItemReply]:
         """One reply per operation, in order; RETRYABLE ones exhausted the attempts."""
@@ -203,7 +204,7 @@ class BulkSender:
     def _request(self, payloads: list[bytes]) -> list[ItemReply]:
         """One ``_bulk`` call; a whole-request 429/5xx makes each of its items retryable."""
         try:
-            with translate_errors("sending a bulk request", self._url):
+            with translate_errors("sending a bulk request", self._url, self._user):
                 response = self._client.bulk(body=b"".join(payloads), filter_path=_BULK_FILTER)
         except OpenSearchUnavailable as exc:
             if exc.status is None:  # no answer at all: the outcome is unknown, stop here
@@ -234,31 +235,68 @@ class OpenSearchError(StoreError):
         self.status = status
 
 
+class OpenSearchRefused(OpenSearchError, StoreRefused):
+    """OpenSearch refused the configured login (401) or its rights (403 security_exception)."""
+
+
 def endpoint(client: OpenSearch) -> str:
     """The URL the client talks to, for error messages (the client's errors do not carry it)."""
     return str(client.transport.get_connection().host)
 
 
+def user_of(client: OpenSearch) -> str | None:
+    """The user the client logs in as, to name in a refusal (None: no login configured)."""
+    auth = getattr(client.transport.get_connection(), "http_auth", None)
+    return str(auth[0]) if isinstance(auth, tuple | list) and auth else None
+
+
 @contextmanager
-def translate_errors(what: str = "OpenSearch", where: str = "OpenSearch") -> Iterator[None]:
-    """Client exceptions become ours where they enter: unreachable/overloaded → transient.
-    ``what`` is the operation ("scanning 'x'"), ``where`` the server's URL."""
+def translate_errors(
+    what: str = "OpenSearch", where: str = "OpenSearch", user: str | None = None
+) -> Iterator[None]:
+    """Client exceptions become ours where they enter: unreachable/overloaded → transient,
+    credentials or rights refused → :class:`StoreRefused` (a setting to fix).
+    ``what`` is the operation ("scanning 'x'"), ``where`` the server's URL, ``user`` its login."""
     try:
         yield
     except ClientConnectionError as exc:
         raise OpenSearchUnavailable(cannot_connect(where, exc, what)) from exc
     except TransportError as exc:
-        status = exc.status_code if isinstance(exc.status_code, int) else None
-        message = f"{what} answered {exc.status_code}: {_transport_reason(exc)}"
-        if status is None or status == 429 or status >= 500:
-            raise OpenSearchUnavailable(message, status) from exc
-        raise OpenSearchError(message, status) from exc
+        raise _transport_error(exc, f"{mask_url(where)} answered {exc.status_code} to {what}", user) from exc
     except SerializationError as exc:
         raise OpenSearchError(f"{what}: cannot encode or decode: {exc}") from exc
 
 
-def _transport_reason(exc: TransportError) -> str:
+_GATEWAY = (429, 502, 503, 504)  # overloaded, or a proxy whose OpenSearch is away: not a wrong server
+
+
+def _transport_error(exc: TransportError, said: str, user: str | None) -> StoreError:
+    """Ours for an HTTP error status: ``said`` names the server, the status and the operation."""
+    status = exc.status_code if isinstance(exc.status_code, int) else None
     info = exc.info
-    if isinstance(info, Mapping) and isinstance(info.get("error"), Mapping):
-        return describe(info["error"])
-    return str(exc.error)
+    error = info.get("error") if isinstance(info, Mapping) else None
+    if status == 401 or status == 403 and _error_type(error) == "security_exception":
+        return OpenSearchRefused(f"{said}: {_refused(status, user, error)}", status)
+    if not isinstance(info, Mapping) and status not in _GATEWAY:  # OpenSearch answers in JSON
+        return _error(status, f"{said}: is this OpenSearch? (not an OpenSearch answer)")
+    return _error(status, f"{said}: {describe(error) if error else _body(info)}")
+
+
+def _error(status: int | None, message: str) -> StoreError:
+    if status is None or status == 429 or status >= 500:
+        return OpenSearchUnavailable(message, status)
+    return OpenSearchError(message, status)
+
+
+def _refused(status: int, user: str | None, error: Any) -> str:
+    if user is None:
+        return "a login is required: set store.username and store.password"
+    if status == 401:
+        return f"the login of user {user!r} was refused: check store.username and store.password"
+    return f"user {user!r} lacks the right ({describe(error)}): check its roles, or store.username"
+
+
+def _body(info: Any) -> str:
+    """The start of an answer that holds no OpenSearch error, or that it was empty."""
+    text = (json.dumps(info) if isinstance(info, Mapping) else str(info or "")).strip()
+    return text[:200] or "(an empty answer)"

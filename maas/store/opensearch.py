@@ -52,6 +52,7 @@ from maas.store._bulk import (
     describe,
     endpoint,
     translate_errors,
+    user_of,
 )
 from maas.store._opensearch_query import ID_FIELD, query, sort_clause
 from maas.store.base import (
@@ -177,7 +178,7 @@ class OpenSearchStore:
         pit_keep_alive: str = "2m",
     ) -> None:
         self._client = client
-        self._url = endpoint(client)
+        self._url, self._user = endpoint(client), user_of(client)
         self._read_chunk = min(bulk_max_docs, MAX_RESULT_WINDOW)
         self._sender = BulkSender(client, bulk_max_docs, bulk_max_bytes, retry or RetryPolicy())
         self._conflict_rounds, self._shards, self._replicas = conflict_rounds, shards, replicas
@@ -210,7 +211,7 @@ class OpenSearchStore:
 
     def _errors(self, what: str) -> AbstractContextManager[None]:
         """The client's errors as ours, naming the operation and the server's URL."""
-        return translate_errors(what, self._url)
+        return translate_errors(what, self._url, self._user)
 
     # --- setup ------------------------------------------------------------------------------
 

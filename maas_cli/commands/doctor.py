@@ -11,7 +11,10 @@ from maas_cli.options import state
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Check that each configured backend is reachable and report its version (exit 1 if not)."""
+    """Check that each configured backend is reachable and report its version.
+
+    Exit 1 if one is down, 2 if one refused the configured credentials or a setting (a secret)
+    cannot be used."""
     checks = diagnose(state(ctx).settings)
     table = Table("component", "status", "url", "detail")
     table.columns[2].overflow = "fold"
@@ -19,5 +22,6 @@ def doctor(ctx: typer.Context) -> None:
         status = "[green]ok[/green]" if check.ok else "[red]DOWN[/red]"
         table.add_row(check.component, status, check.url, check.detail)
     Console().print(table)
-    if not all(check.ok for check in checks):
-        raise typer.Exit(1)
+    code = max(check.exit_code for check in checks)
+    if code:
+        raise typer.Exit(code)

@@ -33,9 +33,10 @@ def pool(
 
     On SIGTERM or Ctrl-C the batch in hand is finished, written and acknowledged, then the
     process exits 0. A broker unreachable at start for bus.reconnect_max_s (300 s by default)
-    ends the pool (exit 1); once it consumes, a lost broker is waited for and retried without
-    end. While the broker is away the stop does not wait for it to come back: the process
-    exits 0 at once and the broker redelivers what was not acknowledged.
+    ends the pool (exit 1), a login or vhost it refuses at once (exit 2); once it consumes, a
+    lost broker is waited for and retried without end. While the broker is away the stop does
+    not wait for it to come back: the process exits 0 at once and the broker redelivers what
+    was not acknowledged.
     Transient failures retry through delay queues; permanent ones and exhausted retries go
     to the dead-letter queue (see `maas dlq`).
 

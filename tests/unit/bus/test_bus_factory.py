@@ -17,7 +17,7 @@ from maas.bus.memory import MemoryBus
 from maas.bus.rabbitmq import RabbitMQBus, map_error
 from maas.bus.topology import Topology
 from maas.config import Settings
-from maas.errors import BusError, BusUnavailable
+from maas.errors import BusError, BusRefused, BusUnavailable
 
 pytestmark = pytest.mark.unit
 
@@ -88,8 +88,10 @@ def test_an_absent_broker_is_transient_after_bounded_reconnects() -> None:
         (px.ConnectionClosedByBroker(320, "CONNECTION_FORCED - shutdown"), BusUnavailable, True),
         (px.AMQPHeartbeatTimeout("missed"), BusUnavailable, True),
         (ConnectionRefusedError(111, "refused"), BusUnavailable, True),
-        (px.ProbableAuthenticationError("ACCESS_REFUSED"), BusError, False),
-        (px.ConnectionClosedByBroker(530, "NOT_ALLOWED - vhost not found"), BusError, False),
+        (px.ProbableAuthenticationError("ACCESS_REFUSED"), BusRefused, False),
+        (px.ConnectionClosedByBroker(403, "ACCESS_REFUSED - Login was refused"), BusRefused, False),
+        (px.ConnectionClosedByBroker(530, "NOT_ALLOWED - vhost not found"), BusRefused, False),
+        (px.ChannelClosedByBroker(403, "ACCESS_REFUSED - access to queue 'q' refused"), BusRefused, False),
         (px.ChannelClosedByBroker(406, "PRECONDITION_FAILED - inequivalent arg"), BusError, False),
         (px.ChannelClosedByBroker(404, "NOT_FOUND - no queue 'q'"), BusError, False),
     ],
@@ -98,3 +100,4 @@ def test_pika_errors_map_to_ours(error: Exception, kind: type, transient: bool) 
     mapped = map_error(error)
     assert type(mapped) is kind
     assert mapped.transient is transient
+    assert mapped.exit_code == (2 if kind is BusRefused else 1)  # a refusal is a setting to fix
