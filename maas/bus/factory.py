@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from maas.bus.base import Bus
 from maas.bus.topology import Topology
 from maas.config import Settings
+from maas.config.resolve import resolve_secret
 
 if TYPE_CHECKING:
     import pika
@@ -31,8 +32,7 @@ def pika_parameters(settings: Settings, client_name: str | None = None) -> pika.
         params.client_properties = {"connection_name": client_name}
     username = bus.username or url.username
     if username:
-        password = bus.password.resolve() if bus.password else ""
-        params.credentials = pika.PlainCredentials(username, password)
+        params.credentials = pika.PlainCredentials(username, resolve_secret(settings, ("bus", "password")))
     if bus.url.startswith("amqps://"):
         context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
         if not tls.verify:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from maas.config import Settings
+from maas.config.resolve import resolve_secret
 from maas.config.settings import duckdb_file
 from maas.errors import ConfigError, StoreError
 
@@ -69,6 +70,5 @@ def opensearch_client(settings: Settings, timeout: float | None = None) -> OpenS
     if tls.client_cert:
         kwargs["client_cert"], kwargs["client_key"] = str(tls.client_cert), str(tls.client_key)
     if store.username:
-        password = store.password.resolve() if store.password else ""
-        kwargs["http_auth"] = (store.username, password)
+        kwargs["http_auth"] = (store.username, resolve_secret(settings, ("store", "password")))
     return OpenSearch(**kwargs)
