@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from maas.bus.message import Message
-from maas.bus.topology import QueueSpec, Topology, dlq_name, solo_queue_name
+from maas.bus.topology import Binding, QueueSpec, Topology, dlq_name, solo_queue_name
 from maas.config.secrets import redactor
 from maas.errors import BusError, QueueConflict
 
@@ -193,6 +193,11 @@ class Bus(Protocol):
 
     def delete(self, topology: Topology) -> None:
         """Remove everything ``topology`` declares (tests, decommissioning)."""
+
+    def unbind(self, queue: str, bindings: Sequence[Binding]) -> None:
+        """Remove these bindings of ``queue`` (declaring never removes one, so a binding dropped
+        from the routing file stays until this is called). Like AMQP's queue.unbind, a binding,
+        queue or exchange that does not exist is not an error: removing twice is harmless."""
 
     def publish(self, envelopes: Sequence[Envelope]) -> None:
         """Returns once the broker has confirmed every envelope; unroutable is an error."""

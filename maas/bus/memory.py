@@ -35,7 +35,7 @@ from maas.bus.base import (
     make_delivery,
     round_robin,
 )
-from maas.bus.topology import Topology, topic_matches
+from maas.bus.topology import Binding, Topology, topic_matches
 from maas.errors import BusError
 
 CAPABILITIES = BusCapabilities("memory", persistent=False, distributed=False, real_delay=False)
@@ -196,6 +196,11 @@ class MemoryBus(BusBase):
             for name in topology.exchanges:
                 b.exchanges.discard(name)
                 b.bindings.pop(name, None)
+
+    def unbind(self, queue: str, bindings: Sequence[Binding]) -> None:
+        with self.broker.cond:
+            for binding in bindings:
+                self.broker.bindings.get(binding.exchange, set()).discard((binding.pattern, queue))
 
     # --- messages -----------------------------------------------------------------------
 

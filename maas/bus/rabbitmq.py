@@ -52,7 +52,7 @@ from maas.bus.base import (
     make_delivery,
     round_robin,
 )
-from maas.bus.topology import QueueSpec, Topology
+from maas.bus.topology import Binding, QueueSpec, Topology
 from maas.errors import BusError, BusInterrupted, BusRefused, BusUnavailable, MaasError
 
 log = logging.getLogger(__name__)
@@ -517,6 +517,13 @@ class RabbitMQBus(BusBase):
 
     def delete(self, topology: Topology) -> None:
         self._call(lambda s: _delete(s.admin_ch, topology))
+
+    def unbind(self, queue: str, bindings: Sequence[Binding]) -> None:
+        def unbind_all(s: _Session) -> None:
+            for binding in bindings:
+                s.admin_ch.queue_unbind(queue, binding.exchange, routing_key=binding.pattern)
+
+        self._call(unbind_all)
 
     # --- messages -----------------------------------------------------------------------
 

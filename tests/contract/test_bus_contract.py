@@ -262,6 +262,26 @@ def test_a_queue_declared_again_with_other_arguments_is_left_as_it_is(
         other.delete(Topology((), (replace(late, bindings=()),)))
 
 
+def test_unbind_removes_only_the_bindings_named_and_is_harmless_twice(
+    bus: Bus, names: Names, declare: Callable[[Topology], Topology]
+) -> None:
+    """What ``maas routing setup`` does with a binding dropped from the routing file."""
+    exchange = names("collect")
+    work = QueueSpec(names("work"), (Binding(exchange, "new.*"), Binding(exchange, "update.*")))
+    other = QueueSpec(names("other"), (Binding(exchange, "update.*"),))
+    declare(Topology((exchange,), (work, other)))
+    bus.unbind(work.name, [Binding(exchange, "update.*")])
+    bus.unbind(work.name, [Binding(exchange, "update.*")])  # already gone: no error
+    bus.unbind(names("never-declared"), [Binding(exchange, "new.*")])
+    bus.publish([Envelope(exchange, key, key.encode()) for key in ("new.x", "update.x")])
+    assert bodies(fetch_all(bus, [work.name], 1)) == [b"new.x"]
+    assert bus.fetch([work.name], 10, 0.3) == []  # update.x no longer reaches it
+    assert bodies(fetch_all(bus, [other.name], 1)) == [b"update.x"]  # another queue's is kept
+    with pytest.raises(Unroutable):
+        bus.unbind(other.name, list(other.bindings))
+        bus.publish([Envelope(exchange, "update.y", b"lost")])
+
+
 def test_unroutable_and_unknown_exchange_are_errors(
     bus: Bus, names: Names, declare: Callable[[Topology], Topology]
 ) -> None:
