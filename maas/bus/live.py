@@ -1,11 +1,13 @@
 """What a broker really has, compared with what a routing file's topology needs.
 
-A routing file only ever *adds* to the broker (declarations are idempotent and never remove
-anything), so the two drift apart: a binding deleted by hand silently starves a pool, and a
-binding left over from an older routing file keeps filling a queue nobody reads. The
-comparison is backend-neutral: a backend that can list its exchanges, queues and bindings
-gives a :class:`LiveTopology`; :func:`compare` says, per work queue, what is missing
-(an error: messages are lost or never arrive), what is extra (worth a look) and which of the
+Declarations are idempotent and never remove anything, so the two drift apart: a binding
+deleted by hand silently starves a pool, and a binding left over from an older routing file
+keeps filling a queue with messages its engines were meant no longer to see (``maas routing
+setup`` removes those: :attr:`QueueCheck.stale_bindings`). The comparison is backend-neutral: a
+backend that can list its exchanges, queues and bindings gives a :class:`LiveTopology`;
+:func:`compare` says, per work queue, what is missing (an error: messages are lost or never
+arrive), what is extra (stale, from the file's exchanges: an error; from another exchange:
+worth a look, someone else's doing) and which of the
 file's queue options the queue on the broker lacks or has beyond them (an error: a broker never
 changes an existing queue, so the option is not in force until the queue is recreated).
 """
@@ -50,6 +52,8 @@ class QueueCheck:
     live: LiveQueue | None  # None: the work queue itself is missing
     missing_bindings: tuple[Binding, ...] = ()
     extra_bindings: tuple[Binding, ...] = ()
+    # The extra ones from the file's own exchanges: left over from an older routing file.
+    stale_bindings: tuple[Binding, ...] = ()
     missing_queues: tuple[str, ...] = ()  # the work queue or one it brings (DLQ, suspects, delays)
     stale_delay_queues: tuple[LiveQueue, ...] = ()  # from an older retry policy
     dlq: LiveQueue | None = None
@@ -77,6 +81,10 @@ class TopologyCheck:
     def differs(self) -> bool:
         return any(q.differences for q in self.queues)
 
+    @property
+    def stale(self) -> bool:
+        return any(q.stale_bindings for q in self.queues)
+
 
 def compare(expected: Topology, live: LiveTopology) -> TopologyCheck:
     missing_exchanges = tuple(e for e in expected.exchanges if e not in live.exchanges)
@@ -87,17 +95,20 @@ def compare(expected: Topology, live: LiveTopology) -> TopologyCheck:
             key=lambda item: (item[1], item[0].exchange, item[0].pattern),
         )
     )
-    return TopologyCheck(missing_exchanges, tuple(_check(s, live) for s in expected.queues), foreign)
+    checks = tuple(_check(s, live, expected.exchanges) for s in expected.queues)
+    return TopologyCheck(missing_exchanges, checks, foreign)
 
 
-def _check(spec: QueueSpec, live: LiveTopology) -> QueueCheck:
+def _check(spec: QueueSpec, live: LiveTopology, exchanges: tuple[str, ...]) -> QueueCheck:
     wanted, found = set(spec.bindings), live.bindings_of(spec.name)
+    extra = found - wanted
     delayed = sum(live.queues[q].ready for q in spec.delay_queues() if q in live.queues)
     return QueueCheck(
         spec,
         live.queues.get(spec.name),
         missing_bindings=_sorted(wanted - found),
-        extra_bindings=_sorted(found - wanted),
+        extra_bindings=_sorted(extra),
+        stale_bindings=_sorted({b for b in extra if b.exchange in exchanges}),
         missing_queues=tuple(q for q in (spec.name, *spec.companions()) if q not in live.queues),
         stale_delay_queues=tuple(_stale_delay_queues(spec, live.queues)),
         dlq=live.queues.get(spec.dlq),

@@ -1,7 +1,9 @@
 """Read the broker's real topology through RabbitMQ's management HTTP API (read-only).
 
 AMQP can declare and check one named object at a time but cannot *list* anything: only the
-management plugin knows which bindings exist, so ``maas routing show`` asks it. Same host,
+management plugin knows which bindings exist, so ``maas routing show`` asks it, and so does
+``maas routing setup`` for the bindings the file no longer lists (it removes them over AMQP,
+this client stays read-only). Same host,
 vhost and credentials as the bus settings; the API's URL is ``bus.management_url`` or, by
 default, the bus host on the plugin's default port (15672, or 15671 with TLS for amqps).
 
@@ -41,7 +43,7 @@ def management_url(settings: Settings) -> str:
 
 
 class ManagementAPI:
-    """The few GETs ``routing show`` needs, for the bus's vhost."""
+    """The few GETs ``routing show`` and ``routing setup`` need, for the bus's vhost."""
 
     def __init__(self, settings: Settings, timeout_s: float = 10.0) -> None:
         params = pika_parameters(settings)

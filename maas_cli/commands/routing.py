@@ -34,6 +34,12 @@ def setup(
 
     Idempotent: running it again changes nothing. Engine pools and collectors also declare the
     topology when they start, so setup is for operators who want it before any process runs.
+    On RabbitMQ, setup then removes the bindings the routing file no longer lists (found through
+    the management API, as 'maas routing show' does) and says which: only bindings from the
+    file's exchanges to the file's work queues; other queues and other exchanges' bindings are
+    left alone. A process still running an older routing file declares its bindings again when
+    it (re)connects: roll it out first. --dry-run does not connect ('maas routing show' lists
+    them).
     A queue the broker already holds with other arguments (single_active_consumer changed in
     the routing file) cannot be changed in place: everything else is declared, then setup
     fails naming the queue, what differs and how to recreate it without losing a message.
@@ -50,6 +56,8 @@ def setup(
     bus = create_bus(settings, client_name="maas-routing-setup")
     try:
         conflict = _declared(bus, topology)
+        if bus.capabilities.distributed:
+            _unbind_stale(bus, topology, settings)
     finally:
         bus.close()
     store = create_store(settings)
@@ -71,6 +79,23 @@ def _declared(bus: Bus, topology: Topology) -> QueueConflict | None:
     except QueueConflict as exc:
         return exc
     return None
+
+
+def _unbind_stale(bus: Bus, topology: Topology, settings: Settings) -> None:
+    """Declaring never removes a binding, so one dropped from the file would go on routing to
+    the queue; AMQP cannot list bindings, the management API can."""
+    from maas.bus.rabbitmq_admin import ManagementAPI  # requests: only when it is needed
+
+    api = ManagementAPI(settings)
+    try:
+        check = compare(topology, api.snapshot())
+    finally:
+        api.close()
+    for queue in check.queues:
+        if queue.stale_bindings:
+            bus.unbind(queue.spec.name, queue.stale_bindings)
+        for b in queue.stale_bindings:
+            print(f"removed {queue.spec.name}: binding {b.exchange}: {b.pattern} (not in the routing file)")
 
 
 def _how_to_recreate(conflict: QueueConflict, settings: Settings) -> str:
@@ -111,12 +136,17 @@ def show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Compare the live topology with the routing file: missing and extra bindings and queues.
 
     Per work queue: bindings in the file but not on the broker (missing), bindings on the
-    broker but not in the file (extra), missing dead-letter, suspects' and delay queues, a
+    broker but not in the file (extra; from the file's exchanges they are left over from an
+    older routing file and 'maas routing setup' removes them), missing dead-letter, suspects'
+    and delay queues, a
     single_active_consumer the queue on the broker does not have, or has against the file
     (differs: the queue must be recreated, see ``maas routing setup``), and message counts
     (ready, unacked, consumers, dead letters, waiting retries, suspects waiting to be processed
     alone after an engine process died holding them) as last sampled by the broker.
-    Exit 1 if anything the file needs is missing or differs, 0 otherwise (extras are reported).
+    Exit 1 if anything the file needs is missing or differs, or a work queue has a binding from
+    the file's exchanges the file does not list; 0 otherwise (other extras are reported: a
+    binding from another exchange, a queue the file does not know bound to its exchanges,
+    stale delay queues).
     """
     settings = state(ctx).settings
     routing, _ = routing_for(settings)
@@ -140,7 +170,7 @@ def show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         print(json.dumps(_as_dict(check), indent=2))
     else:
         _print_check(check, api.base_url, api.vhost)
-    if check.missing or check.differs:
+    if check.missing or check.differs or check.stale:
         raise typer.Exit(1)
 
 
@@ -158,6 +188,8 @@ def _print_check(check: TopologyCheck, url: str, vhost: str) -> None:
     console.print(table)
     for line in _differences(check):
         console.print(line, highlight=False, soft_wrap=True)
+    if check.missing or check.stale:
+        console.print(f"to make the broker match the routing file: {SETUP}", highlight=False)
 
 
 def _state(queue: QueueCheck) -> str:
@@ -168,6 +200,7 @@ def _state(queue: QueueCheck) -> str:
 
 MISSING, EXTRA, DIFFERS = "[red]missing[/red]", "[yellow]extra[/yellow]", "[red]differs[/red]"
 RECREATE = "the queue must be recreated: maas routing setup says how"
+SETUP = "maas routing setup"
 
 
 def _differences(check: TopologyCheck) -> list[str]:
@@ -187,12 +220,19 @@ def _queue_differences(queue: QueueCheck) -> list[str]:
         *(f"{MISSING} {name}: binding {b.exchange}: {b.pattern}" for b in queue.missing_bindings),
         *(f"{MISSING} {name}: queue {missing}" for missing in queue.missing_queues),
         *(f"{DIFFERS} {name}: {what} ({RECREATE})" for what in queue.differences),
-        *(f"{EXTRA} {name}: binding {b.exchange}: {b.pattern}" for b in queue.extra_bindings),
+        *(
+            f"{EXTRA} {name}: binding {b.exchange}: {b.pattern}{_stale(queue, b)}"
+            for b in queue.extra_bindings
+        ),
         *(
             f"{EXTRA} {name}: stale delay queue {q.name} ({q.ready} messages)"
             for q in queue.stale_delay_queues
         ),
     ]
+
+
+def _stale(queue: QueueCheck, binding: Binding) -> str:
+    return f" (not in the file: {SETUP} removes it)" if binding in queue.stale_bindings else ""
 
 
 def _as_dict(check: TopologyCheck) -> dict[str, object]:
@@ -202,6 +242,7 @@ def _as_dict(check: TopologyCheck) -> dict[str, object]:
     return {
         "missing": check.missing,
         "differs": check.differs,
+        "stale": check.stale,
         "missing_exchanges": list(check.missing_exchanges),
         "queues": [
             {
@@ -213,6 +254,7 @@ def _as_dict(check: TopologyCheck) -> dict[str, object]:
                 "retrying": q.delayed,
                 "missing_bindings": [binding(b) for b in q.missing_bindings],
                 "extra_bindings": [binding(b) for b in q.extra_bindings],
+                "stale_bindings": [binding(b) for b in q.stale_bindings],
                 "missing_queues": list(q.missing_queues),
                 "stale_delay_queues": [dataclasses.asdict(s) for s in q.stale_delay_queues],
                 "differences": list(q.differences),

@@ -191,11 +191,16 @@ def test_show_reports_missing_and_extra_against_the_live_broker(site: Site, mana
     api = Management(management_url)
     api.unbind(collect, double, "new.test-raw")
     api.bind(etl, double, "new.something-else")
+    api.bind("amq.topic", double, "someone.elses")  # not the file's exchange: never touched
     api.delete_queue(f"{triple}.dlq")
     result = site.maas("routing", "show")
     assert result.returncode == 1
     assert f"missing {double}: binding {collect}: new.test-raw" in result.stdout
-    assert f"extra {double}: binding {etl}: new.something-else" in result.stdout
+    assert (
+        f"extra {double}: binding {etl}: new.something-else (not in the file: maas routing setup removes it)"
+        in result.stdout
+    )
+    assert "to make the broker match the routing file: maas routing setup" in result.stdout
     assert f"missing {triple}: queue {triple}.dlq" in result.stdout
     code, report = site.show()
     assert code == 1
@@ -205,12 +210,40 @@ def test_show_reports_missing_and_extra_against_the_live_broker(site: Site, mana
     assert queue_entry(report, triple)["missing_queues"] == [f"{triple}.dlq"]
     assert queue_entry(report, triple)["missing_bindings"] == []
 
-    again = site.maas("routing", "setup")  # repairs what is missing, never removes extras
+    again = site.maas("routing", "setup")  # repairs what is missing, removes the file's extras
     assert again.returncode == 0, again.stderr
+    assert f"removed {double}: binding {etl}: new.something-else" in again.stdout
     code, report = site.show()
-    assert code == 0
-    extra = [{"exchange": etl, "pattern": "new.something-else"}]
+    assert code == 0, report
+    extra = [{"exchange": "amq.topic", "pattern": "someone.elses"}]
     assert queue_entry(report, double)["extra_bindings"] == extra
+    assert queue_entry(report, double)["stale_bindings"] == []
+    assert report["stale"] is False
+
+
+@pytest.mark.integration
+def test_a_binding_dropped_from_the_routing_file_is_removed_by_setup(site: Site) -> None:
+    """The operator's case: a key deleted from a queue's bindings went on routing to it."""
+    assert site.maas("routing", "setup").returncode == 0
+    double, collect = site.name("test.double"), site.name("collect")
+    path = site.dir / "routing.yaml"
+    routing = yaml.safe_load(path.read_text())
+    routing["pools"]["doubler"]["queues"][0]["bindings"][0]["keys"] = ["new.test-raw"]
+    path.write_text(yaml.safe_dump(routing))
+
+    code, report = site.show()
+    assert code == 1 and report["stale"] is True
+    assert queue_entry(report, double)["stale_bindings"] == [
+        {"exchange": collect, "pattern": "update.test-raw"}
+    ]
+    setup = site.maas("routing", "setup")
+    assert setup.returncode == 0, setup.stderr
+    assert f"removed {double}: binding {collect}: update.test-raw (not in the routing file)" in setup.stdout
+    code, report = site.show()
+    assert code == 0, report
+    assert all(not q["extra_bindings"] for q in report["queues"])
+    again = site.maas("routing", "setup")
+    assert again.returncode == 0 and "removed" not in again.stdout
 
 
 @pytest.mark.integration
