@@ -272,6 +272,30 @@ def test_prometheus_scrapes_every_pool_on_its_metrics_port() -> None:
     assert sorted(discovery["names"]) == sorted(_pools())
 
 
+def _scraped() -> set[tuple[str, int]]:
+    """(service name, port) of every target the bundled Prometheus finds by DNS."""
+    config = load_yaml(DEPLOY / _compose()["configs"]["prometheus-config"]["file"])
+    return {
+        (name, discovery["port"])
+        for job in config["scrape_configs"]
+        for discovery in job.get("dns_sd_configs", [])
+        for name in discovery["names"]
+    }
+
+
+def test_every_long_running_maas_service_serves_metrics_and_prometheus_scrapes_them() -> None:
+    """The pipeline dashboard's panels read what Prometheus scraped: a service that serves no
+    metrics, or serves them where nothing looks, leaves its panels empty for good."""
+    for name, service in _maas_services().items():
+        if name in _one_shots():
+            continue
+        command = service["command"]
+        assert "--metrics-port" in command, f"{name} serves no /metrics"
+        port = int(command[command.index("--metrics-port") + 1])
+        assert str(port) in service.get("expose", []), f"{name} does not expose {port}"
+        assert (name, port) in _scraped(), f"Prometheus does not scrape {name} on {port}"
+
+
 def _settings_file() -> str:
     configs = {c["source"]: c["target"] for c in _maas_services()["collect"]["configs"]}
     assert configs["maas-settings"] == _maas_services()["collect"]["environment"]["MAAS_CONFIG"]
