@@ -234,7 +234,12 @@ def export(
         list[str],
         typer.Option("--from-opensearch", help="Family to copy from the configured store (repeatable)."),
     ],
-    out: Annotated[Path, typer.Option("--out", help="DuckDB file to write (the embedded store's layout).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="DuckDB file to write (the embedded store's layout), in a directory that exists."
+        ),
+    ],
     query: Annotated[
         list[str] | None,
         typer.Option(
@@ -261,6 +266,7 @@ def export(
     settings = state(ctx).settings
     catalog = _catalog(ctx)
     slices = [Slice(c, parse_filters(c, query or [])) for c in _classes(catalog, families)]
+    _existing_directory(out)
     _require_opensearch(settings)
     with ExitStack() as stack:
         source = create_store(settings, read_only=True)
@@ -270,6 +276,14 @@ def export(
             copied = export_slices(source, target, slices, progress.copied)
     for family, count in copied.items():
         print(f"{family}: {count} documents → {out}")
+
+
+def _existing_directory(out: Path) -> None:
+    """As ``maas replay --out``: a typo'd directory is a usage error (exit 2), not a directory
+    tree created in silence (the lock beside the file would create it)."""
+    if not out.parent.is_dir():
+        reason = "is not a directory" if out.parent.exists() else "no such directory"
+        raise typer.BadParameter(f"{out.parent}: {reason} (--out's directory must exist)", param_hint="--out")
 
 
 @app.command()

@@ -212,3 +212,19 @@ def test_a_failed_export_leaves_no_output_and_keeps_a_replaced_one(tmp_path: Pat
     assert forced.returncode == 1, forced.stderr
     assert kept.read_bytes() == b"the file --force would have replaced"
     assert sorted(p.name for p in tmp_path.iterdir() if "duckdb" in p.name) == ["kept.duckdb"]  # no lock
+
+
+@pytest.mark.parametrize(
+    ("out", "reason"), [("typo/dir/e.duckdb", "no such directory"), ("file/e.duckdb", "is not a directory")]
+)
+def test_a_typo_in_the_export_directory_is_a_usage_error_that_creates_nothing(
+    tmp_path: Path, out: str, reason: str
+) -> None:
+    """As ``maas replay --out`` (README: a path that cannot be used as given is exit 2)."""
+    site = Site(tmp_path)
+    site.write_settings("http://127.0.0.1:1")  # found before the store is asked anything
+    (tmp_path / "file").write_text("not a directory")
+    result = site.maas("inspect", "export", "--from-opensearch", "test-raw", "--out", str(tmp_path / out))
+    assert result.returncode == 2, result.stderr
+    assert f"{tmp_path / Path(out).parent}: {reason}" in " ".join(result.stderr.split())
+    assert not (tmp_path / "typo").exists() and "Traceback" not in result.stderr
