@@ -39,7 +39,8 @@ def setup(
     file's exchanges to the file's work queues; other queues and other exchanges' bindings are
     left alone. A process still running an older routing file declares its bindings again when
     it (re)connects: roll it out first. --dry-run does not connect ('maas routing show' lists
-    them).
+    them). If the management API does not answer, setup still declares everything, then fails
+    (exit 1) saying that stale bindings were not looked for.
     A queue the broker already holds with other arguments (single_active_consumer changed in
     the routing file) cannot be changed in place: everything else is declared, then setup
     fails naming the queue, what differs and how to recreate it without losing a message.
@@ -54,10 +55,11 @@ def setup(
         print("dry run: nothing declared")
         return
     bus = create_bus(settings, client_name="maas-routing-setup")
+    unchecked = None
     try:
         conflict = _declared(bus, topology)
         if bus.capabilities.distributed:
-            _unbind_stale(bus, topology, settings)
+            unchecked = _unbind_stale(bus, topology, settings)
     finally:
         bus.close()
     store = create_store(settings)
@@ -71,6 +73,8 @@ def setup(
         f"declared {len(topology.exchanges)} exchange(s), {len(topology.queues)} work queue(s) "
         f"and {len(list(catalog.models))} document famil(ies)"
     )
+    if unchecked:  # the declaring is done; what is left is to be told
+        raise BusError(f"bindings the routing file no longer lists were not looked for: {unchecked}")
 
 
 def _declared(bus: Bus, topology: Topology) -> QueueConflict | None:
@@ -81,14 +85,17 @@ def _declared(bus: Bus, topology: Topology) -> QueueConflict | None:
     return None
 
 
-def _unbind_stale(bus: Bus, topology: Topology, settings: Settings) -> None:
+def _unbind_stale(bus: Bus, topology: Topology, settings: Settings) -> str | None:
     """Declaring never removes a binding, so one dropped from the file would go on routing to
-    the queue; AMQP cannot list bindings, the management API can."""
+    the queue; AMQP cannot list bindings, the management API can. Why it could not look, if
+    the API did not answer: declaring needs only AMQP, and is not undone for it."""
     from maas.bus.rabbitmq_admin import ManagementAPI  # requests: only when it is needed
 
     api = ManagementAPI(settings)
     try:
         check = compare(topology, api.snapshot())
+    except BusError as exc:
+        return str(exc)
     finally:
         api.close()
     for queue in check.queues:
@@ -96,6 +103,7 @@ def _unbind_stale(bus: Bus, topology: Topology, settings: Settings) -> None:
             bus.unbind(queue.spec.name, queue.stale_bindings)
         for b in queue.stale_bindings:
             print(f"removed {queue.spec.name}: binding {b.exchange}: {b.pattern} (not in the routing file)")
+    return None
 
 
 def _how_to_recreate(conflict: QueueConflict, settings: Settings) -> str:

@@ -247,6 +247,24 @@ def test_a_binding_dropped_from_the_routing_file_is_removed_by_setup(site: Site)
 
 
 @pytest.mark.integration
+def test_setup_declares_without_the_management_api_and_says_what_it_could_not_do(site: Site) -> None:
+    """Declaring needs only AMQP: a management API that does not answer fails the one step that
+    needs it (finding bindings to remove), not the declaring."""
+    settings = yaml.safe_load((site.dir / "maas.yaml").read_text())
+    settings["bus"]["management_url"] = "http://127.0.0.1:1"
+    (site.dir / "maas.yaml").write_text(yaml.safe_dump(settings))
+    setup = site.maas("routing", "setup")
+    assert setup.returncode == 1 and "declared 2 exchange(s)" in setup.stdout, setup.stderr
+    assert setup.stderr.startswith("error: bindings the routing file no longer lists were not looked for: ")
+    assert "http://127.0.0.1:1: cannot connect" in setup.stderr
+    bus = create_bus(site.settings)
+    try:
+        assert bus.queue_stats([site.name("test.double")])[0].messages == 0  # declared
+    finally:
+        bus.close()
+
+
+@pytest.mark.integration
 def test_show_gives_message_counts_and_foreign_queues(site: Site, management_url: str) -> None:
     assert site.maas("routing", "setup").returncode == 0
     settings, double = site.settings, site.name("test.double")
