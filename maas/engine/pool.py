@@ -62,11 +62,12 @@ class Hooks:
         """A batch was processed and settled."""
 
     def retried(self, queue: str, count: int, reason: str, conflict: bool = False) -> None:
-        """Messages went back through a delay queue (or to the DLQ when exhausted); ``conflict``:
-        because another writer changed what their batch read (``WriteConflict``)."""
+        """Messages went back through a delay queue (those whose attempts ran out are
+        ``dead_lettered`` instead); ``conflict``: because another writer changed what their
+        batch read (``WriteConflict``)."""
 
     def dead_lettered(self, queue: str, count: int, reason: str) -> None:
-        """Messages went to the dead-letter queue."""
+        """Messages went to the dead-letter queue (poison, permanent error, retries exhausted)."""
 
     def handed_back(self, queue: str, count: int) -> None:
         """Redelivered messages (their consumer stopped, died or lost its connection) were put
@@ -368,12 +369,19 @@ class Pool:
     def _retry(
         self, queue: str, pending: dict[str, list[Delivery]], exc: TransientError, stats: StepStats
     ) -> StepStats:
+        """The bus applies the queue's retry policy; what it did is counted and logged as done:
+        messages whose attempts ran out went to the DLQ, and are dead letters, not retries."""
         deliveries, reason = [d for group in pending.values() for d in group], str(exc)
         settled = self.bus.retry(deliveries, reason, consumer=f"pool:{self.name}")
         stats.retried += settled.retried
         stats.dead_lettered += settled.dead_lettered
-        self.hooks.retried(queue, len(deliveries), reason, isinstance(exc, WriteConflict))
-        log.warning("queue %s: %d message(s) to retry: %s", queue, len(deliveries), reason)
+        if settled.retried:
+            self.hooks.retried(queue, settled.retried, reason, isinstance(exc, WriteConflict))
+            log.warning("queue %s: %d message(s) to retry: %s", queue, settled.retried, reason)
+        if settled.dead_lettered:
+            why = f"retries exhausted: {reason}"
+            self.hooks.dead_lettered(queue, settled.dead_lettered, why)
+            log.error("queue %s: %d message(s) dead-lettered, %s", queue, settled.dead_lettered, why)
         return stats
 
     def _dead(self, queue: str, deliveries: list[Delivery], reason: str, stats: StepStats) -> None:

@@ -191,6 +191,34 @@ def test_what_a_refused_write_does_to_its_batch(
     assert tripled(store) == ({"x": 6} if retried else {})
 
 
+def test_exhausted_retries_are_counted_and_logged_as_dead_letters(
+    store: DuckDBStore, bus: MemoryBus, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The last attempt goes to the DLQ: the metrics and the log must say so, not "to retry"."""
+    hooks = Settled()
+    chain = make_chain(store, bus, hooks)
+    collect(store, bus, {"x": 1})
+    real_write = store.write
+
+    def never_yet(docs: Iterable[Document], *, expected: Expected = NOTHING_EXPECTED) -> WriteReport:
+        docs = list(docs)
+        if docs[0].doc_class is not DOUBLED:
+            return real_write(docs, expected=expected)
+        return WriteReport([ItemResult(d.id, d.index, Outcome.RETRYABLE, "index blocked") for d in docs])
+
+    monkeypatch.setattr(store, "write", never_yet)
+    stats = chain.run_until_idle()
+    assert (stats.retried, stats.dead_lettered) == (2, 1)  # max_attempts: 3
+    assert hooks.settled() == {"retried (transient)": 2.0, "dead-lettered": 1.0}
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [
+        "queue test.double: 1 message(s) dead-lettered, retries exhausted: "
+        "1 document(s) could not be written yet: index blocked"
+    ]
+    warnings = [r.getMessage() for r in caplog.records if "to retry" in r.getMessage()]
+    assert len(warnings) == 2
+
+
 def test_replayed_dead_letter_is_processed_after_the_fix(
     store: DuckDBStore, bus: MemoryBus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
