@@ -36,7 +36,7 @@ from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
 from maas.engine.registry import EngineRegistry
 from maas.engine.routing import QueueConfig, RoutingFile, build_engines
-from maas.errors import BusError, BusInterrupted, ConfigError, MaasError, TransientError, WriteConflict
+from maas.errors import BusError, BusInterrupted, MaasError, TransientError, WriteConflict
 from maas.gc_pacing import batch_gc
 from maas.model import ModelRegistry
 from maas.store.base import Store
@@ -132,10 +132,8 @@ class Pool:
         bus_settings: BusSettings,
         hooks: Hooks | None = None,
     ) -> Pool:
-        if name not in routing.pools:
-            raise ConfigError(f"pool {name!r} is not in the routing file (pools: {', '.join(routing.pools)})")
         queues = [
-            _Queue(q, Processor(build_engines(q, engines), store, models)) for q in routing.pools[name].queues
+            _Queue(q, Processor(build_engines(q, engines), store, models)) for q in routing.pool(name).queues
         ]
         return cls(name, bus, queues, bus_settings.etl_exchange, routing.patterns("etl"), hooks)
 

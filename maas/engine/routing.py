@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from maas.bus.topology import Binding, QueueSpec, RetryPolicy, Topology
 from maas.config.loader import Lines, problems_from, read_yaml, validate
@@ -99,6 +99,20 @@ class PoolConfig(_Strict):
 class RoutingFile(_Strict):
     version: Literal[1] = 1
     pools: dict[str, PoolConfig] = Field(min_length=1)
+    _path: Path | None = PrivateAttr(default=None)  # set by load_routing, for errors to name
+
+    @property
+    def path(self) -> Path | None:
+        """The file it was loaded from, if any: several may exist on a host (packaged,
+        ``routing_file``), and an error must say which one it read."""
+        return self._path
+
+    def pool(self, name: str) -> PoolConfig:
+        """A pool by name; a name not in the file is a configuration error naming the file."""
+        if name not in self.pools:
+            where = f"the routing file {self.path}" if self.path else "the routing file"
+            raise ConfigError(f"pool {name!r} is not in {where} (pools: {', '.join(self.pools)})")
+        return self.pools[name]
 
     def queue(self, name: str) -> QueueConfig:
         for pool in self.pools.values():
@@ -167,6 +181,7 @@ def load_routing(path: Path, registry: EngineRegistry) -> RoutingFile:
         raise ConfigError(exc.problems + problems) from None
     if problems:
         raise ConfigError(problems)
+    routing._path = path
     return routing
 
 

@@ -17,7 +17,7 @@ from maas.config import Settings
 from maas.config.settings import BusSettings
 from maas.engine.pool import Chain, Hooks, Pool
 from maas.engine.routing import load_routing
-from maas.errors import StoreUnavailable
+from maas.errors import ConfigError, StoreUnavailable
 from maas.model import Document
 from maas.observe import PoolMetrics
 from maas.store.base import NOTHING_EXPECTED, Expected, ItemResult, Outcome, WriteReport
@@ -281,3 +281,15 @@ def test_running_pool_samples_queue_depths_into_its_metrics(
         "maas_messages_consumed_total", {"pool": "doubler", "queue": "test.double"}
     )
     assert (depth, dlq, consumed) == (0.0, 0.0, 1.0)
+
+
+def test_an_unknown_pool_names_the_routing_file_read(
+    store: DuckDBStore, bus: MemoryBus, catalog_pool: Callable[..., Pool]
+) -> None:
+    """A host may hold several routing files (packaged, ``routing_file``): say which was read."""
+    routing = load_routing(CATALOG.routing_file, CATALOG.engines)
+    with pytest.raises(ConfigError) as raised:
+        catalog_pool(routing, "products", bus, store)
+    assert str(raised.value) == (
+        f"pool 'products' is not in the routing file {CATALOG.routing_file} (pools: doubler, tripler)"
+    )
