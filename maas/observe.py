@@ -32,6 +32,7 @@ from maas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], object]  # raises when not ready; the result is ignored
+CAUSES = ("conflict", "transient")  # the ``cause`` label of maas_messages_retried
 
 
 class PoolMetrics(Hooks):
@@ -74,6 +75,17 @@ class PoolMetrics(Hooks):
             registry=registry,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
         )
+
+    def started(self, queues: Sequence[str]) -> None:
+        """Every series at 0 from the start: a labelled counter is exposed only once it has a
+        child, and ``increase()``/``rate()`` over a series that appears at 1 see no increase,
+        so the first dead letter of a queue would never show on the dashboard."""
+        for queue in queues:
+            for counter in (self.consumed, self.documents, self.written, self.dead, self.handed_back_total):
+                counter.labels(self.pool, queue)
+            for cause in CAUSES:
+                self.retries.labels(self.pool, queue, cause)
+            self.latency.labels(self.pool, queue)
 
     def batch_done(self, queue: str, result: BatchResult, messages: int, seconds: float) -> None:
         self.consumed.labels(self.pool, queue).inc(messages)

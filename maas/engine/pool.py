@@ -58,6 +58,9 @@ def _never() -> bool:
 class Hooks:
     """Observation points (metrics, tests); each does nothing unless overridden."""
 
+    def started(self, queues: Sequence[str]) -> None:
+        """The pool begins consuming these queues (before any batch)."""
+
     def batch_done(self, queue: str, result: BatchResult, messages: int, seconds: float) -> None:
         """A batch was processed and settled."""
 
@@ -278,6 +281,7 @@ class Pool:
         readiness probe tells the outside why it is not working. Startup errors still end it.
         """
         total, failures, sampled = StepStats(), 0, 0.0
+        self.hooks.started(list(self.queues))
         with batch_gc():
             while not should_stop():
                 try:

@@ -265,13 +265,20 @@ def test_crash_after_write_before_reports_loses_nothing_downstream(store: DuckDB
     assert tripled(store) == {f"c{i}": i * 6 for i in range(1000, 1100)}
 
 
-def test_running_pool_samples_queue_depths_into_its_metrics(
+def metered_doubler(
     store: DuckDBStore, bus: MemoryBus, catalog_pool: Callable[..., Pool]
-) -> None:
+) -> tuple[Pool, CollectorRegistry]:
+    """The doubler pool with its Prometheus metrics, as ``maas engine pool doubler`` runs it."""
     routing = load_routing(CATALOG.routing_file, CATALOG.engines)
     bus.declare(routing.topology(BUS))
     registry = CollectorRegistry()
-    pool = catalog_pool(routing, "doubler", bus, store, PoolMetrics(registry, "doubler"))
+    return catalog_pool(routing, "doubler", bus, store, PoolMetrics(registry, "doubler")), registry
+
+
+def test_running_pool_samples_queue_depths_into_its_metrics(
+    store: DuckDBStore, bus: MemoryBus, catalog_pool: Callable[..., Pool]
+) -> None:
+    pool, registry = metered_doubler(store, bus, catalog_pool)
     collect(store, bus, {"q1": 1001, "q2": 1002})
     steps = iter(range(3))
     pool.run(lambda: next(steps, None) is None)
@@ -293,3 +300,22 @@ def test_an_unknown_pool_names_the_routing_file_read(
     assert str(raised.value) == (
         f"pool 'products' is not in the routing file {CATALOG.routing_file} (pools: doubler, tripler)"
     )
+
+
+def test_a_started_pool_exposes_its_counters_at_zero(
+    store: DuckDBStore, bus: MemoryBus, catalog_pool: Callable[..., Pool]
+) -> None:
+    """``increase()`` over a series born at 1 is 0: the first dead letter would go unseen."""
+    pool, registry = metered_doubler(store, bus, catalog_pool)
+    pool.run(lambda: True)
+    labels = {"pool": "doubler", "queue": "test.double"}
+    counters = [
+        ("maas_messages_consumed_total", labels),
+        ("maas_documents_processed_total", labels),
+        ("maas_documents_written_total", labels),
+        ("maas_messages_dead_lettered_total", labels),
+        ("maas_messages_handed_back_total", labels),
+        ("maas_messages_retried_total", labels | {"cause": "conflict"}),
+        ("maas_messages_retried_total", labels | {"cause": "transient"}),
+    ]
+    assert [registry.get_sample_value(*counter) for counter in counters] == [0.0] * len(counters)
