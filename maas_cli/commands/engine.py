@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -12,8 +13,11 @@ from maas.bus.base import Bus, declare_in_use
 from maas.bus.factory import create_bus
 from maas.config import Settings
 from maas.engine.pool import Pool
+from maas.engine.waiting import until_available
 from maas.errors import BusInterrupted, ConfigError
+from maas.model import ModelRegistry
 from maas.observe import PoolMetrics, readiness, serve
+from maas.store.base import Store
 from maas.store.factory import create_store
 from maas_cli.help import MaasTyper
 from maas_cli.options import MetricsPortOpt, state
@@ -32,11 +36,11 @@ def pool(
     """Consume the queues of one pool, process batches, write, emit reports; until SIGTERM.
 
     On SIGTERM or Ctrl-C the batch in hand is finished, written and acknowledged, then the
-    process exits 0. A broker unreachable at start for bus.reconnect_max_s (300 s by default)
-    ends the pool (exit 1), a login or vhost it refuses at once (exit 2); once it consumes, a
-    lost broker is waited for and retried without end. While the broker is away the stop does
-    not wait for it to come back: the process exits 0 at once and the broker redelivers what
-    was not acknowledged.
+    process exits 0. A broker or a store unreachable at start is waited for, with backoff,
+    for bus.reconnect_max_s (300 s by default), then the pool ends (exit 1); a login or vhost
+    refused ends it at once (exit 2). Once it consumes, a lost broker is waited for and retried
+    without end. While the broker or the store is away the stop does not wait for it: the
+    process exits 0 at once (the broker redelivers what was not acknowledged).
     Transient failures retry through delay queues; permanent ones and exhausted retries go
     to the dead-letter queue (see `maas dlq`).
 
@@ -52,8 +56,6 @@ def pool(
     store = create_store(settings)
     stop = stop_on_signals(bus.interrupt, "the current batch")
     try:
-        declare_in_use(bus, routing.topology(settings.bus))
-        store.setup(list(catalog.models))
         runner = Pool.from_routing(
             routing,
             name,
@@ -66,6 +68,10 @@ def pool(
         )
         if metrics_port is not None:
             serve(metrics_port, registry, readiness(settings))
+        declare_in_use(bus, routing.topology(settings.bus))
+        if not _store_ready(settings, store, catalog.models, stop.is_set):
+            log.info("pool %s stopped before consuming", name)
+            return
         log.info("pool %s consuming %s", name, ", ".join(runner.queues))
         stats = runner.run(stop.is_set)
         log.info(
@@ -80,6 +86,16 @@ def pool(
     finally:
         bus.close()
         store.close()
+
+
+def _store_ready(
+    settings: Settings, store: Store, models: ModelRegistry, stopped: Callable[[], bool]
+) -> bool:
+    """The store is waited for as long as the broker (bus.reconnect_max_s): after a reboot
+    OpenSearch may answer minutes after the pools start, and exiting at once would use up the
+    unit's restart budget (StartLimitBurst) and leave the pool failed for good."""
+    setup = lambda: store.setup(list(models))  # noqa: E731 (idempotent: tried again as a whole)
+    return until_available("the store", setup, settings.bus.reconnect_max_s, stopped)
 
 
 def _distributed_bus(settings: Settings, name: str) -> Bus:

@@ -13,12 +13,13 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from chain_catalog import CATALOG, DOUBLED, TRIPLED
 from pool_deployment import Deployment, collect, deploy, queue_depths, stop, teardown
-from servers.net import free_port
+from servers.net import forwarding, free_port
 
 from maas.bus.base import Envelope
 from maas.bus.factory import create_bus
@@ -243,3 +244,40 @@ def test_sigterm_while_the_broker_is_away_exits_promptly(deployment: Deployment)
     assert pool.wait(timeout=30) == 0, log.read_text()
     assert time.monotonic() - started < 5.0
     assert "stop requested while waiting for the broker" in log.read_text()
+
+
+def _store_not_up_yet(deployment: Deployment) -> tuple[subprocess.Popen[str], Path, int]:
+    """A doubler started while nothing answers at its store's address; it must be waiting."""
+    port = free_port()
+    deployment.env["MAAS_STORE_URL"] = f"http://127.0.0.1:{port}"
+    pool = deployment.pool("doubler")
+    log = deployment.dir / "pool-doubler.log"
+    wait_for(lambda: "waiting for the store" in log.read_text(), 30, "the pool waiting for the store")
+    time.sleep(1.0)
+    assert pool.poll() is None, log.read_text()
+    return pool, log, port
+
+
+def test_a_pool_started_before_the_store_waits_for_it_then_consumes(
+    deployment: Deployment, opensearch_url: str
+) -> None:
+    """After a reboot OpenSearch may answer a minute after the pools start: a pool that exited
+    at once used up its unit's restart budget (StartLimitBurst) and stayed failed."""
+    pool, log, port = _store_not_up_yet(deployment)
+    store = urlsplit(opensearch_url)
+    assert store.scheme == "http" and store.hostname and store.port
+    with forwarding(port, (store.hostname, store.port)):
+        collect(deployment, {"late1": 1, "late2": 2})
+        wait_for(
+            lambda: count(deployment, DOUBLED) == 2, 60, "the doubled documents", lambda: log.read_text()
+        )
+        stop(pool)
+
+
+def test_sigterm_while_waiting_for_the_store_exits_promptly(deployment: Deployment) -> None:
+    pool, log, _ = _store_not_up_yet(deployment)
+    started = time.monotonic()
+    pool.send_signal(signal.SIGTERM)
+    assert pool.wait(timeout=30) == 0, log.read_text()
+    assert time.monotonic() - started < 5.0
+    assert "stop requested while waiting for the store" in log.read_text()
