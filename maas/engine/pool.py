@@ -36,13 +36,21 @@ from maas.config.settings import BusSettings
 from maas.engine.processor import BatchResult, Incoming, Processor
 from maas.engine.registry import EngineRegistry
 from maas.engine.routing import QueueConfig, RoutingFile, build_engines
-from maas.errors import BusError, BusInterrupted, MaasError, TransientError, WriteConflict
+from maas.errors import (
+    BusError,
+    BusInterrupted,
+    MaasError,
+    StoreUnavailable,
+    TransientError,
+    WriteConflict,
+)
 from maas.gc_pacing import batch_gc
 from maas.model import ModelRegistry
 from maas.store.base import Store
 
 log = logging.getLogger(__name__)
 DEPTH_SAMPLE_S = 10.0  # queue depths for the metrics: one broker round trip per interval
+BUS_BACKOFF_FIRST_S = 1.0
 BUS_BACKOFF_CAP_S = 30.0
 # Deaths of the process while a message was processed alone before it is dead-lettered: one
 # death may be the machine's (an OOM kill under memory pressure from elsewhere), three in a row
@@ -53,6 +61,11 @@ MAX_SOLO_CRASHES = 3
 
 def _never() -> bool:
     return False
+
+
+class _StoppedWaiting(Exception):
+    """A stop came while the batch in hand waited for the store: it is left unsettled (the
+    broker redelivers it). Not a MaasError: nothing may settle it as a failure."""
 
 
 class Hooks:
@@ -121,6 +134,9 @@ class Pool:
         self.hooks = hooks or Hooks()
         self.batch_size = max(q.config.batch_size for q in queues)
         self.batch_timeout_s = min(q.config.batch_timeout_s for q in queues)
+        # Set while run() serves: a store outage then holds the batch in hand instead of spending
+        # its attempts; None (Chain, replay: run until idle) retries it through its delay queue.
+        self._stopping: Callable[[], bool] | None = None
 
     @classmethod
     def from_routing(
@@ -197,7 +213,7 @@ class Pool:
         next one, and a later death is not charged to it."""
         try:
             return self._alone(queue, delivery)
-        except (BusError, TransientError):
+        except (BusError, TransientError, _StoppedWaiting):
             with contextlib.suppress(BusError):
                 self._move_on([delivery])
             raise
@@ -282,7 +298,7 @@ class Pool:
         """
         total, failures, sampled = StepStats(), 0, 0.0
         self.hooks.started(list(self.queues))
-        with batch_gc():
+        with batch_gc(), self._serving(should_stop):
             while not should_stop():
                 try:
                     total.add(self.step(should_stop=should_stop))
@@ -298,14 +314,26 @@ class Pool:
                 except BusInterrupted as exc:  # a stop cut a reconnect short: the broker redelivers
                     log.info("pool %s: %s", self.name, exc)
                     break
+                except _StoppedWaiting:
+                    log.info("pool %s: stop requested while waiting for the store", self.name)
+                    break
                 except (BusError, TransientError) as exc:  # the processor settles its own errors
                     failures += 1
                     self._pause(exc, failures, should_stop)
         return total
 
+    @contextlib.contextmanager
+    def _serving(self, should_stop: Callable[[], bool]) -> Iterator[None]:
+        """Holding a batch through a store outage needs a stop to listen to: only run() has one."""
+        self._stopping = should_stop
+        try:
+            yield
+        finally:
+            self._stopping = None
+
     def _pause(self, exc: MaasError, failures: int, should_stop: Callable[[], bool]) -> None:
         """Back off (1 s doubling to 30 s), waking up early to stop."""
-        delay = min(BUS_BACKOFF_CAP_S, 2.0 ** (failures - 1))
+        delay = min(BUS_BACKOFF_CAP_S, BUS_BACKOFF_FIRST_S * 2.0 ** (failures - 1))
         level = logging.WARNING if exc.transient else logging.ERROR
         log.log(level, "pool %s: %s; trying again in %.0f s", self.name, exc, delay)
         deadline = time.monotonic() + delay
@@ -325,12 +353,36 @@ class Pool:
         """One load through the engines, then its settling: reports, acks, dead letters or retry."""
         started = time.perf_counter()
         try:
-            result = queue.processor.process(incoming)
+            result = self._through_outages(queue, incoming)
         except TransientError as exc:
             self._retry(queue.config.name, pending, exc, stats)
             return
         self._settle(queue.config.name, result, pending, stats)
         self.hooks.batch_done(queue.config.name, result, len(incoming), time.perf_counter() - started)
+
+    def _through_outages(self, queue: _Queue, incoming: list[Incoming]) -> BatchResult:
+        """While serving, a store that cannot be reached is nothing the messages did: their
+        attempts would run out in about a minute and a longer outage would dead-letter every
+        message in flight. The load is held and tried again with the bus's backoff until the
+        store answers (writes are idempotent), and no more is consumed meanwhile. Other
+        transient errors (a write refused for now, a conflict) go through the delay queues."""
+        failures = 0
+        while True:
+            try:
+                return queue.processor.process(incoming)
+            except StoreUnavailable as exc:
+                if self._stopping is None:
+                    raise
+                failures += 1
+                if failures == 1:
+                    log.warning(
+                        "queue %s: %d message(s) held until the store answers (no attempt spent)",
+                        queue.config.name,
+                        len(incoming),
+                    )
+                self._pause(exc, failures, self._stopping)
+                if self._stopping():
+                    raise _StoppedWaiting from exc
 
     def _decode(
         self, queue: str, deliveries: list[Delivery], stats: StepStats

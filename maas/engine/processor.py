@@ -6,7 +6,8 @@ embedded mode and replay behave exactly like production.
 Failure rules:
 - a transient error (store down, 429 after bounded retries) or a write conflict (an aggregate
   changed by another writer since it was read) fails the whole batch with a TransientError:
-  the caller retries every message through its delay queue. Writes are idempotent
+  the caller retries every message through its delay queue (a running pool holds the batch
+  through a store that cannot be reached instead: see ``Pool._through_outages``). Writes are idempotent
   (deterministic ids, unchanged documents skipped), so a retry is harmless;
 - a permanent error (engine bug, mapping violation) in a batch of several messages is isolated
   by processing each message alone: only the guilty messages are dead-lettered, with the

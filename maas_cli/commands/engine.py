@@ -41,8 +41,9 @@ def pool(
     refused ends it at once (exit 2). Once it consumes, a lost broker is waited for and retried
     without end. While the broker or the store is away the stop does not wait for it: the
     process exits 0 at once (the broker redelivers what was not acknowledged).
-    Transient failures retry through delay queues; permanent ones and exhausted retries go
-    to the dead-letter queue (see `maas dlq`).
+    An unreachable store holds the batch in hand, tried again with backoff, without spending
+    its attempts; other transient failures retry through delay queues; permanent ones and
+    exhausted retries go to the dead-letter queue (see `maas dlq`).
 
     Needs a distributed bus (bus.url amqp://…): on the embedded bus (memory://) it exits 2,
     since the engine chain of the embedded deployment runs inside `maas collect` and
