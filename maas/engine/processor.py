@@ -27,7 +27,7 @@ from typing import NamedTuple
 from maas.bus.message import DEFAULT_IDS_PER_MESSAGE, Action, Message, parse_routing_key
 from maas.engine.base import Batch, Context, Writes
 from maas.engine.routing import BoundEngine
-from maas.errors import MaasError, PermanentError, TransientError, WriteConflict
+from maas.errors import MaasError, PermanentError, StoreRefused, TransientError, WriteConflict
 from maas.model import Document, DocumentClass, ModelRegistry
 from maas.store.base import Expected, Outcome, Store, WriteReport
 
@@ -85,7 +85,7 @@ class Processor:
         """Process the batch; on a permanent failure isolate the guilty messages."""
         try:
             return self._process(incoming)
-        except TransientError:
+        except (TransientError, StoreRefused):  # the store's state or ours, not the messages'
             raise
         except Exception as exc:
             if len(incoming) == 1:

@@ -20,7 +20,7 @@ from maas.config.settings import BusSettings
 from maas.engine import pool as pool_module
 from maas.engine.pool import Pool
 from maas.engine.routing import load_routing
-from maas.errors import StoreUnavailable
+from maas.errors import StoreRefused, StoreUnavailable
 from maas.model import Document, DocumentClass
 from maas.store.duckdb import DuckDBStore
 
@@ -30,13 +30,16 @@ QUEUE = "test.double"
 
 
 class FlakyStore(DuckDBStore):
-    """Unreachable for its first ``outage`` reads."""
+    """Unreachable for its first ``outage`` reads; refusing our login while ``refusing``."""
 
     outage = 0
+    refusing = False
 
     def get(
         self, doc_class: DocumentClass, ids: Sequence[str], indices: Sequence[str] | None = None
     ) -> dict[str, Document]:
+        if self.refusing:
+            raise StoreRefused("http://opensearch:9200 refused the login of user 'maas' (401)")
         if self.outage:
             self.outage -= 1
             raise StoreUnavailable("http://opensearch:9200: cannot connect (Connection refused)")
@@ -108,3 +111,15 @@ def test_the_embedded_chain_still_retries_through_the_delay_queues(doubler: Doub
     doubler.store.outage = 1
     stats = doubler.pool.step(timeout_s=0)
     assert stats.retried == 5 and stats.acked == 0
+
+
+def test_a_store_refusing_our_login_ends_the_pool_and_dead_letters_nothing(doubler: Doubler) -> None:
+    """Credentials revoked or rotated under a running pool are a setting to fix, not something the
+    messages did: the pool ends (exit 2, no restart loop under systemd) and they wait unacked."""
+    doubler.store.refusing = True
+    with pytest.raises(StoreRefused, match="refused the login"):
+        doubler.pool.run(until(lambda: False, seconds=5))
+    doubler.bus.close()
+    assert MemoryBus(doubler.broker, "next").peek(f"{QUEUE}.dlq", 10) == []
+    back = MemoryBus(doubler.broker, "next").peek(QUEUE, 10)
+    assert len(back) == 5 and {d.attempts for d in back} == {0}
