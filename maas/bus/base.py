@@ -242,6 +242,11 @@ class Bus(Protocol):
         """A stop was requested (may be called from a signal handler or another thread): stop
         waiting for a lost broker; calls that need it raise :class:`BusInterrupted` from then on."""
 
+    def keep_alive(self) -> None:
+        """Answer the broker's heartbeats while the caller holds deliveries without fetching
+        (a batch waiting for the store): a connection silent for two heartbeats is closed, and
+        what it held redelivered. Never raises: a lost connection is found by the next call."""
+
     def close(self) -> None:
         """Unacked deliveries go back to their queues (redelivered)."""
 

@@ -300,6 +300,9 @@ class MemoryBus(BusBase):
     def interrupt(self) -> None:
         """Nothing to interrupt: an in-process broker is never away (a fetch waits its timeout)."""
 
+    def keep_alive(self) -> None:
+        """An in-process broker has no heartbeats."""
+
     def close(self) -> None:
         """Like a closed connection: every unacked delivery is requeued, first in line."""
         b = self.broker

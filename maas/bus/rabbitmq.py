@@ -12,8 +12,9 @@ One connection holds three channels: consuming (prefetch, acks, basic_get), publ
 be acked any more, and the broker redelivers it anyway.
 
 Heartbeats are only answered while the client talks to the broker, so a handler must not
-keep a batch for longer than about two heartbeat intervals; if it does, the broker drops the
-connection, the ack is skipped and the batch is redelivered (never lost).
+keep a batch for longer than about two heartbeat intervals without calling ``keep_alive``
+(the pool does while it holds a batch through a store outage); if it does, the broker drops
+the connection, the ack is skipped and the batch is redelivered (never lost).
 """
 
 from __future__ import annotations
@@ -501,6 +502,18 @@ class RabbitMQBus(BusBase):
         if self._session is not None:
             self._session.close()
             self._session = None
+
+    def keep_alive(self) -> None:
+        """pika answers heartbeats only inside its own calls; deliveries that arrive meanwhile
+        wait in the session's buffers for the next fetch."""
+        session = self._session
+        if session is None or not session.connection.is_open:
+            return
+        try:
+            session.connection.process_data_events(time_limit=0)
+        except (px.AMQPError, OSError) as exc:
+            self._drop()
+            log.warning("%s: connection lost while idle (%s)", self.client_name, map_error(exc))
 
     def close(self) -> None:
         """Closing the connection hands every unacked delivery back to the broker."""

@@ -339,6 +339,7 @@ class Pool:
         deadline = time.monotonic() + delay
         while not should_stop() and time.monotonic() < deadline:
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+            self.bus.keep_alive()  # a batch held through a store outage keeps its connection
 
     def _handle(self, queue: _Queue, deliveries: list[Delivery]) -> StepStats:
         stats = StepStats()

@@ -123,3 +123,12 @@ def test_a_store_refusing_our_login_ends_the_pool_and_dead_letters_nothing(doubl
     assert MemoryBus(doubler.broker, "next").peek(f"{QUEUE}.dlq", 10) == []
     back = MemoryBus(doubler.broker, "next").peek(QUEUE, 10)
     assert len(back) == 5 and {d.attempts for d in back} == {0}
+
+
+def test_the_held_batch_keeps_answering_the_broker(doubler: Doubler, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broker drops a connection silent for two heartbeats, and redelivers what it held."""
+    calls: list[None] = []
+    monkeypatch.setattr(doubler.bus, "keep_alive", lambda: calls.append(None))
+    doubler.store.outage = 3
+    doubler.pool.run(until(lambda: doubler.store.count(DOUBLED) == 5))
+    assert calls, "the pool waited for the store without keeping its connection alive"
