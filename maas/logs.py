@@ -38,6 +38,11 @@ class JSONFormatter(_MaskingFormatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+def logs_json() -> bool:
+    """Whether the process logs JSON lines (its last error line must be one too)."""
+    return any(isinstance(h.formatter, JSONFormatter) for h in logging.getLogger().handlers)
+
+
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Configure the root logger once per process (idempotent)."""
     handler = logging.StreamHandler(sys.stderr)

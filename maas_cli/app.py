@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or configuration error,
 from __future__ import annotations
 
 import errno
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +19,7 @@ from rich.text import Text
 from maas import __version__
 from maas.config import redactor
 from maas.errors import MaasError
-from maas.logs import setup_logging
+from maas.logs import logs_json, setup_logging
 from maas_cli.commands import cds, collect, config, dlq, doctor, engine, inspect, replay, routing
 from maas_cli.help import MaasTyper
 from maas_cli.options import ConfigOpt, LogFormatOpt, QuietOpt, State, VerboseOpt
@@ -112,6 +113,9 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
+    if logs_json():  # journald / Kubernetes read every stderr line as JSON
+        logging.getLogger("maas").error(message)  # the formatter masks secrets
+        sys.exit(code)
     # soft_wrap: one line per problem, whatever the width (cron mail and logs are grepped)
     line = Text.assemble(("error:", "red"), " ", redactor.mask(message))  # a '[' in a path is no markup
     Console(stderr=True).print(line, highlight=False, soft_wrap=True)

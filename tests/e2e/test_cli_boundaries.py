@@ -3,6 +3,7 @@ that cannot work on the embedded deployment. Each ends in one ``error:`` line, n
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -88,3 +89,13 @@ def test_dead_letters_on_the_embedded_bus_are_refused_saying_where_they_are_seen
     assert "the embedded in-process bus (memory://) keeps no dead letters between processes" in stderr
     assert "'maas collect' and 'maas replay' report the engine messages they dead-lettered" in stderr
     assert "does not exist" not in stderr
+
+
+def test_with_json_logs_the_last_error_line_is_json_too(tmp_path: Path) -> None:
+    """journald and Kubernetes read every stderr line of such a process as JSON."""
+    result = maas(tmp_path, "--log-format", "json", "cds", "sample", "--out", "/proc/maas-sample")
+    lines = refused(result).splitlines()
+    assert lines, "nothing said"
+    entries = [json.loads(line) for line in lines]
+    assert entries[-1]["level"] == "error"
+    assert entries[-1]["message"] == "/proc/maas-sample: No such file or directory"
