@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from maas.collector.extract import ExtractSpec
 from maas.collector.sources.config import SourceConfig
@@ -48,10 +48,15 @@ class CollectorConfig(BaseModel):
     archive: bool = Field(default=True, description="keep the raw bytes before parsing (replay)")
     period: float = Field(default=600.0, gt=0, description="seconds between polls with --loop")
     enabled: bool = True
+    # The configuration as written, when it came from a file (its local paths then resolved
+    # against the file's directory): see config_hash.
+    _written: CollectorConfig | None = PrivateAttr(default=None)
 
     def config_hash(self) -> str:
-        """Identifies the configuration an archived payload was fetched with."""
-        encoded = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """Identifies the configuration an archived payload was fetched with: as written, so
+        that the same file checked out in another directory is the same configuration."""
+        as_written = self._written or self
+        encoded = json.dumps(as_written.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(encoded).hexdigest()[:16]
 
     @property
@@ -70,6 +75,8 @@ def load_collector_file(path: Path, models: ModelRegistry | None = None) -> list
     data, lines = read_yaml(path)
     context = {BASE_DIR: path.parent.resolve()}  # its local paths are relative to the file
     collectors = validate(data, CollectorFile, str(path), lines, context).collectors
+    for collector, written in zip(collectors, CollectorFile.model_validate(data).collectors, strict=True):
+        collector._written = written
     problems = []
     for i, collector in enumerate(collectors):
         if models is not None and collector.model not in models:

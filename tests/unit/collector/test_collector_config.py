@@ -103,3 +103,18 @@ def test_local_paths_of_a_collector_file_are_relative_to_that_file(
     assert remote.source.known_hosts == Path("~/.ssh/known_hosts")
     assert absolute.source.password.reference == "file:/run/secrets/ftp"
     assert absolute.source.root == "/x"
+
+
+def test_the_configuration_hash_is_the_file_as_written_wherever_it_lies(tmp_path: Path) -> None:
+    """Replay compares it with the archive's sidecars: a checkout in another directory (which
+    resolves a relative root elsewhere) must not read as a changed configuration."""
+    hashes = set()
+    for place in ("here", "there/deeper"):
+        (tmp_path / place).mkdir(parents=True)
+        (tmp_path / place / "c.yaml").write_text(LOCAL_PATHS)
+        hashes.add(tuple(c.config_hash() for c in load_collectors(tmp_path / place)))
+    (one,) = hashes
+    assert len(set(one)) == 3  # still one per collector
+    changed = LOCAL_PATHS.replace("root: incoming", "root: elsewhere")
+    (tmp_path / "here" / "c.yaml").write_text(changed)
+    assert load_collectors(tmp_path / "here")[0].config_hash() != one[0]  # what is written counts
