@@ -67,3 +67,11 @@ def state(ctx: typer.Context) -> State:
     obj = ctx.find_root().obj
     assert isinstance(obj, State), "the root callback sets the state"
     return obj
+
+
+def existing_out_directory(out: Path) -> None:
+    """A typo'd directory in --out is a usage error (exit 2), not a directory tree created in
+    silence (the lock beside the file would create it)."""
+    if not out.parent.is_dir():
+        reason = "is not a directory" if out.parent.exists() else "no such directory"
+        raise typer.BadParameter(f"{out.parent}: {reason} (--out's directory must exist)", param_hint="--out")

@@ -32,7 +32,7 @@ from maas.model import DocumentClass
 from maas.store.factory import BACKENDS, create_store, duckdb_path
 from maas_cli.defaults import catalog_for
 from maas_cli.help import MaasTyper
-from maas_cli.options import state
+from maas_cli.options import existing_out_directory, state
 
 OPENSEARCH_MODULE = "maas.store.opensearch"
 
@@ -266,7 +266,7 @@ def export(
     settings = state(ctx).settings
     catalog = _catalog(ctx)
     slices = [Slice(c, parse_filters(c, query or [])) for c in _classes(catalog, families)]
-    _existing_directory(out)
+    existing_out_directory(out)
     _require_opensearch(settings)
     with ExitStack() as stack:
         source = create_store(settings, read_only=True)
@@ -276,14 +276,6 @@ def export(
             copied = export_slices(source, target, slices, progress.copied)
     for family, count in copied.items():
         print(f"{family}: {count} documents → {out}")
-
-
-def _existing_directory(out: Path) -> None:
-    """As ``maas replay --out``: a typo'd directory is a usage error (exit 2), not a directory
-    tree created in silence (the lock beside the file would create it)."""
-    if not out.parent.is_dir():
-        reason = "is not a directory" if out.parent.exists() else "no such directory"
-        raise typer.BadParameter(f"{out.parent}: {reason} (--out's directory must exist)", param_hint="--out")
 
 
 @app.command()

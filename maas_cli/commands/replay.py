@@ -31,7 +31,7 @@ from maas.replay import Collectors, Hooks, Plan, Replayer, ReplayReport, Selecti
 from maas.store.base import Store
 from maas.store.factory import create_store
 from maas_cli.defaults import catalog_for
-from maas_cli.options import JsonOpt, state
+from maas_cli.options import JsonOpt, existing_out_directory, state
 from maas_cli.runtime import routing_for
 
 log = logging.getLogger("maas.replay")
@@ -92,7 +92,7 @@ def replay(
     is never touched.
     """
     _exist(paths)
-    _out_parent(out)
+    existing_out_directory(out or DEFAULT_OUT)
     settings = state(ctx).settings
     catalog = catalog_for(settings)
     collectors = _collectors(settings, catalog, config_dir)
@@ -149,14 +149,6 @@ def _exist(paths: list[Path]) -> None:
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise typer.BadParameter(f"{', '.join(missing)}: no such file or directory", param_hint="PATHS")
-
-
-def _out_parent(out: Path | None) -> None:
-    """A typo'd directory in --out is a usage error, not a directory tree created in silence."""
-    parent = (out or DEFAULT_OUT).parent
-    if not parent.is_dir():
-        reason = "is not a directory" if parent.exists() else "no such directory"
-        raise typer.BadParameter(f"{parent}: {reason} (--out's directory must exist)", param_hint="--out")
 
 
 def _collectors(settings: Settings, catalog: Catalog, config_dir: Path | None) -> Collectors:
