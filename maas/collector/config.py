@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from maas.collector.extract import ExtractSpec
 from maas.collector.sources.config import SourceConfig
+from maas.config.checks import not_there
 from maas.config.loader import Lines, nearest_line, read_yaml, validate
 from maas.config.references import unresolved
 from maas.config.secrets import BASE_DIR
@@ -157,8 +158,8 @@ def model_mismatches(
 
 def load_collectors(directory: Path, models: ModelRegistry | None = None) -> list[CollectorConfig]:
     """Every collector of every ``*.yaml`` file of a directory; ids must be unique."""
-    if not directory.is_dir():  # not "no collector defined": the directory named is not there
-        reason = "not a directory" if directory.exists() else "no such directory"
+    reason = not_there(directory, directory=True)
+    if reason:  # not "no collector defined": the directory named is not there
         raise ConfigError(f"collectors directory {directory}: {reason}")
     problems: list[ConfigProblem] = []
     collectors: list[CollectorConfig] = []

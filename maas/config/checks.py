@@ -57,31 +57,32 @@ def check_files(
     problems: list[ConfigProblem] = []
     checked: list[Path] = []
     if collectors_dir is not None:
-        missing = _not_there(collectors_dir, directory=True)
+        missing = missing_path(settings, "collectors_dir", collectors_dir, directory=True)
         if missing:
-            problems.append(_missing("collectors_dir", collectors_dir, missing, settings))
+            problems.append(missing)
         else:
             for path in sorted(collectors_dir.glob("*.y*ml")):
                 checked.append(path)
                 problems += collector_check(path)
     if routing_file is not None:
-        missing = _not_there(routing_file, directory=False)
+        missing = missing_path(settings, "routing_file", routing_file, directory=False)
         if missing:
-            problems.append(_missing("routing_file", routing_file, missing, settings))
+            problems.append(missing)
         else:
             checked.append(routing_file)
             problems += routing_check(routing_file)
     return problems, checked
 
 
-def missing_path(settings: Settings, key: str, path: Path, *, directory: bool) -> ConfigProblem | None:
+def missing_path(settings: Settings | None, key: str, path: Path, *, directory: bool) -> ConfigProblem | None:
     """A problem when the directory (``collectors_dir``) or file (``routing_file``) a command
     is about to read is not there, naming the key and where the settings set it."""
-    reason = _not_there(path, directory=directory)
+    reason = not_there(path, directory=directory)
     return _missing(key, path, reason, settings) if reason else None
 
 
-def _not_there(path: Path, *, directory: bool) -> str | None:
+def not_there(path: Path, *, directory: bool) -> str | None:
+    """Why ``path`` cannot be read as a directory (or a file), or None."""
     if not path.exists():
         return "no such directory" if directory else "no such file"
     if directory and not path.is_dir():
