@@ -62,14 +62,19 @@ def mask_url(url: str) -> str:
 BASE_DIR = "base_dir"
 
 
-def anchor(path: Path, info: core_schema.ValidationInfo) -> Path:
-    """``path`` relative to the validated file's directory (``BASE_DIR`` of the context), not
-    to wherever the process was started: cron and systemd start it elsewhere. Absolute paths
-    and ``~`` stay as written."""
-    base = (info.context or {}).get(BASE_DIR)
-    if base is None or path.is_absolute() or str(path).startswith("~"):
+def relative_to_file(base: Path, path: str) -> str:
+    """``path`` as written in a configuration file whose directory is ``base``: relative to
+    that directory, not to wherever the process was started (cron and systemd start it
+    elsewhere). Absolute paths and ``~`` (the home directory) stay as written."""
+    if path.startswith("~") or Path(path).is_absolute():
         return path
-    return Path(base) / path
+    return str(base / path)
+
+
+def anchor(path: Path, info: core_schema.ValidationInfo) -> Path:
+    """``path`` relative to the validated file's directory (``BASE_DIR`` of the context)."""
+    base = (info.context or {}).get(BASE_DIR)
+    return path if base is None else Path(relative_to_file(Path(base), str(path)))
 
 
 LocalPath = Annotated[Path, AfterValidator(anchor)]

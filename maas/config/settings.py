@@ -26,7 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 
 from maas.config.loader import Lines, nearest_line, problems_from, read_yaml
 from maas.config.references import ReadFile
-from maas.config.secrets import SecretRef, mask_url
+from maas.config.secrets import SecretRef, mask_url, relative_to_file
 from maas.errors import ConfigError, ConfigProblem
 
 log = logging.getLogger(__name__)
@@ -401,20 +401,13 @@ def anchored(data: dict[str, Any], base: Path, model: type[BaseModel] | None = N
         elif not isinstance(value, str) or not value.strip():
             continue
         elif Path in leaves:
-            out[name] = _join(base, value)
+            out[name] = relative_to_file(base, value)
         elif SecretRef in leaves and value.strip().startswith("file:"):
-            out[name] = "file:" + _join(base, value.strip().removeprefix("file:"))
+            out[name] = "file:" + relative_to_file(base, value.strip().removeprefix("file:"))
         elif model is StoreSettings and name == "url" and value.startswith(DUCKDB_PREFIX):
             rest = value[len(DUCKDB_PREFIX) :]
-            out[name] = DUCKDB_PREFIX + _join(base, rest or str(duckdb_file(value)))
+            out[name] = DUCKDB_PREFIX + relative_to_file(base, rest or str(duckdb_file(value)))
     return out
-
-
-def _join(base: Path, value: str) -> str:
-    """``value`` relative to ``base`` unless absolute or starting with '~' (the home directory)."""
-    if value.startswith("~") or Path(value).is_absolute():
-        return value
-    return str(base / value)
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
