@@ -10,11 +10,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from services import OPENSEARCH, RABBITMQ, Service, missing
+from services import OPENSEARCH, RABBITMQ, Service, missing, services_held, services_lock_path
 
 # Property tests check behaviour, not speed: hypothesis' default 200 ms deadline per example
 # turns a busy shared machine into failures (speed is measured by bench/, not by tests).
@@ -42,6 +43,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+SERVICES_WAIT_S = 1800.0  # a whole CI run is under 30 minutes
+
+
+@pytest.fixture(scope="session")
+def services_lock() -> Iterator[None]:
+    """Held from the first test that needs a service to the end of the run (see services_held)."""
+    with services_held(services_lock_path([RABBITMQ.url, OPENSEARCH.url]), SERVICES_WAIT_S):
+        yield
+
+
 def _require(service: Service) -> str:
     reason = service.unreachable_reason()
     if reason is None:
@@ -50,12 +61,12 @@ def _require(service: Service) -> str:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_url() -> str:
+def rabbitmq_url(services_lock: None) -> str:
     """AMQP URL of a live broker (MAAS_TEST_AMQP_URL, default guest on 127.0.0.1:5672)."""
     return _require(RABBITMQ)
 
 
 @pytest.fixture(scope="session")
-def opensearch_url() -> str:
+def opensearch_url(services_lock: None) -> str:
     """HTTP URL of a live OpenSearch (MAAS_TEST_OPENSEARCH_URL, default 127.0.0.1:9200)."""
     return _require(OPENSEARCH)

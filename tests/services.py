@@ -7,10 +7,17 @@ that the caller decides between skip and fail.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
-from collections.abc import Callable
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NoReturn
+from pathlib import Path
+from typing import IO, NoReturn
 
 from maas.config.secrets import mask_url_passwords
 
@@ -88,3 +95,53 @@ def missing(reason: str) -> NoReturn:
     if services_required():
         pytest.fail(reason, pytrace=False)
     pytest.skip(reason)
+
+
+def services_lock_path(urls: list[str]) -> Path:
+    """One lock file per set of service URLs: runs against other services do not wait."""
+    digest = hashlib.sha256("\n".join(sorted(urls)).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"maas-test-services-{digest}.lock"
+
+
+@contextmanager
+def services_held(path: Path, timeout_s: float, poll_s: float = 1.0) -> Iterator[None]:
+    """Hold the services for one test run. Integration tests wipe shared families and restart the
+    broker, so a second run at the same time (another checkout, a helper's worktree) would make
+    both fail for nothing: it waits here instead, saying for whom, and fails after ``timeout_s``."""
+    with path.open("a+") as handle:
+        _wait_for(handle, timeout_s, poll_s)
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()} in {os.getcwd()}")
+        handle.flush()
+        yield
+
+
+def _wait_for(handle: IO[str], timeout_s: float, poll_s: float) -> None:
+    deadline, told = time.monotonic() + timeout_s, False
+    while not _try_lock(handle):
+        holder = _holder(handle)
+        if time.monotonic() > deadline:
+            _fail(f"the test services are still held by another test run ({holder}) after {timeout_s:.0f} s")
+        if not told:
+            print(f"waiting for another test run to release the services ({holder})", file=sys.__stderr__)
+            told = True
+        time.sleep(poll_s)
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _holder(handle: IO[str]) -> str:
+    handle.seek(0)
+    return handle.read().strip() or "holder unknown"
+
+
+def _fail(reason: str) -> NoReturn:
+    import pytest
+
+    pytest.fail(reason, pytrace=False)
