@@ -8,12 +8,12 @@ name — configuration is never evaluated — and several catalogs merge into on
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from maas.engine.registry import EngineRegistry
-from maas.errors import ConfigError
+from maas.errors import ConfigError, ConfigProblem
 from maas.inspect.figures import Section
 from maas.inspect.views import View
 from maas.model import ModelRegistry
@@ -40,6 +40,7 @@ class Catalog:
 
 
 EMPTY = Catalog(ModelRegistry(), EngineRegistry())
+Locate = Callable[[int, ConfigProblem], ConfigProblem]
 
 
 def import_catalog(reference: str) -> Catalog:
@@ -57,8 +58,19 @@ def import_catalog(reference: str) -> Catalog:
     return catalog
 
 
-def load_catalogs(references: Sequence[str]) -> Catalog:
-    catalog = EMPTY
-    for reference in references:
-        catalog = catalog.merged(import_catalog(reference))
+def _as_is(_: int, problem: ConfigProblem) -> ConfigProblem:
+    return problem
+
+
+def load_catalogs(references: Sequence[str], locate: Locate = _as_is) -> Catalog:
+    """The references' catalogs merged. Every one that cannot be imported is reported at once,
+    ``locate(i, problem)`` placing the problem of the i-th where the reference was written."""
+    catalog, problems = EMPTY, []
+    for i, reference in enumerate(references):
+        try:
+            catalog = catalog.merged(import_catalog(reference))
+        except ConfigError as exc:
+            problems += [locate(i, problem) for problem in exc.problems]
+    if problems:
+        raise ConfigError(problems)
     return catalog
