@@ -76,23 +76,25 @@ class Grammar:
 S1_PRODUCT = re.compile(
     rf"""(?P<unit>S1[A-D])_
     (?P<product_type>
-        (?P<mode>S[1-6]|IW|EW|WV|EN|AN|RF|N[1-6]|Z[1-6IEW])_[A-Z]{{3}}(?P<resolution>[FHM_])
-        _[0-2](?P<product_class>[SANC]))
+        (?P<mode>S[1-6]|IW|EW|WV|EN|AN|RF|N[1-6]|Z[1-6IEW])
+        _(?:[A-Z]{{3}}(?P<resolution>[FHM_])_[0-2][SANC]|ETA__AX))  # ETAD: an SLC's timing annotation
     (?P<polarisation>SH|SV|DH|DV|HH|HV|VV|VH)
     _{_date("sensing_start")}_{_date("sensing_stop")}
-    _(?P<absolute_orbit>\d{{6}})_(?P<datatake>[0-9A-F]{{6}})_(?P<unique_id>[0-9A-F]{{4}})""",
+    _(?P<absolute_orbit>\d{{6}})_(?P<datatake>[0-9A-F]{{6}})_(?P<unique_id>[0-9A-F]{{4}})
+    (?P<cog>_COG)?  # a GRD re-published as Cloud Optimised GeoTIFF: a product of its own""",
     re.VERBOSE,
 )
 
 
 def build_s1_product(m: re.Match[str], name: str, key: str, rules: Rules) -> S1Product:
-    unit, ptype, orbit = m["unit"], m["product_type"], int(m["absolute_orbit"])
+    unit, orbit = m["unit"], int(m["absolute_orbit"])
+    ptype = m["product_type"] + ("-COG" if m["cog"] else "")  # as the catalogues name the type
     return S1Product(
         name=name, key=key, grammar="s1_product", mission=_S1, unit=unit,
         product_type=ptype, level=rules.level_of(_S1, ptype),
         sensing_start=when(m, "sensing_start"), sensing_stop=when(m, "sensing_stop"),
         mode=m["mode"], resolution=None if m["resolution"] == "_" else m["resolution"],
-        product_class=m["product_class"], polarisation=m["polarisation"],
+        product_class=m["product_type"][-1], polarisation=m["polarisation"],
         absolute_orbit=orbit, relative_orbit=rules.relative_orbit(unit, orbit),
         datatake_hex=m["datatake"], datatake_id=int(m["datatake"], 16), unique_id=m["unique_id"],
     )  # fmt: skip

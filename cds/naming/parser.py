@@ -45,6 +45,8 @@ def _why_unknown(key: str, grammars: tuple[Grammar, ...]) -> str:
     """Say which rule failed, so an operator can tell a new product type from garbage."""
     if not key.strip():
         return "empty name"
+    if key != key.strip():
+        return "leading or trailing whitespace (a name never has any)"
     if key != key.upper() and key[:2].upper() in BY_PREFIX:
         return "Sentinel names are upper case; this one is not"
     if not grammars:

@@ -122,6 +122,15 @@ KNOWN: list[tuple[str, dict[str, object]]] = [
      {"product_type": "EW_GRDM_1S", "resolution": "M", "polarisation": "DH"}),
     ("S1C_IW_GRDH_1SDV_20250415T054407_20250415T054434_001844_0037A2_5A5A.SAFE.zip",
      {"unit": "S1C", "relative_orbit": None, "datatake_key": "S1C-14242", "level": "L1"}),
+    ("S1A_IW_ETA__AXDV_20200103T170700_20200103T170727_030639_0382D5_256B.SAFE",
+     {"product_type": "IW_ETA__AX", "level": "L1", "product_class": "X", "resolution": None,
+      "datatake_key": "S1A-230101", "relative_orbit": 117}),
+    ("S1B_IW_ETA__AXDV_20200815T173048_20200815T173116_022937_02B897_E56D.SAFE.zip",
+     {"unit": "S1B", "product_type": "IW_ETA__AX", "datatake_id": 0x02B897}),
+    ("S1A_IW_GRDH_1SDV_20231010T054407_20231010T054434_050736_061CF2_A1B2_COG.SAFE.zip",
+     {"key": "S1A_IW_GRDH_1SDV_20231010T054407_20231010T054434_050736_061CF2_A1B2_COG",
+      "product_type": "IW_GRDH_1S-COG", "level": "L1", "product_class": "S", "resolution": "H",
+      "unique_id": "A1B2", "datatake_key": "S1A-400626"}),
     # --- S1 auxiliary / planning files
     ("S1A_OPER_AUX_POEORB_OPOD_20210101T121212_V20201211T225942_20201213T005942.EOF",
      {"grammar": "long", "mission": "S1", "product_type": "AUX_POEORB", "level": "AUX",
@@ -301,8 +310,11 @@ UNKNOWN: list[tuple[str, str]] = [
     ("S6A_P4_1B_LR______20211206T000000_20211206T010000_20211206T020000", "no Sentinel mission"),
     (S1_KEY.lower() + ".safe.zip", "upper case"),
     (S1_KEY[:-5], "matches no S1 grammar"),  # truncated: unique id cut off
-    (S1_KEY + "_COG", "matches no S1 grammar"),
-    (S1_KEY + "\n", "matches no S1 grammar"),
+    (S1_KEY + "_CO", "matches no S1 grammar"),
+    (S1_KEY.replace("_0NDH_", "_AXDH_"), "matches no S1 grammar"),  # only ETA is of class AX
+    (S1_KEY + "\n", "leading or trailing whitespace"),
+    (" " + S1_DOMAIN, "leading or trailing whitespace"),
+    (S1_DOMAIN + " ", "leading or trailing whitespace"),
     (S1_KEY.replace("0391E7", "0391G7"), "matches no S1 grammar"),  # not hexadecimal
     (S1_KEY.replace("_0NDH_", "_0NXX_"), "matches no S1 grammar"),  # no such polarisation
     (S1_KEY.replace("20211206T121955", "20211306T121955"), "month must be in 1..12"),
