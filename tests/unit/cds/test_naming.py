@@ -132,6 +132,8 @@ KNOWN: list[tuple[str, dict[str, object]]] = [
       "product_type": "IW_GRDH_1S-COG", "level": "L1", "product_class": "S", "resolution": "H",
       "unique_id": "A1B2", "datatake_key": "S1A-400626"}),
     # --- S1 auxiliary / planning files
+    ("S1A_OPER_AMV_ERRMAT_MPC__20200120T040010_V20000101T000000_20200119T201427.EOF",
+     {"grammar": "long", "product_type": "AMV_ERRMAT", "level": "AUX", "site": "MPC_"}),
     ("S1A_OPER_AUX_POEORB_OPOD_20210101T121212_V20201211T225942_20201213T005942.EOF",
      {"grammar": "long", "mission": "S1", "product_type": "AUX_POEORB", "level": "AUX",
       "site": "OPOD", "creation": "2021-01-01T12:12:12Z",
