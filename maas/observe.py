@@ -25,6 +25,7 @@ from maas.bus.base import QueueStats
 from maas.collector.run import CollectorStats
 from maas.collector.run import Hooks as CollectorHooks
 from maas.config import Settings
+from maas.config.secrets import redactor
 from maas.doctor import probe_bus, probe_store
 from maas.engine.pool import Hooks
 from maas.engine.processor import BatchResult
@@ -192,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 check()
             except Exception as exc:  # any failure means not ready; say which and why
-                failures.append(f"{name}: {type(exc).__name__}: {exc}")
+                failures.append(redactor.mask(f"{name}: {type(exc).__name__}: {exc}"))  # served to anyone
         body = ("\n".join(failures) or "ready") + "\n"
         self._reply(503 if failures else 200, body.encode(), "text/plain")
 
