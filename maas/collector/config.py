@@ -55,9 +55,11 @@ class CollectorConfig(BaseModel):
 
     def config_hash(self) -> str:
         """Identifies the configuration an archived payload was fetched with: as written, so
-        that the same file checked out in another directory is the same configuration."""
+        that the same file checked out in another directory is the same configuration, and
+        the keys it does not write are left out, so that an option a new version adds (with
+        its default) does not make every archived payload's configuration "changed"."""
         as_written = self._written or self
-        encoded = json.dumps(as_written.model_dump(mode="json"), sort_keys=True).encode()
+        encoded = json.dumps(as_written.model_dump(mode="json", exclude_unset=True), sort_keys=True).encode()
         return hashlib.sha256(encoded).hexdigest()[:16]
 
     @property

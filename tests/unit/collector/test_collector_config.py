@@ -118,3 +118,12 @@ def test_the_configuration_hash_is_the_file_as_written_wherever_it_lies(tmp_path
     changed = LOCAL_PATHS.replace("root: incoming", "root: elsewhere")
     (tmp_path / "here" / "c.yaml").write_text(changed)
     assert load_collectors(tmp_path / "here")[0].config_hash() != one[0]  # what is written counts
+
+
+def test_the_configuration_hash_is_only_what_the_file_writes(tmp_path: Path) -> None:
+    """Pinned: a new version that adds an option (with its default) must not change the hash of
+    a file that does not write it, or every archived payload would replay as "configuration
+    changed". This value may only change when the hashing itself is meant to change."""
+    (tmp_path / "c.yaml").write_text(LOCAL_PATHS)
+    hashes = [c.config_hash() for c in load_collectors(tmp_path)]
+    assert hashes == ["bde8831dfcf35b2f", "baf0d896021f8085", "3664ddd0a23c9fb7"]
