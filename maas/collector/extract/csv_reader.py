@@ -46,7 +46,7 @@ class CsvReader:
         if names is None:  # empty payload: no header, no records
             return Batch((), _fetch([]))
         fetch = _fetch(_columns(names, self._paths, source))
-        return Batch(_rows(rows, len(names), source, errors), fetch, same_line)
+        return Batch(_rows(rows, len(names), source, errors, options.multiline), fetch, same_line)
 
 
 def _fetch(indices: list[int]) -> Fetch:
@@ -79,15 +79,30 @@ def _columns(names: list[str], paths: list[str], source: str) -> list[int]:
     return indices
 
 
-def _rows(rows: Any, width: int, source: str, errors: list[RecordError]) -> Iterator[tuple[int, list[str]]]:
+def _rows(
+    rows: Any, width: int, source: str, errors: list[RecordError], multiline: bool
+) -> Iterator[tuple[int, list[str]]]:
     start = rows.line_num + 1
     try:
         for row in rows:
-            if len(row) == width:
+            reason = _misfit(row, width, start, rows.line_num, multiline)
+            if reason is None:
                 yield start, row
             elif row:  # blank lines are not records
-                reason = f"row has {len(row)} columns, the header has {width}"
                 errors.append(RecordError(source, start, None, reason, start))
             start = rows.line_num + 1
     except csv.Error as exc:
         raise ExtractError(source, f"line {rows.line_num}: malformed CSV: {exc}") from None
+
+
+def _misfit(row: list[str], width: int, start: int, end: int, multiline: bool) -> str | None:
+    """Why a row is not a record: the wrong width, or lines merged by a quote left open, whose
+    rows would otherwise vanish into one field of a record that looks fine."""
+    if len(row) != width:
+        return f"row has {len(row)} columns, the header has {width}"
+    if end > start and not multiline:
+        return (
+            f"a quoted field runs over lines {start}-{end} (a stray quote?); "
+            "set csv.multiline: true if fields may hold line breaks"
+        )
+    return None

@@ -239,6 +239,11 @@ class CsvOptions(_Strict):
     columns: list[str] | None = Field(default=None, min_length=1)
     encoding: str = "utf-8"
     skip_rows: int = Field(default=0, ge=0, description="rows to skip before the header/data")
+    multiline: bool = Field(
+        default=False,
+        description="quoted fields may hold line breaks; otherwise a record spanning lines is rejected "
+        "(a stray quote would swallow the rows after it)",
+    )
 
     @field_validator("encoding")
     @classmethod

@@ -105,9 +105,29 @@ def test_rows_of_the_wrong_width_are_record_errors_and_blank_lines_are_ignored()
 def test_quoted_delimiters_and_newlines_keep_line_numbers_right() -> None:
     payload = b'id;note;size\nA;"two\nlines; one cell";1\nB;plain;oops\n'
     fields = {"note": {"path": "note"}, "size": {"path": "size", "type": "int"}}
-    result = extract(spec({"delimiter": ";"}, **fields), payload, {})
+    result = extract(spec({"delimiter": ";", "multiline": True}, **fields), payload, {})
     assert result.records == [{"note": "two\nlines; one cell", "size": 1}]
     assert (result.errors[0].record, result.errors[0].field) == (4, "size")
+
+
+def test_a_stray_quote_cannot_swallow_the_rows_after_it_unseen() -> None:
+    """The quote opened on line 3 closes on line 6: without the check, rows b-e became one
+    record of the right width (``'b,2\\nc,3\\nd,4\\ne"', 5``) and three rows vanished."""
+    payload = b'name,value\na,1\n"b,2\nc,3\nd,4\n"e",5\nf,6\n'
+    fields = {"name": {"path": "name"}, "value": {"path": "value", "type": "int"}}
+    result = extract(spec(**fields), payload, {"source": "plan.csv"})
+    assert result.records == [{"name": "a", "value": 1}, {"name": "f", "value": 6}]
+    assert [e.render() for e in result.errors] == [
+        "plan.csv:3: record 3: a quoted field runs over lines 3-6 (a stray quote?); "
+        "set csv.multiline: true if fields may hold line breaks"
+    ]
+
+
+def test_a_quote_left_open_to_the_end_of_the_file_is_reported() -> None:
+    payload = b'name,value\na,1\n"b,2\nc,3\n'
+    result = extract(spec(name={"path": "name"}), payload, {"source": "plan.csv"})
+    assert result.records == [{"name": "a"}]
+    assert [e.line for e in result.errors] == [3]
 
 
 def test_quote_escape_and_tab_options() -> None:
