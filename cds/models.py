@@ -210,6 +210,8 @@ PRODUCT = DocumentClass(
         "prip_to_dd_seconds": _f(FLOAT),  # first DD - first PRIP publication, signed
         "prip_from_sensing_seconds": _f(FLOAT),  # first PRIP publication - sensing stop, signed
         **ATTACH_FIELDS,
+        # the datatakes it was attached to before (a newer plan moved it): recomputed with its own
+        "left_datatake_keys": _f(KEYWORD, many=True),
     },
     key=("product_key",),
     partition=ByDate("reference_date"),

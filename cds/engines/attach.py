@@ -13,6 +13,10 @@ fields and of the planned datatakes in the store, computed by ``DatatakeIndex.at
   ``update.cds-product`` reports trigger completeness. Bound to product or publication
   messages, it re-attaches the batch's documents (replay, repair).
 
+A product that leaves a datatake (re-attached elsewhere, or detached) keeps that datatake's
+key in ``left_datatake_keys``: its report names only its id, and the store would hold only its
+new key, so completeness could not know the datatake it left still counts it.
+
 Which rule applies to which mission is data (``cds/data/attach.yaml``).
 """
 
@@ -36,6 +40,7 @@ from maas.store.base import Filter, Range, Store, Terms
 
 Method = Literal["name", "window", "pseudo"]
 DATA_FILE = "attach.yaml"
+LEFT = "left_datatake_keys"  # a product's field: the datatakes it was attached to before
 _EMPTY: dict[str, Any] = dict.fromkeys(ATTACH_FIELDS)
 
 
@@ -189,12 +194,26 @@ def _best_window(subject: Subject, candidates: Sequence[Document]) -> Document |
     return min(scored, key=lambda item: item[:3])[3] if scored else None
 
 
+def left_datatakes(before: Mapping[str, Any] | None, key: str | None) -> list[str] | None:
+    """A product's ``left_datatake_keys`` once attached to ``key``, ``before`` being its stored
+    data: the datatakes it left earlier and the one it leaves now. Kept, not cleared: a later
+    rewrite of the product must not drop a datatake before completeness has recomputed it
+    (its report may still be queued), and a product seldom moves, so recomputing a datatake
+    it left long ago costs a few search hits, never a wrong figure."""
+    if before is None:
+        return None
+    left = {*(before.get(LEFT) or ()), before.get("datatake_key")} - {key, None}
+    return sorted(left) or None
+
+
 def reattach(docs: Iterable[Document], index: DatatakeIndex) -> list[Document]:
     """The documents whose attach fields change against ``index`` (others are left alone)."""
     changed = []
     for doc in docs:
         fields = index.attach(Subject.of(doc.data))
         if any(doc.data.get(name) != value for name, value in fields.items()):
+            if doc.doc_class is PRODUCT:
+                fields[LEFT] = left_datatakes(doc.data, fields["datatake_key"])
             changed.append(doc.replace(**fields))
     return changed
 

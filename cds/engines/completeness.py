@@ -1,8 +1,9 @@
 """COMPUTE_COMPLETENESS: datatake completeness per expected product type, and globally.
 
 Incremental by construction: a batch of product (or datatake) reports names the datatakes it
-touched; the engine loads those datatakes and all their products of the expected types (two
-queries per batch, whatever its size) and recomputes only them. Every record is rewritten from
+touched (a product's own, and those it left: ``left_datatake_keys``); the engine loads those
+datatakes and all their products of the expected types (two queries per batch, whatever its
+size) and recomputes only them. Every record is rewritten from
 scratch, which is what keeps it order-independent; the store's change detection keeps the ones
 that did not move quiet (no write, no report).
 
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from cds.engines.attach import LEFT
 from cds.kpi.completeness import Result, of_count, of_intervals, overall
 from cds.kpi.intervals import Interval
 from cds.models import COMPLETENESS, DATATAKE, PRODUCT
@@ -44,22 +46,22 @@ class ComputeCompleteness(Engine[NoArgs]):
         keys = touched_datatakes(batch, table)
         if not keys:
             return Writes()
-        expected = read_hashes(ctx.store, COMPLETENESS, record_ids(batch, keys, table))
+        expected = read_hashes(ctx.store, COMPLETENESS, record_ids(keys, table))
         datatakes = load_datatakes(ctx.store, batch, keys)
         products = load_products(ctx.store, datatakes, table)
         records = [doc for dt in datatakes for doc in datatake_records(dt.data, products, table)]
         return Writes(records, expected=expected)
 
 
-def record_ids(batch: Batch, keys: set[str], table: CompletenessRules) -> list[str]:
-    """The ids of every record the touched datatakes may have, whatever their mode: read before
-    the datatakes and their products, so that another replica's write of any of them after
-    this read is seen by this batch's write (ids that will not be written cost a lookup)."""
-    missions = {d.data.get("datatake_key"): d.data.get("mission") for d in batch.documents}
+def record_ids(keys: Mapping[str, str], table: CompletenessRules) -> list[str]:
+    """The ids of every record the touched datatakes (key -> mission) may have, whatever their
+    mode: read before the datatakes and their products, so that another replica's write of any
+    of them after this read is seen by this batch's write (ids that will not be written cost a
+    lookup)."""
     return [
         _record_id(key, product_type)
         for key in sorted(keys)
-        for product_type in (*table.datatake_types(missions[key]), GLOBAL)
+        for product_type in (*table.datatake_types(keys[key]), GLOBAL)
     ]
 
 
@@ -69,20 +71,24 @@ def _record_id(datatake_key: str, product_type: str) -> str:
     return COMPLETENESS.id_for(datatake_key, product_type, SCOPE)
 
 
-def touched_datatakes(batch: Batch, table: CompletenessRules) -> set[str]:
-    """The datatake keys of the batch's documents whose mission has datatake rules."""
+def touched_datatakes(batch: Batch, table: CompletenessRules) -> dict[str, str]:
+    """The datatakes of the batch's documents whose mission has datatake rules, key -> mission:
+    the ones they are attached to, and the ones products left (moved or detached by a newer
+    plan, a product is still counted where it was until that datatake is recomputed)."""
     if batch.doc_class not in (PRODUCT, DATATAKE):
         raise PermanentError(f"COMPUTE_COMPLETENESS does not take {batch.doc_class.family} documents")
     missions = {d.data.get("mission") for d in batch.documents}
     counted = {mission for mission in missions if table.has_datatakes(mission)}  # per mission, not product
-    return {
-        d.data["datatake_key"]
-        for d in batch.documents
-        if d.data.get("datatake_key") and d.data.get("mission") in counted
-    }
+    touched: dict[str, str] = {}
+    for doc in batch.documents:
+        data = doc.data
+        if data.get("mission") in counted:
+            keys = (data.get("datatake_key"), *data.get(LEFT, ()))
+            touched.update(dict.fromkeys(filter(None, keys), data["mission"]))
+    return touched
 
 
-def load_datatakes(store: Store, batch: Batch, keys: set[str]) -> list[Document]:
+def load_datatakes(store: Store, batch: Batch, keys: Mapping[str, str]) -> list[Document]:
     """The batch's own datatakes, or the touched ones read by id (realtime, unlike a search)."""
     if batch.doc_class is DATATAKE:
         return [d for d in batch.documents if d.data["datatake_key"] in keys]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cds.engines.attach import DatatakeIndex, Subject
+from cds.engines.attach import LEFT, DatatakeIndex, Subject, left_datatakes
 from cds.engines.publication import seconds_between
 from cds.models import INTERFACE_KINDS, PRODUCT, PUBLICATION
 from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_outputs
@@ -154,8 +154,10 @@ class ConsolidateProduct(Engine[NoArgs]):
         subjects = [Subject.of(data) for data in drafts]
         attached_now = (doc.data.get("datatake_key") for doc in batch.documents)
         index = DatatakeIndex.load(ctx.store, subjects, also=attached_now)
+        before = {doc.data["product_key"]: doc.data for doc in stored.values()}
         for data, subject in zip(drafts, subjects, strict=True):
             data.update(index.attach(subject))
+            data[LEFT] = left_datatakes(before.get(data["product_key"]), data["datatake_key"])
         return Writes([PRODUCT.make(data) for data in drafts], expected=expected)
 
 

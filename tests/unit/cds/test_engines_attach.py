@@ -10,11 +10,15 @@ import pytest
 from cds_chain import CdsChain, plan_row, raw_product, utc
 
 from cds.engines.attach import DatatakeIndex, Method, Subject
+from cds.engines.mission_plan import datatake_fields
 from cds.models import (
     ATTACH_FIELDS,
+    COMPLETENESS,
+    DATATAKE,
     PRODUCT,
     PUBLICATION,
     RAW_AUXIP_PRODUCT,
+    RAW_LTA_PRODUCT,
     RAW_MP_DATATAKE,
     RAW_PRIP_PRODUCT,
 )
@@ -163,6 +167,57 @@ def test_a_newer_plan_moving_a_window_detaches_and_reattaches(
     chain.feed(RAW_MP_DATATAKE, [plan_row("S2A", "DT1", start, stop, "2021-12-02T00:00:00")])
     keys = [row[0] for row in attached(chain, list(S2_GRANULES.values()))[::2]]
     assert dict(zip(S2_GRANULES, keys, strict=True)) == EXPECTED_S2 | moved
+
+
+def granules_of(chain: CdsChain, key: str) -> tuple[Any, ...]:
+    """(products, status) of a datatake's MSI_L0__GR completeness record."""
+    (record,) = [
+        d.data
+        for d in chain.docs(COMPLETENESS)
+        if d.data["datatake_key"] == key and d.data["product_type"] == "MSI_L0__GR"
+    ]
+    return record["products"], record["status"]
+
+
+# DT4 covers "inside-dt1" as much as DT1 does, with the nearer centre: the granule moves there.
+DT4 = plan_row(
+    "S2A", "DT4", "2021-12-06T18:05:00", "2021-12-06T18:06:00", "2021-12-02T00:00:00", instrument_mode="NOBS"
+)
+DT1_A_DAY_LATER = plan_row(
+    "S2A", "DT1", "2021-12-07T18:00:00", "2021-12-07T18:20:00", "2021-12-02T00:00:00", instrument_mode="NOBS"
+)
+
+
+@pytest.mark.parametrize(("newer_plan", "now"), [(DT4, "S2A-DT4"), (DT1_A_DAY_LATER, None)])
+def test_the_datatake_a_product_leaves_no_longer_counts_it(
+    chain: CdsChain, newer_plan: dict[str, Any], now: str | None
+) -> None:
+    """Re-attached elsewhere or detached by a newer plan, the granule leaves DT1: DT1's
+    completeness is recomputed without it (the product's report names only its new key)."""
+    granule = S2_GRANULES["inside-dt1"]
+    chain.feed(RAW_MP_DATATAKE, S2_PLAN)
+    chain.feed(RAW_PRIP_PRODUCT, [granule])
+    assert granules_of(chain, "S2A-DT1") == (1, "Partial")
+    chain.feed(RAW_MP_DATATAKE, [newer_plan])
+    product = chain.by(PRODUCT, "product_name")[granule["name"]]
+    assert product.get("datatake_key") == now
+    assert granules_of(chain, "S2A-DT1") == (0, "Missing")
+    if now is not None:
+        assert granules_of(chain, now) == (1, "Complete")
+    assert product["left_datatake_keys"] == ["S2A-DT1"]
+
+
+def test_a_product_consolidated_again_under_a_newer_plan_leaves_its_datatake(chain: CdsChain) -> None:
+    """A publication consolidated after a plan change that ATTACH_DATATAKE has not handled yet
+    (another replica, or its message still queued) moves the product: the datatake it left is
+    recomputed all the same."""
+    granule = S2_GRANULES["inside-dt1"]
+    chain.feed(RAW_MP_DATATAKE, S2_PLAN)
+    chain.feed(RAW_PRIP_PRODUCT, [granule])
+    chain.store.write([DATATAKE.make(datatake_fields(DT1_A_DAY_LATER))])  # not reported (yet)
+    chain.feed(RAW_LTA_PRODUCT, [granule | {"interface_name": "LTA-1"}])
+    assert chain.by(PRODUCT, "product_name")[granule["name"]].get("datatake_key") is None
+    assert granules_of(chain, "S2A-DT1") == (0, "Missing")
 
 
 def test_s3_and_s5p_take_their_pseudo_datatake_and_aux_files_none(chain: CdsChain) -> None:
