@@ -3,9 +3,10 @@
 Incremental by construction: a batch of product (or datatake) reports names the datatakes it
 touched (a product's own, and those it left: ``left_datatake_keys``); the engine loads those
 datatakes and all their products of the expected types (two queries per batch, whatever its
-size) and recomputes only them. Every record is rewritten from
-scratch, which is what keeps it order-independent; the store's change detection keeps the ones
-that did not move quiet (no write, no report).
+size) and recomputes only them. Every record is rewritten from scratch, which is what keeps it
+order-independent; the store's change detection keeps the ones that did not move quiet (no
+write, no report). Records of types the datatake's mode no longer expects (a newer plan
+changed the mode) are deleted.
 
 The system this replaces recomputed every datatake for every product (about 0.1 products/s);
 here the cost of a batch is the size of the datatakes it touches, not of the archive.
@@ -28,7 +29,7 @@ from cds.rules import CompletenessRules, DatatakeType, rules
 from maas.engine.base import Batch, Context, Engine, NoArgs, Writes, read_hashes
 from maas.errors import PermanentError
 from maas.model import Document
-from maas.store.base import Store, Terms
+from maas.store.base import Expected, Store, Terms
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class ComputeCompleteness(Engine[NoArgs]):
         datatakes = load_datatakes(ctx.store, batch, keys)
         products = load_products(ctx.store, datatakes, table)
         records = [doc for dt in datatakes for doc in datatake_records(dt.data, products, table)]
-        return Writes(records, expected=expected)
+        return Writes(records, stale_records(ctx.store, datatakes, records, expected), expected=expected)
 
 
 def record_ids(keys: Mapping[str, str], table: CompletenessRules) -> list[str]:
@@ -63,6 +64,21 @@ def record_ids(keys: Mapping[str, str], table: CompletenessRules) -> list[str]:
         for key in sorted(keys)
         for product_type in (*table.datatake_types(keys[key]), GLOBAL)
     ]
+
+
+def stale_records(
+    store: Store, datatakes: Sequence[Document], records: Sequence[Document], expected: Expected
+) -> list[Document]:
+    """The stored records of these datatakes that were not rewritten: types their mode no
+    longer expects (a newer plan changed it, maybe to a mode without rules), which would stay
+    beside the new mode's records, Missing forever. ``expected`` tells which records existed
+    (one hash read for every type of the mission): read by id only when some are stale."""
+    written = {doc.id for doc in records}
+    stale = [doc_id for doc_id, stored in expected.items() if stored is not None and doc_id not in written]
+    if not stale:
+        return []
+    keys = {dt.data["datatake_key"] for dt in datatakes}  # not a touched key with no datatake
+    return [doc for doc in store.get(COMPLETENESS, stale).values() if doc.data["datatake_key"] in keys]
 
 
 @lru_cache(maxsize=1 << 16)

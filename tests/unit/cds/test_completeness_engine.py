@@ -17,6 +17,7 @@ from maas.store.duckdb import DuckDBStore
 
 pytestmark = pytest.mark.unit
 IW_TYPES = [t.type for t in rules().expected_types("S1", "IW")]
+EW_TYPES = [t.type for t in rules().expected_types("S1", "EW")]
 
 
 def records(kpi_store: DuckDBStore, key: str) -> dict[str, dict[str, Any]]:
@@ -103,6 +104,27 @@ def test_status_follows_each_new_product_and_quiet_when_nothing_moves(
     assert records(kpi_store, "S1A-3003")["IW_RAW__0C"]["percentage"] == 100.0
     # only the product counts of IW_RAW__0C and of the global record moved; the rest is not rewritten
     assert counting.written("cds-completeness") == {Outcome.UPDATED: 2, Outcome.UNCHANGED: len(IW_TYPES) - 1}
+
+
+@pytest.mark.parametrize(("mode", "types"), [("EW", {*EW_TYPES, "ALL"}), ("SM", set())])
+def test_a_newer_plan_changing_the_mode_leaves_only_the_new_modes_records(
+    kpi_store: DuckDBStore, kpi_bus: MemoryBus, mode: str, types: set[str]
+) -> None:
+    """The old mode's types are no longer expected: their records go (all of them when the new
+    mode has no rules: SM is not in the rules), they do not stay Missing beside the new ones."""
+    chain = make_chain(kpi_store, kpi_bus)
+    publish(kpi_store, kpi_bus, [datatake("S1A-6006", 0, 100), datatake("S1A-6007", 0, 100)])
+    publish(kpi_store, kpi_bus, [product("S1A-6006", "EW_GRDM_1S", 0, 100)])
+    chain.run_until_idle()
+    assert set(records(kpi_store, "S1A-6006")) == {*IW_TYPES, "ALL"}
+    publish(kpi_store, kpi_bus, [datatake("S1A-6006", 0, 100, mode=mode)])
+    chain.run_until_idle()
+    found = records(kpi_store, "S1A-6006")
+    assert set(found) == types
+    assert all(record["instrument_mode"] == mode for record in found.values())
+    if types:
+        assert found["EW_GRDM_1S"]["status"] == "Complete"
+    assert set(records(kpi_store, "S1A-6007")) == {*IW_TYPES, "ALL"}  # another datatake: untouched
 
 
 def test_missing_periods_ignore_gaps_below_the_minimum(kpi_store: DuckDBStore, kpi_bus: MemoryBus) -> None:
