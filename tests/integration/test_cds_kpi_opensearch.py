@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kpi_chain import BUS, at, datatake, make_chain, probe, product, publish
@@ -63,21 +64,36 @@ def test_kpis_on_opensearch(store: Store, cleanup: Cleanup) -> None:
     cleanup += [
         (COMPLETENESS, Term("datatake_key", key)),
         (PRODUCT, Terms("datatake_key", [key, *s3_keys])),
+        (PRODUCT, Term("left_datatake_keys", key)),
         (ORBIT_COMPLETENESS, Terms("orbit_key", s3_keys)),
         (INTERFACE_STATUS, Term("interface_name", interface)),
         (RAW_INTERFACE_PROBE, Term("interface_name", interface)),
         (DATATAKE, Term("datatake_key", key)),
     ]
     publish(store, bus, [datatake(key, 0, 120)])
-    for a, b in [(0, 50), (40, 90), (10, 20)]:  # one product per batch
-        publish(store, bus, [product(key, "IW_RAW__0S", a, b)])
+    products = [product(key, "IW_RAW__0S", a, b) for a, b in [(0, 50), (40, 90), (10, 20)]]
+    for one in products:  # one product per batch
+        publish(store, bus, [one])
         chain.run_until_idle()
-    (raw,) = [
-        d.data
-        for d in store.find(COMPLETENESS, [Term("datatake_key", key), Term("product_type", "IW_RAW__0S")])
-    ]
+
+    def raw_0s() -> dict[str, Any]:
+        where = [Term("datatake_key", key), Term("product_type", "IW_RAW__0S")]
+        (record,) = [d.data for d in store.find(COMPLETENESS, where)]
+        return record
+
+    raw = raw_0s()
     assert (raw["value"], raw["percentage"], raw["status"]) == (90.0, 75.0, "Partial")
     assert raw["missing_periods"] == [{"start": at(90), "stop": at(120)}]
+
+    # a product detached by a newer plan: the datatake it left is recomputed without it
+    publish(store, bus, [products[1].replace(datatake_key=None, left_datatake_keys=[key])])
+    chain.run_until_idle()
+    assert (raw_0s()["value"], raw_0s()["products"]) == (50.0, 2)
+    # a newer plan changes the mode: the old mode's records go
+    publish(store, bus, [datatake(key, 0, 120, mode="EW")])
+    chain.run_until_idle()
+    types = {d.data["product_type"] for d in store.find(COMPLETENESS, [Term("datatake_key", key)])}
+    assert types == {*(t.type for t in rules().expected_types("S1", "EW")), "ALL"}
 
     s3 = product(s3_keys[99], "SL_1_RBT___", 0, 6060, prip=["S3A-ACRI"], satellite="S3A", cycle=cycle,
                  relative_orbit=100, timeliness="NR")  # fmt: skip
