@@ -95,12 +95,9 @@ def touched_datatakes(batch: Batch, table: CompletenessRules) -> dict[str, str]:
         raise PermanentError(f"COMPUTE_COMPLETENESS does not take {batch.doc_class.family} documents")
     missions = {d.data.get("mission") for d in batch.documents}
     counted = {mission for mission in missions if table.has_datatakes(mission)}  # per mission, not product
-    touched: dict[str, str] = {}
-    for doc in batch.documents:
-        data = doc.data
-        if data.get("mission") in counted:
-            keys = (data.get("datatake_key"), *data.get(LEFT, ()))
-            touched.update(dict.fromkeys(filter(None, keys), data["mission"]))
+    counted_docs = [d.data for d in batch.documents if d.data.get("mission") in counted]
+    touched: dict[str, str] = {d["datatake_key"]: d["mission"] for d in counted_docs if d.get("datatake_key")}
+    touched.update((key, d["mission"]) for d in counted_docs for key in d.get(LEFT, ()))
     return touched
 
 
