@@ -84,6 +84,7 @@ class MissionOrbits(_Strict):
     orbits_per_cycle: int | None = Field(default=None, gt=0)
     orbit_period_minutes: float = Field(gt=0, le=1440)
     backfill_orbits: int = Field(default=0, ge=0, le=1000)
+    max_backfill_orbits: int | None = Field(default=None, ge=0, le=10_000)
     types: Annotated[list[OrbitType], Field(min_length=1), AfterValidator(_unique_types)]
 
     @model_validator(mode="after")
@@ -91,6 +92,18 @@ class MissionOrbits(_Strict):
         if (self.numbering == "cycle") != (self.orbits_per_cycle is not None):
             raise ValueError("orbits_per_cycle is required with numbering: cycle, and only then")
         return self
+
+    @model_validator(mode="after")
+    def _gap_bound(self) -> MissionOrbits:
+        if self.max_backfill_orbits is not None and self.max_backfill_orbits < self.backfill_orbits:
+            raise ValueError("max_backfill_orbits is at least backfill_orbits (the window is a gap too)")
+        return self
+
+    @property
+    def max_gap(self) -> int:
+        """The longest run of orbits without record that is back-filled (no more than the
+        window when the file sets no bound)."""
+        return self.backfill_orbits if self.max_backfill_orbits is None else self.max_backfill_orbits
 
     @property
     def orbit_period(self) -> timedelta:

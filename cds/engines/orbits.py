@@ -7,26 +7,35 @@ simply be absent from every dashboard; so the ``backfill_orbits`` orbits before 
 orbit are checked (one read by id) and those without a record are computed too — at 0 % when
 nothing arrived for them. The window is bounded, so a batch's cost does not grow with history.
 
+An outage outlasts any window: when no orbit of a touched orbit's window has a record, one
+search (for the whole batch, of one type's records) finds the satellite's last recorded orbit
+within ``max_backfill_orbits``, and every orbit since is computed too. In steady operation the
+window always holds the previous orbit: the search is not made. When nothing is recorded that
+far back (a satellite's first records, or a longer outage) the window alone is back-filled, and
+a warning says so: orbits are never left absent silently.
+
 Every record carries its orbit's dates, since dashboards select records by time: the span of
 the orbit's products of any listed type (whoever served them), shared by all its type records.
 An orbit without product is dated from the nearest orbit of its satellite whose dates this
-computation knows (touched orbits, and the window's records dated by products), whole
-``orbit_period_minutes`` away, and marked ``dates_estimated``. The estimated orbits of a window
-are estimated again with it, and rewritten when the estimate moved: the first estimate may come
-from an orbit whose first products only had arrived, the final one follows all its products.
+computation knows (touched orbits, the window's records dated by products, and the last
+recorded orbit before a gap), whole ``orbit_period_minutes`` away, and marked
+``dates_estimated``. The estimated orbits of a window are estimated again with it, and
+rewritten when the estimate moved: the first estimate may come from an orbit whose first
+products only had arrived, the final one follows all its products.
 
-Every record this batch may write (touched orbits and their windows) is read with its stored
-hash before anything else, and is written on condition that it did not change since
+Every record this batch may write (touched orbits, their windows and gaps) is read with its
+stored hash before anything else, and is written on condition that it did not change since
 (``Writes.expected``): a replica computing the same orbit at once cannot be overwritten by
 this batch's older view of its products.
 """
 
 from __future__ import annotations
 
+import logging
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property, lru_cache
 from operator import itemgetter
@@ -41,8 +50,10 @@ from maas.errors import PermanentError
 from maas.model import Document
 from maas.store.base import Store, Terms
 
+log = logging.getLogger(__name__)
 Products = Sequence[Mapping[str, Any]]
 Known = list[tuple[int, datetime]]  # (orbit index, start) of a satellite's dated orbits, sorted
+Satellite = tuple[str, str]  # mission, satellite: whose orbits follow each other
 
 
 @dataclass(frozen=True)
@@ -88,10 +99,7 @@ class ComputeOrbitCompleteness(Engine[NoArgs]):
         touched = touched_orbits(batch.documents, table)
         if not touched:
             return Writes()
-        before = window_orbits(touched)
-        ids = [_record_id(o.key, t.type) for o in touched | before for t in o.rule.types]
-        found, expected = read_outputs(ctx.store, ORBIT_COMPLETENESS, ids)
-        window = read_window(found, before)
+        window, expected = read_back_fill(ctx.store, touched)
         orbits = touched | window.stale
         products = load_products(ctx.store, orbits)
         dates = date_orbits(orbits, products, window.dated)
@@ -134,7 +142,8 @@ class Window:
     """The back-fill windows' stored records: what to (re)compute, and the dates they know."""
 
     stale: set[Orbit]  # a type without a record, or records not dated by products
-    dated: dict[Orbit, datetime]  # the start of every other orbit of the windows
+    dated: dict[Orbit, datetime]  # the start of every other orbit of the windows and gaps, and
+    # of the recorded orbits found before gaps (dated by products)
     stored: dict[Orbit, Dates]  # the dates all the records of a stale orbit share
 
     def keeps(self, orbit: Orbit, dates: Dates, products: Products) -> bool:
@@ -150,6 +159,115 @@ def window_orbits(touched: set[Orbit]) -> set[Orbit]:
         for o in touched
         for i in range(o.index - o.rule.backfill_orbits, o.index)
     } - touched
+
+
+def read_back_fill(store: Store, touched: set[Orbit]) -> tuple[Window, dict[str, str | None]]:
+    """The stored records this batch may write and their hashes (``Writes.expected``): the
+    touched orbits and their windows in one read by id; after an outage, the gaps in another."""
+    before = window_orbits(touched)
+    found, expected = read_outputs(store, ORBIT_COMPLETENESS, _ids(touched | before))
+    recorded = {o for o in before if any(_record_id(o.key, t.type) in found for t in o.rule.types)}
+    gaps, anchors = outage_orbits(store, touched, touched | recorded)
+    gaps -= before
+    if gaps:
+        more, hashes = read_outputs(store, ORBIT_COMPLETENESS, _ids(gaps))
+        found, expected = {**found, **more}, {**expected, **hashes}
+    window = read_window(found, before | gaps)
+    return replace(window, dated={**anchors, **window.dated}), expected
+
+
+def _ids(orbits: Iterable[Orbit]) -> list[str]:
+    return [_record_id(o.key, t.type) for o in orbits for t in o.rule.types]
+
+
+def outage_orbits(
+    store: Store, touched: set[Orbit], known: set[Orbit]
+) -> tuple[set[Orbit], dict[Orbit, datetime]]:
+    """The orbits since the satellite's last recorded one, for each touched orbit whose window
+    holds no known orbit (recorded or touched), and the start of those last orbits (they date
+    the gaps' first orbits). One search for the batch, of the orbits before those windows."""
+    indices = _indices(known)
+    outages = [o for o in touched if not _in_window(o, _last_below(indices[_satellite(o)], o.index))]
+    if not outages:  # steady operation: each window holds the orbit before
+        return set(), {}
+    searched = {orbit.key: orbit for o in outages for orbit in _unknown_before(o, indices[_satellite(o)])}
+    last = _last_records(store, searched)
+    indices = _indices([*known, *last])
+    gaps: set[Orbit] = set()
+    for o in outages:
+        before = _last_below(indices[_satellite(o)], o.index)
+        if before is None or before < _gap_floor(o):
+            _warn_unrecorded(o)
+        else:
+            gaps |= set(_orbits(o, range(before + 1, o.index - o.rule.backfill_orbits)))
+    return gaps, {o: start for o, start in last.items() if start is not None}
+
+
+def _satellite(orbit: Orbit) -> Satellite:
+    return orbit.mission, orbit.satellite
+
+
+def _indices(orbits: Iterable[Orbit]) -> defaultdict[Satellite, list[int]]:
+    """Each satellite's orbit indices, sorted (for bisection)."""
+    out: defaultdict[Satellite, list[int]] = defaultdict(list)
+    for orbit in orbits:
+        out[_satellite(orbit)].append(orbit.index)
+    for indices in out.values():
+        indices.sort()
+    return out
+
+
+def _last_below(indices: list[int], index: int) -> int | None:
+    at = bisect_left(indices, index)
+    return indices[at - 1] if at else None
+
+
+def _in_window(orbit: Orbit, index: int | None) -> bool:
+    return index is not None and index >= orbit.index - orbit.rule.backfill_orbits
+
+
+def _gap_floor(orbit: Orbit) -> int:
+    """The lowest orbit a gap back-filled up to this one may start after."""
+    return orbit.index - orbit.rule.max_gap - 1
+
+
+def _unknown_before(orbit: Orbit, known: list[int]) -> list[Orbit]:
+    """The orbits between a touched orbit's gap floor and its window not known to have a record
+    (those above the last known one): where its last recorded orbit may be."""
+    before = _last_below(known, orbit.index)
+    start = _gap_floor(orbit) if before is None else max(before + 1, _gap_floor(orbit))
+    return _orbits(orbit, range(start, orbit.index - orbit.rule.backfill_orbits))
+
+
+def _orbits(orbit: Orbit, indices: range) -> list[Orbit]:
+    return [Orbit(orbit.mission, orbit.satellite, i, orbit.rule) for i in indices]
+
+
+def _last_records(store: Store, orbits: Mapping[str, Orbit]) -> dict[Orbit, datetime | None]:
+    """Which of these orbits have records, with their start when dated by products. Every type
+    record of an orbit is written at once, so the first type of each table tells: at most one
+    record per orbit read."""
+    if not orbits:
+        return {}
+    types = sorted({o.rule.types[0].type for o in orbits.values()})
+    filters = [Terms("orbit_key", sorted(orbits)), Terms("product_type", types)]
+    found = (doc.data for doc in store.find(ORBIT_COMPLETENESS, filters))
+    return {orbits[d["orbit_key"]]: None if d.get("dates_estimated") else d.get("orbit_start") for d in found}
+
+
+def _warn_unrecorded(orbit: Orbit) -> None:
+    """Either a satellite's first records or a gap beyond the bound: telling them apart would
+    take a search of the satellite's whole history, so the warning names both."""
+    log.warning(
+        "%s: none of the %d orbits before it has a record, so only the %d just before it are"
+        " back-filled: %s's first records, or a gap longer than max_backfill_orbits (%d) whose"
+        " older orbits stay without record",
+        orbit.key,
+        orbit.rule.max_gap + 1,
+        orbit.rule.backfill_orbits,
+        orbit.satellite,
+        orbit.rule.max_gap,
+    )
 
 
 def read_window(found: Mapping[str, Document], window: set[Orbit]) -> Window:

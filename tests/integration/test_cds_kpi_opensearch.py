@@ -103,6 +103,12 @@ def test_kpis_on_opensearch(store: Store, cleanup: Cleanup) -> None:
     assert orbit_rule is not None
     found = store.find(ORBIT_COMPLETENESS, [Terms("orbit_key", s3_keys)])
     assert len(found) == (orbit_rule.backfill_orbits + 1) * len(orbit_rule.types)
+    after = product(s3_keys[299], "SL_1_RBT___", 0, 6060, prip=["S3A-ACRI"], satellite="S3A", cycle=cycle,
+                    relative_orbit=300, timeliness="NR")  # fmt: skip
+    publish(store, bus, [after])  # 199 orbits without product: back-filled from orbit 100 (a search)
+    chain.run_until_idle()
+    found = store.find(ORBIT_COMPLETENESS, [Terms("orbit_key", s3_keys)])
+    assert len(found) == (orbit_rule.backfill_orbits + 201) * len(orbit_rule.types)
 
     for pairs in [
         [(0, "up"), (1, "up")],

@@ -87,3 +87,15 @@ def test_broken_rules_name_file_line_key_and_reason(tmp_path: Path) -> None:
         assert any(r.startswith(f"{path}:{line}: {key}") and reason in r for r in rendered), (
             f"no {line}: {key}: {reason} in {rendered}"
         )
+
+
+def test_the_gap_bound_is_at_least_the_window_and_defaults_to_it(tmp_path: Path) -> None:
+    path = tmp_path / "completeness.yaml"
+    orbit = "numbering: absolute, orbit_period_minutes: 101, types: [{type: X, minutes: 5, timeliness: [T]}]"
+    path.write_text(f"orbits:\n  S5P: {{{orbit}, backfill_orbits: 43}}\n")
+    s5p = load_rules(path).orbit_rule("S5P")
+    assert s5p is not None and s5p.max_gap == 43  # no bound written: no gap beyond the window
+    path.write_text(f"orbits:\n  S5P: {{{orbit}, backfill_orbits: 43, max_backfill_orbits: 42}}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path)
+    assert "max_backfill_orbits is at least backfill_orbits" in str(caught.value)

@@ -208,3 +208,67 @@ def test_s5p_orbits_are_absolute(kpi_store: DuckDBStore, kpi_bus: MemoryBus) -> 
     assert no2["percentage"] == 40.0
     assert found[(f"S5P-{23146 - S5P.backfill_orbits}", "NRTI_L2__NO2___")]["status"] == "Missing"
     assert len(found) == (S5P.backfill_orbits + 1) * len(S5P.types)
+
+
+def keys_of(found: dict[tuple[str, str], dict[str, Any]]) -> set[str]:
+    return {key for key, _ in found}
+
+
+def s3_key(cycle: int, orbit: int, ahead: int = 0) -> str:
+    """The key of the S3A orbit ``ahead`` orbits after (cycle, orbit), across cycles."""
+    index = S3.index({"cycle": cycle, "relative_orbit": orbit})
+    assert index is not None
+    return str(S3.orbit("S3A", index + ahead)["orbit_key"])
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [((80, 1), (80, 200)), ((79, 300), (80, 100))],
+    ids=["outage-in-a-cycle", "outage-across-the-cycle-boundary"],
+)
+def test_an_outage_longer_than_the_window_is_back_filled_from_the_last_recorded_orbit(
+    kpi_store: DuckDBStore, kpi_bus: MemoryBus, first: tuple[int, int], then: tuple[int, int]
+) -> None:
+    """The audit's case: products for an orbit, none for the next 198, then again: every orbit
+    between shows at 0 %, not only the window before the new one."""
+    one, two = (s3(cycle, orbit, "SL_1_RBT___", 0, 6060) for cycle, orbit in (first, then))
+    _, counting = two_batches(kpi_store, kpi_bus, [one], [two])
+    found = orbits(kpi_store)
+    last = s3_key(*then)
+    gap = {s3_key(*first, ahead) for ahead in range(1, 386) if s3_key(*first, ahead) < last}
+    assert len(gap) > 4 * S3.backfill_orbits  # 198 and 184 orbits without product
+    assert {k for k in keys_of(found) if k > s3_key(*first)} == gap | {last}
+    for key in gap:
+        assert len([t for k, t in found if k == key]) == S3_TYPES
+        empty = found[(key, "SL_1_RBT___")]
+        assert (empty["percentage"], empty["status"], empty["dates_estimated"]) == (0, "Missing", True)
+    searches = [c for c in counting.reads("cds-orbit-completeness") if c.method == "find"]
+    # one search finds the last recorded orbit: one record per recorded orbit (the first batch's)
+    assert [c.returned for c in searches] == [1 + S3.backfill_orbits]
+
+
+def test_s5p_outages_are_back_filled_too(kpi_store: DuckDBStore, kpi_bus: MemoryBus) -> None:
+    def granule(orbit: int) -> Any:
+        return product(f"S5P-{orbit}", "NRTI_L2__NO2___", 0, 600, prip=["S5P-DLR"], satellite="S5P",
+                       absolute_orbit=orbit, timeliness="NRTI")  # fmt: skip
+
+    two_batches(kpi_store, kpi_bus, [granule(23000)], [granule(23300)])
+    found = orbits(kpi_store)
+    assert {f"S5P-{o}" for o in range(23000 - S5P.backfill_orbits, 23301)} == keys_of(found)
+    assert found[("S5P-23150", "OFFL_L2__CH4___")]["status"] == "Missing"
+
+
+@pytest.mark.parametrize("gap", [S3.max_gap, S3.max_gap + 1], ids=["longest-filled", "too-long"])
+def test_a_gap_longer_than_the_maximum_is_left_with_a_warning(
+    kpi_store: DuckDBStore, kpi_bus: MemoryBus, caplog: pytest.LogCaptureFixture, gap: int
+) -> None:
+    """The bound keeps a batch's cost sane; the orbits it leaves without record are logged."""
+    new = s3_key(80, 1, gap + 1)
+    cycle, orbit = (int(n) for n in new.split("-")[1:])
+    first, then = s3(80, 1, "SL_1_RBT___", 0, 6060), s3(cycle, orbit, "SL_1_RBT___", 0, 6060)
+    with caplog.at_level("WARNING", logger="cds.engines.orbits"):
+        two_batches(kpi_store, kpi_bus, [first], [then])
+    later = {k for k in keys_of(orbits(kpi_store)) if k > "S3A-080-001"}
+    too_long = gap > S3.max_gap
+    assert len(later) == (S3.backfill_orbits if too_long else gap) + 1  # the new orbit too
+    assert (f"{new}: none of the {S3.max_gap + 1} orbits" in caplog.text) == too_long
