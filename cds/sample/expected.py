@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
+from itertools import pairwise
 from typing import Any
 
 import yaml
@@ -263,7 +264,7 @@ class Reference:
         return spans
 
     def orbits(self, mission: str, rule: Mapping[str, Any]) -> set[tuple[str, int]]:
-        """Orbits with a product of a listed type, and the ``backfill_orbits`` before each."""
+        """Orbits with a product of a listed type, and those back-filled around them."""
         listed = {t["type"] for t in rule["types"]}
         touched = {
             (p.satellite, orbit_index(p, rule))
@@ -271,7 +272,7 @@ class Reference:
             if p.mission == mission and p.product_type in listed
         }
         back = rule.get("backfill_orbits", 0)
-        return touched | {(s, i - k) for s, i in touched for k in range(1, back + 1)}
+        return back_filled(touched, back, rule.get("max_backfill_orbits", back))
 
     def orbit_record(
         self, key: str, satellite: str, kind: Mapping[str, Any], dates: tuple[int, int, bool]
@@ -325,6 +326,17 @@ def global_record(datatake_key: str, records: Sequence[Mapping[str, Any]]) -> di
 
 def _ms(text: str) -> int:
     return ms_of(datetime.fromisoformat(text))
+
+
+def back_filled(orbits: set[tuple[str, int]], back: int, gap: int) -> set[tuple[str, int]]:
+    """The orbits with products, the ``back`` before each, and every orbit between two of a
+    satellite's that have at most ``gap`` orbits between them (an outage, back-filled from the
+    orbit before it; products are taken to arrive in orbit order)."""
+    out = orbits | {(s, i - k) for s, i in orbits for k in range(1, back + 1)}
+    for (satellite, low), (other, high) in pairwise(sorted(orbits)):
+        if satellite == other and high - low - 1 <= gap:
+            out |= {(satellite, i) for i in range(low + 1, high)}
+    return out
 
 
 def orbit_dates(

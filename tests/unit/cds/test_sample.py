@@ -14,7 +14,16 @@ import pytest
 
 from cds.naming import Unknown, parse
 from cds.sample import EXPECTED_FILE, generate
-from cds.sample.expected import attached_to, best_window, covered_ms, merged, orbit_dates, runs, uncovered
+from cds.sample.expected import (
+    attached_to,
+    back_filled,
+    best_window,
+    covered_ms,
+    merged,
+    orbit_dates,
+    runs,
+    uncovered,
+)
 from cds.sample.payloads import PLAN_COLLECTOR, PROBE_COLLECTOR, PRODUCT_COLLECTORS, packaged_collectors
 from cds.sample.scenario import build
 from cds.sample.truth import PlannedDatatake, Product, iso, ms_of
@@ -177,6 +186,14 @@ def test_an_orbit_without_product_is_dated_whole_periods_from_the_nearest_one_wi
         ("S3A", 11): (2050, 3050, True),  # as near to 10 as to 12: the later one
         ("S3A", 13): (4050, 5050, True),  # never from another satellite
     }
+
+
+def test_orbits_are_back_filled_before_each_and_across_gaps_up_to_the_bound() -> None:
+    got = back_filled({("S3A", 100), ("S3A", 110), ("S3A", 120), ("S3A", 201), ("S5P", 105)}, 3, 79)
+    s3 = {i for s, i in got if s == "S3A"}
+    assert s3 == {*range(97, 121), *range(198, 202)}  # 120 to 201: 80 orbits between, one too many
+    assert {i for s, i in got if s == "S5P"} == {102, 103, 104, 105}  # never across satellites
+    assert {i for s, i in back_filled({("S3A", 100), ("S3A", 180)}, 3, 79) if s == "S3A"} == {*range(97, 181)}
 
 
 def test_a_late_probe_inside_an_interval_splits_it() -> None:
