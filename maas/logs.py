@@ -10,31 +10,29 @@ from datetime import UTC, datetime
 from maas.config.secrets import redactor
 
 
-class _MaskingFormatter(logging.Formatter):
-    """Every formatter masks resolved secrets and URL passwords as its last step."""
+class TextFormatter(logging.Formatter):
+    """Masks resolved secrets and URL passwords in the finished line, traceback included."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        return redactor.mask(self.render(record))
-
-    def render(self, record: logging.LogRecord) -> str:
-        return super().format(record)
-
-
-class TextFormatter(_MaskingFormatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
+    def format(self, record: logging.LogRecord) -> str:
+        return redactor.mask(super().format(record))
 
-class JSONFormatter(_MaskingFormatter):
-    def render(self, record: logging.LogRecord) -> str:
+
+class JSONFormatter(logging.Formatter):
+    """Masks the message and the traceback before encoding them: JSON escapes a '"' or '\\'
+    in a secret, and the encoded line no longer holds the text the redactor looks for."""
+
+    def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redactor.mask(record.getMessage()),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redactor.mask(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
