@@ -6,9 +6,11 @@ happen to contain it are masked before they are printed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,12 +34,19 @@ class _Redactor:
     def add(self, value: str) -> None:
         if len(value) >= 3:  # masking 1-2 characters would shred unrelated text
             with self._lock:
-                self._values.add(value)
+                self._values.update(_escaped_forms(value))
 
     def mask(self, text: str) -> str:
         for value in sorted(self._values, key=len, reverse=True):
             text = text.replace(value, MASK)
         return mask_url_passwords(text)
+
+
+def _escaped_forms(value: str) -> set[str]:
+    """The value as others quote it: libraries with repr() (requests' invalid header error),
+    servers JSON-encoded in the error body our messages include."""
+    quoted = (repr(value), json.dumps(value), json.dumps(value, ensure_ascii=False))
+    return {value, *(form[1:-1] for form in quoted)}
 
 
 redactor = _Redactor()
@@ -115,13 +124,23 @@ class SecretRef:
         return None if value else f"secret {self.reference}: resolves to an empty value"
 
     def _read(self) -> str:
-        if self.kind == "env":
-            if self.target not in os.environ:
-                raise ConfigError(f"secret {self.reference}: environment variable is not set")
-            return os.environ[self.target]
+        """The value without surrounding whitespace: ``echo`` and editors end a file or a
+        variable with a newline no server expects. A control character left inside is refused:
+        no password holds one, and libraries would print the value quoting it."""
+        value = (self._from_env() if self.kind == "env" else self._from_file()).strip()
+        if any(unicodedata.category(char) == "Cc" for char in value):
+            raise ConfigError(f"secret {self.reference}: holds a control character (a line break, a tab)")
+        return value
+
+    def _from_env(self) -> str:
+        if self.target not in os.environ:
+            raise ConfigError(f"secret {self.reference}: environment variable is not set")
+        return os.environ[self.target]
+
+    def _from_file(self) -> str:
         path = Path(self.target)
         try:
-            return path.read_text(encoding="utf-8").strip()
+            return path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"secret {self.reference}: cannot read file ({exc.strerror})") from None
         except UnicodeDecodeError:

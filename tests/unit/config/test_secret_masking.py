@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from maas.config import SecretRef
+from maas.config import SecretRef, redactor
+from maas.errors import ConfigError
 from maas.logs import JSONFormatter
 
 pytestmark = pytest.mark.unit
+Holding = Callable[[str], SecretRef]
 
 
 def resolved(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> str:
@@ -30,3 +34,42 @@ def test_json_logs_mask_a_secret_holding_quotes_and_backslashes(monkeypatch: pyt
     entry = json.loads(JSONFormatter().format(record))
     assert entry["message"] == "sent ***"
     assert secret not in entry["exception"] and "refused ***" in entry["exception"]
+
+
+@pytest.fixture(params=["env", "file"])
+def holding(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Holding:
+    """A reference of each kind to a secret holding the given text."""
+
+    def reference(value: str) -> SecretRef:
+        if request.param == "env":
+            monkeypatch.setenv("MAAS_T_HELD", value)
+            return SecretRef("env:MAAS_T_HELD")
+        (tmp_path / "pw").write_text(value)
+        return SecretRef(f"file:{tmp_path / 'pw'}")
+
+    return reference
+
+
+def test_surrounding_whitespace_is_not_part_of_a_secret(holding: Holding) -> None:
+    """`echo s3cret > file` and editors end files and variables with a newline."""
+    assert holding(" api-s3cret\n").resolve() == "api-s3cret"
+
+
+@pytest.mark.parametrize("value", ["api-s3cret\nsecond-line", "api-s3cret\x1b[0m"])
+def test_a_secret_holding_a_control_character_is_refused_without_showing_it(
+    holding: Holding, value: str
+) -> None:
+    ref = holding(value)
+    with pytest.raises(ConfigError) as caught:
+        ref.resolve()
+    assert str(caught.value).startswith(f"secret {ref.reference}: holds a control character")
+    assert "s3cret" not in str(caught.value) and ref.unreadable() == str(caught.value)
+
+
+def test_the_escaped_forms_of_a_secret_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Libraries quote a bad value with repr() (requests: 'Invalid ... header value'), servers
+    echo it JSON-encoded in an error body that our errors quote."""
+    secret = resolved(monkeypatch, "MAAS_T_ESCAPED", 'it\'s-"é"-s3cret\\x')
+    for shown in (repr(secret), json.dumps(secret), json.dumps(secret, ensure_ascii=False)):
+        quote = shown[0]  # the quotes around the escaped value stay
+        assert redactor.mask(f"value {shown} refused") == f"value {quote}***{quote} refused"
