@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from maas.config.secrets import redactor
@@ -33,7 +34,27 @@ class JSONFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = redactor.mask(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False)
+        fields = getattr(record, _FIELDS, {})
+        return json.dumps(entry | {key: _masked(value) for key, value in fields.items()}, ensure_ascii=False)
+
+
+_FIELDS = "json_fields"  # a record attribute: more keys of its JSON line
+
+
+def _masked(value: object) -> object:
+    if isinstance(value, str):
+        return redactor.mask(value)
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
+def json_line(logger: str, level: int, message: str, fields: Mapping[str, object]) -> str:
+    """A JSON line shaped like the logs, for a command's own output (the summary of ``maas
+    collect``): printed whatever the log level, as in text mode, and masked like the logs."""
+    record = logging.makeLogRecord({"name": logger, "levelno": level, "msg": message, _FIELDS: fields})
+    record.levelname = logging.getLevelName(level)
+    return JSONFormatter().format(record)
 
 
 def logs_json() -> bool:

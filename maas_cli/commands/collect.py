@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from maas.bus.base import Bus, declare_in_use
 from maas.bus.factory import create_bus
@@ -32,10 +35,11 @@ from maas.collector.config import CollectorConfig, load_collectors, select
 from maas.collector.journal import JOURNAL_CLASSES
 from maas.collector.run import CollectorRun, CollectorStats, HookChain, Hooks, Target, failed
 from maas.collector.sources.base import Payload
-from maas.config import Settings
+from maas.config import Settings, redactor
 from maas.engine.pool import Chain
 from maas.engine.routing import RoutingFile
 from maas.errors import BusInterrupted, ConfigError
+from maas.logs import json_line, logs_json
 from maas.model import Document
 from maas.observe import CollectorMetrics, readiness, serve
 from maas.store.base import Store
@@ -253,48 +257,67 @@ class _DryRun(Hooks):
 
 
 def _hooks(dry_run: bool) -> Hooks:
-    return _DryRun() if dry_run else _Progress()
+    """No progress bar with JSON logs: every stderr line must be JSON."""
+    if dry_run:
+        return _DryRun()
+    return Hooks() if logs_json() else _Progress()
+
+
+_SHOWN = 20  # problems per collector in the summary; the log has them all
 
 
 def _summary(stats: list[CollectorStats]) -> None:
-    """A table on a terminal; ``key=value`` lines for cron mail and journald."""
+    """A table on a terminal; ``key=value`` lines for cron mail; JSON lines with JSON logs.
+    Errors and rejections quote what servers answered, which may echo a secret: all is masked."""
+    if logs_json():  # journald / Kubernetes read every stderr line as JSON
+        for s in stats:
+            print(json_line(log.name, _level(s), _line(s), _fields(s)), file=sys.stderr)
+        return
     console = Console(stderr=True)
     if console.is_terminal:
         console.print(_table(stats))
     else:
         for s in stats:
-            status = f"FAILED: {s.error}" if s.error else "ok"
-            console.print(
-                f"collector {s.collector_id} ({s.interface}): payloads={s.payloads} records={s.records} "
-                f"created={s.created} updated={s.updated} unchanged={s.unchanged} rejected={s.rejected} "
-                f"archived={s.archived} status={status}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            console.print(redactor.mask(_line(s)), markup=False, highlight=False, soft_wrap=True)
     for s in stats:
-        for problem in s.problems[:20]:
-            console.print(f"  {s.collector_id}: {problem}", markup=False, highlight=False, soft_wrap=True)
-        if len(s.problems) > 20:
-            console.print(f"  {s.collector_id}: … {len(s.problems) - 20} more in the log", markup=False)
+        _problems(console, s)
+
+
+def _line(s: CollectorStats) -> str:
+    status = f"FAILED: {s.error}" if s.error else "ok"
+    return (
+        f"collector {s.collector_id} ({s.interface}): payloads={s.payloads} records={s.records} "
+        f"created={s.created} updated={s.updated} unchanged={s.unchanged} rejected={s.rejected} "
+        f"archived={s.archived} status={status}"
+    )
+
+
+def _problems(console: Console, s: CollectorStats) -> None:
+    for problem in s.problems[:_SHOWN]:
+        line = f"  {s.collector_id}: {redactor.mask(problem)}"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if len(s.problems) > _SHOWN:
+        console.print(f"  {s.collector_id}: … {len(s.problems) - _SHOWN} more in the log", markup=False)
+
+
+def _level(s: CollectorStats) -> int:
+    return logging.ERROR if s.error else logging.WARNING if s.problems else logging.INFO
+
+
+def _fields(s: CollectorStats) -> dict[str, object]:
+    """The summary's counts as keys of the JSON line (masked by json_line)."""
+    fields = {"collector": s.collector_id, **asdict(s), "problems": s.problems[:_SHOWN]}
+    del fields["collector_id"]
+    return fields | {"problems_not_shown": max(0, len(s.problems) - _SHOWN)}
 
 
 def _table(stats: list[CollectorStats]) -> Table:
     columns = ("collector", "interface", "payloads", "records", "created", "updated", "unchanged", "rejected")
     table = Table(*columns, "archived", "status", title="maas collect")
     for s in stats:
-        status = f"[red]FAILED: {s.error}[/red]" if s.error else "[green]ok[/green]"
-        rejected = f"[yellow]{s.rejected}[/yellow]" if s.rejected else "0"
-        table.add_row(
-            s.collector_id,
-            s.interface,
-            str(s.payloads),
-            str(s.records),
-            str(s.created),
-            str(s.updated),
-            str(s.unchanged),
-            rejected,
-            str(s.archived),
-            status,
-        )
+        # Text, not markup: an error quoting a server's answer may hold '[' or '[/x]'
+        status = Text(f"FAILED: {redactor.mask(s.error)}", "red") if s.error else Text("ok", "green")
+        rejected = Text(str(s.rejected), "yellow" if s.rejected else "")
+        counts = (s.payloads, s.records, s.created, s.updated, s.unchanged)
+        table.add_row(s.collector_id, s.interface, *map(str, counts), rejected, str(s.archived), status)
     return table

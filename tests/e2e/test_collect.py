@@ -7,12 +7,14 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from chain_catalog import CATALOG, RAW, TRIPLED
 from collect_catalog import PRODUCT
+from servers.fixed import answering
 
 from maas.store.duckdb import DuckDBStore
 from maas.store.lock import ProcessLock
@@ -372,3 +374,64 @@ def test_a_file_whose_name_is_not_utf8_is_rejected_by_name_and_collected_once_re
     assert again.returncode == 0, again.stderr
     assert "payloads=1 records=1 created=1 updated=0 unchanged=0 rejected=0" in again.stderr
     assert stored(site)[0] == {"a": 1, "b": 2}
+
+
+API_KEY = "APIKEYS3CRETXYZ"
+
+
+def api_collector(collector_id: str, url: str) -> dict[str, object]:
+    """A JSON API collector sending the key in a header, which its server echoes back."""
+    fields = {"name": {"path": "name", "required": True}, "value": {"path": "value", "type": "int"}}
+    return {
+        "id": collector_id,
+        "interface_name": collector_id,
+        "source": {"type": "http", "url": url, "secret_headers": {"X-Api-Key": "env:SUMMARY_API_KEY"}},
+        "extract": {"format": "json", "record": "items[*]", "fields": fields},
+        "model": "test-raw",
+    }
+
+
+@pytest.fixture
+def echoing_apis(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """One API refuses the key quoting it (the collector fails), one serves it as a record's
+    value (the record is rejected): both texts reach the end-of-run summary."""
+    monkeypatch.setenv("SUMMARY_API_KEY", API_KEY)
+    refusal = json.dumps({"error": f"invalid API key {API_KEY}"}).encode()
+    records = json.dumps({"items": [{"name": "a", "value": API_KEY}]}).encode()
+    with (
+        answering(400, refusal, "application/json") as refusing,
+        answering(200, records, "application/json") as echoing,
+    ):
+        collectors = [
+            api_collector("api-refusing", f"{refusing}/probes"),
+            api_collector("api-echoing", f"{echoing}/probes"),
+        ]
+        (site / "collectors" / "inbox.yaml").write_text(yaml.safe_dump({"collectors": collectors}))
+        yield
+
+
+@pytest.mark.parametrize("terminal", ["0", "1"])
+def test_the_summary_masks_secrets_in_errors_and_rejections(
+    site: Path, echoing_apis: None, terminal: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cron mail (key=value lines) and a terminal (a table) show the failure and the rejection."""
+    monkeypatch.setenv("TTY_COMPATIBLE", terminal)  # rich draws its table on a terminal only
+    monkeypatch.setenv("COLUMNS", "300")
+    result = maas(site, "collect")
+    assert result.returncode == 1
+    assert API_KEY not in result.stderr
+    assert "HTTP 400" in result.stderr and "invalid API key ***" in result.stderr
+    assert "api-echoing: " in result.stderr and "'***'" in result.stderr, result.stderr
+
+
+def test_with_json_logs_the_summary_is_one_json_line_per_collector(site: Path, echoing_apis: None) -> None:
+    """journald and Kubernetes read every stderr line as JSON, secrets masked like the logs."""
+    result = maas(site, "--log-format", "json", "collect")
+    assert result.returncode == 1 and API_KEY not in result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    summary = {line["collector"]: line for line in lines if "collector" in line}
+    refusing, echoing = summary["api-refusing"], summary["api-echoing"]
+    assert refusing["level"] == "error" and "invalid API key ***" in refusing["error"]
+    assert echoing["level"] == "warning" and echoing["error"] is None
+    assert echoing["records"] == 1 and echoing["rejected"] == 1 and "'***'" in echoing["problems"][0]
+    assert echoing["message"].startswith("collector api-echoing (api-echoing): payloads=1 records=1")
