@@ -1,4 +1,4 @@
-"""A stdlib HTTP server in a thread, with optional basic/bearer auth and TLS."""
+"""A stdlib HTTP server in a thread, with optional basic/bearer auth, redirects and TLS."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if parts.path in app.redirects:
+            status, location = app.redirects[parts.path]
+            return self.reply(status, b"", {"Location": location})
         if parts.path == "/token" and method == "POST":
             status, payload = app.issue_token(dict(parse_qsl(body.decode())))
             return self.reply(status, payload, {})
@@ -63,6 +66,7 @@ class App:
         self.oauth_clients: dict[str, str] = {}  # client_id -> secret, for POST /token
         self.oauth_users: dict[str, str] = {}  # username -> password (password grant)
         self.tokens_issued = 0
+        self.redirects: dict[str, tuple[int, str]] = {}  # path -> (3xx status, Location)
 
     def issue_token(self, form: dict[str, str]) -> tuple[int, Any]:
         """A minimal OAuth2 token endpoint: the newest token is the only one accepted."""

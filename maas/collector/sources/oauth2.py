@@ -43,8 +43,11 @@ class OAuth2Token(requests.auth.AuthBase):
             return self._token
 
     def _retry_once_on_401(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        """Only a request that carried our token: a redirect to another origin had it removed
+        (``Web``'s session), and its 401 must not be answered with a fresh one."""
         request = response.request
-        if response.status_code != 401 or getattr(request, _RETRIED, False):
+        retried = getattr(request, _RETRIED, False)
+        if response.status_code != 401 or retried or "Authorization" not in request.headers:
             return response
         with self._lock:
             self._token = None

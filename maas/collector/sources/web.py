@@ -1,14 +1,15 @@
 """The requests session the HTTP and OData sources share: auth, TLS, timeouts, error mapping.
 
 Credentials travel in headers, never in URLs, so every URL we record (sidecar, logs, errors)
-is safe to show. Secrets are resolved when the session is first used, so a rotated secret
+is safe to show; they stay on the configured origin: a redirect or a next link elsewhere never
+gets them. Secrets are resolved when the session is first used, so a rotated secret
 file is picked up by the next run without a restart of a long-lived process.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
@@ -45,7 +46,7 @@ class Web:
         self._session = None
 
     def _build(self) -> requests.Session:
-        session = _Session()
+        session = _Session(_secret_header_names(self.config))
         session.verify = requests_verify(self.tls, self.config.verify_tls)
         if session.verify is False:
             log.warning("%s: TLS certificate NOT verified (verify_tls: false)", _origin(self._base_url))
@@ -84,14 +85,31 @@ class Web:
 
 
 class _Session(requests.Session):
-    """requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override ``session.verify``; an explicit
-    ``tls.ca_file`` or ``verify_tls: false`` from our settings must win over the environment."""
+    """Our rules where requests has its own hooks for them: credentials and TLS settings."""
+
+    def __init__(self, secret_headers: Iterable[str]) -> None:
+        super().__init__()
+        self.private_headers = {"Authorization", *secret_headers}
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """requests drops only Authorization on a redirect to another host or port: our
+        secret headers (API keys) must not leave the origin either, as for ``Web.follow``."""
+        if _origin(str(prepared_request.url)) != _origin(str(response.request.url)):
+            for name in self.private_headers:
+                prepared_request.headers.pop(name, None)
+        super().rebuild_auth(prepared_request, response)
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        """REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would override ``session.verify``: an explicit
+        ``tls.ca_file`` or ``verify_tls: false`` from our settings must win over the environment."""
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         if verify is None and self.verify is not True:
             settings["verify"] = self.verify
         return settings
+
+
+def _secret_header_names(config: HttpConfig | ODataConfig) -> list[str]:
+    return list(config.secret_headers) if isinstance(config, HttpConfig) else []
 
 
 def _headers(config: HttpConfig | ODataConfig) -> dict[str, str]:

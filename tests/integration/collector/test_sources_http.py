@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
 from servers.harness import Drain
 from servers.json_api import JsonApi
+from servers.web import AppServer
 
 from maas.collector.sources import Payload, SourceConfig, SourceState, create_source
-from maas.errors import SourceUnavailable
+from maas.errors import SourceRefused, SourceUnavailable
 
 pytestmark = pytest.mark.integration
 
@@ -93,3 +95,57 @@ def test_server_error_is_transient(json_api: JsonApi) -> None:
     with create_source(http_config(json_api, "/broken")) as source, pytest.raises(SourceUnavailable) as err:
         list(source.poll(SourceState()))
     assert "HTTP 503" in str(err.value) and err.value.transient
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[JsonApi]:
+    """A second server: another port is another origin, as another host would be."""
+    api = JsonApi([{"id": 0, "event": "probe-0"}])
+    with AppServer(api):
+        yield api
+
+
+KEYED = {"secret_headers": {"X-Api-Key": "env:MAAS_TEST_API_KEY"}}
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_credentials_do_not_follow_a_redirect_to_another_origin(
+    json_api: JsonApi, elsewhere: JsonApi, drain: Drain, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    """requests drops only Authorization on a redirect to another host; an API key must stay too."""
+    monkeypatch.setenv("MAAS_TEST_API_KEY", "key-42")
+    monkeypatch.setenv("MAAS_TEST_TOKEN", "tok-42")
+    json_api.redirects["/moved"] = (status, f"{elsewhere.base_url}/status")
+    bearer = {"type": "bearer", "token": "env:MAAS_TEST_TOKEN"}
+    with create_source(http_config(json_api, "/moved", auth=bearer, **KEYED)) as source:
+        [payload], _ = drain(source, SourceState())
+    assert json.loads(payload.data) == elsewhere.status
+    assert json_api.headers[0]["X-Api-Key"] == "key-42"
+    assert elsewhere.requests == ["GET /status"]
+    assert not {"X-Api-Key", "Authorization"} & set(elsewhere.headers[0])
+
+
+def test_credentials_follow_a_redirect_on_the_same_origin(
+    json_api: JsonApi, drain: Drain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAAS_TEST_API_KEY", "key-42")
+    json_api.redirects["/moved"] = (302, f"{json_api.base_url}/status")
+    with create_source(http_config(json_api, "/moved", **KEYED)) as source:
+        drain(source, SourceState())
+    assert json_api.requests == ["GET /moved", "GET /status"]
+    assert [h["X-Api-Key"] for h in json_api.headers] == ["key-42", "key-42"]
+
+
+def test_an_oauth2_token_is_not_sent_again_to_another_origin_answering_401(
+    json_api: JsonApi, elsewhere: JsonApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one retry after a 401 (token revoked) is for our API: not for a redirect's target."""
+    monkeypatch.setenv("MAAS_TEST_CLIENT_SECRET", "client-s3cret")
+    json_api.oauth_clients["maas"] = "client-s3cret"
+    json_api.redirects["/moved"] = (302, f"{elsewhere.base_url}/status")
+    elsewhere.bearer = "theirs"  # refuses whatever it is sent: 401
+    auth = {"type": "oauth2", "token_url": f"{json_api.base_url}/token", "client_id": "maas"}
+    auth["client_secret"] = "env:MAAS_TEST_CLIENT_SECRET"
+    with create_source(http_config(json_api, "/moved", auth=auth)) as source, pytest.raises(SourceRefused):
+        list(source.poll(SourceState()))
+    assert elsewhere.requests == ["GET /status"] and "Authorization" not in elsewhere.headers[0]
