@@ -3,7 +3,8 @@
 The token is fetched on first use, cached, and fetched again shortly before it expires, so a
 long poll does not fail halfway. An API that answers 401 anyway (token revoked, server
 restarted) gets one retry with a fresh token; a second 401 is reported as refused credentials.
-Client secret and password travel in the form body to the token endpoint only.
+Client secret and password travel in the form body to the token endpoint only: a redirect
+from it is an error, never followed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
@@ -68,6 +70,7 @@ class OAuth2Token(requests.auth.AuthBase):
                 verify=self.session.verify,
                 cert=self.session.cert,
                 headers={"Accept": "application/json"},
+                allow_redirects=False,  # a 307/308 would repeat the form, secret included, elsewhere
             )
         except requests.RequestException as exc:
             raise SourceUnavailable(f"OAuth2 token endpoint {self.auth.token_url}: {exc}") from None
@@ -95,6 +98,8 @@ class OAuth2Token(requests.auth.AuthBase):
             body = response.json()
         except ValueError:
             body = {}
+        if response.is_redirect:
+            raise _redirected(where, response)
         if response.status_code >= 500 or response.status_code == 429:
             raise SourceUnavailable(f"{where}: HTTP {response.status_code}")
         if response.status_code >= 400 or not isinstance(body, dict) or "access_token" not in body:
@@ -106,3 +111,12 @@ def _refused(where: str, status: int, body: Any) -> SourceError:
     detail = body if isinstance(body, dict) else {}
     reason = " ".join(str(detail.get(k, "")) for k in ("error", "error_description")).strip()
     return SourceRefused(f"{where}: refused (HTTP {status}{': ' + reason if reason else ''})")
+
+
+def _redirected(where: str, response: requests.Response) -> SourceError:
+    """Not retried: token_url is to be checked (it moved, or answers with a login page)."""
+    target = urljoin(response.url, response.headers["Location"])
+    return SourceRefused(
+        f"{where}: answered HTTP {response.status_code}, a redirect to {target}: not followed, "
+        "the client secret goes to token_url only (check token_url)"
+    )

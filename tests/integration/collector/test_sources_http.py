@@ -140,12 +140,34 @@ def test_an_oauth2_token_is_not_sent_again_to_another_origin_answering_401(
     json_api: JsonApi, elsewhere: JsonApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The one retry after a 401 (token revoked) is for our API: not for a redirect's target."""
-    monkeypatch.setenv("MAAS_TEST_CLIENT_SECRET", "client-s3cret")
-    json_api.oauth_clients["maas"] = "client-s3cret"
+    auth = client_credentials(json_api, monkeypatch)
     json_api.redirects["/moved"] = (302, f"{elsewhere.base_url}/status")
     elsewhere.bearer = "theirs"  # refuses whatever it is sent: 401
-    auth = {"type": "oauth2", "token_url": f"{json_api.base_url}/token", "client_id": "maas"}
-    auth["client_secret"] = "env:MAAS_TEST_CLIENT_SECRET"
     with create_source(http_config(json_api, "/moved", auth=auth)) as source, pytest.raises(SourceRefused):
         list(source.poll(SourceState()))
     assert elsewhere.requests == ["GET /status"] and "Authorization" not in elsewhere.headers[0]
+
+
+def client_credentials(api: JsonApi, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("MAAS_TEST_CLIENT_SECRET", "client-s3cret")
+    api.oauth_clients["maas"] = "client-s3cret"
+    secret = {"client_secret": "env:MAAS_TEST_CLIENT_SECRET"}
+    return {"type": "oauth2", "token_url": f"{api.base_url}/token", "client_id": "maas", **secret}
+
+
+def test_the_client_secret_does_not_follow_a_redirect_of_the_token_endpoint(
+    json_api: JsonApi, elsewhere: JsonApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 307 repeats the POST, form and client secret included, wherever it points."""
+    auth = client_credentials(json_api, monkeypatch)
+    elsewhere.oauth_clients["maas"] = "client-s3cret"  # would answer with a token
+    json_api.redirects["/token"] = (307, f"{elsewhere.base_url}/token")
+    source = create_source(http_config(json_api, "/status", auth=auth))
+    with source, pytest.raises(SourceRefused) as caught:
+        list(source.poll(SourceState()))
+    assert elsewhere.requests == []
+    assert str(caught.value) == (
+        f"OAuth2 token endpoint {json_api.base_url}/token: answered HTTP 307, a redirect to "
+        f"{elsewhere.base_url}/token: not followed, the client secret goes to token_url only "
+        "(check token_url)"
+    )
