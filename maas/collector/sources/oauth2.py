@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 import requests
 
 from maas.collector.sources.config import OAuth2Auth
+from maas.config import redactor
 from maas.errors import SourceError, SourceRefused, SourceUnavailable
 
 _MARGIN_S = 30.0  # renew this long before the announced expiry
@@ -75,10 +76,10 @@ class OAuth2Token(requests.auth.AuthBase):
         except requests.RequestException as exc:
             raise SourceUnavailable(f"OAuth2 token endpoint {self.auth.token_url}: {exc}") from None
         body = self._checked(response)
+        token = str(body["access_token"])
+        redactor.add(token)  # a credential for its lifetime: masked like the secrets
         lifetime = body.get("expires_in", 300)
-        return str(body["access_token"]), float(lifetime) if isinstance(
-            lifetime, int | float | str
-        ) else 300.0
+        return token, float(lifetime) if isinstance(lifetime, int | float | str) else 300.0
 
     def _form(self) -> dict[str, str]:
         auth = self.auth

@@ -13,6 +13,7 @@ from servers.json_api import JsonApi
 from servers.web import AppServer
 
 from maas.collector.sources import Payload, SourceConfig, SourceState, create_source
+from maas.config import redactor
 from maas.errors import SourceRefused, SourceUnavailable
 
 pytestmark = pytest.mark.integration
@@ -171,3 +172,16 @@ def test_the_client_secret_does_not_follow_a_redirect_of_the_token_endpoint(
         f"{elsewhere.base_url}/token: not followed, the client secret goes to token_url only "
         "(check token_url)"
     )
+
+
+def test_an_oauth2_access_token_is_masked_like_a_secret(
+    json_api: JsonApi, drain: Drain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token is a credential for its lifetime: an error or a log line quoting it must not show it."""
+    json_api.tokens_issued = 990_000  # a token no other test of the process got: the redactor is global
+    with create_source(
+        http_config(json_api, "/status", auth=client_credentials(json_api, monkeypatch))
+    ) as source:
+        drain(source, SourceState())
+    assert json_api.bearer == "tok-990001"
+    assert redactor.mask("Bearer tok-990001 refused") == "Bearer *** refused"
