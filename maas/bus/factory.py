@@ -25,6 +25,7 @@ def pika_parameters(settings: Settings, client_name: str | None = None) -> pika.
     import pika
 
     bus, tls = settings.bus, settings.tls
+    tls.warn_if_unverified(bus.url)
     url = urlsplit(bus.url)  # settings refuse passwords in URLs; pika cannot parse a user without one
     params = pika.URLParameters(urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2])))
     params.heartbeat = bus.heartbeat_s

@@ -52,6 +52,7 @@ class ManagementAPI:
         self._session = requests.Session()
         self._session.auth = (credentials.username, credentials.password)
         tls = settings.tls
+        tls.warn_if_unverified(self.base_url)
         self._session.verify = (str(tls.ca_file) if tls.ca_file else True) if tls.verify else False
         if tls.client_cert:
             self._session.cert = (str(tls.client_cert), str(tls.client_key or tls.client_cert))

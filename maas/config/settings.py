@@ -57,6 +57,12 @@ class TLSSettings(_Strict):
         default=None, description="the client certificate's private key (PEM)"
     )
 
+    def warn_if_unverified(self, url: str) -> None:
+        """Called by each connection built from the settings (store, bus, management API): the
+        warning is what keeps verification off visible, as the collector sources' is."""
+        if not self.verify and urlsplit(url).scheme in ("https", "amqps"):
+            log.warning("%s: TLS certificate NOT verified (tls.verify: false)", mask_url(url))
+
 
 class StoreSettings(_Strict):
     url: str = Field(

@@ -59,11 +59,12 @@ def opensearch_client(settings: Settings, timeout: float | None = None) -> OpenS
     from opensearchpy import OpenSearch
 
     store, tls = settings.store, settings.tls
+    tls.warn_if_unverified(store.url)
     kwargs: dict[str, Any] = {
         "hosts": [store.url],
         "timeout": timeout or store.timeout_s,
         "verify_certs": tls.verify,
-        "ssl_show_warn": tls.verify,
+        "ssl_show_warn": tls.verify,  # urllib3 would warn at every request; ours is once, above
     }
     if tls.ca_file:
         kwargs["ca_certs"] = str(tls.ca_file)
