@@ -50,7 +50,16 @@ def _escaped_forms(value: str) -> set[str]:
 
 
 redactor = _Redactor()
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@\s/]+)@")
+# scheme://user:password@, whatever the password holds: one with '/', '?' or '#' ends the
+# host part early for urllib, whose parsed URL then has no password at all
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@\s]+)@")
+_USER_AND_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:[^@]*@")
+
+
+def has_url_password(url: str) -> bool:
+    """Whether ``url`` starts with ``scheme://user:password@``, looked for in the text: urllib
+    cannot see a password holding '/', '?' or '#', and names it as the port in its errors."""
+    return _USER_AND_PASSWORD.match(url) is not None
 
 
 def mask_url_passwords(text: str) -> str:
@@ -62,7 +71,7 @@ def mask_url(url: str) -> str:
     """Mask the password of one URL (for display)."""
     parts = urlsplit(url)
     if parts.password is None:
-        return url
+        return mask_url_passwords(url)  # one urllib does not see (see _URL_PASSWORD)
     netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
 

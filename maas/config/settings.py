@@ -26,7 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 
 from maas.config.loader import Lines, nearest_line, problems_from, read_yaml
 from maas.config.references import ReadFile
-from maas.config.secrets import SecretRef, mask_url, relative_to_file
+from maas.config.secrets import SecretRef, has_url_password, mask_url, relative_to_file
 from maas.errors import ConfigError, ConfigProblem
 
 log = logging.getLogger(__name__)
@@ -136,17 +136,13 @@ class BusSettings(_Strict):
         return None if value is None else _check_url(value, ("http", "https"), "http://host:15672/")
 
 
-# scheme://user:anything@ : a user part with a password, whatever the password holds
-_USER_AND_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:[^@]*@")
-
-
 def _check_url(value: str, schemes: tuple[str, ...], example: str) -> str:
     """Everything the code that later opens the URL would trip on, refused here: the scheme
     exactly as the backends compare it (lower case), a host, a port that is a number.
 
     A password is looked for in the text first: one holding '/', '?' or '#' ends the URL's
     host part early, and urllib's complaint about the "port" then quotes the password."""
-    if _USER_AND_PASSWORD.match(value):
+    if has_url_password(value):
         raise ValueError("do not put a password in the URL; use the 'password: env:NAME' key")
     try:
         parts = urlsplit(value)

@@ -16,15 +16,17 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from maas.collector.extract import jsonpath
 from maas.config import SecretRef
 from maas.config.references import ReadFile
-from maas.config.secrets import LocalPath
+from maas.config.secrets import LocalPath, has_url_password
 
 
 def _plain_http_url(value: str) -> str:
+    """No credentials in URLs: we log and archive URLs. The password is looked for in the text
+    first, as for the settings' URLs: urllib does not see one holding '/', '?' or '#'."""
     parts = urlsplit(value)
+    if has_url_password(value) or parts.username or parts.password:
+        raise ValueError("do not put credentials in the URL; use auth with a secret reference")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("expected an http(s)://host/... URL")
-    if parts.username or parts.password:
-        raise ValueError("do not put credentials in the URL; use auth with a secret reference")
     return value
 
 

@@ -127,3 +127,36 @@ def test_the_configuration_hash_is_only_what_the_file_writes(tmp_path: Path) -> 
     (tmp_path / "c.yaml").write_text(LOCAL_PATHS)
     hashes = [c.config_hash() for c in load_collectors(tmp_path)]
     assert hashes == ["bde8831dfcf35b2f", "baf0d896021f8085", "3664ddd0a23c9fb7"]
+
+
+HTTP = """collectors:
+  - id: api
+    interface_name: I
+    source:
+      type: http
+      url: {url}
+      auth: {{type: oauth2, token_url: "{token_url}", client_id: c, client_secret: env:X}}
+    extract: {{format: json, fields: {{name: {{path: name}}}}}}
+    model: test-raw
+  - id: odata
+    interface_name: I
+    source: {{type: odata, service_url: "{url}", entity_set: Products}}
+    extract: {{format: json, fields: {{name: {{path: name}}}}}}
+    model: test-raw
+"""
+
+
+@pytest.mark.parametrize("password", ["hunter2", "pa/ss?w#rd", "/leading"])
+def test_a_password_in_a_collector_url_is_refused_without_showing_it(tmp_path: Path, password: str) -> None:
+    """'/', '?' and '#' end urllib's host part early: the password must be looked for in the text."""
+    url = f"https://maas:{password}@api.example/v1"
+    path = tmp_path / "c.yaml"
+    path.write_text(HTTP.format(url=url, token_url=url.replace("/v1", "/token")))
+    rendered = [p.render() for p in check_collector_file(path)]
+    keys = [
+        "collectors.0.source.url",
+        "collectors.0.source.auth.token_url",
+        "collectors.1.source.service_url",
+    ]
+    assert sorted(r.split(": ")[1] for r in rendered) == sorted(keys)
+    assert all("do not put credentials in the URL" in r and password not in r for r in rendered)

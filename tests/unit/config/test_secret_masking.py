@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from maas.config import SecretRef, redactor
+from maas.config import SecretRef, mask_url, redactor
 from maas.errors import ConfigError
 from maas.logs import JSONFormatter
 
@@ -73,3 +73,10 @@ def test_the_escaped_forms_of_a_secret_are_masked(monkeypatch: pytest.MonkeyPatc
     for shown in (repr(secret), json.dumps(secret), json.dumps(secret, ensure_ascii=False)):
         quote = shown[0]  # the quotes around the escaped value stay
         assert redactor.mask(f"value {shown} refused") == f"value {quote}***{quote} refused"
+
+
+@pytest.mark.parametrize("password", ["hunter2", "pa/ss", "/leading"])
+def test_url_passwords_are_masked_whatever_they_hold(password: str) -> None:
+    url = f"https://maas:{password}@api.example/v1"
+    assert redactor.mask(f"GET {url}: refused") == "GET https://maas:***@api.example/v1: refused"
+    assert mask_url(url) == "https://maas:***@api.example/v1"
