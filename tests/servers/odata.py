@@ -6,8 +6,16 @@ numbers and strings, ``startswith``/``contains``, ``and``, parentheses), ``$orde
 ``$top`` (a bound on the whole result, as the protocol says), ``$skip``, and server-driven
 paging: when ``page_limit`` is set, results are cut into pages chained by
 ``@odata.nextLink`` (v4) / ``__next`` (v2), which carry an opaque ``$skiptoken`` and must be
-followed verbatim. With ``next_links=False`` it behaves like servers that only page by $skip.
-Unsupported syntax (``or``, functions it does not know) is a 400, never a silent match-all.
+followed verbatim. With ``next_links=False`` it behaves like servers that only page by $skip,
+and a ``page_limit`` then caps every answer silently (fewer records than ``$top``, no next
+link), as some product interfaces do. Unsupported syntax (``or``, functions it does not know)
+is a 400, never a silent match-all.
+
+What happens to a real interface during a poll can be scheduled by collection request number
+(1 = the first request for the entity set): ``fail(n)`` answers request n with an error status
+instead (a busy server), ``after(n, action)`` runs ``action`` once request n was answered, e.g.
+``lambda: service.evict_until(moment)``: products whose ``EvictionDate`` has passed are no
+longer served, as a PRIP does.
 """
 
 from __future__ import annotations
@@ -77,6 +85,22 @@ class ODataService(App):
         self.entity_set = entity_set
         self.page_limit = page_limit
         self.next_links = next_links
+        self.served = 0  # requests for the entity set, answered or failed
+        self.faults: dict[int, int] = {}  # request number -> HTTP status answered instead
+        self.actions: dict[int, Callable[[], None]] = {}  # request number -> run once answered
+        self.evicted_until: datetime | None = None
+
+    def fail(self, request: int, status: int = 503) -> None:
+        """Request number ``request`` for the entity set gets ``status`` instead of its page."""
+        self.faults[request] = status
+
+    def after(self, request: int, action: Callable[[], None]) -> None:
+        """Run ``action`` right after request number ``request`` was answered."""
+        self.actions[request] = action
+
+    def evict_until(self, moment: datetime) -> None:
+        """Products whose EvictionDate is at or before ``moment`` leave the interface."""
+        self.evicted_until = moment
 
     @property
     def v4_url(self) -> str:
@@ -91,16 +115,30 @@ class ODataService(App):
             if path == f"{V2_ROOT}/$metadata":
                 return 200, V2_METADATA, "application/xml"
             if path == f"{V4_ROOT}/{self.entity_set}":
-                return 200, self._v4(query), "application/json;odata.metadata=minimal"
+                return self._collection(self._v4, query, "application/json;odata.metadata=minimal")
             if path == f"{V2_ROOT}/{self.entity_set}":
-                return 200, self._v2(query), "application/json"
+                return self._collection(self._v2, query, "application/json")
         except BadQuery as exc:
             return 400, {"error": {"code": "BadRequest", "message": str(exc)}}, "application/json"
         return 404, {"error": {"code": "NotFound", "message": path}}, "application/json"
 
+    def _collection(
+        self, render: Callable[[dict[str, str]], dict[str, Any]], query: dict[str, str], content_type: str
+    ) -> tuple[int, Any, str]:
+        """One request for the entity set, with the faults and actions scheduled for it."""
+        self.served += 1
+        status = self.faults.pop(self.served, None)
+        if status is not None:
+            return status, {"error": {"code": "Busy", "message": "try again later"}}, "application/json"
+        body = render(query)
+        action = self.actions.pop(self.served, None)
+        if action is not None:
+            action()
+        return 200, body, content_type
+
     # query evaluation ------------------------------------------------------------------
     def _result(self, query: dict[str, str]) -> list[dict[str, Any]]:
-        rows = [r for r in self.records if _matches(r, query.get("$filter"))]
+        rows = [r for r in self.records if self._present(r) and _matches(r, query.get("$filter"))]
         for field, descending in reversed(_ordering(query.get("$orderby"))):
             rows.sort(key=_sorter(field), reverse=descending)
         skip = int(query.get("$skip", 0))
@@ -111,12 +149,17 @@ class ODataService(App):
         """One server page of the result, and the next link to the following one (or None)."""
         rows = self._result(query)
         start = int(query.get("$skiptoken", 0))
-        limit = self.page_limit if (self.page_limit and self.next_links) else len(rows)
+        limit = self.page_limit or len(rows)
         page = rows[start : start + limit]
-        if start + limit >= len(rows):
+        if start + limit >= len(rows) or not self.next_links:
             return page, None
         rest = {k: v for k, v in query.items() if k != "$skiptoken"}
         return page, urlencode({**rest, "$skiptoken": str(start + limit)}, quote_via=quote, safe="$,'()")
+
+    def _present(self, record: dict[str, Any]) -> bool:
+        """Not evicted yet (a record without an EvictionDate stays)."""
+        eviction = record.get("EvictionDate")
+        return self.evicted_until is None or eviction is None or _parse_time(eviction) > self.evicted_until
 
     def _v4(self, query: dict[str, str]) -> dict[str, Any]:
         page, link = self._page(query)
