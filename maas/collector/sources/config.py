@@ -164,11 +164,17 @@ class ODataConfig(_HttpCommon):
     version: Literal[4, 2] = 4
     service_url: HttpUrl
     entity_set: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
-    key_field: str = Field(default="Id", description="entity key, to recognise records already seen")
+    key_field: str = Field(
+        default="Id",
+        description="entity key: recognises records already seen, orders those sharing a watermark",
+    )
     watermark_field: str = Field(default="PublicationDate", pattern=r"^[A-Za-z_][A-Za-z0-9_/]*$")
     overlap_s: float = Field(default=0.0, ge=0, description="re-read this much before the watermark")
     start: AwareDatetime | None = Field(default=None, description="watermark when the journal is empty")
-    order_by: str | None = Field(default=None, description="default: '<watermark_field> asc'")
+    order_by: str | None = Field(
+        default=None,
+        description="default: '<watermark_field> asc,<key_field> asc'",
+    )
     page_size: int = Field(default=100, gt=0, description="$top")
     filter: str | None = Field(default=None, description="extra $filter, ANDed with the watermark")
     select: list[str] | None = None
@@ -183,7 +189,8 @@ class ODataConfig(_HttpCommon):
 
     @property
     def ordering(self) -> str:
-        return self.order_by or f"{self.watermark_field} asc"
+        """The watermark, then the key: records sharing a watermark come in a stable order."""
+        return self.order_by or f"{self.watermark_field} asc,{self.key_field} asc"
 
 
 class CursorPaging(_Strict):

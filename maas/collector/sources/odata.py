@@ -1,20 +1,42 @@
 """OData v4 (JSON) collections read by watermark, page by page; the v2 client shares the rules.
 
-One poll is one or more queries: ``$filter=<watermark> gt <state.watermark - overlap>`` (plus
-``le <window end>`` when backfilling by windows, plus the configured extra filter, ANDed),
-``$orderby=<watermark> asc``, ``$top=<page_size>``. Pages follow ``@odata.nextLink``
-verbatim (same origin only); a server that gives no next link but returns a full page is paged
-with ``$skip``. Every non-empty page is a payload, archived as fetched. Its checkpoint is the
-max watermark of its records plus the keys of the records inside the overlap window, so that
-a page holding only records already collected is skipped on the next poll instead of being
-collected again.
+A query is ``$filter=<watermark> ge <from>`` (plus ``le <window end>`` when backfilling by
+windows, plus the configured extra filter, ANDed), ``$orderby=<watermark> asc,<key> asc``,
+``$top=<page_size>``. ``ge T`` is sent as ``gt <T - 1 µs>``, the literal's resolution: the
+same records, with the one comparison every interface this source met already served.
+
+How a poll pages, and why. Paging by offset (``$skip``) into one result lost records when a
+product was evicted meanwhile (every later offset shifts by one), and a checkpoint at a page's
+highest watermark lost the records sharing that instant on the next page. So:
+
+1. A server's next link is followed as given (same origin only): the server keeps its place.
+2. Otherwise, and when a chain of next links ends (``$top`` bounds it), the next request asks
+   again from the highest watermark T read so far, inclusive. The records at T already read
+   come back and are recognised by key; an eviction cannot shift what comes next.
+3. Inside T the request skips the records read there but one, the anchor, which must come
+   first on the page; if it does not, records at T went away meanwhile and the offset moves
+   back by one. So an instant holding more records than a page is paged through (the key in
+   ``$orderby`` keeps that order stable), and an offset is only ever used inside one instant,
+   checked.
+4. A poll ends on a page that brings nothing not already read in this poll (an empty page, or
+   the anchor alone). A short page, a page without next link or one holding only records
+   collected by an earlier poll does not end it: some servers cap pages without saying so.
+5. Every page is a payload, archived as fetched, unless all its records were collected already
+   (earlier in this poll, or within the overlap window: ``state.recent``). Its checkpoint is its
+   highest watermark plus the keys of its records within the overlap window.
+6. The journal's watermark W is inclusive: the next poll asks from ``W - overlap_s`` and skips
+   the records at W it collected (``state.recent``, whose format is unchanged: entries written
+   before these rules read the same way). A poll stopped anywhere (``max_pages``, a failed
+   request, a crash) resumes without a gap; without overlap it resumes inside W (rule 3).
+7. ``max_pages`` spent without a record to journal is an error, not a quiet "ok": the next poll
+   would be the same one, forever.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,25 +46,157 @@ from maas.collector.sources.base import Capabilities, Checkpoint, Closing, Paylo
 from maas.collector.sources.config import ODataConfig
 from maas.collector.sources.web import Web, json_body
 from maas.config.settings import TLSSettings
-from maas.errors import SourceUnavailable
+from maas.errors import SourceRefused, SourceUnavailable
 
 log = logging.getLogger(__name__)
-Mark = tuple[str | None, datetime | None]  # (record key, record watermark) as read from a page
+Mark = tuple[str, datetime | None]  # (record key, record watermark) as read from a page
+STEP = timedelta(microseconds=1)  # a literal's resolution: "gt T - STEP" selects what "ge T" does
+
+
+@dataclass(frozen=True)
+class Ask:
+    """The next request of a chain: a server's next link (given on the page at ``referrer``),
+    or a query from ``after`` on (inclusive) skipping ``skip`` records."""
+
+    after: datetime | None = None
+    skip: int = 0
+    link: str | None = None
+    referrer: str = ""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One answer: its records' marks, the raw response (the payload) and the server's next link."""
+
+    marks: list[Mark]
+    response: requests.Response
+    link: str | None = None
+
+
+@dataclass
+class Cursor:
+    """Where a poll stands: the highest watermark read (``at``), the keys read there, and how
+    many of those have left the server since (``gone``)."""
+
+    at: datetime | None = None
+    keys: set[str] = field(default_factory=set)
+    gone: int = 0
+
+    @classmethod
+    def resuming(cls, state: SourceState) -> Cursor:
+        """At the journal's watermark, whose records collected there count as read."""
+        at = state.watermark
+        return cls(at, {key for key, stamp in state.recent.items() if stamp == at}) if at else cls()
+
+    def knows(self, mark: Mark) -> bool:
+        """Read before in this poll (only records at ``at`` can come back)."""
+        return mark[1] is not None and mark[1] == self.at and mark[0] in self.keys
+
+    def ask(self, low: datetime | None) -> Ask:
+        """From ``at``, skipping the keys read there but the anchor; from ``low`` (a range's
+        start) while nothing was read at or after it."""
+        if self.at is None or (low is not None and self.at < low):
+            return Ask(after=low)
+        return Ask(after=self.at, skip=max(0, len(self.keys) - 1 - self.gone))
+
+    def anchored(self, ask: Ask, marks: Sequence[Mark]) -> bool:
+        """A page asked with an offset starts with a record already read, else the offset
+        passed records never read (some before them went away)."""
+        return ask.skip == 0 or (bool(marks) and self.knows(marks[0]))
+
+    def read(self, marks: Sequence[Mark]) -> bool:
+        """Take a page in; True when it brought a record not read before in this poll."""
+        progress = False
+        for key, stamp in marks:
+            if stamp is None or self.knows((key, stamp)) or (self.at is not None and stamp < self.at):
+                continue  # no watermark: it cannot place the poll (it is collected all the same)
+            if self.at is None or stamp > self.at:
+                self.at, self.keys, self.gone = stamp, set(), 0
+            self.keys.add(key)
+            progress = True
+        return progress
+
+
+@dataclass
+class Walk:
+    """One poll's progress: the cursor, the pages fetched against ``max_pages``, the payloads."""
+
+    cursor: Cursor
+    max_pages: int
+    pages: int = 0
+    payloads: int = 0
+    stopped: bool = False
+
+    def take_page(self) -> bool:
+        """One more page allowed; False (and ``stopped``) once ``max_pages`` are spent."""
+        self.stopped = self.pages >= self.max_pages
+        if not self.stopped:
+            self.pages += 1
+        return not self.stopped
+
+    def next(self, ask: Ask, page: Page, low: datetime | None) -> Ask | None:
+        """What to ask after ``page`` (rules 1-4 of the module), None at the end of the range."""
+        if not self.cursor.anchored(ask, page.marks):
+            self.cursor.gone += 1
+            log.info("records at %s left during the poll: offset moved back", self.cursor.at)
+            return self.cursor.ask(low)
+        progress = self.cursor.read(page.marks)
+        if page.link is not None:
+            return Ask(link=page.link, referrer=page.response.url)
+        return self.cursor.ask(low) if progress else None
 
 
 class WatermarkQueries(Closing):
-    """What v4 and v2 share: the time ranges to query, the filter, checkpoints and skipping."""
+    """What v4 and v2 share: the time ranges, the filter, the paging walk, checkpoints, skipping.
+    An implementation supplies ``fetch`` (one request) and ``literal`` (a watermark value)."""
 
     capabilities = Capabilities(listing="pages")
 
     def __init__(self, config: ODataConfig) -> None:
         self.config = config
+        self.collection_url = f"{config.service_url.rstrip('/')}/{config.entity_set}"
 
     def after_success(self, payload: Payload) -> None:
         """Nothing to move or delete on an API."""
 
+    def fetch(self, ask: Ask, high: datetime | None) -> Page:
+        raise NotImplementedError
+
+    def poll(self, state: SourceState) -> Iterator[Payload]:
+        """Every range in turn; without overlap the walk resumes inside the journal's watermark."""
+        cursor = Cursor.resuming(state) if self.config.overlap_s == 0 else Cursor()
+        walk = Walk(cursor, self.config.max_pages)
+        for low, high in self.ranges(state):
+            yield from self._range(state, walk, low, high)
+            if walk.stopped:
+                self._stopped(walk)
+                return
+
+    def _range(
+        self, state: SourceState, walk: Walk, low: datetime | None, high: datetime | None
+    ) -> Iterator[Payload]:
+        ask: Ask | None = walk.cursor.ask(low)
+        while ask is not None and walk.take_page():
+            page = self.fetch(ask, high)
+            if walk.cursor.anchored(ask, page.marks):
+                for payload in self.page_payload(page, walk, state):
+                    walk.payloads += 1
+                    yield payload
+            ask = walk.next(ask, page, low)
+
+    def _stopped(self, walk: Walk) -> None:
+        """``max_pages`` reached: the next poll goes on from the journal, unless nothing was
+        journaled, in which case it would stop at the very same place (rule 7)."""
+        if not walk.payloads:
+            raise SourceRefused(
+                f"{self.collection_url}: max_pages={self.config.max_pages} pages held only records already "
+                f"collected (up to {walk.cursor.at}); every poll would stop there: raise max_pages "
+                "or lower overlap_s"
+            )
+        log.warning("%s: stopped after max_pages=%d pages", self.collection_url, self.config.max_pages)
+
     def ranges(self, state: SourceState) -> Iterator[tuple[datetime | None, datetime | None]]:
-        """``(after, up_to)`` bounds: windows up to ``window.until`` (or now) when backfilling,
+        """``(from, up_to)`` bounds: windows up to ``window.until`` (or now) when backfilling,
         then always one open range, so nothing published after the last window is missed."""
         low = state.watermark or self.config.start
         if low is not None:
@@ -56,10 +210,11 @@ class WatermarkQueries(Closing):
         yield low, None
 
     def filter(self, low: datetime | None, high: datetime | None) -> str | None:
+        """``low`` inclusive (sent as ``gt`` one step before), ``high`` inclusive."""
         field = self.config.watermark_field
         parts = [f"({self.config.filter})"] if self.config.filter else []
         if low is not None:
-            parts.append(f"{field} gt {self.literal(low)}")
+            parts.append(f"{field} gt {self.literal(low - STEP)}")
         if high is not None:
             parts.append(f"{field} le {self.literal(high)}")
         return " and ".join(parts) or None
@@ -74,28 +229,32 @@ class WatermarkQueries(Closing):
             return Checkpoint()
         top = max(stamps)
         keep_after = top - timedelta(seconds=self.config.overlap_s)
-        recent = {key: wm for key, wm in marks if key is not None and wm is not None and wm >= keep_after}
+        recent = {key: wm for key, wm in marks if wm is not None and wm >= keep_after}
         return Checkpoint(watermark=top, recent=recent, keep_after=keep_after)
 
-    def page_payload(
-        self, response: requests.Response, marks: Sequence[Mark], number: int, state: SourceState
-    ) -> Iterator[Payload]:
+    def page_payload(self, page: Page, walk: Walk, state: SourceState) -> Iterator[Payload]:
         """The page as fetched, unless it is empty or holds only records already collected."""
-        if not marks or already_seen(marks, state):
+        if all(walk.cursor.knows(mark) or collected(mark, state) for mark in page.marks):
             return
         fetched_at = utc_now()
         yield Payload(
-            name=f"{self.config.entity_set}-{fetched_at:%Y%m%dT%H%M%S.%fZ}-p{number:04d}.json",
-            data=response.content,
-            source_url=response.url,
-            checkpoint=self.checkpoint(marks),
+            name=f"{self.config.entity_set}-{fetched_at:%Y%m%dT%H%M%S.%fZ}-p{walk.pages:04d}.json",
+            data=page.response.content,
+            source_url=page.response.url,
+            checkpoint=self.checkpoint(page.marks),
             fetched_at=fetched_at,
         )
 
+    def refuse_keyless(self) -> SourceRefused:
+        """Records are told apart by key; without one, ties cannot be paged safely."""
+        return SourceRefused(
+            f"{self.collection_url}: a record without {self.config.key_field!r} (key_field: the entity key)"
+        )
 
-def already_seen(marks: Sequence[Mark], state: SourceState) -> bool:
-    """Every record of the page was collected before with this very watermark."""
-    return bool(marks) and all(key is not None and state.recent.get(key) == wm for key, wm in marks)
+
+def collected(mark: Mark, state: SourceState) -> bool:
+    """Collected by an earlier poll with this very watermark (inside the overlap window)."""
+    return mark[1] is not None and state.recent.get(mark[0]) == mark[1]
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -123,43 +282,20 @@ class ODataV4Source(WatermarkQueries):
     def __init__(self, config: ODataConfig, tls: TLSSettings | None = None) -> None:
         super().__init__(config)
         self.web = Web(config, tls)
-        self.collection_url = f"{config.service_url.rstrip('/')}/{config.entity_set}"
 
     def close(self) -> None:
         self.web.close()
 
-    def poll(self, state: SourceState) -> Iterator[Payload]:
-        numbers = iter(range(1, self.config.max_pages + 1))
-        for low, high in self.ranges(state):
-            yield from self._query(self.filter(low, high), state, numbers)
-
-    def _query(self, filter_: str | None, state: SourceState, numbers: Iterator[int]) -> Iterator[Payload]:
-        request: _Request | None = (self.collection_url, self._params(filter_, 0))
-        counts = PageCounts()
-        for number in numbers:
-            if request is None:
-                return
-            response = self.web.request("GET", *request)
-            body = _collection(response)
-            marks = [self._mark(record) for record in body["value"]]
-            yield from self.page_payload(response, marks, number, state)
-            request = self._next(response, body, filter_, counts)
-        log.warning("%s: stopped after max_pages=%d pages", self.collection_url, self.config.max_pages)
-
-    def _next(
-        self, response: requests.Response, body: Mapping[str, Any], filter_: str | None, counts: PageCounts
-    ) -> _Request | None:
-        """Server paging first: the next link is followed as given. ``$top`` bounds the whole
-        result of one request, so when a chain of pages ends having delivered a full ``$top``
-        (or a server without next links returned a full page), the rest is asked with $skip."""
-        counts.add(len(body["value"]))
+    def fetch(self, ask: Ask, high: datetime | None) -> Page:
+        if ask.link is not None:
+            response = self.web.request("GET", self.web.follow(ask.referrer, ask.link))
+        else:
+            params = self._params(self.filter(ask.after, high), ask.skip)
+            response = self.web.request("GET", self.collection_url, params)
+        body = _collection(response)
         link = body.get("@odata.nextLink")
-        if isinstance(link, str):
-            return self.web.follow(response.url, link), None
-        if counts.chain < self.config.page_size:
-            return None
-        counts.chain = 0
-        return self.collection_url, self._params(filter_, counts.total)
+        marks = [self._mark(record) for record in body["value"]]
+        return Page(marks, response, link if isinstance(link, str) else None)
 
     def _params(self, filter_: str | None, skip: int) -> dict[str, str]:
         cfg = self.config
@@ -171,26 +307,10 @@ class ODataV4Source(WatermarkQueries):
         return params
 
     def _mark(self, record: Any) -> Mark:
-        if not isinstance(record, Mapping):
-            return None, None
-        key = record.get(self.config.key_field)
-        stamp = parse_time(field_value(record, self.config.watermark_field))
-        return (None if key is None else str(key)), stamp
-
-
-_Request = tuple[str, dict[str, str] | None]  # URL, and query parameters unless the URL has them
-
-
-@dataclass
-class PageCounts:
-    """Records received by one query, and since its last explicit ($top/$skip) request."""
-
-    total: int = 0
-    chain: int = 0
-
-    def add(self, count: int) -> None:
-        self.total += count
-        self.chain += count
+        key = record.get(self.config.key_field) if isinstance(record, Mapping) else None
+        if key is None:
+            raise self.refuse_keyless()
+        return str(key), parse_time(field_value(record, self.config.watermark_field))
 
 
 def _collection(response: requests.Response) -> Mapping[str, Any]:

@@ -4,7 +4,9 @@ The metadata gives the watermark property's type, so the filter literal is the r
 (``datetime'...'`` for Edm.DateTime, ``datetimeoffset'...'`` for Edm.DateTimeOffset), and
 pyodata converts ``/Date(ms)/`` values back to datetimes for the checkpoint. The payload is
 the response body exactly as the server sent it (captured by pyodata's response hook), not a
-re-serialisation of pyodata's objects. Paging follows ``__next`` links, else ``$skip``.
+re-serialisation of pyodata's objects. Paging follows ``__next`` links, else asks again from the
+highest watermark read, as v4 does (the rules are in :mod:`maas.collector.sources.odata`):
+``$orderby=<watermark> asc,<key> asc`` is plain v2 too.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ import pyodata
 import requests
 from pyodata.exceptions import PyODataException
 
-from maas.collector.sources.base import Payload, SourceState
 from maas.collector.sources.config import ODataConfig
-from maas.collector.sources.odata import Mark, PageCounts, WatermarkQueries, parse_time
+from maas.collector.sources.odata import Ask, Mark, Page, WatermarkQueries, parse_time
 from maas.collector.sources.web import Web, check_status, transport_error
 from maas.config.settings import TLSSettings
 from maas.errors import SourceError, SourceRefused
@@ -71,33 +72,19 @@ class ODataV2Source(WatermarkQueries):
             prop = entity_set.entity_type.proprty(self.config.watermark_field)
             return str(prop.to_literal(moment.astimezone(UTC)))
 
-    def poll(self, state: SourceState) -> Iterator[Payload]:
-        numbers = iter(range(1, self.config.max_pages + 1))
-        for low, high in self.ranges(state):
-            yield from self._query(self.filter(low, high), state, numbers)
+    def fetch(self, ask: Ask, high: datetime | None) -> Page:
+        entities, response = self._page(ask, high)
+        with self._errors(f"read {self.config.key_field}/{self.config.watermark_field}"):
+            marks = [self._mark(entity) for entity in entities]
+        return Page(marks, response, getattr(entities, "next_url", None))
 
-    def _query(self, filter_: str | None, state: SourceState, numbers: Iterator[int]) -> Iterator[Payload]:
-        next_url: str | None = None
-        counts = PageCounts()
-        for number in numbers:
-            entities, response = self._page(filter_, counts.total, next_url)
-            with self._errors(f"read {self.config.key_field}/{self.config.watermark_field}"):
-                marks = [self._mark(entity) for entity in entities]
-            yield from self.page_payload(response, marks, number, state)
-            counts.add(len(entities))
-            next_url = getattr(entities, "next_url", None)
-            if next_url is None and counts.chain < self.config.page_size:
-                return
-            if next_url is None:
-                counts.chain = 0  # a full $top delivered: ask for the rest with $skip
-
-    def _page(self, filter_: str | None, skip: int, next_url: str | None) -> ENTITY_PAGE:
+    def _page(self, ask: Ask, high: datetime | None) -> ENTITY_PAGE:
         with self._errors(f"query {self.config.entity_set}"):
             request = getattr(self.client.entity_sets, self.config.entity_set).get_entities()
-            if next_url is not None:
-                request = request.next_url(next_url)
+            if ask.link is not None:
+                request = request.next_url(ask.link)
             else:
-                request = self._shape(request, filter_, skip)
+                request = self._shape(request, self.filter(ask.after, high), ask.skip)
             self._responses.clear()
             entities = request.execute()
         return entities, self._responses[-1]
@@ -117,4 +104,6 @@ class ODataV2Source(WatermarkQueries):
 
     def _mark(self, entity: Any) -> Mark:
         key = getattr(entity, self.config.key_field)
-        return (None if key is None else str(key)), parse_time(getattr(entity, self.config.watermark_field))
+        if key is None:
+            raise self.refuse_keyless()
+        return str(key), parse_time(getattr(entity, self.config.watermark_field))

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
 from pydantic import TypeAdapter
+from servers import harness
 from servers.harness import Drain
 from servers.odata import ODataService, load_records
 from servers.pki import Pki
 from servers.web import AppServer
 
 from maas.collector.archive import Archive, ArchiveContext
-from maas.collector.sources import Payload, SourceConfig, SourceState, create_source
+from maas.collector.sources import Payload, Source, SourceConfig, SourceState, create_source
 from maas.config.settings import TLSSettings
-from maas.errors import SourceRefused
+from maas.errors import SourceRefused, SourceUnavailable
 
 pytestmark = pytest.mark.integration
 ALL_IDS = sorted(r["Id"] for r in load_records())
@@ -54,36 +55,55 @@ def test_v4_follows_next_links_then_collects_nothing_new(odata: ODataService, dr
     assert sorted(v4_ids(first)) == ALL_IDS
     assert all(json.loads(p.data)["@odata.context"].endswith("$metadata#Products") for p in first)
     assert state.watermark == datetime(2024, 3, 9, 11, 17, tzinfo=UTC)
-    assert "$orderby=PublicationDate asc" in queries(odata)[0] and "$top=100" in queries(odata)[0]
+    assert "$orderby=PublicationDate asc,Id asc" in queries(odata)[0] and "$top=100" in queries(odata)[0]
     assert sum("$skiptoken" in q for q in queries(odata)) == 3  # next links followed as given
-    assert "PublicationDate gt 2024-03-09T11:17:00.000000Z" in queries(odata)[-1]
+    # then from the highest PublicationDate read, inclusive ("gt" one microsecond before): the
+    # last record comes back alone, already read, and ends the poll
+    assert "PublicationDate gt 2024-03-09T11:16:59.999999Z" in queries(odata)[-1]
     assert again == []
 
 
-def test_v4_top_bounds_each_request_and_skip_continues(odata: ODataService, drain: Drain) -> None:
-    """$top bounds a request's whole result; the chain of next links ends after 5 records,
-    so the source asks for the rest with $skip. Every record arrives exactly once."""
+def test_v4_top_bounds_each_request_and_the_next_asks_from_the_last_record(
+    odata: ODataService, drain: Drain
+) -> None:
+    """$top bounds a request's whole result; the chain of next links ends after 5 records, so
+    the source asks again from the highest PublicationDate read. Every record arrives, the
+    only repeats being the last record of a chain, read again as the next one's first."""
     with create_source(odata_config(odata, page_size=5)) as source:
         payloads, _ = drain(source, SourceState())
-    assert sorted(v4_ids(payloads)) == ALL_IDS
-    assert [q for q in queries(odata) if "$skip=" in q and "$skiptoken" not in q] != []
+    assert sorted(set(v4_ids(payloads))) == ALL_IDS and len(v4_ids(payloads)) <= len(ALL_IDS) + 3
+    offsets = [q for q in queries(odata) if "$skip=" in q and "$skiptoken" not in q]
+    assert offsets and all("gt 2024-03-09T10:20:59.999999Z" in q for q in offsets)  # inside one instant only
 
 
-def test_v4_skip_paging_when_the_server_gives_no_next_link(drain: Drain) -> None:
+def test_v4_paging_from_the_last_record_when_the_server_gives_no_next_link(drain: Drain) -> None:
+    """Each page is asked from the previous page's highest PublicationDate; the two products
+    sharing one (4th and 5th) end the first page, so the next skips the first of them only."""
     service = ODataService(next_links=False)
     with AppServer(service), create_source(odata_config(service, page_size=5)) as source:
         payloads, state = drain(source, SourceState())
         again, _ = drain(source, state)
-    assert [len(json.loads(p.data)["value"]) for p in payloads] == [5, 5, 3]
-    assert sorted(v4_ids(payloads)) == ALL_IDS
-    assert any("$skip=10" in q for q in queries(service))
+    assert [len(json.loads(p.data)["value"]) for p in payloads] == [5, 5, 5]
+    assert sorted(set(v4_ids(payloads))) == ALL_IDS
+    assert "PublicationDate gt 2024-03-09T10:20:59.999999Z" in queries(service)[1]
+    assert "$skip=1" in queries(service)[1] and "$skip" not in queries(service)[2]
     assert again == []
 
 
-def test_v4_watermark_is_exclusive_without_overlap(odata: ODataService, drain: Drain) -> None:
+def test_v4_watermark_is_inclusive_and_records_collected_there_are_skipped(
+    odata: ODataService, drain: Drain
+) -> None:
+    """The journal's watermark is read again: what was collected there (``recent``) is known,
+    what was not (a poll stopped between two products of one instant) is collected."""
+    at_stamp = sorted(
+        r["Id"] for r in load_records() if r["PublicationDate"].startswith("2024-03-09T10:21:00")
+    )
     with create_source(odata_config(odata)) as source:
-        payloads, _ = drain(source, SourceState(watermark=SHARED_STAMP))
-    assert len(v4_ids(payloads)) == 8
+        none_known, _ = drain(source, SourceState(watermark=SHARED_STAMP))
+        one_known, _ = drain(source, SourceState(watermark=SHARED_STAMP, recent={at_stamp[0]: SHARED_STAMP}))
+    assert len(set(v4_ids(none_known))) == 10
+    assert set(v4_ids(one_known)) == set(v4_ids(none_known))  # the page also holds the known one
+    assert "$skip" not in queries(odata)[0] and "$skip=0" not in queries(odata)[-4]
 
 
 def test_v4_overlap_rereads_but_skips_pages_already_collected(odata: ODataService, drain: Drain) -> None:
@@ -99,7 +119,7 @@ def test_v4_overlap_rereads_but_skips_pages_already_collected(odata: ODataServic
 
     assert nothing == []
     assert "late-1" in v4_ids(again)
-    assert "PublicationDate gt 2024-03-09T11:07:00.000000Z" in queries(odata)[-1]
+    assert "PublicationDate gt 2024-03-09T11:06:59.999999Z" in queries(odata)[-2]
     assert set(state.recent) >= {"late-1"}
 
 
@@ -114,10 +134,10 @@ def test_v4_window_backfill_and_extra_filter(odata: ODataService, drain: Drain) 
     with create_source(cfg) as source:
         payloads, state = drain(source, SourceState())
     iw = sorted(r["Id"] for r in load_records() if r["Name"].startswith("S1A_IW"))
-    assert sorted(v4_ids(payloads)) == iw
+    assert sorted(set(v4_ids(payloads))) == iw
     bounded = [q for q in queries(odata) if " le " in q]
-    assert len(bounded) == 4  # 09:00-09:30 ... 10:30-11:00, then one open query
-    assert "(startswith(Name,'S1A_IW')) and PublicationDate gt 2024-03-09T09:00:00.000000Z" in bounded[0]
+    assert len({q.partition(" le ")[2] for q in bounded}) == 4  # 09:00-09:30 ... 10:30-11:00, then open
+    assert "(startswith(Name,'S1A_IW')) and PublicationDate gt 2024-03-09T08:59:59.999999Z" in bounded[0]
     assert "PublicationDate le 2024-03-09T09:30:00.000000Z" in bounded[0]
     assert "$select=Id,Name,PublicationDate" in queries(odata)[0]
     assert state.watermark is not None and state.watermark > datetime(2024, 3, 9, 11, tzinfo=UTC)
@@ -206,16 +226,18 @@ def test_v2_metadata_driven_collection_then_nothing_new(odata: ODataService, dra
     assert [len(json.loads(p.data)["d"]["results"]) for p in first] == [4, 4, 4, 1]
     assert state.watermark == datetime(2024, 3, 9, 11, 17, tzinfo=UTC)
     assert any(r.startswith("GET /odata2/$metadata") for r in odata.requests)
-    assert "PublicationDate gt datetime'2024-03-09T11:17:00'" in queries(odata)[-1]
+    assert "PublicationDate gt datetime'2024-03-09T11:16:59.999999'" in queries(odata)[-1]
+    assert "$orderby=PublicationDate asc,Id asc" in queries(odata)[0]
     assert again == []
 
 
-def test_v2_watermark_and_skip_paging(drain: Drain) -> None:
+def test_v2_watermark_and_paging_without_next_links(drain: Drain) -> None:
     service = ODataService(next_links=False)
     with AppServer(service), create_source(odata_config(service, version=2, page_size=3)) as source:
         payloads, _ = drain(source, SourceState(watermark=SHARED_STAMP))
-    assert len(v2_ids(payloads)) == 8 and len(set(v2_ids(payloads))) == 8
-    assert any("$skip=6" in q for q in queries(service))
+    later = sorted(r["Id"] for r in load_records() if r["PublicationDate"] >= "2024-03-09T10:21")
+    assert sorted(set(v2_ids(payloads))) == later and len(v2_ids(payloads)) == 14  # 10 + 4 repeats
+    assert "gt datetime'2024-03-09T10:28:00.245999'" in queries(service)[1]  # from the first page's last
 
 
 def test_v2_unknown_watermark_property_is_a_clear_error(odata: ODataService) -> None:
@@ -248,7 +270,7 @@ def test_oauth2_client_credentials_token_is_cached_and_renewed_after_a_401(
         odata.records.append(late)
         second, _ = drain(source, state)
     assert sorted(v4_ids(first)) == ALL_IDS
-    assert v4_ids(second) == ["late-2"] and odata.tokens_issued == 2
+    assert set(v4_ids(second)) - set(ALL_IDS) == {"late-2"} and odata.tokens_issued == 2
     assert all("client-s3cret" not in r for r in odata.requests)
 
 
@@ -276,3 +298,204 @@ def test_oauth2_bad_client_secret_is_refused(odata: ODataService, monkeypatch: p
         list(source.poll(SourceState()))
     assert "token endpoint" in str(err.value) and "invalid_client" in str(err.value)
     assert "guessed" not in str(err.value)
+
+
+# --- paging: ties at page boundaries, servers that cap pages, evictions during a poll --------------
+
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+TIE = [0, 10, 10, 10, 20, 30]  # P1, then P2-P4 published at the same instant, then P5, P6
+
+
+def products(seconds: list[int], evicted_after_days: list[int] | None = None) -> list[dict[str, Any]]:
+    """Products P1, P2... published ``seconds`` after EPOCH (keys in publication order), each
+    evicted from the interface 30 days after publication unless ``evicted_after_days`` says."""
+    days = evicted_after_days or [30] * len(seconds)
+    return [
+        {**load_records()[0], "Id": f"P{n}", "Name": f"S1A_PRODUCT_{n}"}
+        | {
+            "PublicationDate": _iso(EPOCH + timedelta(seconds=s)),
+            "EvictionDate": _iso(EPOCH + timedelta(days=d)),
+        }
+        for n, (s, d) in enumerate(zip(seconds, days, strict=True), start=1)
+    ]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def names(count: int) -> list[str]:
+    return [f"P{n}" for n in range(1, count + 1)]
+
+
+def polls(
+    source: Source, state: SourceState, ids: Callable[[list[Payload]], list[str]], most: int = 10
+) -> tuple[list[list[str]], SourceState]:
+    """Poll until a poll brings nothing (at most ``most`` polls): the ids each poll collected."""
+    collected: list[list[str]] = []
+    for _ in range(most):
+        payloads, state = harness.drain(source, state)
+        if not payloads:
+            return collected, state
+        collected.append(ids(payloads))
+    raise AssertionError(f"still collecting after {most} polls: {collected}")
+
+
+def until_failure(source: Source, state: SourceState) -> tuple[list[Payload], SourceState, Exception]:
+    """One poll that fails part-way, as the orchestrator runs it: what came before is journaled."""
+    payloads: list[Payload] = []
+    try:
+        for payload in source.poll(state):
+            assert isinstance(payload, Payload)
+            payloads.append(payload)
+            state = state.advance(payload.checkpoint)
+    except SourceUnavailable as exc:
+        return payloads, state, exc
+    raise AssertionError("the poll did not fail")
+
+
+def everything(collected: list[list[str]]) -> list[str]:
+    return sorted({i for ids in collected for i in ids})
+
+
+def start_at(**overrides: object) -> dict[str, object]:
+    return {"start": "2023-12-31T00:00:00Z", **overrides}
+
+
+def test_v4_ties_at_a_page_boundary_survive_the_max_pages_stop() -> None:
+    """The safety stop ends a poll after P1, P2 while P3, P4 share P2's PublicationDate: the next
+    polls start inside that instant instead of after it, and each one moves on."""
+    service = ODataService(products(TIE))
+    with (
+        AppServer(service),
+        create_source(odata_config(service, **start_at(page_size=2, max_pages=1))) as source,
+    ):
+        collected, _ = polls(source, SourceState(), v4_ids)
+    assert everything(collected) == names(6)
+
+
+def test_v4_ties_at_a_page_boundary_survive_a_failed_request() -> None:
+    """The request after the first page answers 503: the poll fails having journaled P1, P2, and
+    the next poll collects P3, P4 (same instant as P2) as well as P5, P6."""
+    service = ODataService(products(TIE))
+    service.fail(2)
+    with AppServer(service), create_source(odata_config(service, **start_at(page_size=2))) as source:
+        first, state, error = until_failure(source, SourceState())
+        collected, _ = polls(source, state, v4_ids)
+    assert v4_ids(first) == ["P1", "P2"] and "HTTP 503" in str(error)
+    assert everything([v4_ids(first), *collected]) == names(6)
+
+
+@pytest.mark.parametrize("overlap_s", [0, 60])
+def test_v4_server_capping_pages_without_next_links(overlap_s: int) -> None:
+    """A server that answers 2 records to $top=100 and gives no next link: a short page is not
+    the end of the result, one poll collects everything, and later polls keep collecting (with
+    an overlap, a page of records already collected does not end the poll either)."""
+    service = ODataService(products(TIE), page_limit=2, next_links=False)
+    with AppServer(service), create_source(odata_config(service, **start_at(overlap_s=overlap_s))) as source:
+        first, state = harness.drain(source, SourceState())
+        service.records += products([*TIE, 40])[-1:]
+        later, state = polls(source, state, v4_ids)
+    assert sorted(set(v4_ids(first))) == names(6)
+    assert len(later) == 1 and "P7" in later[0]
+
+
+def test_v4_more_records_at_one_instant_than_a_page_holds() -> None:
+    """Five products at one instant and pages of two: paging inside the instant goes on by
+    offset ($orderby ends with the key, so that order is stable), and ends."""
+    service = ODataService(products([0, 10, 10, 10, 10, 10, 20]), page_limit=2, next_links=False)
+    with AppServer(service), create_source(odata_config(service, **start_at())) as source:
+        first, state = harness.drain(source, SourceState())
+        again, _ = harness.drain(source, state)
+    assert sorted(set(v4_ids(first))) == names(7) and again == []
+    assert "$orderby=PublicationDate asc,Id asc" in queries(service)[0]
+    assert any("$skip=" in q for q in queries(service)) and len(queries(service)) < 15
+
+
+def test_v4_eviction_during_a_poll_does_not_shift_the_next_page() -> None:
+    """P1 leaves the PRIP (its EvictionDate passes) right after the first page is served: the
+    next page is not an offset into a result that moved, so P3 is not jumped over."""
+    hourly = [3600 * n for n in range(6)]
+    service = ODataService(products(hourly, [1, 2, 3, 4, 5, 6]), page_limit=2, next_links=False)
+    service.after(1, lambda: service.evict_until(EPOCH + timedelta(days=1)))
+    with (
+        AppServer(service),
+        create_source(odata_config(service, **start_at(page_size=2, overlap_s=60))) as source,
+    ):
+        first, state = harness.drain(source, SourceState())
+        again, _ = harness.drain(source, state)
+    assert sorted(set(v4_ids(first))) == names(6) and again == []
+
+
+def test_v4_eviction_inside_an_instant_longer_than_a_page() -> None:
+    """P1 and P2 are evicted while the poll pages by offset through P2-P5 (one instant): the
+    offset is checked against the records already read, and moved back when they went."""
+    service = ODataService(
+        products([0, 10, 10, 10, 10, 20], [1, 1, 2, 2, 2, 2]), page_limit=2, next_links=False
+    )
+    service.after(2, lambda: service.evict_until(EPOCH + timedelta(days=1)))
+    with AppServer(service), create_source(odata_config(service, **start_at())) as source:
+        first, state = harness.drain(source, SourceState())
+        again, _ = harness.drain(source, state)
+    assert sorted(set(v4_ids(first))) == names(6) and again == []
+
+
+def test_v4_max_pages_spent_on_records_already_collected_is_an_error() -> None:
+    """A poll that can only re-read records already collected before its safety stop would say
+    'ok' forever while collecting nothing: it fails instead, naming what to change."""
+    service = ODataService(products(TIE))
+    with AppServer(service):
+        with create_source(odata_config(service, **start_at(overlap_s=3600))) as source:
+            _, state = harness.drain(source, SourceState())
+        stuck = odata_config(service, **start_at(overlap_s=3600, page_size=2, max_pages=2))
+        with create_source(stuck) as source, pytest.raises(SourceRefused, match="max_pages"):
+            harness.drain(source, state)
+
+
+def test_v2_server_capping_pages_and_ties() -> None:
+    service = ODataService(products(TIE), page_limit=2, next_links=False)
+    with (
+        AppServer(service),
+        create_source(odata_config(service, version=2, **start_at(overlap_s=60))) as source,
+    ):
+        collected, _ = polls(source, SourceState(), v2_ids)
+    assert len(collected) == 1 and everything(collected) == names(6)
+
+
+def test_v2_ties_at_a_page_boundary_survive_the_max_pages_stop() -> None:
+    service = ODataService(products(TIE))
+    with (
+        AppServer(service),
+        create_source(odata_config(service, version=2, **start_at(page_size=2, max_pages=1))) as source,
+    ):
+        collected, _ = polls(source, SourceState(), v2_ids)
+    assert everything(collected) == names(6)
+
+
+def test_v2_eviction_during_a_poll_does_not_shift_the_next_page() -> None:
+    hourly = [3600 * n for n in range(6)]
+    service = ODataService(products(hourly, [1, 2, 3, 4, 5, 6]), next_links=False)
+    service.after(1, lambda: service.evict_until(EPOCH + timedelta(days=1)))
+    with (
+        AppServer(service),
+        create_source(odata_config(service, version=2, **start_at(page_size=2, overlap_s=60))) as source,
+    ):
+        first, state = harness.drain(source, SourceState())
+        again, _ = harness.drain(source, state)
+    assert sorted(set(v2_ids(first))) == names(6) and again == []
+
+
+def test_a_journal_entry_written_before_the_inclusive_watermark_resumes_the_tie() -> None:
+    """The journal's format did not change: an entry the previous version wrote after stopping
+    between P2 and P3 (same instant) is read as it is, P3 and P4 are collected, P1 is not."""
+    before = {
+        "seen": {},
+        "watermark": "2024-01-01T00:00:10+00:00",
+        "recent": {"P2": "2024-01-01T00:00:10+00:00"},
+        "cursor": None,
+        "digest": None,
+    }
+    service = ODataService(products(TIE))
+    with AppServer(service), create_source(odata_config(service, **start_at())) as source:
+        collected, _ = polls(source, SourceState.from_json(before), v4_ids)
+    assert collected == [["P2", "P3", "P4", "P5", "P6"]]  # P2: the anchor, known, on the same page

@@ -115,7 +115,7 @@ def test_secure_defaults() -> None:
     assert isinstance(sftp, SftpConfig)
     assert sftp.insecure_accept_any_host_key is False and str(sftp.known_hosts) == "~/.ssh/known_hosts"
     assert isinstance(odata, ODataConfig) and odata.verify_tls is True
-    assert odata.ordering == "PublicationDate asc"
+    assert odata.ordering == "PublicationDate asc,Id asc"  # a stable order among equal watermarks
 
 
 def test_odata_ranges_and_literals() -> None:
@@ -142,7 +142,7 @@ def test_odata_ranges_and_literals() -> None:
     ]
     assert (
         source.filter(T0, None)
-        == "(startswith(Name,'S1')) and PublicationDate gt 2024-03-09T10:00:00.000000Z"
+        == "(startswith(Name,'S1')) and PublicationDate gt 2024-03-09T09:59:59.999999Z"  # i.e. ge 10:00
     )
 
 
