@@ -173,7 +173,7 @@ class ODataConfig(_HttpCommon):
     start: AwareDatetime | None = Field(default=None, description="watermark when the journal is empty")
     order_by: str | None = Field(
         default=None,
-        description="default: '<watermark_field> asc,<key_field> asc'",
+        description="default: '<watermark_field> asc,<key_field> asc'; must begin with the watermark",
     )
     page_size: int = Field(default=100, gt=0, description="$top")
     filter: str | None = Field(default=None, description="extra $filter, ANDed with the watermark")
@@ -187,10 +187,35 @@ class ODataConfig(_HttpCommon):
             raise ValueError("window needs start (the first window begins there)")
         return self
 
+    @model_validator(mode="after")
+    def _ordered_by_watermark(self) -> ODataConfig:
+        """Paging resumes from the highest watermark read: results must come in that order."""
+        first = (self.order_by or self.watermark_field).split(",")[0].split()
+        if first not in ([self.watermark_field], [self.watermark_field, "asc"]):
+            raise ValueError(
+                f"order_by must begin with '{self.watermark_field} asc' (paging follows the watermark)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _selected_key_and_watermark(self) -> ODataConfig:
+        """Without them a record can neither place the poll nor be recognised when read again."""
+        missing = {self.key_field, self.watermark_field.split("/")[0]} - set(self.select or ())
+        if self.select is not None and missing:
+            raise ValueError(
+                f"select must include {', '.join(sorted(missing))} (key and watermark of each record)"
+            )
+        return self
+
     @property
     def ordering(self) -> str:
         """The watermark, then the key: records sharing a watermark come in a stable order."""
         return self.order_by or f"{self.watermark_field} asc,{self.key_field} asc"
+
+    @property
+    def orders_by_key(self) -> bool:
+        """Records sharing a watermark come in one order from request to request."""
+        return self.key_field in (part.split()[0] for part in self.ordering.split(",") if part.strip())
 
 
 class CursorPaging(_Strict):

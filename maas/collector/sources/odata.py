@@ -126,6 +126,7 @@ class Walk:
     pages: int = 0
     payloads: int = 0
     stopped: bool = False
+    warned: bool = False
 
     def take_page(self) -> bool:
         """One more page allowed; False (and ``stopped``) once ``max_pages`` are spent."""
@@ -177,12 +178,28 @@ class WatermarkQueries(Closing):
     ) -> Iterator[Payload]:
         ask: Ask | None = walk.cursor.ask(low)
         while ask is not None and walk.take_page():
+            self._offset_warning(ask, walk)
             page = self.fetch(ask, high)
             if walk.cursor.anchored(ask, page.marks):
                 for payload in self.page_payload(page, walk, state):
                     walk.payloads += 1
                     yield payload
             ask = walk.next(ask, page, low)
+
+    def _offset_warning(self, ask: Ask, walk: Walk) -> None:
+        """Paging inside one instant by offset needs a stable order among its records, which
+        only the key in ``$orderby`` guarantees (the anchor check catches records that left,
+        not a server reshuffling them)."""
+        if ask.skip and not walk.warned and not self.config.orders_by_key:
+            walk.warned = True
+            log.warning(
+                "%s: more records at %s than a page, paged by offset while order_by (%s) does not "
+                "end with %s: records there may be missed if the server reorders them; add it",
+                self.collection_url,
+                walk.cursor.at,
+                self.config.ordering,
+                self.config.key_field,
+            )
 
     def _stopped(self, walk: Walk) -> None:
         """``max_pages`` reached: the next poll goes on from the journal, unless nothing was

@@ -499,3 +499,17 @@ def test_a_journal_entry_written_before_the_inclusive_watermark_resumes_the_tie(
     with AppServer(service), create_source(odata_config(service, **start_at())) as source:
         collected, _ = polls(source, SourceState.from_json(before), v4_ids)
     assert collected == [["P2", "P3", "P4", "P5", "P6"]]  # P2: the anchor, known, on the same page
+
+
+def test_paging_inside_an_instant_without_the_key_in_order_by_warns(caplog: pytest.LogCaptureFixture) -> None:
+    service = ODataService(products([0, 10, 10, 10, 10, 10, 20]), page_limit=2, next_links=False)
+    with AppServer(service):
+        with create_source(odata_config(service, **start_at(order_by="PublicationDate asc"))) as source:
+            unkeyed, _ = harness.drain(source, SourceState())
+        warned = [r.getMessage() for r in caplog.records if "paged by offset" in r.getMessage()]
+        caplog.clear()
+        with create_source(odata_config(service, **start_at())) as source:
+            harness.drain(source, SourceState())
+    assert sorted(set(v4_ids(unkeyed))) == names(7)  # this server keeps ties in one order anyway
+    assert len(warned) == 1 and "does not end with Id" in warned[0]
+    assert not [r for r in caplog.records if "paged by offset" in r.getMessage()]

@@ -84,6 +84,33 @@ def test_payload_hashes_its_bytes() -> None:
             {"type": "odata", "service_url": "https://h/", "entity_set": "P", "window": {"size_s": 60}},
             "start",
         ),
+        (
+            {
+                "type": "odata",
+                "service_url": "https://h/",
+                "entity_set": "P",
+                "order_by": "ContentDate/Start asc",
+            },
+            "order_by must begin with 'PublicationDate asc'",
+        ),
+        (
+            {
+                "type": "odata",
+                "service_url": "https://h/",
+                "entity_set": "P",
+                "order_by": "PublicationDate desc",
+            },
+            "order_by must begin with 'PublicationDate asc'",
+        ),
+        (
+            {
+                "type": "odata",
+                "service_url": "https://h/",
+                "entity_set": "P",
+                "select": ["Name", "PublicationDate"],
+            },
+            "select must include Id",
+        ),
         ({"type": "http", "url": "https://h/x", "paging": {"mode": "cursor", "param": "c"}}, "cursor_path"),
         ({"type": "webdav", "url": "https://h/"}, "does not match any of the expected tags"),
         (
