@@ -8,6 +8,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from maas.collector.sources import Payload, Rejected, Source, SourceState
@@ -85,6 +87,50 @@ def rejects_names_not_utf8_alone(open_source: Callable[[], Source], root: Path) 
     with open_source() as source:
         payloads, rejected, _ = take(source, state)
     assert sorted(p.name for p in payloads) == renamed and rejected == []
+
+
+def leaves_a_file_grown_since_its_read(
+    open_source: Callable[[], Source], inbox: Path, done: Path | None
+) -> None:
+    """The behaviour every file source owes ``after_success`` (``open_source`` collects ``*.csv``
+    from ``inbox`` and deletes it, or moves it to ``done`` when given): a file a producer appended
+    to after it was read is left in place, as the appended rows are nowhere else; the next poll
+    collects it whole, and only then is it deleted or moved."""
+    plan = inbox / "a.csv"
+    plan.write_text("name,value\na,1\n")
+    with open_source() as source:
+        [payload], state = drain(source, SourceState())
+        with plan.open("a") as out:
+            out.write("late,99\n")
+        source.after_success(payload)
+        assert plan.read_text() == "name,value\na,1\nlate,99\n"
+        assert done is None or not (done / "a.csv").exists()
+        [again], state = drain(source, state)
+        source.after_success(again)
+    assert again.data == b"name,value\na,1\nlate,99\n"
+    assert not plan.exists()
+    assert done is None or (done / "a.csv").read_bytes() == again.data
+
+
+def never_overwrites_in_move_to(open_source: Callable[[], Source], inbox: Path, done: Path) -> None:
+    """The behaviour every file source owes ``after_success: move`` (``open_source`` collects
+    ``*.csv`` from ``inbox`` and moves it to ``done``): a file of the same name already in ``done``
+    is kept; the one collected gets the fetch time in its name, then a counter."""
+    done.mkdir(parents=True, exist_ok=True)
+    (done / "a.csv").write_text("operator's copy\n")
+    when = datetime(2024, 3, 9, 23, 59, 58, tzinfo=UTC)
+    for n in range(3):
+        (inbox / "a.csv").write_text(f"name,value\na,{n}\n")
+        with open_source() as source:
+            [payload], _ = drain(source, SourceState())
+            source.after_success(replace(payload, fetched_at=when))
+        assert not (inbox / "a.csv").exists()
+    assert {p.name: p.read_text() for p in done.iterdir()} == {
+        "a.csv": "operator's copy\n",
+        "a.20240309T235958Z.csv": "name,value\na,0\n",
+        "a.20240309T235958Z-2.csv": "name,value\na,1\n",
+        "a.20240309T235958Z-3.csv": "name,value\na,2\n",
+    }
 
 
 @contextmanager

@@ -219,7 +219,8 @@ class Source(Protocol):
         ...
 
     def after_success(self, payload: Payload) -> None:
-        """Move or delete the remote file; call ONLY after the payload is durably processed."""
+        """Move or delete the remote file; call ONLY after the payload is durably processed.
+        A file whose size or mtime changed since it was read is left in place for the next poll."""
         ...
 
     def close(self) -> None: ...

@@ -57,10 +57,15 @@ class _FileGates(_Strict):
         default=1, ge=0, description="times the size/mtime is sampled again; any change skips the file"
     )
     stable_interval_s: float = Field(default=1.0, ge=0, description="pause between stability samples")
-    after_success: Literal["keep", "delete", "move"] = "keep"
+    after_success: Literal["keep", "delete", "move"] = Field(
+        default="keep",
+        description="what to do with a file once collected; one whose size or mtime changed since "
+        "it was read is left in place and collected again at the next poll",
+    )
     move_to: str | None = Field(
         default=None,
-        description="directory for after_success: move (made if missing; under root unless absolute)",
+        description="directory for after_success: move (made if missing; under root unless absolute); "
+        "a file of the same name already there is kept, the new one gets the fetch time in its name",
     )
 
     @model_validator(mode="after")

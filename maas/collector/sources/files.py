@@ -16,6 +16,7 @@ from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from maas.collector.names import name_bytes, not_utf8, printable, shown
@@ -34,6 +35,7 @@ from maas.errors import SourceRefused
 
 log = logging.getLogger(__name__)
 FileConfig = FilesystemConfig | SftpConfig | FtpConfig
+_MOVE_TRIES = 100  # names tried in move_to before a move is refused (the file then stays put)
 
 
 class Unreadable(Exception):
@@ -85,13 +87,49 @@ class FileSource(Closing):
                 yield payload
 
     def after_success(self, payload: Payload) -> None:
-        if payload.remote_path is None or self.config.after_success == "keep":
+        """Delete or move the file collected, unless it changed since it was read: bytes a
+        producer appended meanwhile are in no archive and no store, so the file stays where it
+        is and the next poll collects it again (its size or mtime no longer match the journal)."""
+        path, seen = payload.remote_path, payload.checkpoint.seen
+        if path is None or seen is None or self.config.after_success == "keep":
+            return
+        if not self._as_read(path, seen):
             return
         if self.config.after_success == "delete":
-            self._delete(payload.remote_path)
+            self._delete(path)
         else:
-            assert self.config.move_to is not None  # enforced by the config model
-            self._move(payload.remote_path, self._join(self.config.move_to, _basename(payload.remote_path)))
+            self._move(path, self._free_target(path, payload.fetched_at))
+
+    def _as_read(self, path: str, seen: SeenFile) -> bool:
+        """True when ``path`` still has the size and mtime it had when it was read."""
+        now = self._stat(path)
+        if now is None:
+            log.info("%s is gone since it was collected: nothing to delete or move", seen.path)
+            return False
+        if seen.same_listing(*now):
+            return True
+        log.warning(
+            "%s changed since it was collected (size %d, mtime %s then; size %d, mtime %s now): "
+            "left in place, the next poll collects it again",
+            shown(seen.path),
+            seen.size,
+            seen.mtime,
+            *now,
+        )
+        return False
+
+    def _free_target(self, path: str, fetched_at: datetime) -> str:
+        """``move_to/<name>``, or, when an earlier file of that name is there, the name stamped
+        with the fetch time (``a.20240309T235958Z.csv``, then ``-2``, ``-3``...): the copy already
+        in move_to is the operator's and is never overwritten."""
+        assert self.config.move_to is not None  # enforced by the config model
+        for candidate in _move_names(_basename(path), fetched_at):
+            target = self._join(self.config.move_to, candidate)
+            if self._stat(self._located(target)) is None:
+                return target
+        raise SourceRefused(
+            f"{shown(path)}: not moved, {_MOVE_TRIES} files of that name already in {self.config.move_to}"
+        )
 
     def _matches(self, rel: str) -> bool:
         path = PurePosixPath(rel)
@@ -164,6 +202,10 @@ class FileSource(Closing):
     def _move(self, path: str, target: str) -> None: ...
 
     @abstractmethod
+    def _located(self, target: str) -> str:
+        """The path a move ``target`` (``move_to/<name>``, as ``_move`` takes it) has for ``_stat``."""
+
+    @abstractmethod
     def _url(self, path: str) -> str:
         """Where the file came from, for the archive sidecar: never with credentials."""
 
@@ -209,13 +251,16 @@ class RemoteFileSource(FileSource):
 
     def _move(self, path: str, target: str) -> None:
         """Rename into move_to, made first if missing (as the filesystem source does)."""
-        destination = self._join(self.config.root, target)
+        destination = self._located(target)
         directory = str(PurePosixPath(destination).parent)
         with self._errors(f"move {path} to {target}"):
             if directory not in self._made_dirs:
                 self._make_dirs(directory)
                 self._made_dirs.add(directory)
             self._rename(path, destination)
+
+    def _located(self, target: str) -> str:
+        return self._join(self.config.root, target)
 
     def _url(self, path: str) -> str:
         cfg = self.config
@@ -254,6 +299,16 @@ def _is_new(listed: Listed, state: SourceState) -> bool:
 
 def _basename(path: str) -> str:
     return PurePosixPath(path).name
+
+
+def _move_names(name: str, fetched_at: datetime) -> Iterator[str]:
+    """``name``, then ``<stem>.<fetch time><suffix>``, then with ``-2``, ``-3``... before the suffix."""
+    yield name
+    path = PurePosixPath(name)
+    stamp = fetched_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    yield f"{path.stem}.{stamp}{path.suffix}"
+    for n in range(2, _MOVE_TRIES):
+        yield f"{path.stem}.{stamp}-{n}{path.suffix}"
 
 
 def unlisted(rel: str, reason: str) -> Rejected:

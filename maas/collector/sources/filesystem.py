@@ -55,9 +55,12 @@ class FilesystemSource(FileSource):
         _mapped(path, lambda: os.unlink(path))
 
     def _move(self, path: str, target: str) -> None:
-        target_path = self.root / target
+        target_path = Path(self._located(target))
         target_path.parent.mkdir(parents=True, exist_ok=True)
         _mapped(path, lambda: os.replace(path, target_path))
+
+    def _located(self, target: str) -> str:
+        return str(self.root / target)
 
     def _url(self, path: str) -> str:
         return Path(path).resolve().as_uri()

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
-from servers.harness import Drain, appending, rejects_names_not_utf8_alone, take
+from servers.harness import (
+    Drain,
+    appending,
+    leaves_a_file_grown_since_its_read,
+    never_overwrites_in_move_to,
+    rejects_names_not_utf8_alone,
+    take,
+)
 
 from maas.collector.archive import Archive, ArchiveContext
 from maas.collector.sources import SourceConfig, SourceState, create_source
@@ -120,6 +127,21 @@ def test_after_success_acts_only_when_called(tmp_path: Path, drain: Drain, actio
 
     assert (root / "a.csv").exists() == (action == "keep")
     assert (root / "done/a.csv").exists() == (action == "move")
+
+
+@pytest.mark.parametrize("action", ["delete", "move"])
+def test_a_file_grown_since_its_read_is_left_for_the_next_poll(tmp_path: Path, action: str) -> None:
+    extra = {"move_to": str(tmp_path / "done")} if action == "move" else {}
+    cfg = config(tmp_path / "in", patterns=["*.csv"], after_success=action, **extra)
+    (tmp_path / "in").mkdir()
+    done = tmp_path / "done" if action == "move" else None
+    leaves_a_file_grown_since_its_read(lambda: create_source(cfg), tmp_path / "in", done)
+
+
+def test_a_move_never_overwrites_a_file_already_in_move_to(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    cfg = config(tmp_path / "in", patterns=["*.csv"], after_success="move", move_to="done")
+    never_overwrites_in_move_to(lambda: create_source(cfg), tmp_path / "in", tmp_path / "in/done")
 
 
 def test_symlinks_are_not_followed(tmp_path: Path, drain: Drain) -> None:

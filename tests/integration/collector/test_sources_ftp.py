@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 from servers.ftp import FtpServer
-from servers.harness import Drain, appending, rejects_names_not_utf8_alone, take
+from servers.harness import (
+    Drain,
+    appending,
+    leaves_a_file_grown_since_its_read,
+    never_overwrites_in_move_to,
+    rejects_names_not_utf8_alone,
+    take,
+)
 from servers.net import free_port
 from servers.pki import Pki
 
@@ -117,6 +124,23 @@ def test_after_success_move_and_delete(ftp_server: FtpServer, ftp_root: Path, dr
         [payload], _ = drain(source, SourceState())
         source.after_success(payload)
     assert not (ftp_root / "incoming/notes.txt").exists()
+
+
+@pytest.mark.parametrize("action", ["delete", "move"])
+def test_a_file_grown_since_its_read_is_left_for_the_next_poll(
+    ftp_server: FtpServer, ftp_root: Path, action: str
+) -> None:
+    extra = {"move_to": "/done"} if action == "move" else {}
+    cfg = ftp_config(ftp_server, root="/incoming", patterns=["*.csv"], after_success=action, **extra)
+    (ftp_root / "incoming").mkdir()
+    done = ftp_root / "done" if action == "move" else None
+    leaves_a_file_grown_since_its_read(lambda: create_source(cfg), ftp_root / "incoming", done)
+
+
+def test_a_move_never_overwrites_a_file_already_in_move_to(ftp_server: FtpServer, ftp_root: Path) -> None:
+    cfg = ftp_config(ftp_server, root="/incoming", patterns=["*.csv"], after_success="move", move_to="/done")
+    (ftp_root / "incoming").mkdir()
+    never_overwrites_in_move_to(lambda: create_source(cfg), ftp_root / "incoming", ftp_root / "done")
 
 
 def test_hostile_remote_name_stays_inside_the_archive(

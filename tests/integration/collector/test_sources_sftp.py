@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
-from servers.harness import Drain, appending, rejects_names_not_utf8_alone, take
+from servers.harness import (
+    Drain,
+    appending,
+    leaves_a_file_grown_since_its_read,
+    never_overwrites_in_move_to,
+    rejects_names_not_utf8_alone,
+    take,
+)
 from servers.net import free_port
 from servers.sshd import PasswordUser, Sshd, keygen
 
@@ -218,6 +225,23 @@ def test_after_success_delete_and_move(sshd: Sshd, known_hosts: Path, remote: Pa
         assert (remote / "ignore.tmp").exists()
         source.after_success(payload)
     assert not (remote / "ignore.tmp").exists()
+
+
+@pytest.mark.parametrize("action", ["delete", "move"])
+def test_a_file_grown_since_its_read_is_left_for_the_next_poll(
+    sshd: Sshd, known_hosts: Path, remote: Path, action: str
+) -> None:
+    extra = {"move_to": "done"} if action == "move" else {}
+    cfg = sftp_config(sshd, remote, known_hosts, patterns=["*.csv"], after_success=action, **extra)
+    done = remote / "done" if action == "move" else None
+    leaves_a_file_grown_since_its_read(lambda: create_source(cfg), remote, done)
+
+
+def test_a_move_never_overwrites_a_file_already_in_move_to(
+    sshd: Sshd, known_hosts: Path, remote: Path
+) -> None:
+    cfg = sftp_config(sshd, remote, known_hosts, patterns=["*.csv"], after_success="move", move_to="done")
+    never_overwrites_in_move_to(lambda: create_source(cfg), remote, remote / "done")
 
 
 def test_hostile_remote_name_stays_inside_the_archive(

@@ -36,13 +36,19 @@ def store(tmp_path: Path) -> DuckDBStore:
     store.close()
 
 
-def collector(inbox: Path) -> CollectorConfig:
+def collector(inbox: Path, **source: str) -> CollectorConfig:
     return CollectorConfig.model_validate(
         {
             "id": "inbox",
             "interface_name": "Inbox",
             "model": "test-raw",
-            "source": {"type": "filesystem", "root": str(inbox), "patterns": ["*.csv"], "stable_checks": 0},
+            "source": {
+                "type": "filesystem",
+                "root": str(inbox),
+                "patterns": ["*.csv"],
+                "stable_checks": 0,
+                **source,
+            },
             "extract": {
                 "format": "csv",
                 "fields": {"name": {"path": "name"}, "value": {"path": "value", "type": "int"}},
@@ -149,6 +155,31 @@ def test_a_failing_move_after_success_does_not_stop_the_run(
     assert sum("not moved/deleted" in p for p in stats.problems) == 2
     (again,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
     assert again.payloads == 0  # journaled: not collected twice
+
+
+@pytest.mark.parametrize("action", ["delete", "move"])
+def test_rows_appended_while_a_file_is_processed_are_collected_at_the_next_run(
+    tmp_path: Path, store: DuckDBStore, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    """A producer appends after the read, before after_success: the file is not deleted nor moved
+    with the late row in it (found nowhere else), so the next run collects it."""
+    inbox = inbox_with(tmp_path, {"a.csv": "name,value\na,1\n"})
+    config = collector(inbox, after_success=action, **({"move_to": "done"} if action == "move" else {}))
+    real_write = store.write
+
+    def append_while_writing(docs: list[Document]) -> WriteReport:
+        if any(doc.doc_class is RAW for doc in docs) and "late" not in (inbox / "a.csv").read_text():
+            with (inbox / "a.csv").open("a") as out:
+                out.write("late,99\n")
+        return real_write(docs)
+
+    monkeypatch.setattr(store, "write", append_while_writing)
+    (first,) = make_run(store, tmp_path / "archive").run([config])
+    assert (inbox / "a.csv").exists() and not (inbox / "done/a.csv").exists()
+    (second,) = make_run(store, tmp_path / "archive").run([config])
+    assert (first.created, second.created, second.unchanged) == (1, 1, 1)
+    assert sorted(d.data["name"] for d in store.scan(RAW)) == ["a", "late"]
+    assert not (inbox / "a.csv").exists() and (inbox / "done/a.csv").exists() == (action == "move")
 
 
 def test_run_after_a_failed_publish_publishes_the_unchanged_documents(
