@@ -30,9 +30,11 @@ become ``_``, leading dots are removed, components are joined with ``~`` (so a r
 shortened with a hash. When another payload already holds that name on that day, the name gets
 ``.<first 16 hex of sha256>`` appended.
 
-Guarantees: writes are atomic (temporary file, fsync, rename, fsync of the directory; data
-first, sidecar last, the sidecar's bytes encoded before anything is written, so a name that
-cannot be stored refuses the payload without leaving a data file behind); identical bytes
+Guarantees: writes are atomic (temporary files, fsync, rename, fsync of the directory; the
+sidecar's bytes are encoded and both temporaries written before anything is renamed into place,
+data first, sidecar last, and the data file is removed if its sidecar cannot follow, so a name
+that cannot be stored or a full disk refuses the payload without leaving a data file behind —
+only a kill between the two renames can); identical bytes
 already archived for the interface are not stored twice (the existing entry is returned,
 ``reused=True``); and writing never leaves the root: every directory below the root is opened
 with ``O_NOFOLLOW``, so a symlink planted inside the tree is refused (``ArchiveUnsafePath``)
@@ -40,8 +42,10 @@ instead of followed.
 
 Reading (``read_archive``/``Archive.entries``) walks a file, a day, an interface or the whole
 root in day order, and yields every entry with its bytes — or with the reason it cannot be
-used (missing sidecar, corrupt gzip, sha256 or size mismatch, unreadable sidecar), so one bad
-file is reported and the replay goes on.
+used (corrupt gzip, sha256 or size mismatch, unreadable sidecar, sidecar without its data), so
+one bad file is reported and the replay goes on. A data file without its sidecar is no payload
+but a write cut short (the payload was never journaled, so it was fetched again): it comes with
+a ``warning``, not a ``problem``.
 """
 
 from __future__ import annotations
@@ -72,6 +76,11 @@ INDEX_DIR = ".index"
 _UNSAFE = re.compile(r"[^\w.+=@,-]")
 _SEPARATORS = re.compile(r"[/\\]+")
 _MAX_NAME = 200  # bytes; leaves room for the suffixes within the usual 255-byte limit
+NO_SIDECAR = (
+    "data file without its sidecar, not replayed: an archive write cut short (disk full, a kill) "
+    "before its sidecar, so the payload was never journaled and was fetched again; if the file "
+    "was copied here without its sidecar, copy that too"
+)
 
 
 class Fetched(Protocol):
@@ -139,16 +148,19 @@ class Stored:
 
 @dataclass(frozen=True)
 class ArchivedEntry:
-    """One entry read back: ``data`` and ``sidecar`` when usable, else ``problem`` says why."""
+    """One entry read back: ``data`` and ``sidecar`` when usable, else ``problem`` says why it
+    cannot be used, or ``warning`` why it is no payload at all (a data file without its sidecar:
+    a write cut short, whose payload was never journaled, so nothing is lost)."""
 
     path: Path
     sidecar: Sidecar | None = None
     data: bytes | None = None
     problem: str | None = None
+    warning: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.problem is None
+        return self.problem is None and self.warning is None
 
 
 def safe_name(name: str) -> str:
@@ -213,8 +225,7 @@ class Archive:
             path = self.root.joinpath(*parts, name + DATA_SUFFIX)
             if same is not None:
                 return Stored(path, same, reused=True)
-            _write_atomic(dir_fd, name + DATA_SUFFIX, gzip.compress(payload.data, mtime=0))
-            _write_atomic(dir_fd, name + SIDECAR_SUFFIX, encoded)
+            _write_entry(dir_fd, name, gzip.compress(payload.data, mtime=0), encoded)
             os.fsync(dir_fd)
         return Stored(path, sidecar, reused=False)
 
@@ -307,7 +318,33 @@ def _free_name(dir_fd: int, name: str, sha: str) -> tuple[str, Sidecar | None]:
     return f"{name}.{sha}", None
 
 
+def _write_entry(dir_fd: int, name: str, data: bytes, sidecar: bytes) -> None:
+    """Data file and sidecar, so that the data file is never left alone: both are written and
+    synced as temporaries first (a full disk fails there, before anything is in place), then
+    renamed data first, sidecar last; if the sidecar's rename fails, the data file is removed.
+    Only a kill between the two renames leaves a data file alone (the reader warns of it)."""
+    data_name, sidecar_name = name + DATA_SUFFIX, name + SIDECAR_SUFFIX
+    with (
+        _temporary(dir_fd, data_name, data) as data_temp,
+        _temporary(dir_fd, sidecar_name, sidecar) as sidecar_temp,
+    ):
+        _rename(dir_fd, data_temp, data_name)
+        try:
+            _rename(dir_fd, sidecar_temp, sidecar_name)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(data_name, dir_fd=dir_fd)
+            raise
+
+
 def _write_atomic(dir_fd: int, name: str, data: bytes) -> None:
+    with _temporary(dir_fd, name, data) as temp:
+        _rename(dir_fd, temp, name)
+
+
+@contextlib.contextmanager
+def _temporary(dir_fd: int, name: str, data: bytes) -> Iterator[str]:
+    """A hidden temporary holding ``data``, synced; removed on the way out unless renamed."""
     temp = f".{name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
     try:
@@ -315,11 +352,14 @@ def _write_atomic(dir_fd: int, name: str, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
+        yield temp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temp, dir_fd=dir_fd)
-        raise
+
+
+def _rename(dir_fd: int, temp: str, name: str) -> None:
+    os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 
 def _read_at(dir_fd: int, relative: str) -> bytes | None:
@@ -373,6 +413,8 @@ def _order(entry: ArchivedEntry) -> tuple[str, str]:
 
 def _entry(data_path: Path) -> ArchivedEntry:
     sidecar, problem = _load_sidecar(Path(str(data_path) + ".json"))
+    if sidecar is None and problem is None:
+        return ArchivedEntry(data_path, warning=NO_SIDECAR)
     if sidecar is None:
         return ArchivedEntry(data_path, problem=problem)
     data, problem = _load_data(data_path)
@@ -382,10 +424,11 @@ def _entry(data_path: Path) -> ArchivedEntry:
 
 
 def _load_sidecar(path: Path) -> tuple[Sidecar | None, str | None]:
+    """The sidecar, or why it is unreadable; (None, None) when there is none."""
     try:
         return Sidecar.from_bytes(path.read_bytes()), None
     except FileNotFoundError:
-        return None, "missing sidecar (incomplete write or copied without it)"
+        return None, None
     except (OSError, ValueError) as exc:
         return None, f"unreadable sidecar {path.name}: {exc}"
 

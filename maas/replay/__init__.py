@@ -8,8 +8,9 @@ produces is what production would have produced from the same bytes::
         plan([Path("backups/sample")], Selection(interfaces=frozenset({"S1A-Serco"})))
     )
 
-- :func:`plan` reads the selection once, sets aside unusable entries (missing sidecar,
-  checksum or size mismatch, corrupt gzip) with their reason, and orders the rest by fetch time.
+- :func:`plan` reads the selection once, sets aside unusable entries (unreadable sidecar,
+  checksum or size mismatch, corrupt gzip) with their reason, and data files without their
+  sidecar (archive writes cut short, reported as warnings), and orders the rest by fetch time.
 - :class:`Replayer` re-extracts each payload with the collector configuration named in its
   sidecar (warning when that configuration changed since), writes, publishes, and runs the
   engine chain to quiescence. Deterministic ids make a replay into a store that already holds

@@ -105,6 +105,7 @@ class Replayer:
         report = ReplayReport(total=len(plan.payloads) + len(plan.bad), skipped=plan.skipped)
         for bad in plan.bad:
             report.fail(bad.path, bad.problem or "unusable")
+        _warn_incomplete(plan, report)
         self.hooks.started(report)
         with batch_gc():  # each payload allocates its documents by the thousand, like a batch
             for planned in plan.payloads:
@@ -170,6 +171,14 @@ class Replayer:
             return
         report.engine.add(self.chain.run_until_idle())
         self.hooks.chain_ran(report)
+
+
+def _warn_incomplete(plan: Plan, report: ReplayReport) -> None:
+    """Data files without their sidecar are archive writes cut short: their payload was never
+    journaled and was fetched again, so they are said, not failed."""
+    for entry in plan.incomplete:
+        report.warnings.append(f"{entry.path}: {entry.warning}")
+        log.warning("%s: %s", entry.path, entry.warning)
 
 
 def _patterns(topology: Topology, exchange: str) -> tuple[str, ...]:

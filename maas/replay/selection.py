@@ -70,12 +70,14 @@ def _layout(path: Path) -> tuple[str, date] | None:
 
 @dataclass(frozen=True)
 class Planned:
-    """One entry to replay (``sidecar`` and ``fetched_at`` set) or to report (``problem`` set)."""
+    """One entry to replay (``sidecar`` and ``fetched_at`` set), to report as failed (``problem``
+    set), or to warn of (``warning`` set: a data file without its sidecar, nothing lost)."""
 
     path: Path
     sidecar: Sidecar | None = None
     fetched_at: datetime | None = None
     problem: str | None = None
+    warning: str | None = None
 
     @property
     def order(self) -> tuple[datetime, str, str]:
@@ -87,6 +89,7 @@ class Planned:
 class Plan:
     payloads: list[Planned] = field(default_factory=list)  # usable, in fetch order
     bad: list[Planned] = field(default_factory=list)  # unusable, with the reason, in path order
+    incomplete: list[Planned] = field(default_factory=list)  # writes cut short, in path order
     skipped: int = 0  # left out by the selection
 
 
@@ -96,16 +99,21 @@ def plan(paths: Sequence[Path], selection: Selection = Selection()) -> Plan:
     for planned in _unique(_planned(entry) for path in paths for entry in read_archive(path)):
         if not _kept(planned, selection):
             result.skipped += 1
+        elif planned.warning is not None:
+            result.incomplete.append(planned)
         elif planned.problem is None:
             result.payloads.append(planned)
         else:
             result.bad.append(planned)
     result.payloads.sort(key=lambda p: p.order)
     result.bad.sort(key=lambda p: str(p.path))
+    result.incomplete.sort(key=lambda p: str(p.path))
     return result
 
 
 def _planned(entry: ArchivedEntry) -> Planned:
+    if entry.warning is not None:
+        return Planned(entry.path, warning=entry.warning)
     if entry.sidecar is None or not entry.ok:
         return Planned(entry.path, entry.sidecar, problem=entry.problem)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import json
@@ -21,7 +22,7 @@ from maas.collector.archive import (
     strip_credentials,
 )
 from maas.collector.sources import Checkpoint, Payload
-from maas.errors import ArchiveUnsafePath
+from maas.errors import ArchiveUnsafePath, ArchiveWriteFailed
 
 pytestmark = pytest.mark.unit
 
@@ -231,14 +232,81 @@ def test_reader_reports_bad_entries_and_keeps_going(tmp_path: Path) -> None:
     os.unlink(orphan.path)
     Path(str(broken.path) + ".json").write_text("{not json")
 
-    problems = {e.path.name: e.problem or "" for e in archive.entries() if not e.ok}
+    problems = {e.path.name: e.problem for e in archive.entries() if e.problem}
     assert [e.path for e in archive.entries() if e.ok] == [good.path]
+    assert sorted(problems) == [
+        "broken.json.gz",
+        "corrupt.json.gz",
+        "orphan.json.gz.json",
+        "tampered.json.gz",
+    ]
     assert problems["tampered.json.gz"].startswith("sha256 mismatch")
     assert problems["corrupt.json.gz"].startswith("corrupt gzip")
-    assert problems["lonely.json.gz"].startswith("missing sidecar")
     assert problems["orphan.json.gz.json"] == "sidecar without its data file"
     assert problems["broken.json.gz"].startswith("unreadable sidecar")
     assert all(e.data is None for e in archive.entries() if not e.ok)
+
+
+def test_a_data_file_without_its_sidecar_is_a_warning_not_a_problem(tmp_path: Path) -> None:
+    """A write cut short before its sidecar: the payload was never journaled and is fetched again,
+    so nothing is lost; the reader says so instead of failing every later replay."""
+    lonely = Archive(tmp_path).put(payload("lonely.json", b"lone"), CONTEXT)
+    os.unlink(str(lonely.path) + ".json")
+    [entry] = read_archive(tmp_path)
+    assert (entry.path, entry.problem, entry.sidecar, entry.data, entry.ok) == (
+        lonely.path,
+        None,
+        None,
+        None,
+        False,
+    )
+    assert entry.warning is not None and entry.warning.startswith("data file without its sidecar")
+    assert [e.warning for e in read_archive(lonely.path)] == [entry.warning]
+
+
+def no_space_for(suffix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills up when the archive opens a temporary file for ``suffix`` (``.gz.json``)."""
+    real_open = os.open
+
+    def full(path: str | Path, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        if str(path).endswith(".tmp") and f"{suffix}." in str(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "open", full)
+
+
+def test_a_full_disk_at_the_sidecar_leaves_no_data_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data file fits, its sidecar does not: the put fails and leaves nothing an entry could
+    be read from; once there is room again the same payload is archived under its own name."""
+    with monkeypatch.context() as patched:
+        no_space_for(".gz.json", patched)
+        with pytest.raises(ArchiveWriteFailed, match="No space left on device"):
+            Archive(tmp_path).put(payload("Products-p0001.json", b'{"value": []}'), CONTEXT)
+    assert [p for p in files_under(tmp_path) if ".index" not in p.parts] == []
+    assert list(read_archive(tmp_path)) == []
+
+    stored = Archive(tmp_path).put(payload("Products-p0001.json", b'{"value": []}'), CONTEXT)
+    assert stored.path.name == "Products-p0001.json.gz" and not stored.reused
+    assert [(e.ok, e.data) for e in read_archive(tmp_path)] == [(True, b'{"value": []}')]
+
+
+def test_a_sidecar_that_cannot_be_put_in_place_takes_its_data_file_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_replace = os.replace
+
+    def refuse_sidecars(src: str, dst: str, **kwargs: int) -> None:
+        if dst.endswith(".gz.json"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), dst)
+        real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", refuse_sidecars)
+    with pytest.raises(ArchiveWriteFailed, match="Input/output error"):
+        Archive(tmp_path).put(payload("a.xml", b"<a/>"), CONTEXT)
+    assert files_under(tmp_path) == []
 
 
 def test_reader_reports_a_missing_path(tmp_path: Path) -> None:

@@ -62,24 +62,48 @@ def test_bad_entries_are_set_aside_with_their_reason(archive: Path, put: Put) ->
     tampered.write_bytes(gzip.compress(b"name,value\na,999\n"))
     corrupt = put("corrupt.csv", "name,value\nb,1\n").path
     corrupt.write_bytes(b"not gzip at all")
-    orphan = put("orphan.csv", "name,value\nc,1\n").path
-    Path(str(orphan) + ".json").unlink()
+    broken = put("broken.csv", "name,value\nc,1\n").path
+    Path(str(broken) + ".json").write_text('{"schema": 1}')
     put("good.csv", "name,value\nd,1\n")
     chosen = plan([archive])
     assert [p.path.name for p in chosen.payloads] == ["good.csv.gz"]
     reasons = {p.path.name: p.problem or "" for p in chosen.bad}
     assert "sha256 mismatch" in reasons["tampered.csv.gz"]
     assert "corrupt gzip" in reasons["corrupt.csv.gz"]
-    assert "missing sidecar" in reasons["orphan.csv.gz"]
+    assert "unreadable sidecar" in reasons["broken.csv.gz"]
 
 
-def test_an_entry_without_sidecar_is_judged_by_where_it_lies(archive: Path, put: Put) -> None:
+def test_a_data_file_without_its_sidecar_is_set_aside_as_a_write_cut_short(archive: Path, put: Put) -> None:
+    """Disk full or a kill between the data file and its sidecar: the payload was never journaled
+    and was fetched again, so it is no failure of the replay, only a warning naming it."""
     orphan = put("orphan.csv", "name,value\nc,1\n").path
     Path(str(orphan) + ".json").unlink()
-    assert len(plan([archive], Selection(interfaces=frozenset({"Inbox"}))).bad) == 1
-    assert plan([archive], Selection(interfaces=frozenset({"Other"}))).bad == []
-    assert plan([archive], Selection(since=T0 + timedelta(days=1))).bad == []
-    assert len(plan([archive], Selection(until=T0 + timedelta(hours=1))).bad) == 1
+    put("good.csv", "name,value\nd,1\n")
+    chosen = plan([archive])
+    assert [p.path.name for p in chosen.payloads] == ["good.csv.gz"]
+    assert chosen.bad == [] and [p.path for p in chosen.incomplete] == [orphan]
+    assert (chosen.incomplete[0].warning or "").startswith("data file without its sidecar")
+
+
+@pytest.mark.parametrize("damage", ["unreadable", "missing"])
+def test_an_entry_without_usable_sidecar_is_judged_by_where_it_lies(
+    archive: Path, put: Put, damage: str
+) -> None:
+    entry = put("orphan.csv", "name,value\nc,1\n").path
+    sidecar = Path(str(entry) + ".json")
+    if damage == "unreadable":
+        sidecar.write_text("{not json")
+    else:
+        sidecar.unlink()
+
+    def set_aside(selection: Selection) -> int:
+        chosen = plan([archive], selection)
+        return len(chosen.bad) + len(chosen.incomplete)
+
+    assert set_aside(Selection(interfaces=frozenset({"Inbox"}))) == 1
+    assert set_aside(Selection(interfaces=frozenset({"Other"}))) == 0
+    assert set_aside(Selection(since=T0 + timedelta(days=1))) == 0
+    assert set_aside(Selection(until=T0 + timedelta(hours=1))) == 1
 
 
 def test_a_missing_path_is_a_bad_entry(tmp_path: Path) -> None:

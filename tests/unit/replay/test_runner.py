@@ -80,6 +80,26 @@ def test_a_changed_configuration_is_used_with_one_warning(
     assert report.ok and contents(store)[0] == {"a": 1, "b": 2}
 
 
+def test_a_data_file_without_its_sidecar_is_a_warning_and_the_replay_succeeds(
+    store: DuckDBStore, archive: Path, put: Put
+) -> None:
+    cut_short = put("Products-p0001.csv", "name,value\na,1\n").path
+    Path(str(cut_short) + ".json").unlink()
+    put("Products-p0001-again.csv", "name,value\na,1\nb,2\n", T0 + timedelta(minutes=1))
+    report = replay(store, archive)
+    assert report.ok and report.failures == [] and contents(store)[0] == {"a": 1, "b": 2}
+    [warning] = report.warnings
+    assert warning.startswith(f"{cut_short}: data file without its sidecar")
+
+
+def test_a_corrupt_sidecar_still_fails_the_replay(store: DuckDBStore, archive: Path, put: Put) -> None:
+    broken = put("a.csv", "name,value\na,1\n").path
+    Path(str(broken) + ".json").write_text("{not json")
+    report = replay(store, archive)
+    assert not report.ok and [f.path for f in report.failures] == [broken]
+    assert report.failures[0].reason.startswith("unreadable sidecar")
+
+
 def test_draining_the_chain_often_gives_the_same_result(tmp_path: Path, archive: Path, put: Put) -> None:
     for hour in range(6):
         rows = "".join(f"n{i},{i * hour}\n" for i in range(40))
