@@ -7,6 +7,8 @@ Layout::
         <YYYY>/<MM>/<DD>/               UTC day of the fetch
           <name>.gz                     the bytes exactly as fetched, gzip-compressed
           <name>.gz.json                the sidecar (below); its presence marks a complete entry
+          <other>.gz.json               a sidecar alone: a fetch of bytes already archived, whose
+                                        ``data_file`` names the data file that holds them
         .index/<ab>/<sha256>            content index: path of the entry holding these bytes
 
 Sidecar (JSON object, UTF-8)::
@@ -22,23 +24,27 @@ Sidecar (JSON object, UTF-8)::
     sha256        hex sha256 of the raw bytes
     extractor     the extract format it is meant for (xml, json, csv, ...)
     compression   "gzip"
+    data_file     only in a sidecar alone: the data file holding its bytes, relative to the
+                  interface directory (``<YYYY>/<MM>/<DD>/<name>.gz``)
 
 ``<name>`` is the payload name made safe: ``/`` and ``\\`` separate components, components
 ``.``, ``..`` and empty ones are dropped, characters other than letters, digits and ``._+=@,-``
 become ``_``, leading dots are removed, components are joined with ``~`` (so a remote
 ``../../etc/x`` is archived as ``etc~x`` inside the day directory), and overlong names are
 shortened with a hash. When another payload already holds that name on that day, the name gets
-``.<first 16 hex of sha256>`` appended.
+``.<first 16 hex of sha256>`` appended; a sidecar alone that finds its name taken gets the fetch
+time instead (``.<YYYYMMDDTHHMMSS.ffffff>Z``, then ``-2``, ``-3``...).
 
 Guarantees: writes are atomic (temporary files, fsync, rename, fsync of the directory; the
 sidecar's bytes are encoded and both temporaries written before anything is renamed into place,
 data first, sidecar last, and the data file is removed if its sidecar cannot follow, so a name
 that cannot be stored or a full disk refuses the payload without leaving a data file behind —
-only a kill between the two renames can); identical bytes
-already archived for the interface are not stored twice (the existing entry is returned,
-``reused=True``); and writing never leaves the root: every directory below the root is opened
-with ``O_NOFOLLOW``, so a symlink planted inside the tree is refused (``ArchiveUnsafePath``)
-instead of followed.
+only a kill between the two renames can); identical bytes already archived for the interface
+are not stored twice, but every fetch gets a sidecar of its own (``reused=True``: a sidecar
+alone, pointing at the data file), so a replay sees each payload that was fetched, under its own
+name and time, in the order of the collection; and writing never leaves the root: every
+directory below the root is opened with ``O_NOFOLLOW``, so a symlink planted inside the tree is
+refused (``ArchiveUnsafePath``) instead of followed.
 
 Reading (``read_archive``/``Archive.entries``) walks a file, a day, an interface or the whole
 root in day order, and yields every entry with its bytes — or with the reason it cannot be
@@ -60,7 +66,7 @@ import re
 import secrets
 import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -76,6 +82,8 @@ INDEX_DIR = ".index"
 _UNSAFE = re.compile(r"[^\w.+=@,-]")
 _SEPARATORS = re.compile(r"[/\\]+")
 _MAX_NAME = 200  # bytes; leaves room for the suffixes within the usual 255-byte limit
+_REFERENCE_TRIES = 100  # names tried for a sidecar alone before the put fails
+_DATA_FILE = re.compile(r"\d{4}/\d{2}/\d{2}/[^./\x00][^/\x00]*\.gz")  # a sidecar's data_file
 NO_SIDECAR = (
     "data file without its sidecar, not replayed: an archive write cut short (disk full, a kill) "
     "before its sidecar, so the payload was never journaled and was fetched again; if the file "
@@ -121,9 +129,12 @@ class Sidecar:
     extractor: str
     compression: str = "gzip"
     schema: int = SCHEMA
+    data_file: str | None = None  # set in a sidecar alone (see the module doc)
 
     def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), indent=2, ensure_ascii=False).encode() + b"\n"
+        """Without ``data_file`` when unset: a sidecar beside its data is what it always was."""
+        fields = {k: v for k, v in asdict(self).items() if k != "data_file" or v is not None}
+        return json.dumps(fields, indent=2, ensure_ascii=False).encode() + b"\n"
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Sidecar:
@@ -131,6 +142,8 @@ class Sidecar:
         data = json.loads(raw)
         if not isinstance(data, dict):
             raise ValueError("sidecar is not a JSON object")
+        if not isinstance(data.get("data_file", ""), str):
+            raise ValueError("sidecar data_file is not a path")
         try:
             return cls(**data)
         except TypeError as exc:
@@ -139,11 +152,17 @@ class Sidecar:
 
 @dataclass(frozen=True)
 class Stored:
-    """Where a payload is archived; ``reused`` when identical bytes were already there."""
+    """Where a payload is archived: ``path`` is the data file holding its bytes, ``reused`` when
+    they were already there (then only this fetch's sidecar was written, at ``reference``)."""
 
     path: Path
     sidecar: Sidecar
     reused: bool
+    reference: Path | None = None
+
+    @property
+    def sidecar_path(self) -> Path:
+        return self.reference or Path(str(self.path) + ".json")
 
 
 @dataclass(frozen=True)
@@ -188,16 +207,16 @@ class Archive:
         self.root = root
 
     def put(self, payload: Fetched, context: ArchiveContext) -> Stored:
-        """Archive ``payload`` durably, or return the entry that already holds its bytes."""
+        """Archive ``payload`` durably: its bytes unless the interface already holds them, and
+        its sidecar in any case, so that a replay sees this fetch too."""
         interface = safe_name(context.interface)
         sidecar = _sidecar(payload, context)
-        encoded = _encoded(sidecar)  # before any write: a payload is never left without its sidecar
+        _encoded(sidecar)  # refused before any write when its sidecar cannot be stored
         with self._root_fd() as root_fd:
-            existing = self._indexed(root_fd, interface, payload.sha256)
-            if existing is not None:
-                return existing
-            stored = self._write(root_fd, interface, payload, sidecar, encoded)
-            self._index(root_fd, interface, stored)
+            held = self._indexed(root_fd, interface, payload.sha256)
+            stored = self._write(root_fd, interface, payload, sidecar, held)
+            if held is None:
+                self._index(root_fd, interface, stored)
         return stored
 
     def entries(self, *under: str) -> Iterator[ArchivedEntry]:
@@ -216,16 +235,19 @@ class Archive:
             os.close(fd)
 
     def _write(
-        self, root_fd: int, interface: str, payload: Fetched, sidecar: Sidecar, encoded: bytes
+        self, root_fd: int, interface: str, payload: Fetched, sidecar: Sidecar, held: Stored | None
     ) -> Stored:
+        """This fetch in its day: data file and sidecar, or its sidecar alone when ``held`` (or
+        an entry of the same name that day) already holds the bytes."""
         day = datetime.fromisoformat(sidecar.fetched_at)
         parts = [interface, f"{day:%Y}", f"{day:%m}", f"{day:%d}"]
         with _os_errors(self.root.joinpath(*parts)), _dirs(root_fd, parts, self.root) as dir_fd:
             name, same = _free_name(dir_fd, safe_name(payload.name), payload.sha256)
             path = self.root.joinpath(*parts, name + DATA_SUFFIX)
-            if same is not None:
-                return Stored(path, same, reused=True)
-            _write_entry(dir_fd, name, gzip.compress(payload.data, mtime=0), encoded)
+            held = held or (Stored(path, same, reused=True) if same else None)
+            if held is not None:
+                return _refer(dir_fd, self.root.joinpath(*parts), sidecar, held)
+            _write_entry(dir_fd, name, gzip.compress(payload.data, mtime=0), sidecar.to_bytes())
             os.fsync(dir_fd)
         return Stored(path, sidecar, reused=False)
 
@@ -245,7 +267,7 @@ class Archive:
         if relative.startswith("/") or ".." in relative.split("/"):
             return None
         sidecar = _sidecar_at(root_fd, f"{interface}/{relative}".removesuffix(DATA_SUFFIX) + SIDECAR_SUFFIX)
-        if sidecar is None or sidecar.sha256 != sha:
+        if sidecar is None or sidecar.sha256 != sha or not _exists_at(root_fd, f"{interface}/{relative}"):
             return None
         return Stored(self.root / interface / relative, sidecar, reused=True)
 
@@ -310,12 +332,40 @@ def _descend(fd: int, part: str, shown: Path) -> int:
 
 
 def _free_name(dir_fd: int, name: str, sha: str) -> tuple[str, Sidecar | None]:
-    """``name`` if free (or holding these very bytes: then its sidecar), else a sha-suffixed one."""
+    """``name`` if free (or holding these very bytes: then its sidecar), else a sha-suffixed one.
+    A sidecar alone takes its name, whatever bytes it points at."""
     for candidate in (name, f"{name}.{sha[:16]}"):
         sidecar = _sidecar_at(dir_fd, candidate + SIDECAR_SUFFIX)
-        if sidecar is None or sidecar.sha256 == sha:
+        if sidecar is None or (sidecar.sha256 == sha and sidecar.data_file is None):
             return candidate, sidecar
     return f"{name}.{sha}", None
+
+
+def _refer(dir_fd: int, day: Path, sidecar: Sidecar, held: Stored) -> Stored:
+    """This fetch's sidecar alone in its ``day``, pointing at the data file ``held`` that holds
+    its bytes; nothing new when this very fetch is archived again (same sidecar, beside or alone)."""
+    if held.sidecar == sidecar:
+        return held
+    own = replace(sidecar, data_file=held.path.relative_to(day.parents[2]).as_posix())
+    name, existing = _free_reference(dir_fd, safe_name(sidecar.name), own)
+    if existing is None:
+        _write_atomic(dir_fd, name + SIDECAR_SUFFIX, own.to_bytes())
+        os.fsync(dir_fd)
+    return Stored(held.path, own, reused=True, reference=day / (name + SIDECAR_SUFFIX))
+
+
+def _free_reference(dir_fd: int, name: str, own: Sidecar) -> tuple[str, Sidecar | None]:
+    """A name taken by neither a data file nor a sidecar for the sidecar alone ``own``, or the one
+    already holding it: ``name``, then the name with the fetch time, then with a counter."""
+    stamp = datetime.fromisoformat(own.fetched_at).astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    counted = (f"{name}.{stamp}-{n}" for n in range(2, _REFERENCE_TRIES))
+    for candidate in (name, f"{name}.{stamp}", *counted):
+        existing = _sidecar_at(dir_fd, candidate + SIDECAR_SUFFIX)
+        if existing == own:
+            return candidate, existing
+        if not any(_exists_at(dir_fd, candidate + suffix) for suffix in (DATA_SUFFIX, SIDECAR_SUFFIX)):
+            return candidate, None
+    raise ArchiveWriteFailed(f"archive: {_REFERENCE_TRIES} names tried for {shown(own.name)}, all taken")
 
 
 def _write_entry(dir_fd: int, name: str, data: bytes, sidecar: bytes) -> None:
@@ -362,6 +412,15 @@ def _rename(dir_fd: int, temp: str, name: str) -> None:
     os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 
+def _exists_at(dir_fd: int, relative: str) -> bool:
+    """Whether anything (a link included, not followed) is at ``relative`` below ``dir_fd``."""
+    try:
+        os.stat(relative, dir_fd=dir_fd, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
+
+
 def _read_at(dir_fd: int, relative: str) -> bytes | None:
     """A small file below ``dir_fd`` (no link followed at the last step), or None."""
     try:
@@ -384,10 +443,9 @@ def _sidecar_at(dir_fd: int, relative: str) -> Sidecar | None:
 
 # reading --------------------------------------------------------------------------------
 def read_archive(path: Path) -> Iterator[ArchivedEntry]:
-    """Every entry at or below ``path`` (a ``.gz``, its sidecar, or a directory), in day order."""
+    """Every entry at or below ``path`` (a ``.gz``, a sidecar, or a directory), in day order."""
     if path.is_file():
-        data = path if path.name.endswith(DATA_SUFFIX) else Path(str(path).removesuffix(".json"))
-        yield _entry(data)
+        yield _file_entry(path)
         return
     if not path.is_dir():
         yield ArchivedEntry(path, problem="no such file or directory")
@@ -401,10 +459,19 @@ def _directory(directory: Path, names: list[str]) -> Iterator[ArchivedEntry]:
     visible = {n for n in names if not n.startswith(".")}
     data = sorted(n for n in visible if n.endswith(DATA_SUFFIX))
     sidecars = (n for n in visible if n.endswith(SIDECAR_SUFFIX))
-    orphans = sorted(n for n in sidecars if n.removesuffix(".json") not in visible)
-    entries = [_entry(directory / n) for n in data]
-    entries += [ArchivedEntry(directory / n, problem="sidecar without its data file") for n in orphans]
+    alone = sorted(n for n in sidecars if n.removesuffix(".json") not in visible)
+    entries = [_entry(directory / n) for n in data] + [_alone(directory / n) for n in alone]
     yield from sorted(entries, key=_order)
+
+
+def _file_entry(path: Path) -> ArchivedEntry:
+    """The entry a data file or a sidecar named on its own belongs to."""
+    if path.name.endswith(DATA_SUFFIX):
+        return _entry(path)
+    if not path.name.endswith(SIDECAR_SUFFIX):
+        return ArchivedEntry(path, problem=f"not an archive entry ({DATA_SUFFIX} or {SIDECAR_SUFFIX})")
+    data = Path(str(path).removesuffix(".json"))
+    return _entry(data) if data.exists() else _alone(path)
 
 
 def _order(entry: ArchivedEntry) -> tuple[str, str]:
@@ -417,10 +484,38 @@ def _entry(data_path: Path) -> ArchivedEntry:
         return ArchivedEntry(data_path, warning=NO_SIDECAR)
     if sidecar is None:
         return ArchivedEntry(data_path, problem=problem)
+    return _read(data_path, sidecar, data_path)
+
+
+def _alone(path: Path) -> ArchivedEntry:
+    """A sidecar without a data file beside it: a fetch of bytes archived before, read from the
+    data file its ``data_file`` names; or, without ``data_file``, a data file lost."""
+    sidecar, problem = _load_sidecar(path)
+    if sidecar is None or sidecar.data_file is None:
+        return ArchivedEntry(path, problem=problem or "sidecar without its data file")
+    data_path = _referenced(path, sidecar.data_file)
+    if data_path is None:
+        reason = f"sidecar data_file {sidecar.data_file!r} is not a data file of the archive layout"
+        return ArchivedEntry(path, sidecar, problem=reason)
+    entry = _read(path, sidecar, data_path)
+    return entry if entry.ok else replace(entry, problem=f"{entry.problem} (data file {data_path})")
+
+
+def _referenced(sidecar: Path, data_file: str) -> Path | None:
+    """The data file ``data_file`` names, below the sidecar's interface directory (three levels
+    above its day); None when it is not a ``<YYYY>/<MM>/<DD>/<name>.gz`` that stays there."""
+    parents = sidecar.absolute().parents
+    if len(parents) < 4 or _DATA_FILE.fullmatch(data_file) is None:
+        return None
+    return parents[3] / data_file
+
+
+def _read(path: Path, sidecar: Sidecar, data_path: Path) -> ArchivedEntry:
+    """The entry at ``path`` with the bytes of ``data_path``, verified against ``sidecar``."""
     data, problem = _load_data(data_path)
     if data is not None:
         problem = _verify(data, sidecar)
-    return ArchivedEntry(data_path, sidecar, data if problem is None else None, problem)
+    return ArchivedEntry(path, sidecar, data if problem is None else None, problem)
 
 
 def _load_sidecar(path: Path) -> tuple[Sidecar | None, str | None]:

@@ -51,7 +51,8 @@ class CollectorStats:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
-    archived: int = 0
+    archived: int = 0  # payloads whose bytes the archive stored
+    reused: int = 0  # payloads whose bytes it held already: only their sidecar was written
     bytes: int = 0
     problems: list[str] = field(default_factory=list)
     error: str | None = None
@@ -217,8 +218,10 @@ class CollectorRun:
         stats.payloads += 1
         stats.bytes += payload.size
         if collector.archive and self.target.archive and not self.dry_run:
-            self.target.archive.put(payload, _archive_context(collector))
-            stats.archived += 1
+            if self.target.archive.put(payload, _archive_context(collector)).reused:
+                stats.reused += 1
+            else:
+                stats.archived += 1
         docs = self._documents(collector, doc_class, payload, stats)
         if self.dry_run:
             for doc in docs:

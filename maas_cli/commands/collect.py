@@ -288,7 +288,7 @@ def _line(s: CollectorStats) -> str:
     return (
         f"collector {s.collector_id} ({s.interface}): payloads={s.payloads} records={s.records} "
         f"created={s.created} updated={s.updated} unchanged={s.unchanged} rejected={s.rejected} "
-        f"archived={s.archived} status={status}"
+        f"archived={s.archived} reused={s.reused} status={status}"
     )
 
 
@@ -313,11 +313,12 @@ def _fields(s: CollectorStats) -> dict[str, object]:
 
 def _table(stats: list[CollectorStats]) -> Table:
     columns = ("collector", "interface", "payloads", "records", "created", "updated", "unchanged", "rejected")
-    table = Table(*columns, "archived", "status", title="maas collect")
+    table = Table(*columns, "archived", "reused", "status", title="maas collect")
     for s in stats:
         # Text, not markup: an error quoting a server's answer may hold '[' or '[/x]'
         status = Text(f"FAILED: {redactor.mask(s.error)}", "red") if s.error else Text("ok", "green")
         rejected = Text(str(s.rejected), "yellow" if s.rejected else "")
         counts = (s.payloads, s.records, s.created, s.updated, s.unchanged)
-        table.add_row(s.collector_id, s.interface, *map(str, counts), rejected, str(s.archived), status)
+        stored = (str(s.archived), str(s.reused))
+        table.add_row(s.collector_id, s.interface, *map(str, counts), rejected, *stored, status)
     return table

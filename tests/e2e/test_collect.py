@@ -278,7 +278,7 @@ def test_malformed_xml_and_a_bad_csv_date_are_reported_while_the_rest_is_stored(
         "products-xml: mixed.xml:3: record 2: published: not a date-time in ISO 8601: 'yesterday'"
     )
     assert "collector products-xml (ProductsXml): payloads=3 records=3 created=2 " in result.stderr
-    assert "rejected=2 archived=3 status=ok" in result.stderr
+    assert "rejected=2 archived=3 reused=0 status=ok" in result.stderr
     assert "collector products-csv (ProductsCsv): payloads=1 records=3 created=2 " in result.stderr
     store = DuckDBStore(tmp_path / "maas.duckdb", read_only=True)
     try:

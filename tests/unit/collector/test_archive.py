@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,16 +73,90 @@ def test_day_is_the_utc_day_of_the_fetch(tmp_path: Path) -> None:
     assert stored.path.parent == tmp_path / "S1A-Serco/2024/03/10"
 
 
-def test_same_bytes_are_stored_once_even_on_another_day_and_name(tmp_path: Path) -> None:
+def test_same_bytes_are_stored_once_and_every_fetch_gets_its_sidecar(tmp_path: Path) -> None:
+    """A plan re-issued under a new name with the same bytes: the bytes are kept once, but the
+    second fetch has a sidecar of its own (its name, time and source), pointing at them."""
     archive = Archive(tmp_path)
     first = archive.put(payload("a.xml", b"<same/>"), CONTEXT)
-    again = archive.put(payload("b.xml", b"<same/>", datetime(2024, 5, 1, tzinfo=UTC)), CONTEXT)
+    later = datetime(2024, 5, 1, tzinfo=UTC)
+    again = archive.put(payload("b.xml", b"<same/>", later, url="https://other.example/b"), CONTEXT)
 
     assert again.reused and again.path == first.path
+    reference = tmp_path / "S1A-Serco/2024/05/01/b.xml.gz.json"
+    assert again.sidecar_path == reference
     assert [p for p in files_under(tmp_path) if ".index" not in p.parts] == [
         first.path,
-        Path(str(first.path) + ".json"),
+        first.sidecar_path,
+        reference,
     ]
+    sidecar = json.loads(reference.read_text())
+    assert sidecar["data_file"] == "2024/03/09/a.xml.gz"
+    assert (sidecar["name"], sidecar["fetched_at"]) == ("b.xml", later.isoformat())
+    assert sidecar["source_url"] == "https://other.example/b"
+    assert "data_file" not in json.loads(first.sidecar_path.read_text())  # beside its data: as always
+    read = [(e.path, e.sidecar and e.sidecar.name, e.data) for e in archive.entries()]
+    assert read == [(first.path, "a.xml", b"<same/>"), (reference, "b.xml", b"<same/>")]
+    assert [e.data for e in read_archive(reference)] == [b"<same/>"]
+
+
+def test_the_same_name_and_bytes_fetched_again_that_day_are_a_fetch_of_their_own(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    morning = datetime(2024, 3, 9, 8, tzinfo=UTC)
+    first = archive.put(payload("a.xml", b"<same/>", morning), CONTEXT)
+    noon = archive.put(payload("a.xml", b"<same/>", morning.replace(hour=12)), CONTEXT)
+
+    assert noon.sidecar_path.name == "a.xml.20240309T120000.000000Z.gz.json"
+    assert [(e.sidecar and e.sidecar.fetched_at, e.data) for e in archive.entries()] == [
+        (first.sidecar.fetched_at, b"<same/>"),
+        (noon.sidecar.fetched_at, b"<same/>"),
+    ]
+
+
+def test_the_same_fetch_archived_again_writes_nothing_new(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    archive.put(payload("a.xml", b"<same/>"), CONTEXT)
+    archive.put(payload("b.xml", b"<same/>"), CONTEXT)
+    before = files_under(tmp_path)
+
+    assert archive.put(payload("a.xml", b"<same/>"), CONTEXT).reused
+    assert archive.put(payload("b.xml", b"<same/>"), CONTEXT).reused
+    assert files_under(tmp_path) == before and len(list(archive.entries())) == 2
+
+
+def test_a_lost_index_never_turns_a_sidecar_alone_into_a_data_entry(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    archive.put(payload("a.xml", b"<same/>", datetime(2024, 3, 8, tzinfo=UTC)), CONTEXT)
+    alone = archive.put(payload("b.xml", b"<same/>", datetime(2024, 3, 9, 1, tzinfo=UTC)), CONTEXT)
+    shutil.rmtree(tmp_path / "S1A-Serco/.index")
+
+    again = archive.put(payload("b.xml", b"<same/>", datetime(2024, 3, 9, 2, tzinfo=UTC)), CONTEXT)
+    assert alone.reused and not again.reused
+    assert again.path.name == f"b.xml.{hashlib.sha256(b'<same/>').hexdigest()[:16]}.gz"
+    assert [e.ok for e in archive.entries()] == [True, True, True]
+
+
+@pytest.mark.parametrize(
+    ("data_file", "problem"),
+    [
+        ("../../../../../etc/passwd", "sidecar data_file '../../../../../etc/passwd' is not a data file"),
+        ("2024/03/09/../../../../x.gz", "is not a data file of the archive layout"),
+        ("2024/03/09/.hidden.gz", "is not a data file of the archive layout"),
+        ("2024/03/09/gone.xml.gz", "missing data file (data file "),
+        ("2024/03/09/other.xml.gz", "sha256 mismatch"),
+    ],
+)
+def test_a_sidecar_alone_reads_only_a_matching_data_file_of_its_interface(
+    tmp_path: Path, data_file: str, problem: str
+) -> None:
+    archive = Archive(tmp_path)
+    archive.put(payload("a.xml", b"<same/>"), CONTEXT)
+    archive.put(payload("other.xml", b"<other/>"), CONTEXT)
+    alone = archive.put(payload("b.xml", b"<same/>", datetime(2024, 5, 1, tzinfo=UTC)), CONTEXT)
+    sidecar = json.loads(alone.sidecar_path.read_text())
+    alone.sidecar_path.write_text(json.dumps({**sidecar, "data_file": data_file}))
+
+    [entry] = read_archive(alone.sidecar_path)
+    assert not entry.ok and entry.data is None and problem in (entry.problem or "")
 
 
 def test_same_name_different_bytes_keeps_both(tmp_path: Path) -> None:

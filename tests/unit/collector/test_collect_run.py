@@ -157,6 +157,17 @@ def test_a_failing_move_after_success_does_not_stop_the_run(
     assert again.payloads == 0  # journaled: not collected twice
 
 
+def test_bytes_the_archive_holds_already_count_as_reused_not_archived(
+    tmp_path: Path, store: DuckDBStore
+) -> None:
+    inbox = inbox_with(tmp_path, {"a.csv": "name,value\na,1\n", "a_v2.csv": "name,value\na,1\n"})
+    (stats,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert (stats.payloads, stats.archived, stats.reused) == (2, 1, 1)
+    assert len(list((tmp_path / "archive").rglob("*.gz"))) == 1
+    entries = Archive(tmp_path / "archive").entries()
+    assert sorted(e.sidecar.name for e in entries if e.ok and e.sidecar) == ["a.csv", "a_v2.csv"]
+
+
 @pytest.mark.parametrize("action", ["delete", "move"])
 def test_rows_appended_while_a_file_is_processed_are_collected_at_the_next_run(
     tmp_path: Path, store: DuckDBStore, monkeypatch: pytest.MonkeyPatch, action: str

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from chain_catalog import CATALOG, RAW, TRIPLED
+from replay_site import csv_collector
 from replay_units import T0, Put, collector
 
 from maas.collector.config import CollectorConfig
@@ -78,6 +79,40 @@ def test_a_changed_configuration_is_used_with_one_warning(
     assert len(report.warnings) == 1
     assert "inbox-csv" in report.warnings[0] and fixed.config_hash() in report.warnings[0]
     assert report.ok and contents(store)[0] == {"a": 1, "b": 2}
+
+
+def test_identical_bytes_fetched_under_other_names_are_each_replayed_in_fetch_order(
+    store: DuckDBStore, archive: Path, put: Put
+) -> None:
+    """A plan re-issued as ..._V2.csv with the same bytes: the collection stored documents for
+    both names; the archive keeps the bytes once, and the replay still sees every fetch."""
+    fields = {"name": {"from": "context.name"}, "value": {"path": "value", "type": "int"}}
+    by_name = CollectorConfig.model_validate(
+        {**csv_collector(Path("/nowhere")), "extract": {"format": "csv", "fields": fields}}
+    )
+    plan_text = "name,value\nx,7\n"
+    put("MP_V1.csv", plan_text, T0, by_name)
+    put("MP_V3.csv", plan_text, T0 + timedelta(days=2), by_name)
+    put("MP_V2.csv", plan_text, T0 + timedelta(days=1), by_name)
+    assert len(list(archive.rglob("*.gz"))) == 1
+    replay(store, archive, [by_name])
+    assert sorted(d.data["name"] for d in store.scan(RAW)) == ["MP_V1.csv", "MP_V2.csv", "MP_V3.csv"]
+    assert [p.sidecar.name for p in plan([archive]).payloads if p.sidecar] == [
+        "MP_V1.csv",
+        "MP_V2.csv",
+        "MP_V3.csv",
+    ]
+
+
+def test_a_file_changed_then_changed_back_replays_to_its_last_content(
+    store: DuckDBStore, archive: Path, put: Put
+) -> None:
+    """The third fetch has the bytes of the first: the collection left a=1, so must the replay."""
+    put("a.csv", "name,value\na,1\n", T0)
+    put("a.csv", "name,value\na,2\n", T0 + timedelta(hours=1))
+    put("a.csv", "name,value\na,1\n", T0 + timedelta(hours=2))
+    replay(store, archive)
+    assert contents(store) == ({"a": 1}, {"a": 6})
 
 
 def test_a_data_file_without_its_sidecar_is_a_warning_and_the_replay_succeeds(
