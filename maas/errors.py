@@ -118,6 +118,13 @@ class ValidationError(PermanentError):
     """A document or message does not match its schema."""
 
 
+class UnreadableNotArchived(PermanentError):
+    """A payload could not be read at all and its bytes are kept nowhere but on the source (the
+    collector's archive is off). As a rejection, the journal would move past it and
+    ``after_success`` delete or move it: its data would be gone. It fails its collector instead,
+    stays on the source and out of the journal, and is read again by the next run."""
+
+
 class SourceError(MaasError):
     """A collector source (SFTP, FTP, OData, HTTP, directory) failed (see the transient flag)."""
 

@@ -29,13 +29,17 @@ from maas.collector.journal import Lease, acquire, peek
 from maas.collector.sources.base import Payload, Rejected, Source, SourceState
 from maas.collector.sources.factory import create_source
 from maas.config.settings import TLSSettings
-from maas.errors import MaasError, TransientError, ValidationError
+from maas.errors import MaasError, TransientError, UnreadableNotArchived, ValidationError
 from maas.gc_pacing import batch_gc
 from maas.model import Document, DocumentClass, ModelRegistry
 from maas.store.base import ItemResult, Outcome, Store, WriteReport
 
 log = logging.getLogger(__name__)
 _ACTIONS = {Outcome.CREATED: "new", Outcome.UPDATED: "update"}
+_NOT_ARCHIVED = (
+    "archive: false, so it is not journaled and left on the source, to be read again next run: "
+    "fix the collector or the file, or turn the archive on to keep its bytes and go on past it"
+)
 _ANNOUNCED = ((Outcome.CREATED, Outcome.UPDATED), (Outcome.UNCHANGED,))  # changed first, then unchanged
 
 
@@ -118,8 +122,9 @@ class CollectorRun:
     """Runs collectors once; ``dry_run`` fetches and extracts but writes nothing.
 
     ``unreadable_raises``: a payload that cannot be read at all raises its ExtractError instead of
-    counting as a rejection. A collection goes on past it (its bytes are archived for a replay
-    after a fix), while for a replay it is an archive entry that failed.
+    counting as a rejection. A collection goes on past it when its bytes are archived (a replay
+    after a fix reads them), while for a replay it is an archive entry that failed. A collector
+    that keeps no archive cannot go on past it: that would lose it (UnreadableNotArchived).
     """
 
     def __init__(
@@ -239,6 +244,8 @@ class CollectorRun:
         except ExtractError as exc:  # its message already starts with the source (payload.name)
             if self.unreadable_raises:
                 raise
+            if not (collector.archive and self.target.archive):  # its bytes would be nowhere
+                raise UnreadableNotArchived(f"{exc} ({_NOT_ARCHIVED})") from exc
             self._reject(stats, str(exc))
             return []
         for error in result.errors:

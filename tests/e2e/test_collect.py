@@ -435,3 +435,27 @@ def test_with_json_logs_the_summary_is_one_json_line_per_collector(site: Path, e
     assert echoing["level"] == "warning" and echoing["error"] is None
     assert echoing["records"] == 1 and echoing["rejected"] == 1 and "'***'" in echoing["problems"][0]
     assert echoing["message"].startswith("collector api-echoing (api-echoing): payloads=1 records=1")
+
+
+def test_an_unreadable_file_with_no_archive_fails_the_run_and_is_neither_journaled_nor_deleted(
+    site: Path,
+) -> None:
+    collectors = site / "collectors" / "inbox.yaml"
+    data = yaml.safe_load(collectors.read_text())
+    data["collectors"][0] |= {"archive": False}
+    data["collectors"][0]["source"] |= {"after_success": "delete"}
+    collectors.write_text(yaml.safe_dump(data))
+    latin1 = site / "inbox" / "latin1.csv"
+    latin1.write_bytes("name,value\nJos\xe9,1\n".encode("latin-1"))
+
+    for _ in range(2):  # the next run reads it again
+        result = maas(site, "collect")
+        assert result.returncode == 1, result.stderr
+        assert "status=FAILED: latin1.csv: line 2: not valid utf-8 at byte 14" in result.stderr
+        assert "archive: false, so it is not journaled and left on the source" in result.stderr
+        assert latin1.exists() and not (site / "archive").exists()
+
+    latin1.write_text("name,value\nJosé,1\n")
+    fixed = maas(site, "collect")
+    assert fixed.returncode == 0, fixed.stderr
+    assert stored(site) == ({"José": 1}, {"José": 6}) and not latin1.exists()

@@ -36,12 +36,13 @@ def store(tmp_path: Path) -> DuckDBStore:
     store.close()
 
 
-def collector(inbox: Path, **source: str) -> CollectorConfig:
+def collector(inbox: Path, archive: bool = True, **source: str) -> CollectorConfig:
     return CollectorConfig.model_validate(
         {
             "id": "inbox",
             "interface_name": "Inbox",
             "model": "test-raw",
+            "archive": archive,
             "source": {
                 "type": "filesystem",
                 "root": str(inbox),
@@ -360,3 +361,35 @@ def test_a_file_whose_name_is_not_utf8_is_rejected_by_name_and_collected_once_re
     (renamed,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
     assert (renamed.payloads, renamed.created, renamed.rejected) == (1, 1, 0)
     assert {d.data["name"] for d in store.scan(RAW)} == {"a", "b"}
+
+
+@pytest.mark.parametrize("after_success", ["delete", "move", "keep"])
+def test_an_unreadable_payload_kept_nowhere_else_stays_on_the_source_and_out_of_the_journal(
+    tmp_path: Path, store: DuckDBStore, after_success: str
+) -> None:
+    """archive: false: a rejection would journal it and delete/move it, and its bytes would be gone."""
+    inbox = inbox_with(tmp_path, {})
+    (inbox / "latin1.csv").write_bytes("name,value\nJos\xe9,1\n".encode("latin-1"))
+    moved = {"move_to": "done"} if after_success == "move" else {}
+    config = collector(inbox, archive=False, after_success=after_success, **moved)
+    (stats,) = make_run(store, tmp_path / "archive").run([config])
+    assert stats.error is not None and stats.error.startswith("latin1.csv: line 2: not valid utf-8")
+    assert "archive: false" in stats.error and "left on the source" in stats.error
+    assert (inbox / "latin1.csv").exists() and not (tmp_path / "archive").exists()
+    doc_id = JOURNAL.id_for("Inbox", "inbox")
+    assert not store.get(JOURNAL, [doc_id])[doc_id].data["state"].get("seen")
+    (inbox / "latin1.csv").write_text("name,value\nJosé,1\n")  # fixed at the source
+    (fixed,) = make_run(store, tmp_path / "archive").run([config])
+    assert (fixed.error, fixed.payloads, fixed.created) == (None, 1, 1)
+    assert [d.data["name"] for d in store.scan(RAW)] == ["José"]
+
+
+def test_an_unreadable_payload_that_is_archived_is_a_rejection_and_the_run_goes_on(
+    tmp_path: Path, store: DuckDBStore
+) -> None:
+    """With the archive on, its bytes are kept for a replay after a fix: nothing is lost."""
+    inbox = inbox_with(tmp_path, {"b.csv": "name,value\nb,2\n"})
+    (inbox / "a.csv").write_bytes("name,value\nJos\xe9,1\n".encode("latin-1"))
+    (stats,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
+    assert (stats.error, stats.payloads, stats.created, stats.rejected) == (None, 2, 1, 1)
+    assert sorted(p.name for p in (tmp_path / "archive").rglob("*.gz")) == ["a.csv.gz", "b.csv.gz"]
