@@ -12,6 +12,11 @@ the entries not yet written as documents (``seen`` in its state, at most ``SEEN_
 them), so every save is still one durable update of bounded size, and the pending entries go
 out as documents in one write every ``SEEN_FLUSH`` files. A journal entry from before holds its
 whole seen set there: it is read the same way and flushed on the first save.
+
+On a bus whose messages die with the process, what a collector announced is also kept, until
+the engine chain has processed it, as documents of a third class (``OUTBOX``, see
+:mod:`maas.collector.outbox`): the journal may then advance past a payload whose message the
+chain has not processed yet, and still lose nothing.
 """
 
 from __future__ import annotations
@@ -65,7 +70,20 @@ JOURNAL_SEEN = DocumentClass(
     description="files a file collector collected, while they are listed",
 )
 
-JOURNAL_CLASSES = (JOURNAL, JOURNAL_SEEN)  # what a collecting store is set up with
+OUTBOX = DocumentClass(
+    name="CollectorOutbox",
+    family="maas-journal-outbox",
+    fields={
+        **_OWNER,
+        "message_id": Field(FieldType.KEYWORD, required=True),
+        "routing_key": Field(FieldType.KEYWORD, required=True),
+        "message": Field(FieldType.OBJECT, required=True),  # the Message as JSON: stored, not indexed
+    },
+    key=("interface", "collector_id", "message_id"),
+    description="messages collectors published on an in-process bus, until its engine chain processed them",
+)
+
+JOURNAL_CLASSES = (JOURNAL, JOURNAL_SEEN, OUTBOX)  # what a collecting store is set up with
 SEEN_FLUSH = 100  # pending seen entries: bounds the entry's size, one more write per this many files
 
 

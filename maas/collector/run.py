@@ -26,6 +26,7 @@ from maas.collector.archive import Archive, ArchiveContext
 from maas.collector.config import CollectorConfig
 from maas.collector.extract import SOURCE_KEY, ExtractError, extract
 from maas.collector.journal import Lease, acquire, peek
+from maas.collector.outbox import Announcement, Outbox
 from maas.collector.sources.base import Payload, Rejected, Source, SourceState
 from maas.collector.sources.factory import create_source
 from maas.config.settings import TLSSettings
@@ -143,6 +144,7 @@ class CollectorRun:
         self.dry_run, self.since, self.lease_ttl = dry_run, since, lease_ttl
         self.hooks = hooks or Hooks()
         self.unreadable_raises = unreadable_raises
+        self.outbox = Outbox.needed(target.store, target.bus)
 
     def run(self, collectors: Sequence[CollectorConfig]) -> list[CollectorStats]:
         try:
@@ -173,12 +175,30 @@ class CollectorRun:
             state = replace(state, watermark=self.since)
         clean = False
         try:
+            if lease:
+                self._announce_again(collector)
             with create_source(collector.source, self.tls) as source:
                 self._poll(collector, source, state, lease, stats)
             clean = True
         finally:
             if lease:
                 lease.release(clean)
+
+    def _announce_again(self, collector: CollectorConfig) -> None:
+        """What an earlier run announced on a bus that lost it before its chain processed it
+        (maas.collector.outbox), published before collecting: the journal is past it already."""
+        if self.outbox is None:
+            return
+        left = self.outbox.left(collector.interface_name, collector.id)
+        wanted = [(key, message) for key, message in left if routed(self.target.patterns, key)]
+        if wanted:
+            log.warning(
+                "collector %s: %d message(s) of an earlier run announced again: it stopped before "
+                "its engine chain had processed them",
+                collector.id,
+                len(wanted),
+            )
+            self._send(wanted, None)
 
     def _poll(
         self,
@@ -192,7 +212,8 @@ class CollectorRun:
             if isinstance(payload, Rejected):  # left on the source, not journaled: taken once fixed
                 self._reject(stats, payload.render())
                 continue
-            self.ingest(collector, payload, stats, second_pass=lease.recovering if lease else True)
+            second_pass = lease.recovering if lease else True
+            self.ingest(collector, payload, stats, second_pass, self.outbox)
             state = state.advance(payload.checkpoint)
             if lease:
                 lease.save(state, payload.checkpoint)  # only now: archived, written, published
@@ -208,7 +229,12 @@ class CollectorRun:
             self._reject(stats, f"{payload.name}: collected, but not moved/deleted on the source: {exc}")
 
     def ingest(
-        self, collector: CollectorConfig, payload: Payload, stats: CollectorStats, second_pass: bool = True
+        self,
+        collector: CollectorConfig,
+        payload: Payload,
+        stats: CollectorStats,
+        second_pass: bool = True,
+        outbox: Outbox | None = None,
     ) -> None:
         """One payload: archive (if the target keeps one), extract, validate, write, publish.
 
@@ -217,7 +243,8 @@ class CollectorRun:
         ``second_pass``: the documents may already be stored while their message never went out
         (a run killed between write and publish, a broker that refused the publish, a replay
         after a fix), so unchanged documents are published too; engines downstream stay quiet
-        after one hop if nothing changed for them either.
+        after one hop if nothing changed for them either. ``outbox``: where the messages are kept
+        until the chain has processed them, when the bus does not keep them.
         """
         doc_class = self.models[collector.model]
         stats.payloads += 1
@@ -234,7 +261,7 @@ class CollectorRun:
             return
         report = self._write(docs, stats)
         phases = _ANNOUNCED if second_pass else _ANNOUNCED[:1]  # a first pass: changed documents only
-        self._publish(collector, doc_class, report.items, phases)
+        self._publish(collector, doc_class, report.items, phases, outbox)
 
     def _documents(
         self, collector: CollectorConfig, doc_class: DocumentClass, payload: Payload, stats: CollectorStats
@@ -289,15 +316,28 @@ class CollectorRun:
         doc_class: DocumentClass,
         items: list[ItemResult],
         phases: tuple[tuple[Outcome, ...], ...],
+        outbox: Outbox | None,
     ) -> None:
-        envelopes = []
-        for key, ids, indices in self._announced(collector, doc_class, items, phases):
-            for message in chunk_messages(doc_class.name, ids, indices, self.target.ids_per_message):
-                envelopes.append(Envelope.of(self.target.exchange, key, message))
-        if envelopes:
-            if self.target.store.capabilities.needs_refresh:  # engines search what we wrote
-                self.target.store.refresh(doc_class)
-            self.target.bus.publish(envelopes)  # confirmed before the journal advances
+        announced = [
+            (key, message)
+            for key, ids, indices in self._announced(collector, doc_class, items, phases)
+            for message in chunk_messages(doc_class.name, ids, indices, self.target.ids_per_message)
+        ]
+        if announced:
+            self._send(announced, doc_class)
+            if outbox is not None:  # before the journal advances; a publish that failed comes again
+                outbox.keep(collector.interface_name, collector.id, announced)
+
+    def _send(self, announced: list[Announcement], doc_class: DocumentClass | None) -> None:
+        """Publish, confirmed before the journal advances; ``doc_class`` None: refresh them all."""
+        if self.target.store.capabilities.needs_refresh:  # engines search what we wrote
+            self.target.store.refresh(doc_class)
+        self.target.bus.publish([Envelope.of(self.target.exchange, key, m) for key, m in announced])
+
+    def chain_idle(self) -> None:
+        """The engine chain ran to idle: what this process kept in the outbox is processed."""
+        if self.outbox is not None:
+            self.outbox.processed()
 
     def _announced(
         self,

@@ -167,6 +167,7 @@ def _pass(run: CollectorRun, chosen: list[CollectorConfig], chain: Chain | None)
     stats = run.run(chosen)
     if chain is not None and not run.dry_run:
         steps = chain.run_until_idle()
+        run.chain_idle()
         log.info(
             "engine chain: %d message(s), %d report(s), %d dead-lettered",
             steps.deliveries,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -83,8 +84,12 @@ def start(site: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def maas(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return python(site, "-m", "maas_cli", *args)
+
+
+def python(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "maas_cli", *args],
+        [sys.executable, *args],
         env=site_env(site),
         capture_output=True,
         text=True,
@@ -459,3 +464,42 @@ def test_an_unreadable_file_with_no_archive_fails_the_run_and_is_neither_journal
     fixed = maas(site, "collect")
     assert fixed.returncode == 0, fixed.stderr
     assert stored(site) == ({"José": 1}, {"José": 6}) and not latin1.exists()
+
+
+# ``maas collect`` stopped when the engine chain starts, after the collectors stored and journaled,
+# or when its second pool first steps, the doubles written and their reports in the in-process
+# bus only: SIGKILL is a kill -9, an OOM kill or a power cut; SIGINT a Ctrl-C during --once.
+STOPPED = """
+import os, signal, sys
+from maas.engine.pool import Pool
+step, pools, signum = Pool.step, sys.argv[1].split(","), int(sys.argv[2])
+def stopped(self, *args, **kwargs):
+    if self.name in pools:
+        os.kill(os.getpid(), signum)
+    return step(self, *args, **kwargs)
+Pool.step = stopped
+from maas_cli.app import main
+sys.argv = ["maas", *sys.argv[3:]]
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("pools", "signum"),
+    [("doubler,tripler", signal.SIGKILL), ("tripler", signal.SIGKILL), ("doubler,tripler", signal.SIGINT)],
+    ids=["killed-before-the-chain", "killed-inside-the-chain", "ctrl-c-before-the-chain"],
+)
+def test_a_collect_stopped_before_its_engine_chain_finished_loses_no_derived_document(
+    site: Path, pools: str, signum: int
+) -> None:
+    (site / "inbox" / "a.csv").write_text("name,value\na,1\nb,2\n")
+    stopped = python(site, "-c", STOPPED, pools, str(int(signum)), "collect")
+    assert stopped.returncode in (-signum, 130), stopped.stderr
+    assert stored(site) == ({"a": 1, "b": 2}, {})  # stored and journaled, not derived
+    (site / "inbox" / "b.csv").write_text("name,value\nc,3\n")
+    after = maas(site, "collect")
+    assert after.returncode == 0, after.stderr
+    assert stored(site) == ({"a": 1, "b": 2, "c": 3}, {"a": 6, "b": 12, "c": 18})
+    assert "1 message(s) of an earlier run announced again" in after.stderr
+    quiet = maas(site, "collect")
+    assert "announced again" not in quiet.stderr and "engine chain: 0 message(s)" in quiet.stderr

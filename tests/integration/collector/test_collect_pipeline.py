@@ -334,10 +334,12 @@ def run_once(
     bus.declare(Topology(("collect",), (everything,)))
     patterns = ("#",) if published is not None else ()
     target = Target(store, bus, "collect", patterns, Archive(archive))
-    (stats,) = CollectorRun(target, CATALOG.models, TLSSettings()).run([config])
+    run = CollectorRun(target, CATALOG.models, TLSSettings())
+    (stats,) = run.run([config])
     assert stats.error is None, stats.error
     for delivery in bus.fetch([everything.name], 100_000, 0) if published is not None else ():
         published += Message.decode(delivery.body).document_ids
+    run.chain_idle()  # all consumed, as maas collect's chain does: the outbox empties
     return stats
 
 

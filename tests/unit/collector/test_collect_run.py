@@ -1,7 +1,9 @@
-"""The collect pipeline's ordering guarantees: journal after durable write, leases, crash reruns."""
+"""The collect pipeline's ordering guarantees: journal after durable write, leases, crash reruns,
+and the embedded mode's outbox."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import socket
@@ -9,20 +11,23 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import chain_catalog
 import pytest
-from chain_catalog import CATALOG, RAW
+from chain_catalog import CATALOG, DOUBLED, RAW, TRIPLED
 
-from maas.bus.memory import MemoryBroker, MemoryBus
+from maas.bus.memory import CAPABILITIES, MemoryBroker, MemoryBus
 from maas.collector import journal
 from maas.collector.archive import Archive
 from maas.collector.config import CollectorConfig
-from maas.collector.journal import JOURNAL, JOURNAL_CLASSES, JOURNAL_SEEN, acquire
+from maas.collector.journal import JOURNAL, JOURNAL_CLASSES, JOURNAL_SEEN, OUTBOX, acquire
 from maas.collector.run import CollectorRun, Hooks, Target
-from maas.config.settings import TLSSettings
+from maas.config.settings import BusSettings, TLSSettings
+from maas.engine.pool import Chain
+from maas.engine.routing import load_routing
 from maas.errors import LockHeldError
 from maas.gc_pacing import GC_YOUNG_THRESHOLD
 from maas.model import Document, DocumentClass
-from maas.store.base import ItemResult, Modify, Outcome, WriteReport
+from maas.store.base import Expected, ItemResult, Modify, Outcome, WriteReport
 from maas.store.duckdb import DuckDBStore
 
 pytestmark = pytest.mark.unit
@@ -70,6 +75,12 @@ def inbox_with(tmp_path: Path, files: dict[str, str]) -> Path:
 def make_run(store: DuckDBStore, archive: Path) -> CollectorRun:
     target = Target(store, MemoryBus(MemoryBroker()), "collect", (), Archive(archive))
     return CollectorRun(target, CATALOG.models, TLSSettings())
+
+
+class DurableBus(MemoryBus):
+    """An in-process bus claiming a broker's durability (as RabbitMQ's)."""
+
+    capabilities = dataclasses.replace(CAPABILITIES, persistent=True)
 
 
 def test_crash_between_archive_and_write_leaves_no_gap_and_no_duplicate(
@@ -202,7 +213,7 @@ def test_run_after_a_failed_publish_publishes_the_unchanged_documents(
     from maas.errors import BusUnavailable
 
     inbox = inbox_with(tmp_path, {"a.csv": "name,value\na,1\nb,2\n"})
-    bus = MemoryBus(MemoryBroker())
+    bus = DurableBus(MemoryBroker())  # a broker: what it confirmed waits for the engine pools
     bus.declare(Topology(("collect",), (QueueSpec("q", (Binding("collect", "*.test-raw"),)),)))
 
     def run() -> CollectorRun:
@@ -393,3 +404,129 @@ def test_an_unreadable_payload_that_is_archived_is_a_rejection_and_the_run_goes_
     (stats,) = make_run(store, tmp_path / "archive").run([collector(inbox)])
     assert (stats.error, stats.payloads, stats.created, stats.rejected) == (None, 2, 1, 1)
     assert sorted(p.name for p in (tmp_path / "archive").rglob("*.gz")) == ["a.csv.gz", "b.csv.gz"]
+
+
+# --- embedded mode: the in-process bus loses its messages with the process, the outbox does not.
+# A process "killed" here is one whose broker is dropped before its chain ran (or ran to the
+# end): the next run is a new CollectorRun on a new broker over the same store, as the next
+# ``maas collect`` would be.
+
+ROUTING = load_routing(CATALOG.routing_file, CATALOG.engines)
+BUS = BusSettings()
+
+
+class Process:
+    """What one ``maas collect`` holds: a bus of its own, the collector run and the chain."""
+
+    def __init__(self, store: DuckDBStore, archive: Path, bus: MemoryBus | None = None) -> None:
+        self.bus = bus or MemoryBus(MemoryBroker())
+        self.bus.declare(ROUTING.topology(BUS))
+        target = Target(store, self.bus, BUS.collect_exchange, ROUTING.patterns("collect"), Archive(archive))
+        self.run = CollectorRun(target, CATALOG.models, TLSSettings())
+        pools = [
+            chain_catalog.catalog_pool(ROUTING, name, self.bus, store, None, BUS) for name in ROUTING.pools
+        ]
+        self.chain = Chain(pools)
+
+    def collect(self, config: CollectorConfig) -> None:
+        (stats,) = self.run.run([config])
+        assert stats.error is None, stats.error
+
+    def run_chain(self) -> None:
+        """The chain to idle, then what ``maas collect`` does next."""
+        self.chain.run_until_idle()
+        self.run.chain_idle()
+
+
+def collected(store: DuckDBStore, tmp_path: Path, bus: MemoryBus | None = None) -> Process:
+    """A new ``maas collect`` process over the same store, its collector run, its chain not yet."""
+    process = Process(store, tmp_path / "archive", bus)
+    process.collect(collector(tmp_path / "inbox"))
+    return process
+
+
+def derived(store: DuckDBStore) -> tuple[dict[str, int], dict[str, int]]:
+    doubled = {d.data["name"]: d.data["doubled"] for d in store.scan(DOUBLED)}
+    return doubled, {d.data["name"]: d.data["tripled"] for d in store.scan(TRIPLED)}
+
+
+def test_a_run_killed_before_its_chain_leaves_its_messages_to_the_next_run(
+    tmp_path: Path, store: DuckDBStore
+) -> None:
+    inbox_with(tmp_path, {"a.csv": "name,value\na,1\nb,2\n"})
+    collected(store, tmp_path)  # journaled, then killed
+    assert derived(store) == ({}, {})
+    (tmp_path / "inbox" / "b.csv").write_text("name,value\nc,3\n")
+    second = collected(store, tmp_path)
+    second.run_chain()
+    assert derived(store) == ({"a": 2, "b": 4, "c": 6}, {"a": 6, "b": 12, "c": 18})
+    assert store.count(OUTBOX) == 0  # processed: the next run announces nothing again
+    third = collected(store, tmp_path)
+    assert third.chain.run_until_idle().deliveries == 0
+
+
+def test_a_run_killed_inside_its_chain_is_finished_by_the_next_run(
+    tmp_path: Path, store: DuckDBStore
+) -> None:
+    """The doubles were written, their reports lost with the process: the tripler never ran."""
+    inbox_with(tmp_path, {"a.csv": "name,value\na,1\nb,2\n"})
+    first = collected(store, tmp_path)
+    doubler = next(pool for pool in first.chain.pools if pool.name == "doubler")
+    doubler.step(timeout_s=0)
+    assert derived(store) == ({"a": 2, "b": 4}, {})
+    second = collected(store, tmp_path)
+    second.run_chain()
+    assert derived(store) == ({"a": 2, "b": 4}, {"a": 6, "b": 12})
+
+
+def test_a_run_killed_after_its_chain_but_before_the_outbox_went_processes_again_and_loses_nothing(
+    tmp_path: Path, store: DuckDBStore
+) -> None:
+    inbox_with(tmp_path, {"a.csv": "name,value\na,1\n"})
+    first = collected(store, tmp_path)
+    first.chain.run_until_idle()  # killed before chain_idle
+    second = collected(store, tmp_path)
+    steps = second.chain.run_until_idle()
+    second.run.chain_idle()
+    assert steps.deliveries == 2 and steps.dead_lettered == 0  # processed again, as a redelivery
+    assert derived(store) == ({"a": 2}, {"a": 6}) and store.count(OUTBOX) == 0
+
+
+def test_messages_announced_again_are_forced_so_every_engine_down_the_chain_reports(
+    tmp_path: Path, store: DuckDBStore
+) -> None:
+    """Not only the first hop: the messages between the engines were lost with the process too."""
+    inbox_with(tmp_path, {"a.csv": "name,value\na,1\nb,2\n"})
+    collected(store, tmp_path)
+    second = collected(store, tmp_path)
+    (delivery,) = second.bus.fetch(["test.double"], 10, 0)
+    message = delivery.message()
+    assert message.force and set(message.document_ids) == {RAW.id_for("a"), RAW.id_for("b")}
+
+
+def test_a_bus_that_keeps_its_messages_needs_no_outbox(tmp_path: Path, store: DuckDBStore) -> None:
+    inbox_with(tmp_path, {"a.csv": "name,value\na,1\n"})
+    collected(store, tmp_path, DurableBus(MemoryBroker()))
+    assert store.count(OUTBOX) == 0
+
+
+def test_an_outbox_that_cannot_be_written_keeps_the_journal_before_the_payload(
+    tmp_path: Path, store: DuckDBStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox_with(tmp_path, {"a.csv": "name,value\na,1\n"})
+    real_write = store.write
+
+    def outbox_refused(docs: list[Document], **kwargs: Expected) -> WriteReport:
+        if docs and docs[0].doc_class is OUTBOX:
+            return WriteReport([ItemResult(d.id, d.index, Outcome.RETRYABLE, "disk full") for d in docs])
+        return real_write(docs, **kwargs)
+
+    monkeypatch.setattr(store, "write", outbox_refused)
+    (failed,) = Process(store, tmp_path / "archive").run.run([collector(tmp_path / "inbox")])
+    assert failed.error is not None and "outbox" in failed.error and "disk full" in failed.error
+    monkeypatch.setattr(store, "write", real_write)
+    second = Process(store, tmp_path / "archive")
+    (again,) = second.run.run([collector(tmp_path / "inbox")])
+    assert (again.error, again.payloads) == (None, 1)  # not journaled: collected again
+    second.run_chain()
+    assert derived(store) == ({"a": 2}, {"a": 6})
