@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from maas.collector.extract import ExtractSpec
 from maas.collector.sources.config import SourceConfig
@@ -52,6 +52,18 @@ class CollectorConfig(BaseModel):
     # The configuration as written, when it came from a file (its local paths then resolved
     # against the file's directory): see config_hash.
     _written: CollectorConfig | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _bytes_kept_somewhere(self) -> CollectorConfig:
+        """Deleting what was collected, without an archive, leaves the bytes of every rejected
+        record (a bad date, a missing field) nowhere: refused rather than lost."""
+        if not self.archive and getattr(self.source, "after_success", "keep") == "delete":
+            raise ValueError(
+                "after_success: delete needs archive: true (otherwise the bytes of rejected "
+                "records exist nowhere once the file is deleted); keep the archive, or use "
+                "after_success: move"
+            )
+        return self
 
     def config_hash(self) -> str:
         """Identifies the configuration an archived payload was fetched with: as written, so

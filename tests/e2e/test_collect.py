@@ -448,7 +448,7 @@ def test_an_unreadable_file_with_no_archive_fails_the_run_and_is_neither_journal
     collectors = site / "collectors" / "inbox.yaml"
     data = yaml.safe_load(collectors.read_text())
     data["collectors"][0] |= {"archive": False}
-    data["collectors"][0]["source"] |= {"after_success": "delete"}
+    data["collectors"][0]["source"] |= {"after_success": "move", "move_to": "done"}
     collectors.write_text(yaml.safe_dump(data))
     latin1 = site / "inbox" / "latin1.csv"
     latin1.write_bytes("name,value\nJos\xe9,1\n".encode("latin-1"))
@@ -464,6 +464,7 @@ def test_an_unreadable_file_with_no_archive_fails_the_run_and_is_neither_journal
     fixed = maas(site, "collect")
     assert fixed.returncode == 0, fixed.stderr
     assert stored(site) == ({"José": 1}, {"José": 6}) and not latin1.exists()
+    assert (site / "inbox" / "done" / "latin1.csv").exists()
 
 
 # ``maas collect`` stopped when the engine chain starts, after the collectors stored and journaled,

@@ -160,3 +160,12 @@ def test_a_password_in_a_collector_url_is_refused_without_showing_it(tmp_path: P
     ]
     assert sorted(r.split(": ")[1] for r in rendered) == sorted(keys)
     assert all("do not put credentials in the URL" in r and password not in r for r in rendered)
+
+
+def test_deleting_collected_files_without_an_archive_is_refused(tmp_path: Path) -> None:
+    """Rejected records of a deleted file would exist nowhere: validation says so, by key."""
+    text = GOOD.format(id="inbox").replace("model: test-raw", "model: test-raw\n    archive: false")
+    text = text.replace("type: filesystem", "type: filesystem, after_success: delete")
+    (tmp_path / "c.yaml").write_text(text)
+    (problem,) = [p.render() for p in check_collector_file(tmp_path / "c.yaml")]
+    assert "after_success: delete needs archive: true" in problem and "collectors.0" in problem
