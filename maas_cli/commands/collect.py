@@ -175,12 +175,17 @@ def _pass(run: CollectorRun, chosen: list[CollectorConfig], chain: Chain | None)
             steps.dead_lettered,
         )
         if steps.dead_lettered:
-            Console(stderr=True).print(
-                f"[red]{steps.dead_lettered} engine message(s) dead-lettered[/red]; "
-                "see the log; the raw data is archived for a replay after a fix"
-            )
+            _dead_lettered(steps.dead_lettered)
     _summary(stats)
     return stats
+
+
+def _dead_lettered(count: int) -> None:
+    message = f"{count} engine message(s) dead-lettered; see the log; the raw data is archived for a replay"
+    if logs_json():  # journald / Kubernetes read every stderr line as JSON
+        print(json_line(log.name, logging.ERROR, message, {"dead_lettered": count}), file=sys.stderr)
+    else:
+        Console(stderr=True).print(message, style="red", markup=False, highlight=False)
 
 
 def _loop(

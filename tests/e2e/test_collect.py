@@ -504,3 +504,18 @@ def test_a_collect_stopped_before_its_engine_chain_finished_loses_no_derived_doc
     assert "1 message(s) of an earlier run announced again" in after.stderr
     quiet = maas(site, "collect")
     assert "announced again" not in quiet.stderr and "engine chain: 0 message(s)" in quiet.stderr
+
+
+@pytest.mark.parametrize("json_logs", [False, True])
+def test_dead_lettered_engine_messages_are_told_in_the_log_format(site: Path, json_logs: bool) -> None:
+    """TEST_DOUBLE refuses the value 666 (a permanent error): the run says so, as JSON lines
+    when the logs are JSON (journald and Kubernetes read every stderr line as one)."""
+    (site / "inbox" / "a.csv").write_text("name,value\nevil,666\n")
+    result = maas(site, *(["--log-format", "json"] if json_logs else []), "collect")
+    told = [line for line in result.stderr.splitlines() if "engine message(s) dead-lettered" in line]
+    assert len(told) == 1, result.stderr
+    if json_logs:
+        lines = [json.loads(line) for line in result.stderr.splitlines()]  # every line is JSON
+        (entry,) = [e for e in lines if "dead_lettered" in e]
+        assert entry["level"] == "error" and entry["dead_lettered"] >= 1
+    assert stored(site)[0] == {"evil": 666}  # kept: a replay after a fix computes the rest
