@@ -333,12 +333,17 @@ def _descend(fd: int, part: str, shown: Path) -> int:
 
 def _free_name(dir_fd: int, name: str, sha: str) -> tuple[str, Sidecar | None]:
     """``name`` if free (or holding these very bytes: then its sidecar), else a sha-suffixed one.
-    A sidecar alone takes its name, whatever bytes it points at."""
-    for candidate in (name, f"{name}.{sha[:16]}"):
+    A sidecar takes its name whatever it holds: pointing at bytes elsewhere, or unreadable (its
+    data file may be the only copy of a fetch). A data file alone is a kill's leftover, never
+    journaled (the fetch comes again): its name is free."""
+    stem = f"{name}.{sha[:16]}"
+    for candidate in (name, stem, *(f"{stem}-{n}" for n in range(2, _REFERENCE_TRIES))):
         sidecar = _sidecar_at(dir_fd, candidate + SIDECAR_SUFFIX)
-        if sidecar is None or (sidecar.sha256 == sha and sidecar.data_file is None):
+        if sidecar is None and not _exists_at(dir_fd, candidate + SIDECAR_SUFFIX):
+            return candidate, None
+        if sidecar is not None and sidecar.sha256 == sha and sidecar.data_file is None:
             return candidate, sidecar
-    return f"{name}.{sha}", None
+    raise ArchiveWriteFailed(f"archive: {_REFERENCE_TRIES} names tried for {shown(name)}, all taken")
 
 
 def _refer(dir_fd: int, day: Path, sidecar: Sidecar, held: Stored) -> Stored:

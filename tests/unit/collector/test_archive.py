@@ -258,6 +258,33 @@ def test_leftover_data_without_sidecar_is_overwritten_on_retry(tmp_path: Path) -
     assert [e.data for e in read_archive(day)] == [b"<a/>"]
 
 
+def test_an_entry_with_an_unreadable_sidecar_is_never_overwritten(tmp_path: Path) -> None:
+    """Its data file may be the only copy of a fetch: a new payload of that name goes beside it."""
+    day = tmp_path / "S1A-Serco/2024/03/09"
+    day.mkdir(parents=True)
+    (day / "a.xml.gz").write_bytes(gzip.compress(b"<only-copy/>"))
+    (day / "a.xml.gz.json").write_text("{not json")
+
+    stored = Archive(tmp_path).put(payload("a.xml", b"<a/>"), CONTEXT)
+    assert stored.path != day / "a.xml.gz" and stored.path.name.startswith("a.xml.")
+    assert gzip.decompress((day / "a.xml.gz").read_bytes()) == b"<only-copy/>"
+    assert gzip.decompress(stored.path.read_bytes()) == b"<a/>"
+
+
+def test_a_long_name_whose_usual_names_are_taken_stays_a_valid_file_name(tmp_path: Path) -> None:
+    """Both usual names of a 200-byte name held by other bytes (the second as by a collision of
+    the 16-hex prefix): the next one tried stays within the 255-byte limit, where the old last
+    resort (name + '.' + 64 hex) failed with 'File name too long'."""
+    archive, name, data = Archive(tmp_path), "n" * 300 + ".xml", b"<v/>"
+    first = archive.put(payload(name, b"<other/>"), CONTEXT).path
+    collided = first.parent / f"{safe_name(name)}.{hashlib.sha256(data).hexdigest()[:16]}.gz"
+    shutil.copy(first, collided)
+    shutil.copy(first.with_name(first.name + ".json"), collided.with_name(collided.name + ".json"))
+    stored = archive.put(payload(name, data), CONTEXT)
+    assert stored.path not in (first, collided) and len((stored.path.name + ".json").encode()) <= 255
+    assert gzip.decompress(stored.path.read_bytes()) == data
+
+
 def test_a_sidecar_that_cannot_be_encoded_leaves_nothing_written(tmp_path: Path) -> None:
     """A name from a listing that is not UTF-8 (surrogate escapes) cannot go into the JSON sidecar:
     refused by name before the data file is written, so no entry is left without its sidecar."""
