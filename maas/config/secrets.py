@@ -36,6 +36,14 @@ class _Redactor:
             with self._lock:
                 self._values.update(_escaped_forms(value))
 
+    def replace(self, old: str | None, new: str) -> None:
+        """A credential that is renewed (an OAuth2 token): its expired value is forgotten, or
+        a collector looping for months would mask thousands of them in every line."""
+        with self._lock:
+            if old is not None and old != new:
+                self._values.difference_update(_escaped_forms(old))
+        self.add(new)
+
     def mask(self, text: str) -> str:
         for value in sorted(self._values, key=len, reverse=True):
             text = text.replace(value, MASK)
@@ -51,9 +59,11 @@ def _escaped_forms(value: str) -> set[str]:
 
 redactor = _Redactor()
 # scheme://user:password@, whatever the password holds: one with '/', '?' or '#' ends the
-# host part early for urllib, whose parsed URL then has no password at all
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@\s]+)@")
-_USER_AND_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:[^@]*@")
+# host part early for urllib, whose parsed URL then has no password at all; but
+# ``host:8443/path?mail=a@b`` is a port followed by a path, not a password
+_PORT = r"(?!\d+(?:[/?#\s]|$))"
+_URL_PASSWORD = re.compile(rf"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):{_PORT}(?P<pw>[^@\s]+)@")
+_USER_AND_PASSWORD = re.compile(rf"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:{_PORT}[^@]*@")
 
 
 def has_url_password(url: str) -> bool:

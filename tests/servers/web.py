@@ -66,6 +66,7 @@ class App:
         self.oauth_clients: dict[str, str] = {}  # client_id -> secret, for POST /token
         self.oauth_users: dict[str, str] = {}  # username -> password (password grant)
         self.tokens_issued = 0
+        self.token_lifetime: object = 3600  # expires_in as answered (a quirky endpoint: a non-number)
         self.redirects: dict[str, tuple[int, str]] = {}  # path -> (3xx status, Location)
 
     def issue_token(self, form: dict[str, str]) -> tuple[int, Any]:
@@ -80,7 +81,7 @@ class App:
             return 401, {"error": "invalid_client", "error_description": "bad credentials"}
         self.tokens_issued += 1
         self.bearer = f"tok-{self.tokens_issued}"
-        return 200, {"access_token": self.bearer, "token_type": "Bearer", "expires_in": 3600}
+        return 200, {"access_token": self.bearer, "token_type": "Bearer", "expires_in": self.token_lifetime}
 
     def authorised(self, header: str | None) -> bool:
         if self.basic is not None:

@@ -9,6 +9,7 @@ from it is an error, never followed.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any
@@ -30,6 +31,7 @@ class OAuth2Token(requests.auth.AuthBase):
         self.session = session  # the source's session: same TLS settings, no auth of its own
         self.timeout_s = timeout_s
         self._token: str | None = None
+        self._masked: str | None = None  # the token the redactor holds for us
         self._renew_at = 0.0
         self._lock = threading.Lock()
 
@@ -77,9 +79,9 @@ class OAuth2Token(requests.auth.AuthBase):
             raise SourceUnavailable(f"OAuth2 token endpoint {self.auth.token_url}: {exc}") from None
         body = self._checked(response)
         token = str(body["access_token"])
-        redactor.add(token)  # a credential for its lifetime: masked like the secrets
-        lifetime = body.get("expires_in", 300)
-        return token, float(lifetime) if isinstance(lifetime, int | float | str) else 300.0
+        redactor.replace(self._masked, token)  # a credential for its lifetime: masked like the secrets
+        self._masked = token
+        return token, _lifetime(body.get("expires_in"))
 
     def _form(self) -> dict[str, str]:
         auth = self.auth
@@ -121,3 +123,13 @@ def _redirected(where: str, response: requests.Response) -> SourceError:
         f"{where}: answered HTTP {response.status_code}, a redirect to {target}: not followed, "
         "the client secret goes to token_url only (check token_url)"
     )
+
+
+def _lifetime(expires_in: object, default: float = 300.0) -> float:
+    """Seconds the token lasts; an answer without a usable number gets the usual five minutes
+    (a token endpoint's quirk is no reason to stop collecting)."""
+    try:
+        seconds = float(expires_in)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return seconds if math.isfinite(seconds) and seconds > 0 else default

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -185,3 +186,35 @@ def test_an_oauth2_access_token_is_masked_like_a_secret(
         drain(source, SourceState())
     assert json_api.bearer == "tok-990001"
     assert redactor.mask("Bearer tok-990001 refused") == "Bearer *** refused"
+
+
+def test_a_renewed_token_replaces_the_expired_one_in_the_redactor(
+    json_api: JsonApi, drain: Drain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collector looping for months renews its token thousands of times: the redactor keeps
+    the one in use (masking every expired one made each log line slower, without end)."""
+    json_api.tokens_issued, json_api.token_lifetime = 980_000, 0.05  # renewed at every request
+    with create_source(
+        http_config(json_api, "/status", auth=client_credentials(json_api, monkeypatch))
+    ) as source:
+        for _ in range(3):
+            drain(source, SourceState())
+            time.sleep(0.05)
+    assert json_api.tokens_issued >= 980_003
+    newest = json_api.bearer
+    assert redactor.mask(f"Bearer {newest}") == "Bearer ***"
+    assert redactor.mask("Bearer tok-980001 expired") == "Bearer tok-980001 expired"
+
+
+@pytest.mark.parametrize("lifetime", ["soon", None, -5, float("nan")])
+def test_a_token_lifetime_that_is_not_a_number_is_taken_as_five_minutes(
+    json_api: JsonApi, drain: Drain, monkeypatch: pytest.MonkeyPatch, lifetime: object
+) -> None:
+    json_api.token_lifetime = lifetime
+    with create_source(
+        http_config(json_api, "/status", auth=client_credentials(json_api, monkeypatch))
+    ) as source:
+        issued = json_api.tokens_issued
+        drain(source, SourceState())
+        drain(source, SourceState())
+    assert json_api.tokens_issued == issued + 1  # one token, reused: it did not expire at once

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from maas.config import SecretRef, mask_url, redactor
+from maas.config.secrets import has_url_password
 from maas.errors import ConfigError
 from maas.logs import JSONFormatter
 
@@ -80,3 +81,22 @@ def test_url_passwords_are_masked_whatever_they_hold(password: str) -> None:
     url = f"https://maas:{password}@api.example/v1"
     assert redactor.mask(f"GET {url}: refused") == "GET https://maas:***@api.example/v1: refused"
     assert mask_url(url) == "https://maas:***@api.example/v1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://probe.example:8443/status?contact=ops@example.org",
+        "http://localhost:8080/a@b",
+        "https://h:443#frag@x",
+    ],
+)
+def test_a_port_followed_by_an_at_sign_in_the_path_is_not_a_password(url: str) -> None:
+    assert not has_url_password(url)
+    assert redactor.mask(f"GET {url}: refused") == f"GET {url}: refused"
+
+
+def test_a_replaced_credential_is_no_longer_masked_and_the_new_one_is() -> None:
+    redactor.add("old-T0KEN-1")
+    redactor.replace("old-T0KEN-1", "new-T0KEN-2")
+    assert redactor.mask("old-T0KEN-1 new-T0KEN-2") == "old-T0KEN-1 ***"
