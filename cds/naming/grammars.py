@@ -88,6 +88,8 @@ S1_PRODUCT = re.compile(
 
 def build_s1_product(m: re.Match[str], name: str, key: str, rules: Rules) -> S1Product:
     unit, orbit = m["unit"], int(m["absolute_orbit"])
+    if m["cog"] and "_GRD" not in m["product_type"]:
+        raise FieldError("product_type", m["product_type"], "only GRD products are published as COG")
     ptype = m["product_type"] + ("-COG" if m["cog"] else "")  # as the catalogues name the type
     return S1Product(
         name=name, key=key, grammar="s1_product", mission=_S1, unit=unit,

@@ -313,6 +313,7 @@ UNKNOWN: list[tuple[str, str]] = [
     (S1_KEY.lower() + ".safe.zip", "upper case"),
     (S1_KEY[:-5], "matches no S1 grammar"),  # truncated: unique id cut off
     (S1_KEY + "_CO", "matches no S1 grammar"),
+    (S1_KEY + "_COG", "only GRD products are published as COG"),
     (S1_KEY.replace("_0NDH_", "_AXDH_"), "matches no S1 grammar"),  # only ETA is of class AX
     (S1_KEY + "\n", "leading or trailing whitespace"),
     (" " + S1_DOMAIN, "leading or trailing whitespace"),
