@@ -181,11 +181,17 @@ def _pass(run: CollectorRun, chosen: list[CollectorConfig], chain: Chain | None)
 
 
 def _dead_lettered(count: int) -> None:
-    message = f"{count} engine message(s) dead-lettered; see the log; the raw data is archived for a replay"
-    if logs_json():  # journald / Kubernetes read every stderr line as JSON
-        print(json_line(log.name, logging.ERROR, message, {"dead_lettered": count}), file=sys.stderr)
-    else:
+    message = f"{count} engine message(s) dead-lettered; see the log; replay the archive after a fix"
+    if not _json_line(logging.ERROR, message, {"dead_lettered": count}):
         Console(stderr=True).print(message, style="red", markup=False, highlight=False)
+
+
+def _json_line(level: int, message: str, fields: dict[str, object]) -> bool:
+    """With JSON logs, what the command tells goes out as a JSON line too (journald and
+    Kubernetes read every stderr line as one); False when the logs are text."""
+    if logs_json():
+        print(json_line(log.name, level, message, fields), file=sys.stderr)
+    return logs_json()
 
 
 def _loop(
@@ -275,9 +281,9 @@ _SHOWN = 20  # problems per collector in the summary; the log has them all
 def _summary(stats: list[CollectorStats]) -> None:
     """A table on a terminal; ``key=value`` lines for cron mail; JSON lines with JSON logs.
     Errors and rejections quote what servers answered, which may echo a secret: all is masked."""
-    if logs_json():  # journald / Kubernetes read every stderr line as JSON
+    if logs_json():
         for s in stats:
-            print(json_line(log.name, _level(s), _line(s), _fields(s)), file=sys.stderr)
+            _json_line(_level(s), _line(s), _fields(s))
         return
     console = Console(stderr=True)
     if console.is_terminal:
