@@ -23,10 +23,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
 
 from maas.collector.extract import ExtractSpec
-from maas.collector.sources.config import SourceConfig
+from maas.collector.sources.config import FilesystemConfig, FtpConfig, SftpConfig, SourceConfig
 from maas.config.checks import not_there
 from maas.config.loader import Lines, nearest_line, read_yaml, validate
 from maas.config.references import unresolved
@@ -40,30 +40,34 @@ class CollectorConfig(BaseModel):
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", description="unique collector id")
     interface_name: str = Field(min_length=1, description="the interface monitored (e.g. S1A-Serco)")
-    source: SourceConfig
+    archive: bool = Field(default=True, description="keep the raw bytes before parsing (replay)")
+    source: SourceConfig  # after archive: its validation looks at archive
     extract: ExtractSpec
     model: str = Field(description="document family the records become (e.g. raw-prip-product)")
     routing_key: str | None = Field(
         default=None, description="publish on this key instead of '<new|update>.<model family>'"
     )
-    archive: bool = Field(default=True, description="keep the raw bytes before parsing (replay)")
     period: float = Field(default=600.0, gt=0, description="seconds between polls with --loop")
     enabled: bool = True
     # The configuration as written, when it came from a file (its local paths then resolved
     # against the file's directory): see config_hash.
     _written: CollectorConfig | None = PrivateAttr(default=None)
 
-    @model_validator(mode="after")
-    def _bytes_kept_somewhere(self) -> CollectorConfig:
+    @field_validator("source")
+    @classmethod
+    def _bytes_kept_somewhere(cls, source: SourceConfig, info: ValidationInfo) -> SourceConfig:
         """Deleting what was collected, without an archive, leaves the bytes of every rejected
         record (a bad date, a missing field) nowhere: refused rather than lost."""
-        if not self.archive and getattr(self.source, "after_success", "keep") == "delete":
+        deleted = (
+            isinstance(source, FilesystemConfig | SftpConfig | FtpConfig) and source.after_success == "delete"
+        )
+        if deleted and not info.data.get("archive", True):
             raise ValueError(
                 "after_success: delete needs archive: true (otherwise the bytes of rejected "
                 "records exist nowhere once the file is deleted); keep the archive, or use "
                 "after_success: move"
             )
-        return self
+        return source
 
     def config_hash(self) -> str:
         """Identifies the configuration an archived payload was fetched with: as written, so

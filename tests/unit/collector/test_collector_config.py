@@ -168,4 +168,4 @@ def test_deleting_collected_files_without_an_archive_is_refused(tmp_path: Path) 
     text = text.replace("type: filesystem", "type: filesystem, after_success: delete")
     (tmp_path / "c.yaml").write_text(text)
     (problem,) = [p.render() for p in check_collector_file(tmp_path / "c.yaml")]
-    assert "after_success: delete needs archive: true" in problem and "collectors.0" in problem
+    assert "after_success: delete needs archive: true" in problem and ": collectors.0.source: " in problem
