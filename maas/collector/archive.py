@@ -7,9 +7,9 @@ Layout::
         <YYYY>/<MM>/<DD>/               UTC day of the fetch
           <name>.gz                     the bytes exactly as fetched, gzip-compressed
           <name>.gz.json                the sidecar (below); its presence marks a complete entry
-          <other>.gz.json               a sidecar alone: a fetch of bytes already archived, whose
-                                        ``data_file`` names the data file that holds them
-        .index/<ab>/<sha256>            content index: path of the entry holding these bytes
+          <other>.gz.json               a sidecar alone: a fetch of bytes already archived that
+                                        day, whose ``data_file`` names the data file that holds them
+        .index/<ab>/<sha256>            content index: path of the newest data file of these bytes
 
 Sidecar (JSON object, UTF-8)::
 
@@ -25,7 +25,7 @@ Sidecar (JSON object, UTF-8)::
     extractor     the extract format it is meant for (xml, json, csv, ...)
     compression   "gzip"
     data_file     only in a sidecar alone: the data file holding its bytes, relative to the
-                  interface directory (``<YYYY>/<MM>/<DD>/<name>.gz``)
+                  interface directory (``<YYYY>/<MM>/<DD>/<name>.gz``), of the sidecar's own day
 
 ``<name>`` is the payload name made safe: ``/`` and ``\\`` separate components, components
 ``.``, ``..`` and empty ones are dropped, characters other than letters, digits and ``._+=@,-``
@@ -40,11 +40,17 @@ sidecar's bytes are encoded and both temporaries written before anything is rena
 data first, sidecar last, and the data file is removed if its sidecar cannot follow, so a name
 that cannot be stored or a full disk refuses the payload without leaving a data file behind —
 only a kill between the two renames can); identical bytes already archived for the interface
-are not stored twice, but every fetch gets a sidecar of its own (``reused=True``: a sidecar
-alone, pointing at the data file), so a replay sees each payload that was fetched, under its own
-name and time, in the order of the collection; and writing never leaves the root: every
+that UTC day are not stored twice, but every fetch gets a sidecar of its own (``reused=True``: a
+sidecar alone, pointing at the data file), so a replay sees each payload that was fetched, under
+its own name and time, in the order of the collection; and writing never leaves the root: every
 directory below the root is opened with ``O_NOFOLLOW``, so a symlink planted inside the tree is
 refused (``ArchiveUnsafePath``) instead of followed.
+
+Retention: whole days (``<YYYY>/<MM>/<DD>``, or whole months and years) can be deleted, in any
+order, and the days kept still read back whole: bytes are reused within their UTC day only, so
+a sidecar alone points at a data file of its own day, never of another. Single files inside a
+day must not be deleted (a sidecar there may point at a data file of that day). The content
+index is a cache: a pointer to a deleted or other day is ignored, and the fetch stores its bytes.
 
 Reading (``read_archive``/``Archive.entries``) walks a file, a day, an interface or the whole
 root in day order, and yields every entry with its bytes — or with the reason it cannot be
@@ -207,14 +213,15 @@ class Archive:
         self.root = root
 
     def put(self, payload: Fetched, context: ArchiveContext) -> Stored:
-        """Archive ``payload`` durably: its bytes unless the interface already holds them, and
-        its sidecar in any case, so that a replay sees this fetch too."""
+        """Archive ``payload`` durably: its bytes unless the interface already holds them that
+        UTC day, and its sidecar in any case, so that a replay sees this fetch too."""
         interface = safe_name(context.interface)
         sidecar = _sidecar(payload, context)
         _encoded(sidecar)  # refused before any write when its sidecar cannot be stored
+        day = _day(sidecar)
         with self._root_fd() as root_fd:
-            held = self._indexed(root_fd, interface, payload.sha256)
-            stored = self._write(root_fd, interface, payload, sidecar, held)
+            held = self._indexed(root_fd, interface, day, payload.sha256)
+            stored = self._write(root_fd, [interface, *day], payload, sidecar, held)
             if held is None:
                 self._index(root_fd, interface, stored)
         return stored
@@ -235,12 +242,10 @@ class Archive:
             os.close(fd)
 
     def _write(
-        self, root_fd: int, interface: str, payload: Fetched, sidecar: Sidecar, held: Stored | None
+        self, root_fd: int, parts: list[str], payload: Fetched, sidecar: Sidecar, held: Stored | None
     ) -> Stored:
-        """This fetch in its day: data file and sidecar, or its sidecar alone when ``held`` (or
-        an entry of the same name that day) already holds the bytes."""
-        day = datetime.fromisoformat(sidecar.fetched_at)
-        parts = [interface, f"{day:%Y}", f"{day:%m}", f"{day:%d}"]
+        """This fetch in its day (``parts``: interface, year, month, day): data file and sidecar,
+        or its sidecar alone when ``held`` (or an entry of the same name that day) holds the bytes."""
         with _os_errors(self.root.joinpath(*parts)), _dirs(root_fd, parts, self.root) as dir_fd:
             name, same = _free_name(dir_fd, safe_name(payload.name), payload.sha256)
             path = self.root.joinpath(*parts, name + DATA_SUFFIX)
@@ -252,24 +257,39 @@ class Archive:
         return Stored(path, sidecar, reused=False)
 
     def _index(self, root_fd: int, interface: str, stored: Stored) -> None:
+        """Point the index at ``stored``, the newest data file of its bytes: the one the next
+        fetch of these bytes that day reuses."""
         sha = stored.sidecar.sha256
         parts = [interface, INDEX_DIR, sha[:2]]
         target = stored.path.relative_to(self.root / interface).as_posix()
         with _os_errors(self.root.joinpath(*parts)), _dirs(root_fd, parts, self.root) as dir_fd:
             _write_atomic(dir_fd, sha, target.encode())
 
-    def _indexed(self, root_fd: int, interface: str, sha: str) -> Stored | None:
-        """The entry the index points to for ``sha``, if it is still there and matches."""
-        pointer = _read_at(root_fd, f"{interface}/{INDEX_DIR}/{sha[:2]}/{sha}")
-        if pointer is None:
-            return None
-        relative = pointer.decode(errors="replace")
-        if relative.startswith("/") or ".." in relative.split("/"):
+    def _indexed(self, root_fd: int, interface: str, day: list[str], sha: str) -> Stored | None:
+        """The entry the index points to for ``sha``, if it is of ``day``, still there and
+        matches. Bytes are reused within their UTC day only: a sidecar pointing at an earlier
+        day would lose its bytes when retention deletes that day."""
+        relative = _pointer(root_fd, interface, sha)
+        if relative is None or not relative.startswith("/".join(day) + "/"):
             return None
         sidecar = _sidecar_at(root_fd, f"{interface}/{relative}".removesuffix(DATA_SUFFIX) + SIDECAR_SUFFIX)
         if sidecar is None or sidecar.sha256 != sha or not _exists_at(root_fd, f"{interface}/{relative}"):
             return None
         return Stored(self.root / interface / relative, sidecar, reused=True)
+
+
+def _pointer(root_fd: int, interface: str, sha: str) -> str | None:
+    """Where the index says the bytes of ``sha`` are (``<YYYY>/<MM>/<DD>/<name>.gz``), if it
+    says so in the archive layout (the index is a cache: anything else is ignored)."""
+    pointer = _read_at(root_fd, f"{interface}/{INDEX_DIR}/{sha[:2]}/{sha}")
+    relative = None if pointer is None else pointer.decode(errors="replace")
+    return relative if relative is not None and _DATA_FILE.fullmatch(relative) else None
+
+
+def _day(sidecar: Sidecar) -> list[str]:
+    """The UTC day of the fetch as directory names: year, month, day."""
+    fetched = datetime.fromisoformat(sidecar.fetched_at)
+    return [f"{fetched:%Y}", f"{fetched:%m}", f"{fetched:%d}"]
 
 
 def _sidecar(payload: Fetched, context: ArchiveContext) -> Sidecar:

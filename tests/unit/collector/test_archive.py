@@ -74,15 +74,15 @@ def test_day_is_the_utc_day_of_the_fetch(tmp_path: Path) -> None:
 
 
 def test_same_bytes_are_stored_once_and_every_fetch_gets_its_sidecar(tmp_path: Path) -> None:
-    """A plan re-issued under a new name with the same bytes: the bytes are kept once, but the
-    second fetch has a sidecar of its own (its name, time and source), pointing at them."""
+    """A plan re-issued under a new name with the same bytes that day: the bytes are kept once,
+    but the second fetch has a sidecar of its own (its name, time and source), pointing at them."""
     archive = Archive(tmp_path)
     first = archive.put(payload("a.xml", b"<same/>"), CONTEXT)
-    later = datetime(2024, 5, 1, tzinfo=UTC)
+    later = datetime(2024, 3, 9, 23, 59, 59, tzinfo=UTC)
     again = archive.put(payload("b.xml", b"<same/>", later, url="https://other.example/b"), CONTEXT)
 
     assert again.reused and again.path == first.path
-    reference = tmp_path / "S1A-Serco/2024/05/01/b.xml.gz.json"
+    reference = tmp_path / "S1A-Serco/2024/03/09/b.xml.gz.json"
     assert again.sidecar_path == reference
     assert [p for p in files_under(tmp_path) if ".index" not in p.parts] == [
         first.path,
@@ -97,6 +97,22 @@ def test_same_bytes_are_stored_once_and_every_fetch_gets_its_sidecar(tmp_path: P
     read = [(e.path, e.sidecar and e.sidecar.name, e.data) for e in archive.entries()]
     assert read == [(first.path, "a.xml", b"<same/>"), (reference, "b.xml", b"<same/>")]
     assert [e.data for e in read_archive(reference)] == [b"<same/>"]
+
+
+def test_deleting_whole_old_days_never_breaks_a_kept_day(tmp_path: Path) -> None:
+    """Retention deletes whole old days: bytes stored on an earlier day are not reused by a later
+    one, which stores its own copy (its sidecar pointed at the old day's, so deleting that day
+    left the later fetch with 'missing data file'); later fetches that day reuse that copy."""
+    archive, status = Archive(tmp_path), b'{"up": true}'
+    archive.put(payload("status.json", status, datetime(2024, 1, 1, tzinfo=UTC)), CONTEXT)
+    march = archive.put(payload("status.json", status, datetime(2024, 3, 1, 8, tzinfo=UTC)), CONTEXT)
+    again = archive.put(payload("state.json", status, datetime(2024, 3, 1, 9, tzinfo=UTC)), CONTEXT)
+    shutil.rmtree(tmp_path / "S1A-Serco/2024/01")
+
+    read = [(e.problem, e.sidecar and e.sidecar.name, e.data) for e in archive.entries()]
+    assert read == [(None, "status.json", status), (None, "state.json", status)]
+    assert not march.reused and march.path == tmp_path / "S1A-Serco/2024/03/01/status.json.gz"
+    assert again.reused and again.path == march.path
 
 
 def test_the_same_name_and_bytes_fetched_again_that_day_are_a_fetch_of_their_own(tmp_path: Path) -> None:
@@ -125,7 +141,7 @@ def test_the_same_fetch_archived_again_writes_nothing_new(tmp_path: Path) -> Non
 
 def test_a_lost_index_never_turns_a_sidecar_alone_into_a_data_entry(tmp_path: Path) -> None:
     archive = Archive(tmp_path)
-    archive.put(payload("a.xml", b"<same/>", datetime(2024, 3, 8, tzinfo=UTC)), CONTEXT)
+    archive.put(payload("a.xml", b"<same/>", datetime(2024, 3, 9, tzinfo=UTC)), CONTEXT)
     alone = archive.put(payload("b.xml", b"<same/>", datetime(2024, 3, 9, 1, tzinfo=UTC)), CONTEXT)
     shutil.rmtree(tmp_path / "S1A-Serco/.index")
 
@@ -151,7 +167,7 @@ def test_a_sidecar_alone_reads_only_a_matching_data_file_of_its_interface(
     archive = Archive(tmp_path)
     archive.put(payload("a.xml", b"<same/>"), CONTEXT)
     archive.put(payload("other.xml", b"<other/>"), CONTEXT)
-    alone = archive.put(payload("b.xml", b"<same/>", datetime(2024, 5, 1, tzinfo=UTC)), CONTEXT)
+    alone = archive.put(payload("b.xml", b"<same/>", datetime(2024, 3, 9, 23, 59, 59, tzinfo=UTC)), CONTEXT)
     sidecar = json.loads(alone.sidecar_path.read_text())
     alone.sidecar_path.write_text(json.dumps({**sidecar, "data_file": data_file}))
 
@@ -422,5 +438,5 @@ def test_stale_index_pointer_does_not_fake_a_reuse(tmp_path: Path) -> None:
     os.unlink(first.path)
     os.unlink(str(first.path) + ".json")
 
-    again = archive.put(payload("a.xml", b"<a/>", datetime(2024, 4, 1, tzinfo=UTC)), CONTEXT)
+    again = archive.put(payload("a.xml", b"<a/>", datetime(2024, 3, 9, 23, 59, 59, tzinfo=UTC)), CONTEXT)
     assert not again.reused and again.path.exists()

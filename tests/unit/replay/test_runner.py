@@ -84,16 +84,16 @@ def test_a_changed_configuration_is_used_with_one_warning(
 def test_identical_bytes_fetched_under_other_names_are_each_replayed_in_fetch_order(
     store: DuckDBStore, archive: Path, put: Put
 ) -> None:
-    """A plan re-issued as ..._V2.csv with the same bytes: the collection stored documents for
-    both names; the archive keeps the bytes once, and the replay still sees every fetch."""
+    """A plan re-issued as ..._V2.csv with the same bytes that day: the collection stored
+    documents for both names; the archive keeps the bytes once, and the replay sees every fetch."""
     fields = {"name": {"from": "context.name"}, "value": {"path": "value", "type": "int"}}
     by_name = CollectorConfig.model_validate(
         {**csv_collector(Path("/nowhere")), "extract": {"format": "csv", "fields": fields}}
     )
     plan_text = "name,value\nx,7\n"
     put("MP_V1.csv", plan_text, T0, by_name)
-    put("MP_V3.csv", plan_text, T0 + timedelta(days=2), by_name)
-    put("MP_V2.csv", plan_text, T0 + timedelta(days=1), by_name)
+    put("MP_V3.csv", plan_text, T0 + timedelta(hours=2), by_name)
+    put("MP_V2.csv", plan_text, T0 + timedelta(hours=1), by_name)
     assert len(list(archive.rglob("*.gz"))) == 1
     replay(store, archive, [by_name])
     assert sorted(d.data["name"] for d in store.scan(RAW)) == ["MP_V1.csv", "MP_V2.csv", "MP_V3.csv"]
