@@ -78,6 +78,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from maas.collector import renaming
 from maas.collector.names import shown
 from maas.errors import ArchiveUnsafePath, ArchiveWriteFailed
 
@@ -88,7 +89,6 @@ INDEX_DIR = ".index"
 _UNSAFE = re.compile(r"[^\w.+=@,-]")
 _SEPARATORS = re.compile(r"[/\\]+")
 _MAX_NAME = 200  # bytes; leaves room for the suffixes within the usual 255-byte limit
-_REFERENCE_TRIES = 100  # names tried for a sidecar alone before the put fails
 _DATA_FILE = re.compile(r"\d{4}/\d{2}/\d{2}/[^./\x00][^/\x00]*\.gz")  # a sidecar's data_file
 NO_SIDECAR = (
     "data file without its sidecar, not replayed: an archive write cut short (disk full, a kill) "
@@ -352,18 +352,18 @@ def _descend(fd: int, part: str, shown: Path) -> int:
 
 
 def _free_name(dir_fd: int, name: str, sha: str) -> tuple[str, Sidecar | None]:
-    """``name`` if free (or holding these very bytes: then its sidecar), else a sha-suffixed one.
-    A sidecar takes its name whatever it holds: pointing at bytes elsewhere, or unreadable (its
-    data file may be the only copy of a fetch). A data file alone is a kill's leftover, never
-    journaled (the fetch comes again): its name is free."""
-    stem = f"{name}.{sha[:16]}"
-    for candidate in (name, stem, *(f"{stem}-{n}" for n in range(2, _REFERENCE_TRIES))):
+    """``name`` if free (or holding these very bytes: then its sidecar), else the next name of
+    ``renaming.names_to_try`` marked with the first 16 hex of ``sha``. A sidecar takes its name
+    whatever it holds: pointing at bytes elsewhere, or unreadable (its data file may be the only
+    copy of a fetch). A data file alone is a kill's leftover, never journaled (the fetch comes
+    again): its name is free."""
+    for candidate in renaming.names_to_try(name, sha[:16]):
         sidecar = _sidecar_at(dir_fd, candidate + SIDECAR_SUFFIX)
         if sidecar is None and not _exists_at(dir_fd, candidate + SIDECAR_SUFFIX):
             return candidate, None
         if sidecar is not None and sidecar.sha256 == sha and sidecar.data_file is None:
             return candidate, sidecar
-    raise ArchiveWriteFailed(f"archive: {_REFERENCE_TRIES} names tried for {shown(name)}, all taken")
+    raise ArchiveWriteFailed(f"archive: {renaming.NAME_TRIES} names tried for {shown(name)}, all taken")
 
 
 def _refer(dir_fd: int, day: Path, sidecar: Sidecar, held: Stored) -> Stored:
@@ -381,16 +381,15 @@ def _refer(dir_fd: int, day: Path, sidecar: Sidecar, held: Stored) -> Stored:
 
 def _free_reference(dir_fd: int, name: str, own: Sidecar) -> tuple[str, Sidecar | None]:
     """A name taken by neither a data file nor a sidecar for the sidecar alone ``own``, or the one
-    already holding it: ``name``, then the name with the fetch time, then with a counter."""
+    already holding it, in the order of ``renaming.names_to_try`` marked with the fetch time."""
     stamp = datetime.fromisoformat(own.fetched_at).astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    counted = (f"{name}.{stamp}-{n}" for n in range(2, _REFERENCE_TRIES))
-    for candidate in (name, f"{name}.{stamp}", *counted):
+    for candidate in renaming.names_to_try(name, stamp):
         existing = _sidecar_at(dir_fd, candidate + SIDECAR_SUFFIX)
         if existing == own:
             return candidate, existing
         if not any(_exists_at(dir_fd, candidate + suffix) for suffix in (DATA_SUFFIX, SIDECAR_SUFFIX)):
             return candidate, None
-    raise ArchiveWriteFailed(f"archive: {_REFERENCE_TRIES} names tried for {shown(own.name)}, all taken")
+    raise ArchiveWriteFailed(f"archive: {renaming.NAME_TRIES} names tried for {shown(own.name)}, all taken")
 
 
 def _write_entry(dir_fd: int, name: str, data: bytes, sidecar: bytes) -> None:

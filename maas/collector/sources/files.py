@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
+from maas.collector import renaming
 from maas.collector.names import name_bytes, not_utf8, printable, shown
 from maas.collector.sources.base import (
     Capabilities,
@@ -35,7 +36,6 @@ from maas.errors import SourceRefused
 
 log = logging.getLogger(__name__)
 FileConfig = FilesystemConfig | SftpConfig | FtpConfig
-_MOVE_TRIES = 100  # names tried in move_to before a move is refused (the file then stays put)
 
 
 class Unreadable(Exception):
@@ -127,8 +127,9 @@ class FileSource(Closing):
             target = self._join(self.config.move_to, candidate)
             if self._stat(self._located(target)) is None:
                 return target
+        tried = renaming.NAME_TRIES
         raise SourceRefused(
-            f"{shown(path)}: not moved, {_MOVE_TRIES} files of that name already in {self.config.move_to}"
+            f"{shown(path)}: not moved, {tried} files of that name already in {self.config.move_to}"
         )
 
     def _matches(self, rel: str) -> bool:
@@ -302,13 +303,11 @@ def _basename(path: str) -> str:
 
 
 def _move_names(name: str, fetched_at: datetime) -> Iterator[str]:
-    """``name``, then ``<stem>.<fetch time><suffix>``, then with ``-2``, ``-3``... before the suffix."""
-    yield name
-    path = PurePosixPath(name)
+    """``renaming.names_to_try`` marked with the fetch time before the suffix: ``name``, then
+    ``<stem>.<fetch time><suffix>``, then with ``-2``, ``-3``... (a moved ``.csv`` stays one)."""
+    suffix = PurePosixPath(name).suffix
     stamp = fetched_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    yield f"{path.stem}.{stamp}{path.suffix}"
-    for n in range(2, _MOVE_TRIES):
-        yield f"{path.stem}.{stamp}-{n}{path.suffix}"
+    return renaming.names_to_try(name.removesuffix(suffix), stamp, suffix)
 
 
 def unlisted(rel: str, reason: str) -> Rejected:
