@@ -147,3 +147,9 @@ class ArchiveUnsafePath(ArchiveError, PermanentError):
 
 class ArchiveWriteFailed(ArchiveError, TransientError):
     """The disk refused the write (full, read-only, permissions): nothing was half-written."""
+
+
+class ArchiveNamesTaken(ArchiveError, PermanentError):
+    """Every name tried for an entry in its day directory is taken (see maas.collector.renaming):
+    a retry would find them taken again, so the collector fails instead of retrying forever,
+    and the message names the directory for the operator to look into."""

@@ -80,7 +80,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from maas.collector import renaming
 from maas.collector.names import shown
-from maas.errors import ArchiveUnsafePath, ArchiveWriteFailed
+from maas.errors import ArchiveNamesTaken, ArchiveUnsafePath, ArchiveWriteFailed
 
 SCHEMA = 1
 DATA_SUFFIX = ".gz"
@@ -246,12 +246,13 @@ class Archive:
     ) -> Stored:
         """This fetch in its day (``parts``: interface, year, month, day): data file and sidecar,
         or its sidecar alone when ``held`` (or an entry of the same name that day) holds the bytes."""
-        with _os_errors(self.root.joinpath(*parts)), _dirs(root_fd, parts, self.root) as dir_fd:
-            name, same = _free_name(dir_fd, safe_name(payload.name), payload.sha256)
-            path = self.root.joinpath(*parts, name + DATA_SUFFIX)
+        day = self.root.joinpath(*parts)
+        with _os_errors(day), _dirs(root_fd, parts, self.root) as dir_fd:
+            name, same = _free_name(dir_fd, day, safe_name(payload.name), payload.sha256)
+            path = day / (name + DATA_SUFFIX)
             held = held or (Stored(path, same, reused=True) if same else None)
             if held is not None:
-                return _refer(dir_fd, self.root.joinpath(*parts), sidecar, held)
+                return _refer(dir_fd, day, sidecar, held)
             _write_entry(dir_fd, name, gzip.compress(payload.data, mtime=0), sidecar.to_bytes())
             os.fsync(dir_fd)
         return Stored(path, sidecar, reused=False)
@@ -351,7 +352,7 @@ def _descend(fd: int, part: str, shown: Path) -> int:
         raise
 
 
-def _free_name(dir_fd: int, name: str, sha: str) -> tuple[str, Sidecar | None]:
+def _free_name(dir_fd: int, day: Path, name: str, sha: str) -> tuple[str, Sidecar | None]:
     """``name`` if free (or holding these very bytes: then its sidecar), else the next name of
     ``renaming.names_to_try`` marked with the first 16 hex of ``sha``. A sidecar takes its name
     whatever it holds: pointing at bytes elsewhere, or unreadable (its data file may be the only
@@ -363,7 +364,7 @@ def _free_name(dir_fd: int, name: str, sha: str) -> tuple[str, Sidecar | None]:
             return candidate, None
         if sidecar is not None and sidecar.sha256 == sha and sidecar.data_file is None:
             return candidate, sidecar
-    raise ArchiveWriteFailed(f"archive: {renaming.NAME_TRIES} names tried for {shown(name)}, all taken")
+    raise _all_taken(day, name)
 
 
 def _refer(dir_fd: int, day: Path, sidecar: Sidecar, held: Stored) -> Stored:
@@ -372,14 +373,14 @@ def _refer(dir_fd: int, day: Path, sidecar: Sidecar, held: Stored) -> Stored:
     if held.sidecar == sidecar:
         return held
     own = replace(sidecar, data_file=held.path.relative_to(day.parents[2]).as_posix())
-    name, existing = _free_reference(dir_fd, safe_name(sidecar.name), own)
+    name, existing = _free_reference(dir_fd, day, safe_name(sidecar.name), own)
     if existing is None:
         _write_atomic(dir_fd, name + SIDECAR_SUFFIX, own.to_bytes())
         os.fsync(dir_fd)
     return Stored(held.path, own, reused=True, reference=day / (name + SIDECAR_SUFFIX))
 
 
-def _free_reference(dir_fd: int, name: str, own: Sidecar) -> tuple[str, Sidecar | None]:
+def _free_reference(dir_fd: int, day: Path, name: str, own: Sidecar) -> tuple[str, Sidecar | None]:
     """A name taken by neither a data file nor a sidecar for the sidecar alone ``own``, or the one
     already holding it, in the order of ``renaming.names_to_try`` marked with the fetch time."""
     stamp = datetime.fromisoformat(own.fetched_at).astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
@@ -389,7 +390,12 @@ def _free_reference(dir_fd: int, name: str, own: Sidecar) -> tuple[str, Sidecar 
             return candidate, existing
         if not any(_exists_at(dir_fd, candidate + suffix) for suffix in (DATA_SUFFIX, SIDECAR_SUFFIX)):
             return candidate, None
-    raise ArchiveWriteFailed(f"archive: {renaming.NAME_TRIES} names tried for {shown(own.name)}, all taken")
+    raise _all_taken(day, name)
+
+
+def _all_taken(day: Path, name: str) -> ArchiveNamesTaken:
+    """Permanent: a retry would find the same names taken (the operator must look at ``day``)."""
+    return ArchiveNamesTaken(f"archive {day}: {renaming.NAME_TRIES} names tried for {shown(name)}, all taken")
 
 
 def _write_entry(dir_fd: int, name: str, data: bytes, sidecar: bytes) -> None:

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from maas.collector import renaming
 from maas.collector.archive import (
     Archive,
     ArchiveContext,
@@ -23,7 +24,7 @@ from maas.collector.archive import (
     strip_credentials,
 )
 from maas.collector.sources import Checkpoint, Payload
-from maas.errors import ArchiveUnsafePath, ArchiveWriteFailed
+from maas.errors import ArchiveNamesTaken, ArchiveUnsafePath, ArchiveWriteFailed, PermanentError
 
 pytestmark = pytest.mark.unit
 
@@ -299,6 +300,24 @@ def test_a_long_name_whose_usual_names_are_taken_stays_a_valid_file_name(tmp_pat
     stored = archive.put(payload(name, data), CONTEXT)
     assert stored.path not in (first, collided) and len((stored.path.name + ".json").encode()) <= 255
     assert gzip.decompress(stored.path.read_bytes()) == data
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["data file", "sidecar alone"])
+def test_a_day_whose_names_are_all_taken_refuses_the_payload_for_good(tmp_path: Path, alone: bool) -> None:
+    """Every name tried is taken: a retry would find them taken again, so the error is permanent
+    (a transient one had the collector retry it forever) and names the day directory and name."""
+    archive, data, day = Archive(tmp_path), b"<v/>", tmp_path / "S1A-Serco/2024/03/09"
+    if alone:  # its bytes are held that day: only its sidecar is to be written
+        archive.put(payload("first.xml", data, WHEN.replace(second=0)), CONTEXT)
+    mark = "20240309T235958.000000Z" if alone else hashlib.sha256(data).hexdigest()[:16]
+    day.mkdir(parents=True, exist_ok=True)
+    for name in renaming.names_to_try("a.xml", mark):
+        (day / (name + (".gz" if alone else ".gz.json"))).write_text("{taken")
+
+    with pytest.raises(ArchiveNamesTaken) as refused:
+        archive.put(payload("a.xml", data), CONTEXT)
+    assert not refused.value.transient and isinstance(refused.value, PermanentError)
+    assert str(refused.value) == f"archive {day}: {renaming.NAME_TRIES} names tried for a.xml, all taken"
 
 
 def test_a_sidecar_that_cannot_be_encoded_leaves_nothing_written(tmp_path: Path) -> None:
