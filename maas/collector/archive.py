@@ -217,11 +217,11 @@ class Archive:
         UTC day, and its sidecar in any case, so that a replay sees this fetch too."""
         interface = safe_name(context.interface)
         sidecar = _sidecar(payload, context)
-        _encoded(sidecar)  # refused before any write when its sidecar cannot be stored
+        encoded = _encoded(sidecar)  # refused before any write when its sidecar cannot be stored
         day = _day(sidecar)
         with self._root_fd() as root_fd:
             held = self._indexed(root_fd, interface, day, payload.sha256)
-            stored = self._write(root_fd, [interface, *day], payload, sidecar, held)
+            stored = self._write(root_fd, [interface, *day], payload, sidecar, encoded, held)
             if held is None:
                 self._index(root_fd, interface, stored)
         return stored
@@ -242,10 +242,17 @@ class Archive:
             os.close(fd)
 
     def _write(
-        self, root_fd: int, parts: list[str], payload: Fetched, sidecar: Sidecar, held: Stored | None
+        self,
+        root_fd: int,
+        parts: list[str],
+        payload: Fetched,
+        sidecar: Sidecar,
+        encoded: bytes,
+        held: Stored | None,
     ) -> Stored:
-        """This fetch in its day (``parts``: interface, year, month, day): data file and sidecar,
-        or its sidecar alone when ``held`` (or an entry of the same name that day) holds the bytes."""
+        """This fetch in its day (``parts``: interface, year, month, day): data file and sidecar
+        (``encoded``: its bytes, encoded once), or its sidecar alone when ``held`` (or an entry
+        of the same name that day) holds the bytes."""
         day = self.root.joinpath(*parts)
         with _os_errors(day), _dirs(root_fd, parts, self.root) as dir_fd:
             name, same = _free_name(dir_fd, day, safe_name(payload.name), payload.sha256)
@@ -253,7 +260,7 @@ class Archive:
             held = held or (Stored(path, same, reused=True) if same else None)
             if held is not None:
                 return _refer(dir_fd, day, sidecar, held)
-            _write_entry(dir_fd, name, gzip.compress(payload.data, mtime=0), sidecar.to_bytes())
+            _write_entry(dir_fd, name, gzip.compress(payload.data, mtime=0), encoded)
             os.fsync(dir_fd)
         return Stored(path, sidecar, reused=False)
 

@@ -19,6 +19,7 @@ from maas.collector import renaming
 from maas.collector.archive import (
     Archive,
     ArchiveContext,
+    Sidecar,
     read_archive,
     safe_name,
     strip_credentials,
@@ -328,6 +329,15 @@ def test_a_sidecar_that_cannot_be_encoded_leaves_nothing_written(tmp_path: Path)
         Archive(tmp_path).put(payload(bad, b"name,value\nb,2\n"), CONTEXT)
     assert files_under(tmp_path) == []
     assert list(read_archive(tmp_path)) == []
+
+
+def test_the_sidecar_is_encoded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bytes encoded to refuse a sidecar that cannot be stored are the bytes written."""
+    encoded: list[bytes] = []
+    real = Sidecar.to_bytes
+    monkeypatch.setattr(Sidecar, "to_bytes", lambda self: encoded.append(real(self)) or encoded[-1])
+    stored = Archive(tmp_path).put(payload("a.xml", b"<a/>"), CONTEXT)
+    assert encoded == [stored.sidecar_path.read_bytes()]
 
 
 def test_credentials_never_reach_the_sidecar(tmp_path: Path) -> None:
