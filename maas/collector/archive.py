@@ -31,9 +31,11 @@ Sidecar (JSON object, UTF-8)::
 ``.``, ``..`` and empty ones are dropped, characters other than letters, digits and ``._+=@,-``
 become ``_``, leading dots are removed, components are joined with ``~`` (so a remote
 ``../../etc/x`` is archived as ``etc~x`` inside the day directory), and overlong names are
-shortened with a hash. When another payload already holds that name on that day, the name gets
-``.<first 16 hex of sha256>`` appended; a sidecar alone that finds its name taken gets the fetch
-time instead (``.<YYYYMMDDTHHMMSS.ffffff>Z``, then ``-2``, ``-3``...).
+shortened with a hash. When another entry already holds that name on that day, the name gets
+``.<first 16 hex of sha256>`` appended, then ``.<16 hex>-2``, ``-3``...; a sidecar alone
+that finds its name taken gets the fetch time instead (``.<YYYYMMDDTHHMMSS.ffffff>Z``,
+then ``-2``, ``-3``...). Both follow ``maas.collector.renaming``: after ``NAME_TRIES`` names,
+all taken, the payload is refused (``ArchiveNamesTaken``, permanent: a retry finds them taken).
 
 Guarantees: writes are atomic (temporary files, fsync, rename, fsync of the directory; the
 sidecar's bytes are encoded and both temporaries written before anything is renamed into place,
