@@ -12,7 +12,9 @@ search (for the whole batch, of one type's records) finds the satellite's last r
 within ``max_backfill_orbits``, and every orbit since is computed too. In steady operation the
 window always holds the previous orbit: the search is not made. When nothing is recorded that
 far back (a satellite's first records, or a longer outage) the window alone is back-filled, and
-a warning says so: orbits are never left absent silently.
+a warning says so: orbits are never left absent silently. Products do not always come in orbit
+order (replicas, late publications): an orbit recorded for the first time also fills the gap up
+to the next orbit with products (read by id), so the records are the same in any order.
 
 Every record carries its orbit's dates, since dashboards select records by time: the span of
 the orbit's products of any listed type (whoever served them), shared by all its type records.
@@ -32,7 +34,7 @@ this batch's older view of its products.
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -166,9 +168,9 @@ def read_back_fill(store: Store, touched: set[Orbit]) -> tuple[Window, dict[str,
     touched orbits and their windows in one read by id; after an outage, the gaps in another."""
     before = window_orbits(touched)
     found, expected = read_outputs(store, ORBIT_COMPLETENESS, _ids(touched | before))
-    recorded = {o for o in before if any(_record_id(o.key, t.type) in found for t in o.rule.types)}
-    gaps, anchors = outage_orbits(store, touched, touched | recorded)
-    gaps -= before
+    recorded = {o for o in touched | before if any(_record_id(o.key, t.type) in found for t in o.rule.types)}
+    gaps, anchors = outage_orbits(store, touched, touched | recorded, touched - recorded)
+    gaps -= before | touched
     if gaps:
         more, hashes = read_outputs(store, ORBIT_COMPLETENESS, _ids(gaps))
         found, expected = {**found, **more}, {**expected, **hashes}
@@ -181,26 +183,51 @@ def _ids(orbits: Iterable[Orbit]) -> list[str]:
 
 
 def outage_orbits(
-    store: Store, touched: set[Orbit], known: set[Orbit]
+    store: Store, touched: set[Orbit], known: set[Orbit], new: set[Orbit]
 ) -> tuple[set[Orbit], dict[Orbit, datetime]]:
-    """The orbits since the satellite's last recorded one, for each touched orbit whose window
-    holds no known orbit (recorded or touched), and the start of those last orbits (they date
-    the gaps' first orbits). One search for the batch, of the orbits before those windows."""
+    """The orbits of the gaps around the touched ones, and the start of the recorded orbits
+    that bound them (they date the gaps' orbits). Before: since the satellite's last recorded
+    orbit, for each touched orbit whose window holds no known orbit (recorded or touched): one
+    search, only after an outage. After: up to the next orbit with products, for each orbit
+    recorded for the first time: a product may arrive after those of later orbits (replicas,
+    late publications), whose gaps were then left open; closing them here makes the records
+    the same in any order. That is a read by id of the orbits after (mostly absent: answered
+    from the store's memory of what it holds on the embedded store)."""
     indices = _indices(known)
     outages = [o for o in touched if not _in_window(o, _last_below(indices[_satellite(o)], o.index))]
-    if not outages:  # steady operation: each window holds the orbit before
-        return set(), {}
     searched = {orbit.key: orbit for o in outages for orbit in _unknown_before(o, indices[_satellite(o)])}
     last = _last_records(store, searched)
-    indices = _indices([*known, *last])
+    after = _recorded(store, {orbit for o in new for orbit in _after(o)})
+    gaps = _gaps_before(outages, _indices([*known, *last])) | _gaps_after(new, _products(touched, after))
+    return gaps, {o: start for o, start in (last | after).items() if start is not None}
+
+
+def _gaps_before(outages: Iterable[Orbit], indices: Mapping[Satellite, list[int]]) -> set[Orbit]:
     gaps: set[Orbit] = set()
     for o in outages:
-        before = _last_below(indices[_satellite(o)], o.index)
+        before = _last_below(indices.get(_satellite(o), []), o.index)
         if before is None or before < _gap_floor(o):
             _warn_unrecorded(o)
         else:
             gaps |= set(_orbits(o, range(before + 1, o.index - o.rule.backfill_orbits)))
-    return gaps, {o: start for o, start in last.items() if start is not None}
+    return gaps
+
+
+def _gaps_after(new: Iterable[Orbit], products: Mapping[Satellite, list[int]]) -> set[Orbit]:
+    """The orbits up to the next orbit with products (touched, or recorded and dated by
+    products: a back-filled orbit is no bound) when it is within ``max_backfill_orbits``."""
+    gaps: set[Orbit] = set()
+    for o in new:
+        above = products.get(_satellite(o), [])
+        at = bisect_right(above, o.index)
+        if at < len(above) and above[at] <= _gap_ceiling(o):
+            gaps |= set(_orbits(o, range(o.index + 1, above[at])))
+    return gaps
+
+
+def _products(touched: Iterable[Orbit], last: Mapping[Orbit, datetime | None]) -> dict[Satellite, list[int]]:
+    """Each satellite's orbits known to have products: touched, or recorded with real dates."""
+    return _indices([*touched, *(o for o, start in last.items() if start is not None)])
 
 
 def _satellite(orbit: Orbit) -> Satellite:
@@ -226,6 +253,16 @@ def _in_window(orbit: Orbit, index: int | None) -> bool:
     return index is not None and index >= orbit.index - orbit.rule.backfill_orbits
 
 
+def _after(orbit: Orbit) -> list[Orbit]:
+    """Where the next orbit with products may be, for a gap after this one to be filled."""
+    return _orbits(orbit, range(orbit.index + 1, _gap_ceiling(orbit) + 1))
+
+
+def _gap_ceiling(orbit: Orbit) -> int:
+    """The highest orbit with products a gap after this one may end at."""
+    return orbit.index + orbit.rule.max_gap + 1
+
+
 def _gap_floor(orbit: Orbit) -> int:
     """The lowest orbit a gap back-filled up to this one may start after."""
     return orbit.index - orbit.rule.max_gap - 1
@@ -243,6 +280,14 @@ def _orbits(orbit: Orbit, indices: range) -> list[Orbit]:
     return [Orbit(orbit.mission, orbit.satellite, i, orbit.rule) for i in indices]
 
 
+def _recorded(store: Store, orbits: set[Orbit]) -> dict[Orbit, datetime | None]:
+    """Which of these orbits have records (the first type of the table tells, as every type
+    record of an orbit is written at once), with their start when dated by products."""
+    ids = {_record_id(o.key, o.rule.types[0].type): o for o in orbits}
+    found = store.get(ORBIT_COMPLETENESS, list(ids)) if ids else {}
+    return {ids[doc_id]: _start(doc.data) for doc_id, doc in found.items()}
+
+
 def _last_records(store: Store, orbits: Mapping[str, Orbit]) -> dict[Orbit, datetime | None]:
     """Which of these orbits have records, with their start when dated by products. Every type
     record of an orbit is written at once, so the first type of each table tells: at most one
@@ -251,8 +296,12 @@ def _last_records(store: Store, orbits: Mapping[str, Orbit]) -> dict[Orbit, date
         return {}
     types = sorted({o.rule.types[0].type for o in orbits.values()})
     filters = [Terms("orbit_key", sorted(orbits)), Terms("product_type", types)]
-    found = (doc.data for doc in store.find(ORBIT_COMPLETENESS, filters))
-    return {orbits[d["orbit_key"]]: None if d.get("dates_estimated") else d.get("orbit_start") for d in found}
+    return {orbits[d.data["orbit_key"]]: _start(d.data) for d in store.find(ORBIT_COMPLETENESS, filters)}
+
+
+def _start(record: Mapping[str, Any]) -> datetime | None:
+    """An orbit record's start, when products dated it (a back-filled orbit's is a guess)."""
+    return None if record.get("dates_estimated") else record.get("orbit_start")
 
 
 def _warn_unrecorded(orbit: Orbit) -> None:

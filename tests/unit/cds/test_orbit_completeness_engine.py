@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from kpi_chain import CountingStore, at, make_chain, product, publish
 from cds.models import ORBIT_COMPLETENESS
 from cds.naming import parse
 from cds.rules import rules
-from maas.bus.memory import MemoryBus
+from maas.bus.memory import MemoryBroker, MemoryBus
 from maas.engine.pool import Chain
 from maas.store.duckdb import DuckDBStore
 
@@ -187,7 +188,8 @@ def test_estimates_follow_the_stored_dated_orbits_and_unchanged_ones_are_not_rew
     for orbit, start in ((340, PERIOD), (341, 2 * PERIOD), (342, later - 3 * PERIOD), (344, later - PERIOD)):
         assert dates(found, f"S3A-079-{orbit}") == (at(start), at(start + PERIOD), True), orbit
     reads = counting.reads("cds-orbit-completeness")
-    assert [c.method for c in reads] == ["get_with_hashes"]  # 79-339's dates come with the window's
+    # 79-339's dates come with the window's; a new orbit reads the orbits after it by id (no search)
+    assert [c.method for c in reads] == ["get_with_hashes", "get"]
     # 79-302..338 were re-estimated from 79-339 again: the same as the first batch wrote, not rewritten
     assert dates(found, "S3A-079-338") == (at(-PERIOD), at(0), True)
     assert counting.written("cds-orbit-completeness").total() == 6 * S3_TYPES  # 79-340..345
@@ -245,6 +247,33 @@ def test_an_outage_longer_than_the_window_is_back_filled_from_the_last_recorded_
     searches = [c for c in counting.reads("cds-orbit-completeness") if c.method == "find"]
     # one search finds the last recorded orbit: one record per recorded orbit (the first batch's)
     assert [c.returned for c in searches] == [1 + S3.backfill_orbits]
+
+
+@pytest.mark.parametrize("gap", [60, 300])
+def test_the_records_do_not_depend_on_the_order_products_arrive_in(tmp_path: Path, gap: int) -> None:
+    """Replicas, or a late publication, hand over a later orbit's products first: the gap
+    before it was left open then (nothing recorded below), and is closed by the earlier
+    orbit's arrival, so both orders end with the same records (what the distributed chain
+    is checked against)."""
+    early = s3(80, 10, "SL_1_RBT___", 0, 6060)
+    late = s3(80, 10 + gap, "SL_1_RBT___", gap * PERIOD, gap * PERIOD + 6060)
+    results = []
+    for order, batches in (("in order", ([early], [late])), ("reversed", ([late], [early]))):
+        store = DuckDBStore(tmp_path / f"{order}.duckdb")
+        try:
+            two_batches(store, MemoryBus(MemoryBroker(), "test"), *batches)
+            results.append({key: _kpis(data) for key, data in orbits(store).items()})
+        finally:
+            store.close()
+    in_order, reversed_ = results
+    assert set(in_order) == set(reversed_) and in_order == reversed_
+    between = {s3_key(80, 10, ahead) for ahead in range(1, gap)}
+    assert between <= keys_of(in_order)  # the gap is filled (60 and 300 are within 385)
+
+
+def _kpis(record: dict[str, Any]) -> tuple[Any, ...]:
+    fields = ("status", "percentage", "value_minutes", "orbit_start", "orbit_stop", "dates_estimated")
+    return tuple(record.get(f) for f in fields)
 
 
 def test_s5p_outages_are_back_filled_too(kpi_store: DuckDBStore, kpi_bus: MemoryBus) -> None:
