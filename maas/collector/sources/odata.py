@@ -35,6 +35,7 @@ highest watermark lost the records sharing that instant on the next page. So:
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -147,7 +148,7 @@ class Walk:
         return self.cursor.ask(low) if progress else None
 
 
-class WatermarkQueries(Closing):
+class WatermarkQueries(Closing, ABC):
     """What v4 and v2 share: the time ranges, the filter, the paging walk, checkpoints, skipping.
     An implementation supplies ``fetch`` (one request) and ``literal`` (a watermark value)."""
 
@@ -160,8 +161,9 @@ class WatermarkQueries(Closing):
     def after_success(self, payload: Payload) -> None:
         """Nothing to move or delete on an API."""
 
+    @abstractmethod
     def fetch(self, ask: Ask, high: datetime | None) -> Page:
-        raise NotImplementedError
+        """One request: the page ``ask`` designates, bounded by ``high`` (a window's end)."""
 
     def poll(self, state: SourceState) -> Iterator[Payload]:
         """Every range in turn; without overlap the walk resumes inside the journal's watermark."""

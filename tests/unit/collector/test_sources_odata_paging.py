@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from maas.collector.sources import SourceState
-from maas.collector.sources.odata import Ask, Cursor, Mark, Page, Walk
+from maas.collector.sources.config import ODataConfig
+from maas.collector.sources.odata import Ask, Cursor, Mark, Page, Walk, WatermarkQueries
 
 pytestmark = pytest.mark.unit
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -79,3 +80,15 @@ def test_max_pages_is_counted_per_poll() -> None:
     walk = Walk(Cursor(), max_pages=2)
     assert walk.take_page() and walk.take_page() and not walk.take_page()
     assert walk.stopped and walk.pages == 2
+
+
+def test_a_watermark_source_without_fetch_fails_when_built_not_when_polled() -> None:
+    """``fetch`` is the one request an implementation must supply: forgetting it is found at
+    once, not in the middle of a poll."""
+
+    class NoFetch(WatermarkQueries):
+        pass
+
+    config = ODataConfig(type="odata", service_url="https://h/odata/v1", entity_set="Products")
+    with pytest.raises(TypeError, match="fetch"):
+        NoFetch(config)  # type: ignore[abstract]
