@@ -93,17 +93,30 @@ def test_v4_paging_from_the_last_record_when_the_server_gives_no_next_link(drain
 def test_v4_watermark_is_inclusive_and_records_collected_there_are_skipped(
     odata: ODataService, drain: Drain
 ) -> None:
-    """The journal's watermark is read again: what was collected there (``recent``) is known,
-    what was not (a poll stopped between two products of one instant) is collected."""
-    at_stamp = sorted(
-        r["Id"] for r in load_records() if r["PublicationDate"].startswith("2024-03-09T10:21:00")
+    """The journal's watermark W is asked again, inclusive. Of the records collected at W
+    (``recent``) the request skips all but one, the anchor its offset is checked with, which
+    comes back on the first page (pages are archived as fetched); the others are not fetched,
+    so not published, again. A record at W not collected yet (a poll stopped between the two
+    products of that instant) is collected."""
+    first, second = sorted(
+        r["Id"] for r in load_records() if r["PublicationDate"] == "2024-03-09T10:21:00.000Z"
     )
+    later = [r["Id"] for r in by_publication() if r["PublicationDate"] > "2024-03-09T10:21:00.000Z"]
+    collected_both = {first: SHARED_STAMP, second: SHARED_STAMP}
     with create_source(odata_config(odata)) as source:
-        none_known, _ = drain(source, SourceState(watermark=SHARED_STAMP))
-        one_known, _ = drain(source, SourceState(watermark=SHARED_STAMP, recent={at_stamp[0]: SHARED_STAMP}))
-    assert len(set(v4_ids(none_known))) == 10
-    assert set(v4_ids(one_known)) == set(v4_ids(none_known))  # the page also holds the known one
-    assert "$skip" not in queries(odata)[0] and "$skip=0" not in queries(odata)[-4]
+        both_known, _ = drain(source, SourceState(watermark=SHARED_STAMP, recent=collected_both))
+        asked = len(queries(odata))
+        one_known, _ = drain(source, SourceState(watermark=SHARED_STAMP, recent={first: SHARED_STAMP}))
+    from_w = "$filter=PublicationDate gt 2024-03-09T10:20:59.999999Z"
+    assert from_w in queries(odata)[0] and "$skip=1" in queries(odata)[0]  # W again, less `first`
+    assert v4_ids(both_known) == [second, *later]  # `second` as the anchor; `first` not at all
+    assert from_w in queries(odata)[asked] and "$skip" not in queries(odata)[asked]  # `first`: anchor
+    assert v4_ids(one_known) == [first, second, *later]
+
+
+def by_publication() -> list[dict[str, Any]]:
+    """The recorded products in the default order: PublicationDate, then Id."""
+    return sorted(load_records(), key=lambda r: (r["PublicationDate"], r["Id"]))
 
 
 def test_v4_overlap_rereads_but_skips_pages_already_collected(odata: ODataService, drain: Drain) -> None:
