@@ -105,6 +105,13 @@ class Cursor:
         passed records never read (some before them went away)."""
         return ask.skip == 0 or (bool(marks) and self.knows(marks[0]))
 
+    def more_at(self, marks: Sequence[Mark]) -> bool:
+        """Records at ``at`` not read before: on a page asked by offset, the instant went on
+        past the page that reached it, so the offset paged through its records."""
+        return self.at is not None and any(
+            stamp == self.at and not self.knows((key, stamp)) for key, stamp in marks
+        )
+
     def read(self, marks: Sequence[Mark]) -> bool:
         """Take a page in; True when it brought a record not read before in this poll."""
         progress = False
@@ -180,23 +187,25 @@ class WatermarkQueries(Closing, ABC):
     ) -> Iterator[Payload]:
         ask: Ask | None = walk.cursor.ask(low)
         while ask is not None and walk.take_page():
-            self._offset_warning(ask, walk)
             page = self.fetch(ask, high)
             if walk.cursor.anchored(ask, page.marks):
+                self._offset_warning(ask, page, walk)
                 for payload in self.page_payload(page, walk, state):
                     walk.payloads += 1
                     yield payload
             ask = walk.next(ask, page, low)
 
-    def _offset_warning(self, ask: Ask, walk: Walk) -> None:
+    def _offset_warning(self, ask: Ask, page: Page, walk: Walk) -> None:
         """Paging inside one instant by offset needs a stable order among its records, which
         only the key in ``$orderby`` guarantees (the anchor check catches records that left,
-        not a server reshuffling them)."""
-        if ask.skip and not walk.warned and not self.config.orders_by_key:
+        not a server reshuffling them). Said once a poll, and only when an offset page brought
+        more of the instant: an offset that finds the anchor alone paged through nothing, and
+        a warning on every poll ending on a tie would be noise."""
+        if ask.skip and not walk.warned and not self.config.orders_by_key and walk.cursor.more_at(page.marks):
             walk.warned = True
             log.warning(
-                "%s: more records at %s than a page, paged by offset while order_by (%s) does not "
-                "end with %s: records there may be missed if the server reorders them; add it",
+                "%s: the records at %s went on past a page, paged by offset while order_by (%s) "
+                "does not end with %s: records there may be missed if the server reorders them; add it",
                 self.collection_url,
                 walk.cursor.at,
                 self.config.ordering,

@@ -526,3 +526,17 @@ def test_paging_inside_an_instant_without_the_key_in_order_by_warns(caplog: pyte
     assert sorted(set(v4_ids(unkeyed))) == names(7)  # this server keeps ties in one order anyway
     assert len(warned) == 1 and "does not end with Id" in warned[0]
     assert not [r for r in caplog.records if "paged by offset" in r.getMessage()]
+
+
+def test_an_instant_read_whole_on_one_page_is_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """P2, P3 share the last instant of a short page: the next request asks from it with an offset
+    that passes P2, and finds P3 alone. Nothing was paged by offset there: no warning, poll after poll."""
+    service = ODataService(products([0, 10, 10]), next_links=False)
+    unkeyed = start_at(order_by="PublicationDate asc")
+    with AppServer(service), create_source(odata_config(service, **unkeyed)) as source:
+        payloads, state = harness.drain(source, SourceState())
+        service.records += products([0, 10, 10, 20, 20])[-2:]
+        later, _ = harness.drain(source, state)
+    assert v4_ids(payloads) == names(3) and v4_ids(later) == ["P3", "P4", "P5"]
+    assert sum("$skip=1" in q for q in queries(service)) == 3  # after P3, P3 again, P5
+    assert not [r for r in caplog.records if "paged by offset" in r.getMessage()]

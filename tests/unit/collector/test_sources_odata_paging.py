@@ -42,6 +42,15 @@ def test_an_offset_page_must_start_with_a_record_already_read() -> None:
     assert cursor.anchored(Ask(after=T1), [("P9", T1)])  # no offset, nothing can have been passed
 
 
+def test_an_instant_goes_on_past_a_page_only_with_a_record_there_not_read() -> None:
+    """What decides the warning about offsets inside an instant: finding the anchor alone there
+    is no paging through it."""
+    cursor = Cursor(T1, {"P2", "P3"})
+    assert not cursor.more_at([("P3", T1), ("P4", T1 + timedelta(seconds=1))])
+    assert cursor.more_at([("P3", T1), ("P4", T1)])
+    assert not Cursor().more_at([("X", None)])
+
+
 def test_records_that_left_move_the_offset_back_and_never_below_zero() -> None:
     walk = Walk(Cursor(T1, {"P2", "P3"}), max_pages=10)
     asked = Ask(after=T1, skip=1)
