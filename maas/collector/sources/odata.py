@@ -29,7 +29,8 @@ highest watermark lost the records sharing that instant on the next page. So:
    before these rules read the same way). A poll stopped anywhere (``max_pages``, a failed
    request, a crash) resumes without a gap; without overlap it resumes inside W (rule 3).
 7. ``max_pages`` spent without a record to journal is an error, not a quiet "ok": the next poll
-   would be the same one, forever.
+   would be the same one, forever. Its message says what the pages held: records collected
+   before (the overlap), or nothing (every window of a backfill costs a request, even empty).
 """
 
 from __future__ import annotations
@@ -127,11 +128,13 @@ class Cursor:
 
 @dataclass
 class Walk:
-    """One poll's progress: the cursor, the pages fetched against ``max_pages``, the payloads."""
+    """One poll's progress: the cursor, the pages fetched against ``max_pages`` (``empty``: those
+    holding no record), the payloads."""
 
     cursor: Cursor
     max_pages: int
     pages: int = 0
+    empty: int = 0
     payloads: int = 0
     stopped: bool = False
     warned: bool = False
@@ -145,6 +148,8 @@ class Walk:
 
     def next(self, ask: Ask, page: Page, low: datetime | None) -> Ask | None:
         """What to ask after ``page`` (rules 1-4 of the module), None at the end of the range."""
+        if not page.marks:
+            self.empty += 1
         if not self.cursor.anchored(ask, page.marks):
             self.cursor.gone += 1
             log.info("records at %s left during the poll: offset moved back", self.cursor.at)
@@ -179,7 +184,7 @@ class WatermarkQueries(Closing, ABC):
         for low, high in self.ranges(state):
             yield from self._range(state, walk, low, high)
             if walk.stopped:
-                self._stopped(walk)
+                self._stopped(walk, low)
                 return
 
     def _range(
@@ -212,16 +217,39 @@ class WatermarkQueries(Closing, ABC):
                 self.config.key_field,
             )
 
-    def _stopped(self, walk: Walk) -> None:
+    def _stopped(self, walk: Walk, low: datetime | None) -> None:
         """``max_pages`` reached: the next poll goes on from the journal, unless nothing was
         journaled, in which case it would stop at the very same place (rule 7)."""
-        if not walk.payloads:
-            raise SourceRefused(
-                f"{self.collection_url}: max_pages={self.config.max_pages} pages held only records already "
-                f"collected (up to {walk.cursor.at}); every poll would stop there: raise max_pages "
-                "or lower overlap_s"
-            )
-        log.warning("%s: stopped after max_pages=%d pages", self.collection_url, self.config.max_pages)
+        if walk.payloads:
+            log.warning("%s: stopped after max_pages=%d pages", self.collection_url, self.config.max_pages)
+            return
+        spent = [part for part in (self._empty_pages(walk, low), self._known_pages(walk)) if part]
+        remedies = ["raise max_pages", *(remedy for _, remedy in spent if remedy)]
+        raise SourceRefused(
+            f"{self.collection_url}: max_pages={self.config.max_pages} pages brought nothing new: "
+            f"{', '.join(text for text, _ in spent)}; every poll would stop there: {' or '.join(remedies)}"
+        )
+
+    def _empty_pages(self, walk: Walk, low: datetime | None) -> tuple[str, str | None] | None:
+        """Pages holding no record: the windows of a backfill (each costs a request, even an
+        empty one), or, without windows, a page asked again after records left."""
+        window = self.config.window
+        if not walk.empty:
+            return None
+        where = f"windows of {window.size_s:g} s; " if window else ""
+        text = f"{walk.empty} held no record ({where}stopped in the range from {_iso(low)})"
+        return (
+            text,
+            "widen window.size_s (every window costs a request, even an empty one)" if window else None,
+        )
+
+    def _known_pages(self, walk: Walk) -> tuple[str, str | None] | None:
+        """Pages of records collected before: the overlap reads them again."""
+        known = walk.pages - walk.empty
+        if not known:
+            return None
+        text = f"{known} held only records already collected (up to {_iso(walk.cursor.at)})"
+        return text, "lower overlap_s" if self.config.overlap_s else None
 
     def ranges(self, state: SourceState) -> Iterator[tuple[datetime | None, datetime | None]]:
         """``(from, up_to)`` bounds: windows up to ``window.until`` (or now) when backfilling,
@@ -283,6 +311,11 @@ class WatermarkQueries(Closing, ABC):
 def collected(mark: Mark, state: SourceState) -> bool:
     """Collected by an earlier poll with this very watermark (inside the overlap window)."""
     return mark[1] is not None and state.recent.get(mark[0]) == mark[1]
+
+
+def _iso(moment: datetime | None) -> str:
+    """A moment in a message; None is where a collection without ``start`` begins."""
+    return moment.isoformat() if moment else "the beginning"
 
 
 def parse_time(value: Any) -> datetime | None:

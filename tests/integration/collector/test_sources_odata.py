@@ -461,8 +461,29 @@ def test_v4_max_pages_spent_on_records_already_collected_is_an_error() -> None:
         with create_source(odata_config(service, **start_at(overlap_s=3600))) as source:
             _, state = harness.drain(source, SourceState())
         stuck = odata_config(service, **start_at(overlap_s=3600, page_size=2, max_pages=2))
-        with create_source(stuck) as source, pytest.raises(SourceRefused, match="max_pages"):
+        with create_source(stuck) as source, pytest.raises(SourceRefused) as err:
             harness.drain(source, state)
+    assert str(err.value).endswith(
+        "max_pages=2 pages brought nothing new: 2 held only records already collected (up to "
+        "2024-01-01T00:00:10+00:00); every poll would stop there: raise max_pages or lower overlap_s"
+    )
+
+
+def test_v4_max_pages_spent_on_empty_windows_is_an_error_saying_so() -> None:
+    """A backfill starting a day before the first product, by windows of an hour: each window
+    costs a request even when it holds nothing, and max_pages runs out first. Nothing is
+    journaled, so every poll would begin at the same start: it fails, naming the windows."""
+    service = ODataService(products(TIE))
+    hourly = {"size_s": 3600, "until": "2024-01-01T01:00:00Z"}
+    with AppServer(service):
+        backfill = odata_config(service, **start_at(window=hourly, max_pages=5))
+        with create_source(backfill) as source, pytest.raises(SourceRefused) as err:
+            harness.drain(source, SourceState())
+    assert str(err.value).endswith(
+        "max_pages=5 pages brought nothing new: 5 held no record (windows of 3600 s; stopped in "
+        "the range from 2023-12-31T05:00:00+00:00); every poll would stop there: raise max_pages "
+        "or widen window.size_s (every window costs a request, even an empty one)"
+    )
 
 
 def test_v2_server_capping_pages_and_ties() -> None:

@@ -13,6 +13,7 @@ import requests
 from maas.collector.sources import SourceState
 from maas.collector.sources.config import ODataConfig
 from maas.collector.sources.odata import Ask, Cursor, Mark, Page, Walk, WatermarkQueries
+from maas.errors import SourceRefused
 
 pytestmark = pytest.mark.unit
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -101,3 +102,33 @@ def test_a_watermark_source_without_fetch_fails_when_built_not_when_polled() -> 
     config = ODataConfig(type="odata", service_url="https://h/odata/v1", entity_set="Products")
     with pytest.raises(TypeError, match="fetch"):
         NoFetch(config)  # type: ignore[abstract]
+
+
+class NoRequest(WatermarkQueries):
+    def fetch(self, ask: Ask, high: datetime | None) -> Page:
+        raise AssertionError("this test sends no request")
+
+
+def test_max_pages_spent_on_empty_windows_and_on_records_collected_names_both() -> None:
+    """Each cause of a poll that journaled nothing gets its own remedy."""
+    config = ODataConfig.model_validate(
+        {
+            "type": "odata",
+            "service_url": "https://h/odata/v1",
+            "entity_set": "Products",
+            "start": T0,
+            "window": {"size_s": 600},
+            "overlap_s": 60,
+            "max_pages": 3,
+        }
+    )
+    walk = Walk(Cursor(T1, {"P2"}), max_pages=3, pages=3, empty=2)
+    with pytest.raises(SourceRefused) as err:
+        NoRequest(config)._stopped(walk, T0)
+    assert str(err.value) == (
+        "https://h/odata/v1/Products: max_pages=3 pages brought nothing new: 2 held no record "
+        "(windows of 600 s; stopped in the range from 2024-01-01T00:00:00+00:00), 1 held only records "
+        "already collected (up to 2024-01-01T00:00:10+00:00); every poll would stop there: raise "
+        "max_pages or widen window.size_s (every window costs a request, even an empty one) or lower "
+        "overlap_s"
+    )
