@@ -137,6 +137,11 @@ class SourceRefused(SourceError, PermanentError):
     """The interface refused us for a reason a retry will not fix (credentials, host key, TLS, 4xx)."""
 
 
+class SourceQueryRefused(SourceRefused):
+    """HTTP 400: the interface refused the query itself (a syntax or an option it does not
+    support), not us: told apart so a query it would take can be tried (OData ``$orderby``)."""
+
+
 class ArchiveError(MaasError):
     """The raw-bytes archive could not be written or read (see the transient flag)."""
 

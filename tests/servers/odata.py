@@ -9,7 +9,8 @@ paging: when ``page_limit`` is set, results are cut into pages chained by
 followed verbatim. With ``next_links=False`` it behaves like servers that only page by $skip,
 and a ``page_limit`` then caps every answer silently (fewer records than ``$top``, no next
 link), as some product interfaces do. Unsupported syntax (``or``, functions it does not know)
-is a 400, never a silent match-all.
+is a 400, never a silent match-all; with ``orderby_keys=1`` so is a ``$orderby`` on two
+properties, as interfaces that sort on one property only answer.
 
 What happens to a real interface during a poll can be scheduled by collection request number
 (1 = the first request for the entity set): ``fail(n)`` answers request n with an error status
@@ -79,12 +80,14 @@ class ODataService(App):
         entity_set: str = "Products",
         page_limit: int | None = None,
         next_links: bool = True,
+        orderby_keys: int | None = None,
     ) -> None:
         super().__init__()
         self.records = load_records() if records is None else records
         self.entity_set = entity_set
         self.page_limit = page_limit
         self.next_links = next_links
+        self.orderby_keys = orderby_keys  # most properties a $orderby may name (None: any)
         self.served = 0  # requests for the entity set, answered or failed
         self.faults: dict[int, int] = {}  # request number -> HTTP status answered instead
         self.actions: dict[int, Callable[[], None]] = {}  # request number -> run once answered
@@ -139,7 +142,10 @@ class ODataService(App):
     # query evaluation ------------------------------------------------------------------
     def _result(self, query: dict[str, str]) -> list[dict[str, Any]]:
         rows = [r for r in self.records if self._present(r) and _matches(r, query.get("$filter"))]
-        for field, descending in reversed(_ordering(query.get("$orderby"))):
+        ordering = _ordering(query.get("$orderby"))
+        if self.orderby_keys is not None and len(ordering) > self.orderby_keys:
+            raise BadQuery(f"$orderby supports at most {self.orderby_keys} property")
+        for field, descending in reversed(ordering):
             rows.sort(key=_sorter(field), reverse=descending)
         skip = int(query.get("$skip", 0))
         top = int(query.get("$top", len(rows)))

@@ -31,6 +31,12 @@ highest watermark lost the records sharing that instant on the next page. So:
 7. ``max_pages`` spent without a record to journal is an error, not a quiet "ok": the next poll
    would be the same one, forever. Its message says what the pages held: records collected
    before (the overlap), or nothing (every window of a backfill costs a request, even empty).
+8. An interface that sorts on one property answers the default ``$orderby`` with HTTP 400. The
+   first query of a poll so refused is sent once more ordered by the watermark alone, the one
+   change: answered, it shows the key was what was refused, and the source goes on without it
+   (ties then come in the server's order, as with ``order_by: <watermark> asc``), warning once;
+   refused too, the first answer is the error. Never for an ``order_by`` set by the operator,
+   nor after a first page: one poll never mixes two orders (rule 3's offsets rely on one).
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ from maas.collector.sources.base import Capabilities, Checkpoint, Closing, Paylo
 from maas.collector.sources.config import ODataConfig
 from maas.collector.sources.web import Web, json_body
 from maas.config.settings import TLSSettings
-from maas.errors import SourceRefused, SourceUnavailable
+from maas.errors import SourceQueryRefused, SourceRefused, SourceUnavailable
 
 log = logging.getLogger(__name__)
 Mark = tuple[str, datetime | None]  # (record key, record watermark) as read from a page
@@ -169,6 +175,7 @@ class WatermarkQueries(Closing, ABC):
     def __init__(self, config: ODataConfig) -> None:
         self.config = config
         self.collection_url = f"{config.service_url.rstrip('/')}/{config.entity_set}"
+        self.ordering = config.ordering  # the $orderby sent: the watermark alone after rule 8
 
     def after_success(self, payload: Payload) -> None:
         """Nothing to move or delete on an API."""
@@ -192,7 +199,7 @@ class WatermarkQueries(Closing, ABC):
     ) -> Iterator[Payload]:
         ask: Ask | None = walk.cursor.ask(low)
         while ask is not None and walk.take_page():
-            page = self.fetch(ask, high)
+            page = self._fetch(ask, high, walk)
             if walk.cursor.anchored(ask, page.marks):
                 self._offset_warning(ask, page, walk)
                 for payload in self.page_payload(page, walk, state):
@@ -200,20 +207,58 @@ class WatermarkQueries(Closing, ABC):
                     yield payload
             ask = walk.next(ask, page, low)
 
+    def _fetch(self, ask: Ask, high: datetime | None, walk: Walk) -> Page:
+        """``fetch``, the first query of a poll asked again without the key if refused (rule 8)."""
+        try:
+            return self.fetch(ask, high)
+        except SourceQueryRefused as refused:
+            if walk.pages > 1 or not self._own_key_order:
+                raise
+            return self._by_watermark_alone(ask, high, refused)
+
+    @property
+    def _own_key_order(self) -> bool:
+        """The default order, which the source chose (not the operator) and still sends."""
+        return self.config.order_by is None and self.ordering == self.config.ordering
+
+    def _by_watermark_alone(self, ask: Ask, high: datetime | None, refused: SourceQueryRefused) -> Page:
+        """The refused query, its ``$orderby`` without the key: answered, later queries go
+        without it; refused as well, the key was not the cause and ``refused`` stands."""
+        self.ordering = f"{self.config.watermark_field} asc"
+        try:
+            page = self.fetch(ask, high)
+        except Exception as again:
+            self.ordering = self.config.ordering
+            if isinstance(again, SourceQueryRefused):
+                raise refused from None
+            raise
+        log.warning(
+            "%s: HTTP 400 to $orderby=%s, answered to $orderby=%s: going on without the key (records "
+            "sharing a %s come in the server's order); set order_by: '%s' on this source to make it "
+            "permanent and skip the refused query",
+            self.collection_url,
+            self.config.ordering,
+            self.ordering,
+            self.config.watermark_field,
+            self.ordering,
+        )
+        return page
+
     def _offset_warning(self, ask: Ask, page: Page, walk: Walk) -> None:
         """Paging inside one instant by offset needs a stable order among its records, which
         only the key in ``$orderby`` guarantees (the anchor check catches records that left,
         not a server reshuffling them). Said once a poll, and only when an offset page brought
         more of the instant: an offset that finds the anchor alone paged through nothing, and
         a warning on every poll ending on a tie would be noise."""
-        if ask.skip and not walk.warned and not self.config.orders_by_key and walk.cursor.more_at(page.marks):
+        keyed = self.config.orders_by_key and self.ordering == self.config.ordering
+        if ask.skip and not walk.warned and not keyed and walk.cursor.more_at(page.marks):
             walk.warned = True
             log.warning(
                 "%s: the records at %s went on past a page, paged by offset while order_by (%s) "
                 "does not end with %s: records there may be missed if the server reorders them; add it",
                 self.collection_url,
                 walk.cursor.at,
-                self.config.ordering,
+                self.ordering,
                 self.config.key_field,
             )
 
@@ -360,7 +405,7 @@ class ODataV4Source(WatermarkQueries):
 
     def _params(self, filter_: str | None, skip: int) -> dict[str, str]:
         cfg = self.config
-        params = {"$orderby": cfg.ordering, "$top": str(cfg.page_size)}
+        params = {"$orderby": self.ordering, "$top": str(cfg.page_size)}
         optional = {"$filter": filter_, "$select": _csv(cfg.select), "$expand": _csv(cfg.expand)}
         params.update({k: v for k, v in optional.items() if v})
         if skip:

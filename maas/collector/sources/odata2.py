@@ -91,7 +91,7 @@ class ODataV2Source(WatermarkQueries):
 
     def _shape(self, request: Any, filter_: str | None, skip: int) -> Any:
         cfg = self.config
-        request = request.order_by(cfg.ordering).top(cfg.page_size)
+        request = request.order_by(self.ordering).top(cfg.page_size)
         if filter_:
             request = request.filter(filter_)
         if skip:

@@ -19,7 +19,7 @@ from maas.collector.sources.config import BasicAuth, BearerAuth, HttpConfig, OAu
 from maas.collector.sources.oauth2 import OAuth2Token
 from maas.collector.sources.tls import requests_cert, requests_verify
 from maas.config.settings import TLSSettings
-from maas.errors import SourceError, SourceRefused, SourceUnavailable
+from maas.errors import SourceError, SourceQueryRefused, SourceRefused, SourceUnavailable
 
 log = logging.getLogger(__name__)
 _RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
@@ -153,7 +153,8 @@ def check_status(response: requests.Response) -> None:
     detail = response.text[:300].strip()
     if code in _RETRYABLE:
         raise SourceUnavailable(f"{where}: HTTP {code} {detail}".rstrip())
-    raise SourceRefused(f"{where}: HTTP {code} {detail}".rstrip())
+    refused = SourceQueryRefused if code == 400 else SourceRefused
+    raise refused(f"{where}: HTTP {code} {detail}".rstrip())
 
 
 def _short(exc: Exception) -> str:

@@ -561,3 +561,68 @@ def test_an_instant_read_whole_on_one_page_is_not_warned_about(caplog: pytest.Lo
     assert v4_ids(payloads) == names(3) and v4_ids(later) == ["P3", "P4", "P5"]
     assert sum("$skip=1" in q for q in queries(service)) == 3  # after P3, P3 again, P5
     assert not [r for r in caplog.records if "paged by offset" in r.getMessage()]
+
+
+# --- interfaces that sort on one property only ---------------------------------------------------
+
+
+def orderings(service: ODataService) -> list[str]:
+    return [q.split("$orderby=")[1].split("&")[0] for q in queries(service)]
+
+
+@pytest.mark.parametrize(("version", "ids"), [(4, v4_ids), (2, v2_ids)])
+def test_a_refused_key_order_is_dropped_once_with_a_warning(
+    version: int, ids: Callable[[list[Payload]], list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The default $orderby adds the key; an interface sorting on one property answers HTTP 400.
+    The same query ordered by PublicationDate alone is answered, which shows the key was what it
+    refused: the collector goes on without it, says so once and how to make it permanent."""
+    service = ODataService(products(TIE), page_limit=2, next_links=False, orderby_keys=1)
+    with AppServer(service), create_source(odata_config(service, version, **start_at())) as source:
+        first, state = harness.drain(source, SourceState())
+        service.records += products([*TIE, 40])[-1:]
+        later, _ = harness.drain(source, state)
+    assert sorted(set(ids(first))) == names(6) and ids(later) == ["P6", "P7"]
+    assert orderings(service)[:2] == ["PublicationDate asc,Id asc", "PublicationDate asc"]
+    assert set(orderings(service)[1:]) == {"PublicationDate asc"}  # no second try, no loop
+    warned = [r.getMessage() for r in caplog.records if "HTTP 400" in r.getMessage()]
+    assert len(warned) == 1 and "set order_by: 'PublicationDate asc'" in warned[0]
+    assert [r for r in caplog.records if "paged by offset" in r.getMessage()]  # P2-P4: no key now
+
+
+def test_a_key_order_the_operator_set_is_never_dropped() -> None:
+    service = ODataService(products(TIE), orderby_keys=1)
+    with AppServer(service):
+        cfg = odata_config(service, **start_at(order_by="PublicationDate asc,Id asc"))
+        with create_source(cfg) as source, pytest.raises(SourceRefused, match="HTTP 400"):
+            harness.drain(source, SourceState())
+    assert orderings(service) == ["PublicationDate asc,Id asc"]
+
+
+def test_a_400_the_watermark_order_gets_too_is_not_blamed_on_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The filter is what the interface refuses: asked again without the key, it refuses again;
+    the first answer is the error, and the next poll asks with the key again."""
+    service = ODataService(products(TIE), orderby_keys=1)
+    with AppServer(service):
+        cfg = odata_config(service, **start_at(filter="Name eq 'a' or Name eq 'b'"))
+        with create_source(cfg) as source:
+            for _ in range(2):
+                with pytest.raises(SourceRefused, match="'or' is not supported") as err:
+                    harness.drain(source, SourceState())
+    assert "$orderby=PublicationDate%20asc,Id%20asc" in str(err.value)
+    assert orderings(service) == ["PublicationDate asc,Id asc", "PublicationDate asc"] * 2
+    assert not [r for r in caplog.records if "HTTP 400" in r.getMessage()]
+
+
+def test_a_400_after_the_first_page_is_an_error_whatever_the_order() -> None:
+    """The key order was answered once in this poll: a later 400 is about something else, and
+    changing the order in the middle of a poll would move the offsets inside an instant."""
+    service = ODataService(products(TIE), next_links=False)
+    service.fail(2, 400)
+    with AppServer(service):
+        cfg = odata_config(service, **start_at(page_size=2))
+        with create_source(cfg) as source, pytest.raises(SourceRefused, match="HTTP 400"):
+            harness.drain(source, SourceState())
+    assert orderings(service) == ["PublicationDate asc,Id asc"] * 2
