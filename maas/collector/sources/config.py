@@ -178,7 +178,8 @@ class ODataConfig(_HttpCommon):
     start: AwareDatetime | None = Field(default=None, description="watermark when the journal is empty")
     order_by: str | None = Field(
         default=None,
-        description="default: '<watermark_field> asc,<key_field> asc'; must begin with the watermark",
+        description="default: '<watermark_field> asc,<key_field> asc', the watermark alone if the "
+        "interface answers a second key with HTTP 400; must begin with the watermark",
     )
     page_size: int = Field(default=100, gt=0, description="$top")
     filter: str | None = Field(default=None, description="extra $filter, ANDed with the watermark")
