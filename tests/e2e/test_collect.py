@@ -472,6 +472,7 @@ def test_an_unreadable_file_with_no_archive_fails_the_run_and_is_neither_journal
 # bus only: SIGKILL is a kill -9, an OOM kill or a power cut; SIGINT a Ctrl-C during --once.
 STOPPED = """
 import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as on a terminal (background: SIG_IGN)
 from maas.engine.pool import Pool
 step, pools, signum = Pool.step, sys.argv[1].split(","), int(sys.argv[2])
 def stopped(self, *args, **kwargs):
