@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from maas.collector.extract import jsonpath
 from maas.config import SecretRef
@@ -181,7 +189,7 @@ class ODataConfig(_HttpCommon):
         description="default: '<watermark_field> asc,<key_field> asc', the watermark alone if the "
         "interface answers a second key with HTTP 400; must begin with the watermark",
     )
-    page_size: int = Field(default=100, gt=0, description="$top")
+    page_size: int = Field(default=100, gt=0, description="$top (at least 2)")
     filter: str | None = Field(default=None, description="extra $filter, ANDed with the watermark")
     select: list[str] | None = None
     expand: list[str] | None = None
@@ -202,6 +210,15 @@ class ODataConfig(_HttpCommon):
                 f"order_by must begin with '{self.watermark_field} asc' (paging follows the watermark)"
             )
         return self
+
+    @field_validator("page_size")
+    @classmethod
+    def _room_past_the_anchor(cls, page_size: int) -> int:
+        """A poll resumes from the last record read, which comes back first on the page: with
+        one record a page it would never get further, and say ok."""
+        if page_size < 2:
+            raise ValueError("must be at least 2 (each page starts again with the last record read)")
+        return page_size
 
     @model_validator(mode="after")
     def _selected_key_and_watermark(self) -> ODataConfig:

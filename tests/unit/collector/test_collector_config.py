@@ -169,3 +169,13 @@ def test_deleting_collected_files_without_an_archive_is_refused(tmp_path: Path) 
     (tmp_path / "c.yaml").write_text(text)
     (problem,) = [p.render() for p in check_collector_file(tmp_path / "c.yaml")]
     assert "after_success: delete needs archive: true" in problem and ": collectors.0.source: " in problem
+
+
+def test_an_odata_page_of_one_record_is_refused(tmp_path: Path) -> None:
+    """A poll resumes from the last record read, which comes back first: with pages of one
+    record it would never get further (the collector would stall, saying ok)."""
+    odata = "{type: odata, service_url: 'https://prip.example/v1', entity_set: Products, page_size: 1}"
+    text = GOOD.format(id="prip").replace("{type: filesystem, root: /tmp}", odata)
+    (tmp_path / "c.yaml").write_text(text)
+    (problem,) = [p.render() for p in check_collector_file(tmp_path / "c.yaml")]
+    assert "collectors.0.source.page_size: " in problem and "at least 2 (each page starts again" in problem
