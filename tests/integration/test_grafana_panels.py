@@ -51,9 +51,10 @@ SAMPLE = ROOT / "backups" / "sample"
 EXPECTED: dict[str, Any] = json.loads((SAMPLE / "expected.json").read_text())
 ISO = re.compile(r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)"')
 DASHBOARDS = {d["uid"]: d for d in dashboards().values()}
+Window = tuple[datetime, datetime]
 
 
-def sample_window() -> tuple[datetime, datetime]:
+def sample_window() -> Window:
     """Every date of expected.json, widened to whole UTC days."""
     moments = [datetime.fromisoformat(m) for m in ISO.findall((SAMPLE / "expected.json").read_text())]
     start = min(moments).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -64,7 +65,7 @@ def sample_window() -> tuple[datetime, datetime]:
 @dataclass
 class Replayed:
     client: Any  # opensearchpy.OpenSearch
-    window: tuple[datetime, datetime]
+    window: Window
 
 
 @dataclass
@@ -109,23 +110,30 @@ def replayed(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> R
 
 
 def run(
-    replayed: Replayed, chosen: Mapping[str, Any] | None = None, dashboard: str | None = None
+    replayed: Replayed,
+    chosen: Mapping[str, Any] | None = None,
+    dashboard: str | None = None,
+    window: Window | None = None,
 ) -> list[Ran]:
-    """Each panel's targets in one ``_msearch``, as Grafana batches a panel's queries."""
+    """Each panel's targets in one ``_msearch``, as Grafana batches a panel's queries, over the
+    dashboard time range ``window`` (default: the sample's whole span)."""
     by_panel: dict[tuple[str, str], list[Target]] = {}
     for target in targets(OPENSEARCH):
         if dashboard in (None, target.dashboard):
             by_panel.setdefault((target.dashboard, target.panel), []).append(target)
-    return [ran for group in by_panel.values() for ran in _msearch(replayed, group, chosen)]
+    span = window or replayed.window
+    return [ran for group in by_panel.values() for ran in _msearch(replayed, group, chosen, span)]
 
 
-def _msearch(replayed: Replayed, group: list[Target], chosen: Mapping[str, Any] | None) -> list[Ran]:
+def _msearch(
+    replayed: Replayed, group: list[Target], chosen: Mapping[str, Any] | None, window: Window
+) -> list[Ran]:
     lines: list[dict[str, Any]] = []
     for target in group:
         source = datasources()[target.datasource_uid]
         dashboard = DASHBOARDS[target.dashboard]
         header = {"search_type": "query_then_fetch", "ignore_unavailable": True, "index": source.index}
-        lines += [header, search_body(target, source, replayed.window, dashboard, chosen)]
+        lines += [header, search_body(target, source, window, dashboard, chosen)]
     answer = replayed.client.msearch(body=lines, params={"max_concurrent_shard_requests": 5})
     return [
         Ran(
@@ -249,3 +257,48 @@ def test_back_filled_orbits_show_as_missing(replayed: Replayed) -> None:
     buckets = one(runs, "Orbit x product type by status").response["aggregations"]["2"]["buckets"]
     missing = sum(1 for o in EXPECTED["orbit_completeness"] if o["status"] == "Missing")
     assert buckets["Missing"]["doc_count"] == missing
+
+
+# --- interface availability ---------------------------------------------------------------------
+
+
+def _overlapping_statuses(window: Window) -> set[tuple[str, str]]:
+    """(interface, status) of every expected status interval that overlaps ``window`` and holds a
+    probe in it (an interval runs from its first probe to the first probe of the next one)."""
+    found = set()
+    for interval in EXPECTED["interface_status"]:
+        start = datetime.fromisoformat(interval["start"])
+        last_probe = datetime.fromisoformat(interval["last_probe_time"])
+        if start <= window[1] and last_probe >= window[0]:
+            found.add((interval["interface_name"], interval["status"]))
+    return found
+
+
+def test_availability_shows_every_interface_probed_in_a_window_inside_long_intervals(
+    replayed: Replayed,
+) -> None:
+    """A 2 h window inside intervals that began hours before it and end after it: each interface
+    probed in the window is there, with the statuses it had in the window, and nothing from
+    outside the window (an interval's whole duration, a probe before or after it)."""
+    window = (datetime(2024, 3, 4, 14, tzinfo=UTC), datetime(2024, 3, 4, 16, tzinfo=UTC))
+    expected = _overlapping_statuses(window)
+    assert len({interface for interface, _ in expected}) == 7, expected  # every interface, DD-DHUS twice
+    runs = run(replayed, dashboard="maas-interface-availability", window=window)
+
+    timeline = one(runs, "Status timeline").response["hits"]
+    assert timeline["total"]["value"] == len(timeline["hits"]), "the timeline dropped some of its rows"
+    shown = [h["_source"] for h in timeline["hits"]]
+    assert {(s["interface_name"], s["status"]) for s in shown} == expected
+    probe_times = [datetime.fromisoformat(s["probe_time"]) for s in shown]
+    assert all(window[0] <= t <= window[1] for t in probe_times)
+
+    (per_status,) = [r for r in runs if r.target.panel.startswith("Share of probes per status")]
+    buckets = per_status.response["aggregations"]["2"]["buckets"]
+    counted = {
+        (b["key"], status): f["doc_count"]
+        for b in buckets
+        for status, f in b["3"]["buckets"].items()
+        if f["doc_count"]
+    }
+    assert set(counted) == expected
+    assert sum(counted.values()) == len(shown)  # the probes of the window, each counted once
