@@ -42,6 +42,7 @@ from grafana_queries import (
 )
 
 from cds.catalog import CATALOG
+from cds.naming import parse
 from maas.config import load_settings
 from maas.store.factory import opensearch_client
 
@@ -302,3 +303,41 @@ def test_availability_shows_every_interface_probed_in_a_window_inside_long_inter
     }
     assert set(counted) == expected
     assert sum(counted.values()) == len(shown)  # the probes of the window, each counted once
+
+
+# --- timeliness ---------------------------------------------------------------------------------
+
+KINDS = {"AUXIP-1": "AUXIP", "DD-DHUS": "DD", "LTA-1": "LTA"}  # the sample's interfaces; others PRIP
+
+
+def _prip_to_dd(window: Window, interfaces: set[str] | None = None) -> Counter[str]:
+    """Products with a PRIP → DD delay per product type, dated by their first DD publication (as
+    `maas inspect timeliness` dates them), whose first PRIP or first DD interface is chosen."""
+    firsts: dict[tuple[str, str], tuple[str, str]] = {}  # (product, kind) → (date, interface)
+    for pub in EXPECTED["publications"]:
+        kind = KINDS.get(pub["interface_name"], "PRIP")
+        key = (parse(pub["product_name"]).key, kind)
+        firsts[key] = min(firsts.get(key, ("9999", "")), (pub["publication_date"], pub["interface_name"]))
+    found: Counter[str] = Counter()
+    for product in EXPECTED["products"]:
+        if product["prip_to_dd_seconds"] is None:
+            continue
+        dd_date, dd_interface = firsts[(product["product_key"], "DD")]
+        _, prip_interface = firsts[(product["product_key"], "PRIP")]
+        chosen = interfaces is None or {dd_interface, prip_interface} & interfaces
+        if chosen and window[0] <= datetime.fromisoformat(dd_date) <= window[1]:
+            found[str(parse(product["product_key"]).product_type)] += 1
+    return found
+
+
+def test_prip_to_dd_is_dated_by_the_dd_publication_and_follows_the_interface(replayed: Replayed) -> None:
+    """The delay is known once the product reaches DD: a day's PRIP → DD figures are the products
+    disseminated that day (sensed the day before, most of them), on the chosen interfaces."""
+    window = (datetime(2024, 3, 5, tzinfo=UTC), datetime(2024, 3, 6, tzinfo=UTC))
+    for interfaces in (None, {"DD-DHUS"}, {"S1A-Serco"}, {"LTA-1"}):
+        chosen = None if interfaces is None else {"interface": sorted(interfaces)}
+        ran = one(run(replayed, chosen, "maas-timeliness", window), "PRIP to DD per product type")
+        shown = {b["key"]: b["doc_count"] for b in ran.response["aggregations"]["2"]["buckets"]}
+        assert shown == _prip_to_dd(window, interfaces), interfaces
+    assert sum(_prip_to_dd(window).values()) == 5
+    assert sum(_prip_to_dd(window, {"S1A-Serco"}).values()) not in (0, 5)

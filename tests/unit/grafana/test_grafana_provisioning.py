@@ -29,6 +29,7 @@ FIELDS = {m.family: m.fields for m in CATALOG.models}
 PINNED = {
     "maas-cds-publication": "cds-publication",
     "maas-cds-product": "cds-product",
+    "maas-cds-product-dd": "cds-product",
     "maas-cds-datatake": "cds-datatake",
     "maas-cds-completeness": "cds-completeness",
     "maas-cds-orbit-completeness": "cds-orbit-completeness",
