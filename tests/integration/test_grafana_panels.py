@@ -341,3 +341,33 @@ def test_prip_to_dd_is_dated_by_the_dd_publication_and_follows_the_interface(rep
         assert shown == _prip_to_dd(window, interfaces), interfaces
     assert sum(_prip_to_dd(window).values()) == 5
     assert sum(_prip_to_dd(window, {"S1A-Serco"}).values()) not in (0, 5)
+
+
+def test_all_product_types_keeps_the_publications_without_one(replayed: Replayed) -> None:
+    """An unparsed name has no product type; "All" must not drop it: every timeliness query
+    finds as many documents with $product_type at All as without the clause at all."""
+    unparsed = [
+        p for p in EXPECTED["publications"] if getattr(parse(p["product_name"]), "product_type", None) is None
+    ]
+    assert unparsed, "the sample publishes an unparsed name"
+    clause = re.compile(r"\s*AND\s*\(?product_type:\$product_type\)?")
+    runs = [
+        r for r in run(replayed, dashboard="maas-timeliness") if "$product_type" in r.target.query["query"]
+    ]
+    assert runs
+    for ran in runs:
+        unfiltered = Target(
+            ran.target.dashboard,
+            ran.target.panel,
+            ran.target.query | {"query": clause.sub("", ran.target.query["query"])},
+        )
+        assert "product_type" not in unfiltered.query["query"], unfiltered.query["query"]
+        (baseline,) = _msearch(replayed, [unfiltered], None, replayed.window)
+        assert ran.hits == baseline.hits, (ran.target.label, ran.query)
+    transfer = one(runs, "Transfer (publication - origin) per interface")
+    shown = {b["key"]: b["doc_count"] for b in transfer.response["aggregations"]["2"]["buckets"]}
+    assert shown["DD-DHUS"] == sum(
+        1
+        for p in EXPECTED["publications"]
+        if p["interface_name"] == "DD-DHUS" and p["transfer_seconds"] is not None
+    )

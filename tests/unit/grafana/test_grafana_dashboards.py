@@ -212,6 +212,31 @@ def test_variables_list_fields_of_their_datasource() -> None:
             )
 
 
+def test_an_all_value_that_is_an_expression_is_used_in_parentheses_on_its_own_field() -> None:
+    """Grafana puts a custom all-value into the query as written: ``* OR (NOT _exists_:f)`` after
+    ``f:`` reads ``f:* OR (NOT _exists_:f)``, whose OR must not bind with the rest of the query,
+    so the clause is ``(f:$var)``, and the all-value's ``_exists_`` names that same field."""
+    checked = 0
+    for dashboard in dashboards().values():
+        compound = {v["name"]: v["allValue"] for v in variables(dashboard) if " " in v.get("allValue", "")}
+        queries = [
+            (panel["title"], query)
+            for panel in panels(dashboard)
+            for target in panel["targets"]
+            if target["datasource"]["type"] == OPENSEARCH
+            for query in [target.get("query", ""), *filter_queries(target)]
+        ]
+        for name, all_value in compound.items():
+            for title, query in queries:
+                uses = re.findall(rf"\${name}\b|\$\{{{name}\}}", query)
+                clauses = re.findall(rf"\(([A-Za-z_][\w.]*):\${name}\)", query)
+                assert len(clauses) == len(uses), f"{title}: ${name} outside (field:${name}): {query}"
+                for field in clauses:
+                    assert set(re.findall(r"_exists_:([\w.]+)", all_value)) <= {field}, (title, all_value)
+                checked += len(uses)
+    assert checked, "no variable has an expression for all-value"
+
+
 def test_timeliness_is_never_folded_to_positive() -> None:
     """A negative timeliness is a data or clock error: no axis or cell clamps it to zero, no
     transformation takes its absolute value, and the timeliness tables show the minimum."""
