@@ -54,6 +54,7 @@ EXPECTED: dict[str, Any] = json.loads((SAMPLE / "expected.json").read_text())
 ISO = re.compile(r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)"')
 DASHBOARDS = {d["uid"]: d for d in dashboards().values()}
 Window = tuple[datetime, datetime]
+KINDS = {"AUXIP-1": "AUXIP", "DD-DHUS": "DD", "LTA-1": "LTA"}  # the sample's interfaces; others PRIP
 
 
 def sample_window() -> Window:
@@ -198,6 +199,33 @@ def test_overview_counts_and_latest_publication_per_interface(replayed: Replayed
     assert shown == expected
 
 
+def test_overview_panels_follow_the_interface_variable(replayed: Replayed) -> None:
+    """Products count on the overview when one of the chosen interfaces published them; an
+    interface that does not exist leaves every panel empty, or a panel ignores $interface."""
+    chosen = {"DD-DHUS", "S1A-Serco"}
+    products = [p for p in EXPECTED["products"] if chosen & set(p["interfaces"])]
+    assert 0 < len(products) < len(EXPECTED["products"])
+    runs = run(replayed, {"interface": sorted(chosen)}, dashboard="maas-overview")
+    missions = one(runs, "Products per mission").response["aggregations"]["2"]["buckets"]
+    parsed = [getattr(parse(p["product_key"]), "mission", None) for p in products]
+    expected = Counter(str(mission) for mission in parsed if mission)
+    assert {b["key"]: b["doc_count"] for b in missions} == expected
+    kinds = one(runs, "Products reaching each interface kind").response["aggregations"]["2"]["buckets"]
+    labels = {
+        "PRIP": "on a PRIP",
+        "LTA": "archived (LTA)",
+        "DD": "disseminated (DD)",
+        "AUXIP": "auxiliary (AUXIP)",
+    }
+    reached = Counter(
+        labels[kind] for p in products for kind in {KINDS.get(i, "PRIP") for i in p["interfaces"]}
+    )
+    assert {label: b["doc_count"] for label, b in kinds.items() if b["doc_count"]} == reached
+    runs = run(replayed, {"interface": ["nosuchinterface"]}, dashboard="maas-overview")
+    leaking = [r.target.label for r in runs if r.hits or r.points]
+    assert not leaking, f"panels ignoring $interface: {leaking}\n{table(runs)}"
+
+
 def test_completeness_status_counts_are_the_samples(replayed: Replayed) -> None:
     """Per datatake x product type: the datatake's global record (product type ALL, the mean of
     its types) is no product type and is counted on its own."""
@@ -317,8 +345,6 @@ def test_availability_shows_every_interface_probed_in_a_window_inside_long_inter
 
 
 # --- timeliness ---------------------------------------------------------------------------------
-
-KINDS = {"AUXIP-1": "AUXIP", "DD-DHUS": "DD", "LTA-1": "LTA"}  # the sample's interfaces; others PRIP
 
 
 def _prip_to_dd(window: Window, interfaces: set[str] | None = None) -> Counter[str]:
