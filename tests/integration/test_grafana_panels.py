@@ -277,6 +277,38 @@ def test_drilling_down_to_a_datatake_shows_that_datatake_only(replayed: Replayed
     assert not leaking, f"panels ignoring $datatake: {leaking}\n{table(runs)}"
 
 
+def test_the_drill_down_lists_every_publication_of_the_datatake_whenever_published(
+    replayed: Replayed,
+) -> None:
+    """The drill-down link keeps the time range in which the datatake was found (by observation
+    start): a publication days after its sensing still belongs to it, and so does a product
+    sensed a few seconds before the planned start (S2 granules)."""
+    datatake_of = {p["product_key"]: p["datatake_key"] for p in EXPECTED["products"]}
+    late = 0
+    for datatake in EXPECTED["datatakes"]:
+        key, start = datatake["datatake_key"], datetime.fromisoformat(datatake["observation_start"])
+        published = sorted(
+            (p["interface_name"], p["product_name"])
+            for p in EXPECTED["publications"]
+            if datatake_of.get(parse(p["product_name"]).key) == key
+        )
+        if not published:
+            continue
+        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        late += sum(
+            1
+            for p in EXPECTED["publications"]
+            if (p["interface_name"], p["product_name"]) in published
+            and p["publication_date"] >= f"{day + timedelta(days=1):%Y-%m-%d}"
+        )
+        for window in ((day, day + timedelta(days=1)), (start, start + timedelta(hours=1))):
+            runs = run(replayed, {"datatake": key}, "maas-datatake-completeness", window)
+            hits = one(runs, "Publications of the datatake").response["hits"]["hits"]
+            shown = sorted((h["_source"]["interface_name"], h["_source"]["product_name"]) for h in hits)
+            assert shown == published, (key, window)
+    assert late, "the sample publishes some products of a datatake the day after"
+
+
 def test_the_raw_datasource_counts_each_raw_document_once(replayed: Replayed) -> None:
     """Its index pattern reaches every raw family through its alias, never an index twice."""
     ran = one(run(replayed, dashboard="maas-pipeline-health"), "Documents collected per interface")

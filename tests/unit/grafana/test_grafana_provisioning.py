@@ -28,6 +28,7 @@ FIELDS = {m.family: m.fields for m in CATALOG.models}
 # Dashboards refer to these uids: renaming one breaks every panel that uses it.
 PINNED = {
     "maas-cds-publication": "cds-publication",
+    "maas-cds-publication-sensing": "cds-publication",
     "maas-cds-product": "cds-product",
     "maas-cds-product-dd": "cds-product",
     "maas-cds-datatake": "cds-datatake",
