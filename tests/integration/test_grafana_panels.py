@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import yaml
 from grafana_queries import (
+    DOCUMENT_METRICS,
     OPENSEARCH,
     ROOT,
     Target,
@@ -169,6 +170,15 @@ def test_every_opensearch_panel_query_returns_data(replayed: Replayed) -> None:
     assert len(runs) == len(targets(OPENSEARCH))
     empty = [r.target.label for r in runs if r.points == 0]
     assert not empty, f"{len(empty)} panel queries return no data: {empty}\n{report}"
+
+
+def test_no_table_silently_drops_documents_of_the_sample(replayed: Replayed) -> None:
+    """A raw-data panel returns at most its size: over the sample's span every one returns all the
+    documents it matches (OpenSearch counts them exactly up to 10,000)."""
+    runs = [r for r in run(replayed) if r.target.query["metrics"][0]["type"] in DOCUMENT_METRICS]
+    assert runs
+    cut = [f"{r.target.label}: {r.points} of {r.hits}" for r in runs if r.points < r.hits]
+    assert not cut, cut
 
 
 def test_every_variable_offers_values(replayed: Replayed) -> None:
