@@ -20,7 +20,7 @@ from maas.catalog import Catalog
 from maas.config import Settings
 from maas.config.secrets import mask_url
 from maas.errors import ConfigError
-from maas.inspect.database import Database, NotADatabase, Rows
+from maas.inspect.database import Database, NotADatabase, Rows, literal
 from maas.inspect.export import Slice, output_store
 from maas.inspect.export import export as export_slices
 from maas.inspect.filters import parse_filters
@@ -184,20 +184,64 @@ for _name, _summary in BUSINESS_VIEWS.items():
 @app.command()
 def timeliness(
     ctx: typer.Context,
-    value: ValueArg = None,
-    by: Annotated[By, typer.Option("--by", help="Group by product type, interface or UTC day.")] = By.TYPE,
+    value: Annotated[
+        str | None,
+        typer.Argument(
+            help="One bucket: a product type, an interface name or a UTC day (YYYY-MM-DD).",
+            show_default=False,
+        ),
+    ] = None,
+    by: Annotated[
+        By | None,
+        typer.Option(
+            "--by",
+            help="Group by product type, interface or UTC day; default: the grouping that has VALUE "
+            "(type when no VALUE is given).",
+            show_default=False,
+        ),
+    ] = None,
     filters: FilterOpt = None,
     db: DbOpt = None,
     fmt: FormatOpt = Format.TABLE,
     output: OutputOpt = None,
     limit: LimitOpt = 1000,
 ) -> None:
-    """Timeliness percentiles p50/p90/p99, min (signed), max and count (VALUE: a type, interface or day).
+    """Timeliness percentiles p50/p90/p99, min (signed), max and count by product type, interface or day.
 
-    Per interface kind and measure (from_sensing, transfer, prip_to_dd). The catalog's
-    'timeliness' view; --by picks its `grouping` column.
+    Per interface kind and measure (from_sensing, transfer, prip_to_dd). VALUE picks one bucket;
+    without --by, the grouping whose buckets hold it (an interface name, a day or a product type
+    of the data), and a note on stderr when none does. The catalog's 'timeliness' view; --by
+    picks its `grouping` column.
     """
-    _business(ctx, "timeliness", value, [f"grouping={by.value}", *(filters or [])], db, fmt, output, limit)
+    grouping = _timeliness_grouping(ctx, value, by, db)
+    _business(
+        ctx, "timeliness", value, [f"grouping={grouping.value}", *(filters or [])], db, fmt, output, limit
+    )
+
+
+def _timeliness_grouping(ctx: typer.Context, value: str | None, by: By | None, db: Path | None) -> By:
+    """``by``, else the grouping whose buckets hold ``value``; says on stderr when that is not
+    where ``value`` is (the rows would be empty with nothing to tell why)."""
+    if value is None or not any(v.name == "timeliness" for v in _catalog(ctx).views):
+        return by or By.TYPE
+    with closing(_database(ctx, db)) as database:
+        if "timeliness" in database.unavailable:
+            return by or By.TYPE
+        found = database.rows(f"SELECT DISTINCT grouping FROM timeliness WHERE bucket = {literal(value)}")
+    holding = [b for b in (By.INTERFACE, By.DAY, By.TYPE) if (b.value,) in found.rows]
+    if holding and (by is None or by in holding):
+        return by or holding[0]
+    chosen = by or By.TYPE
+    if holding:
+        choices = " or ".join(f"--by {b.value}" for b in holding)
+        message = f"no timeliness per {chosen.value} {value!r}: it is a bucket of {choices}"
+    else:
+        message = (
+            f"no timeliness for {value!r}: no product type, interface or UTC day (YYYY-MM-DD) of the "
+            "data is named so (--by type|interface|day picks the grouping)"
+        )
+    Console(stderr=True, highlight=False).print(Text(message))
+    return chosen
 
 
 @app.command()

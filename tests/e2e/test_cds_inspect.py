@@ -201,6 +201,26 @@ def test_timeliness_percentiles(db: Path, by: str) -> None:
             assert shown[key][column] == pytest.approx(value, abs=1.5e-3), (key, column)
 
 
+def test_timeliness_of_one_value_finds_the_grouping_that_has_it(db: Path) -> None:
+    """VALUE is a product type, an interface or a UTC day: without --by, the rows of the grouping
+    whose buckets hold it; --by still chooses."""
+    for value, by in (("DD-DHUS", "interface"), ("2024-03-05", "day"), ("IW_GRDH_1S", "type")):
+        rows = inspect(db, "timeliness", value)
+        assert rows and {(r["grouping"], r["bucket"]) for r in rows} == {(by, value)}, value
+        assert rows == inspect(db, "timeliness", value, "--by", by)
+    assert inspect(db, "timeliness", "DD-DHUS", "--by", "type") == []
+
+
+def test_timeliness_of_a_value_no_grouping_has_names_by(db: Path) -> None:
+    for args in (("NO_SUCH_TYPE",), ("DD-DHUS", "--by", "day")):
+        done = maas(db.parent, "inspect", "timeliness", *args, "--db", str(db), "--format", "json")
+        message = " ".join(done.stderr.split())
+        assert done.returncode == 0 and done.stdout == "", args
+        assert "--by" in message and args[0] in message, message
+    done = maas(db.parent, "inspect", "timeliness", "DD-DHUS", "--by", "day", "--db", str(db))
+    assert "--by interface" in " ".join(done.stderr.split())
+
+
 def test_a_negative_timeliness_stays_negative(db: Path) -> None:
     negative = [p for p in EXPECTED["publications"] if (p["from_sensing_seconds"] or 0) < 0]
     assert negative, "the sample has a publication before its sensing stop"
