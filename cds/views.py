@@ -8,7 +8,9 @@ Choices:
 
 - durations are signed seconds rounded to the millisecond (``*_s`` columns): a negative
   timeliness is a data or clock error and must stay visible; percentages are rounded to 0.01;
-- percentiles are DuckDB's ``quantile_cont`` (linear interpolation between the closest ranks);
+- percentiles are DuckDB's ``quantile_cont`` (linear interpolation between the closest ranks),
+  exact; the Grafana timeliness panels show OpenSearch's TDigest estimates, which differ where
+  few values make the tail (grafana/README.md);
 - a product's archive payload: raw documents do not carry the archive path. What links them
   is the interface and the fetch time: ``collected_at`` of the raw document is the
   ``fetched_at`` of the payload's sidecar, archived under ``<interface>/<YYYY>/<MM>/<DD>/`` (the
@@ -223,7 +225,8 @@ VIEWS: tuple[View, ...] = (
         "timeliness",
         TIMELINESS_SQL,
         "Timeliness percentiles (signed seconds; negatives counted) by product type, interface "
-        "or day, per interface kind and measure (from_sensing, transfer, prip_to_dd).",
+        "or day, per interface kind and measure (from_sensing, transfer, prip_to_dd); exact "
+        "percentiles (quantile_cont), where Grafana shows OpenSearch's TDigest estimates.",
         key="bucket",
         order_by=("grouping", "bucket", "kind", "measure"),
     ),

@@ -212,6 +212,10 @@ def timeliness(
     without --by, the grouping whose buckets hold it (an interface name, a day or a product type
     of the data), and a note on stderr when none does. The catalog's 'timeliness' view; --by
     picks its `grouping` column.
+
+    Percentiles are exact: DuckDB's quantile_cont (linear interpolation between the closest
+    ranks). The Grafana timeliness dashboard shows OpenSearch's TDigest estimates, which differ
+    from these where few values make the tail (a p99 of a few hundred values or less).
     """
     grouping = _timeliness_grouping(ctx, value, by, db)
     _business(

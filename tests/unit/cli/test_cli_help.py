@@ -88,3 +88,9 @@ def test_reflow_joins_prose_and_keeps_lists_blocks_and_what_follows_the_cut() ->
         reflow(text)
         == "Title.\n\nProse wrapped for the source.\n\n- one\n- two\n\n\bkept\nas is\n\fprivate\nnotes"
     )
+
+
+def test_inspect_timeliness_says_its_percentiles_are_exact_and_grafanas_estimates() -> None:
+    result = CliRunner().invoke(app, ["inspect", "timeliness", "--help"], env={"COLUMNS": "200"})
+    text = " ".join(result.output.replace("│", " ").split())
+    assert "quantile_cont" in text and "TDigest" in text, text

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from grafana_queries import (
+    GRAFANA,
     OPENSEARCH,
     PROMETHEUS,
     Target,
@@ -255,6 +256,22 @@ def test_timeliness_is_never_folded_to_positive() -> None:
             assert "abs" not in str(panel.get("transformations", [])).lower(), panel["title"]
             shown_min += [f for t in panel["targets"] for kind, f in _metrics(t) if kind == "min"]
     assert {"from_sensing_seconds", "transfer_seconds", "prip_to_dd_seconds"} <= set(shown_min)
+
+
+def test_percentile_panels_say_they_are_estimates() -> None:
+    """OpenSearch's percentiles are TDigest estimates; `maas inspect timeliness` computes exact
+    ones (DuckDB quantile_cont): the two differ by seconds on a p99, so each says which it is."""
+    estimated = [
+        panel
+        for dashboard in dashboards().values()
+        for panel in panels(dashboard)
+        if any(kind == "percentiles" for t in panel["targets"] for kind, _ in _metrics(t))
+    ]
+    assert estimated
+    for panel in estimated:
+        assert "TDigest" in panel["description"] and "quantile_cont" in panel["description"], panel["title"]
+    readme = (GRAFANA / "README.md").read_text()
+    assert "TDigest" in readme and "quantile_cont" in readme
 
 
 def _metrics(query: dict[str, Any]) -> list[tuple[str, str]]:
