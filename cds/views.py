@@ -70,11 +70,12 @@ LEFT JOIN {_t(PRODUCT)} prod USING (product_key)
 LEFT JOIN raw ON raw.interface_name = pub.interface_name AND raw.name = pub.product_name
 """
 
-# Missing periods as "HH:MM:SS–HH:MM:SS, ..." (UTC; the row's window gives the day).
+# Missing periods as "HH:MM:SS.mmm–HH:MM:SS.mmm, ..." (UTC; the row's window gives the day). To
+# the millisecond, as stored: whole seconds would show a 13.392 s gap as 09:58:42–09:58:56.
 _MISSING = (
     "array_to_string(list_transform(from_json(missing_periods, "
     """'[{"start": "TIMESTAMPTZ", "stop": "TIMESTAMPTZ"}]'), """
-    "lambda p: strftime(p.start, '%H:%M:%S') || '–' || strftime(p.stop, '%H:%M:%S')), ', ')"
+    "lambda p: strftime(p.start, '%H:%M:%S.%g') || '–' || strftime(p.stop, '%H:%M:%S.%g')), ', ')"
 )
 
 COMPLETENESS_SQL = f"""

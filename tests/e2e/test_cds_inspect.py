@@ -46,8 +46,13 @@ def when(text: str | None) -> datetime | None:
 
 
 def periods(pairs: Iterable[list[str]]) -> str:
-    """expected.json's missing periods the way the views show them."""
-    return ", ".join(f"{when(a):%H:%M:%S}–{when(b):%H:%M:%S}" for a, b in pairs)
+    """expected.json's missing periods the way the views show them (to the millisecond)."""
+    return ", ".join(f"{clock(when(a))}–{clock(when(b))}" for a, b in pairs)
+
+
+def clock(moment: datetime | None) -> str:
+    assert moment is not None
+    return f"{moment:%H:%M:%S}.{moment.microsecond // 1000:03d}"
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -144,7 +149,15 @@ def test_datatake_shows_completeness_per_type_then_its_products(db: Path) -> Non
     for row in rows:  # each type's completeness row comes before its products
         if row["row"] == "product" and row["product_type"] in records:
             assert rows.index(records[row["product_type"]]) < rows.index(row)
-    assert records["IW_RAW__0S"]["missing_periods"] == "07:21:18–07:21:32, 07:22:02–07:22:32"
+    assert records["IW_RAW__0S"]["missing_periods"] == "07:21:18.000–07:21:32.000, 07:22:02.000–07:22:32.000"
+
+
+def test_missing_periods_are_shown_to_the_millisecond(db: Path) -> None:
+    """A gap of 13.392 s must not read as 09:58:42–09:58:56 (14 s)."""
+    (row,) = inspect(
+        db, "completeness", "S2A-GS2A_20240304T095831_045204_N05.10", "--filter", "product_type=MSI_L0__GR"
+    )
+    assert row["missing_periods"] == "09:58:42.608–09:58:56.000"
 
 
 def test_an_orbit_is_a_datatake_too(db: Path) -> None:
