@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import promql_parser
 import pytest
 from grafana_queries import (
     GRAFANA,
@@ -313,6 +314,35 @@ def test_promql_names_metrics_the_pools_export_with_their_labels(target: Target)
     for name, labels in found:
         assert name in exported, f"{name} is not exported by maas/observe.py: {sorted(exported)}"
         assert labels <= exported[name], f"{name} has no label {labels - exported[name]}"
+
+
+PER_SECOND = {"ops", "reqps", "rps", "wps", "iops", "cps", "Bps", "bps"}  # Grafana's rate units
+
+
+def _outer_function(expr: Any) -> str | None:
+    """The function under the aggregations of an expression: ``sum by (x) (rate(...))`` → rate."""
+    while isinstance(expr, promql_parser.AggregateExpr):
+        expr = expr.expr
+    return str(expr.func.name) if isinstance(expr, promql_parser.Call) else None
+
+
+def test_rates_show_a_per_second_unit_and_increases_a_count() -> None:
+    """rate() is per second: plotted with a plain number unit, 0.05 reads as a twentieth of a
+    record where it means 3 records a minute."""
+    checked = 0
+    for dashboard in dashboards().values():
+        for panel in panels(dashboard):
+            if panel["datasource"]["type"] != PROMETHEUS:
+                continue
+            functions = {_outer_function(promql(t["expr"], dashboard)) for t in panel["targets"]}
+            unit = panel["fieldConfig"]["defaults"].get("unit")
+            if functions == {"rate"}:
+                assert unit in PER_SECOND, f"{panel['title']}: rate() shown in {unit!r}"
+                checked += 1
+            elif functions == {"increase"}:
+                assert unit not in PER_SECOND, f"{panel['title']}: increase() shown in {unit!r}"
+                checked += 1
+    assert checked
 
 
 def test_prometheus_variables_list_an_exported_label() -> None:
