@@ -275,6 +275,18 @@ def test_percentile_panels_say_they_are_estimates() -> None:
     assert "TDigest" in readme and "quantile_cont" in readme
 
 
+@pytest.mark.parametrize("target", targets(OPENSEARCH), ids=lambda t: t.label)
+def test_a_count_beside_the_statistics_of_one_field_counts_the_documents_that_have_it(target: Target) -> None:
+    """In a table of count, minimum, percentiles and maximum of one field, the count is read as the
+    number of values the statistics are made of: a document without the field (a name with a
+    product type and no sensing stop has no from_sensing_seconds) must not be counted."""
+    kinds = {m["type"] for m in target.query["metrics"]}
+    fields = {field for _, field in _metrics(target.query)}
+    if "count" in kinds and len(fields) == 1:
+        (field,) = fields
+        assert f"_exists_:{field}" in target.query["query"], target.query["query"]
+
+
 def _metrics(query: dict[str, Any]) -> list[tuple[str, str]]:
     if query["datasource"]["type"] != OPENSEARCH:
         return []
