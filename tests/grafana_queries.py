@@ -54,6 +54,7 @@ class Target:
     dashboard: str  # the dashboard's uid
     panel: str  # the panel's title
     query: dict[str, Any]
+    time_from: str | None = None  # the panel's relative time override ("1y": the last year)
 
     @property
     def datasource_uid(self) -> str:
@@ -99,7 +100,9 @@ def targets(kind: str) -> list[Target]:
         for panel in panels(dashboard):
             for query in panel.get("targets", []):
                 if query.get("datasource", {}).get("type") == kind:
-                    found.append(Target(dashboard["uid"], panel["title"], query))
+                    if panel.get("timeShift"):
+                        raise ValueError(f"{panel['title']}: a panel time shift is not translated")
+                    found.append(Target(dashboard["uid"], panel["title"], query, panel.get("timeFrom")))
     return found
 
 
@@ -195,6 +198,22 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+_RELATIVE = re.compile(r"^(?:now-)?(\d+)([smhdwy])$")
+_SPANS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+def panel_window(target: Target, window: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
+    """The time range a panel queries: the dashboard's, unless the panel overrides it with a
+    relative time (``timeFrom``), which Grafana counts back from now. Here "now" is the end of
+    the dashboard's range: the tests look at the sample as if it were the present."""
+    if not target.time_from:
+        return window
+    match = _RELATIVE.match(target.time_from)
+    if match is None:
+        raise ValueError(f"{target.label}: relative time {target.time_from!r} is not translated")
+    return window[1] - timedelta(seconds=int(match[1]) * _SPANS[match[2]]), window[1]
+
+
 def search_body(
     target: Target,
     datasource: Datasource,
@@ -206,6 +225,7 @@ def search_body(
     query = target.query
     if query.get("queryType", "lucene") != "lucene":
         raise ValueError(f"{target.label}: only Lucene targets are translated")
+    window = panel_window(target, window)
     time_field = datasource.time_field
     filters: list[dict[str, Any]] = [
         {

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -236,6 +236,27 @@ def test_overview_panels_follow_the_interface_variable(replayed: Replayed) -> No
     assert not leaking, f"panels ignoring $interface: {leaking}\n{table(runs)}"
 
 
+def test_current_interface_status_keeps_an_interface_no_longer_probed(replayed: Replayed) -> None:
+    """Days after the last probes each interface's open interval is still its latest known
+    status: shown, with the last probe that dates it, not dropped with the time range."""
+    window = (datetime(2024, 3, 10, tzinfo=UTC), datetime(2024, 3, 11, tzinfo=UTC))
+    ran = one(run(replayed, dashboard="maas-overview", window=window), "Current interface status")
+    shown = {
+        (
+            h["_source"]["interface_name"],
+            h["_source"]["status"],
+            datetime.fromisoformat(h["_source"]["last_probe_time"]),
+        )
+        for h in ran.response["hits"]["hits"]
+    }
+    expected = {
+        (e["interface_name"], e["status"], datetime.fromisoformat(e["last_probe_time"]))
+        for e in EXPECTED["interface_status"]
+        if e["open"]
+    }
+    assert len(expected) == 7 and shown == expected
+
+
 def test_completeness_status_counts_are_the_samples(replayed: Replayed) -> None:
     """Per datatake x product type: the datatake's global record (product type ALL, the mean of
     its types) is no product type and is counted on its own."""
@@ -435,10 +456,8 @@ def test_all_product_types_keeps_the_publications_without_one(replayed: Replayed
     ]
     assert runs
     for ran in runs:
-        unfiltered = Target(
-            ran.target.dashboard,
-            ran.target.panel,
-            ran.target.query | {"query": clause.sub("", ran.target.query["query"])},
+        unfiltered = replace(
+            ran.target, query=ran.target.query | {"query": clause.sub("", ran.target.query["query"])}
         )
         assert "product_type" not in unfiltered.query["query"], unfiltered.query["query"]
         (baseline,) = _msearch(replayed, [unfiltered], None, replayed.window)

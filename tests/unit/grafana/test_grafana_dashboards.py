@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import promql_parser
@@ -26,6 +27,7 @@ from grafana_queries import (
     label_values_query,
     lucene_fields,
     lucene_value,
+    panel_window,
     panels,
     promql,
     search_body,
@@ -376,6 +378,16 @@ def test_lucene_format_of_variables_is_grafanas() -> None:
     assert lucene_value(["$__all"], "*") == "*"
     assert lucene_value("S1A-434176", "*") == r"S1A\-434176"
     assert lucene_value(["S1A-Serco", "DD DHUS"], "*") == r'("S1A\-Serco" OR "DD\ DHUS")'
+
+
+def test_a_panel_relative_time_counts_back_from_the_end_of_the_range() -> None:
+    start, end = datetime(2024, 3, 4, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC)
+    target = Target("d", "p", {"refId": "A"})
+    assert panel_window(target, (start, end)) == (start, end)
+    assert panel_window(replace(target, time_from="1y"), (start, end)) == (end - timedelta(days=365), end)
+    assert panel_window(replace(target, time_from="now-6h"), (start, end)) == (end - timedelta(hours=6), end)
+    with pytest.raises(ValueError, match="not translated"):
+        panel_window(replace(target, time_from="now/d"), (start, end))
 
 
 def test_auto_interval_is_the_datasources() -> None:
