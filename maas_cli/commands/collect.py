@@ -182,16 +182,16 @@ def _pass(run: CollectorRun, chosen: list[CollectorConfig], chain: Chain | None)
 
 def _dead_lettered(count: int) -> None:
     message = f"{count} engine message(s) dead-lettered; see the log; replay the archive after a fix"
-    if not _json_line(logging.ERROR, message, {"dead_lettered": count}):
+    if logs_json():
+        _json_line(logging.ERROR, message, {"dead_lettered": count})
+    else:
         Console(stderr=True).print(message, style="red", markup=False, highlight=False)
 
 
-def _json_line(level: int, message: str, fields: dict[str, object]) -> bool:
-    """With JSON logs, what the command tells goes out as a JSON line too (journald and
-    Kubernetes read every stderr line as one); False when the logs are text."""
-    if logs_json():
-        print(json_line(log.name, level, message, fields), file=sys.stderr)
-    return logs_json()
+def _json_line(level: int, message: str, fields: dict[str, object]) -> None:
+    """With JSON logs, what the command tells goes out as a JSON line too: journald and
+    Kubernetes read every stderr line as one."""
+    print(json_line(log.name, level, message, fields), file=sys.stderr)
 
 
 def _loop(
