@@ -169,7 +169,7 @@ def read_back_fill(store: Store, touched: set[Orbit]) -> tuple[Window, dict[str,
     before = window_orbits(touched)
     found, expected = read_outputs(store, ORBIT_COMPLETENESS, _ids(touched | before))
     recorded = {o for o in touched | before if any(_record_id(o.key, t.type) in found for t in o.rule.types)}
-    gaps, anchors = outage_orbits(store, touched, touched | recorded, touched - recorded)
+    gaps, anchors = gap_orbits(store, touched, touched | recorded, touched - recorded)
     gaps -= before | touched
     if gaps:
         more, hashes = read_outputs(store, ORBIT_COMPLETENESS, _ids(gaps))
@@ -182,7 +182,7 @@ def _ids(orbits: Iterable[Orbit]) -> list[str]:
     return [_record_id(o.key, t.type) for o in orbits for t in o.rule.types]
 
 
-def outage_orbits(
+def gap_orbits(
     store: Store, touched: set[Orbit], known: set[Orbit], new: set[Orbit]
 ) -> tuple[set[Orbit], dict[Orbit, datetime]]:
     """The orbits of the gaps around the touched ones, and the start of the recorded orbits
